@@ -1,0 +1,173 @@
+"""`mlops`: every stage of the loop from the command line (the same functions the DAGs call).
+
+Typical first run:  mlops land --start 2013-01-01 --end 2014-01-01 && mlops data publish
+                    && mlops features && mlops train && mlops register --run-id <id>
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Flight-delay MLOps loop: land data, version it with DVC, build features, train, register.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Version the training snapshot with DVC (push / pull).", no_args_is_help=True)
+models_app = typer.Typer(help="Inspect the MLflow model registry.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+ParamsOption = Annotated[
+    Optional[Path], typer.Option("--params", help="params.yaml to use (default: the workspace's).")
+]
+
+
+def _params(path: Optional[Path]):
+    from pipelines.config import load_params
+
+    return load_params(path)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from error
+
+
+@app.command()
+def land(
+    day: Annotated[Optional[str], typer.Option("--date", help="Deliver one day (YYYY-MM-DD).")] = None,
+    start: Annotated[Optional[str], typer.Option(help="First delivery date of a range.")] = None,
+    end: Annotated[Optional[str], typer.Option(help="Last delivery date of a range (inclusive).")] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Deliver days from the upstream system into the landing zone.
+
+    A delivery on day D brings the flights scheduled for D and the outcomes (labels) of D-1.
+    Re-landing a day rewrites identical files.
+    """
+    from pipelines import stages
+
+    if day and (start or end):
+        raise typer.BadParameter("give either --date or --start/--end")
+    if day:
+        first = last = _parse_date(day)
+    elif start and end:
+        first, last = _parse_date(start), _parse_date(end)
+    else:
+        raise typer.BadParameter("give --date D, or --start S --end E")
+    params = _params(params_path)
+    deliveries = stages.land(params, first, last)
+    flights = sum(d.flights_rows or 0 for d in deliveries)
+    outcomes = sum(d.outcomes_rows or 0 for d in deliveries)
+    typer.echo(
+        f"landed {len(deliveries)} deliveries ({first}..{last}) under {params.landing_root}: "
+        f"{flights} scheduled flights, {outcomes} outcomes"
+    )
+
+
+@app.command()
+def snapshot(params_path: ParamsOption = None) -> None:
+    """Build the training snapshot from landed days (the `snapshot` stage of dvc.yaml)."""
+    from pipelines import stages
+
+    params = _params(params_path)
+    manifest = stages.build_snapshot(params)
+    typer.echo(f"snapshot {manifest.start}..{manifest.end} written to {params.snapshot_dir}: {manifest.rows}")
+
+
+@data_app.command("publish")
+def data_publish(
+    remote: Annotated[Optional[str], typer.Option(help="DVC remote (default: the configured one).")] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote."""
+    from pipelines.versioning import publish_snapshot
+
+    params = _params(params_path)
+    md5 = publish_snapshot(params.workspace, remote=remote)
+    typer.echo(f"snapshot {params.data.snapshot_dir} versioned as md5 {md5} and pushed")
+
+
+@data_app.command("pull")
+def data_pull(
+    remote: Annotated[Optional[str], typer.Option(help="DVC remote (default: the configured one).")] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """`dvc pull` the snapshot recorded in dvc.lock and check it matches."""
+    from pipelines import stages
+
+    version = stages.pull_data(_params(params_path), remote=remote)
+    typer.echo(json.dumps(version.as_dict(), indent=2))
+
+
+@app.command()
+def features(
+    out: Annotated[Path, typer.Option(help="Where to write the feature table.")] = Path("data/features/features.parquet"),
+    params_path: ParamsOption = None,
+) -> None:
+    """Build features and labels from the snapshot (the `features` stage of dvc.yaml)."""
+    from pipelines import stages
+
+    params = _params(params_path)
+    written = stages.make_feature_table(params, params.snapshot_dir, str(out))
+    typer.echo(f"features written to {written}")
+
+
+@app.command("train")
+def train_command(
+    features_path: Annotated[Path, typer.Option("--features", help="Feature table from `mlops features`.")] = Path(
+        "data/features/features.parquet"
+    ),
+    reports: Annotated[Path, typer.Option(help="Folder for metrics.json and plots.")] = Path("reports/train"),
+    run_name: Annotated[str, typer.Option(help="MLflow run name.")] = "cli-train",
+    params_path: ParamsOption = None,
+) -> None:
+    """Train the model and the baselines on the temporal split; log everything to MLflow."""
+    from pipelines import stages
+    from pipelines.versioning import DataVersion, default_remote, git_revision, locked_md5
+
+    params = _params(params_path)
+    git = git_revision(params.workspace)
+    version = DataVersion(
+        path=params.data.snapshot_dir, md5=locked_md5(params.workspace, params.data.snapshot_dir),
+        git_rev=git.git_rev, git_dirty=git.git_dirty, remote=default_remote(params.workspace),
+    )
+    result = stages.train_and_log(params, str(features_path), version, reports, run_name)
+    typer.echo(json.dumps({"run_id": result.run_id, **result.metrics}, indent=2))
+
+
+@app.command()
+def register(
+    run_id: Annotated[str, typer.Option(help="MLflow run whose model to register.")],
+    params_path: ParamsOption = None,
+) -> None:
+    """Register a run's model as a new version of the registered model."""
+    from pipelines import stages
+
+    registered = stages.register(_params(params_path), run_id)
+    typer.echo(f"registered {registered.uri} from run {registered.run_id}")
+
+
+@models_app.command("latest")
+def models_latest(params_path: ParamsOption = None) -> None:
+    """Show the newest registered version with its run's metrics and lineage tags."""
+    from pipelines.tracking import describe_latest_version
+
+    typer.echo(json.dumps(describe_latest_version(_params(params_path).mlflow), indent=2))
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

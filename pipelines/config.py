@@ -1,0 +1,152 @@
+"""Typed view of `params.yaml`: read once, frozen, passed to the stage functions.
+
+The workspace (where `params.yaml`, `dvc.yaml` and the DVC-tracked data live) defaults to the
+repository root and can be moved with `MLOPS_WORKSPACE`, so tests and deployments can run the
+same code against another checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def workspace_dir() -> Path:
+    """The DVC workspace: `MLOPS_WORKSPACE` if set, else the repository root."""
+    return Path(os.environ.get("MLOPS_WORKSPACE", REPO_ROOT)).resolve()
+
+
+@dataclass(frozen=True)
+class DataParams:
+    landing_root: str
+    snapshot_dir: str
+    snapshot_start: date
+    snapshot_end: date
+    artifacts_root: str
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    timezone: str = "America/New_York"
+    cutoff_hours_before_day: int = 4
+    weather_columns: tuple[str, ...] = (
+        "temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib",
+    )
+    weather_lookback_hours: int = 24
+    holiday_window_days: int = 30
+    label_delay_minutes: int = 15
+    unobserved_arrival: str = "exclude"
+
+    def __post_init__(self) -> None:
+        if self.unobserved_arrival not in ("exclude", "positive"):
+            raise ValueError(
+                f"features.unobserved_arrival must be 'exclude' or 'positive', "
+                f"got {self.unobserved_arrival!r}"
+            )
+        if not 0 <= self.cutoff_hours_before_day <= 24 * 7:
+            raise ValueError("features.cutoff_hours_before_day must be within 0..168")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    holdout_start: date
+    model: str = "hist_gradient_boosting"
+    seed: int = 42
+    hist_gradient_boosting: dict[str, Any] = field(default_factory=dict)
+    logistic_regression: dict[str, Any] = field(default_factory=dict)
+    importance_sample_rows: int = 20_000
+    importance_repeats: int = 3
+
+    def __post_init__(self) -> None:
+        if self.model not in ("hist_gradient_boosting", "logistic_regression"):
+            raise ValueError(
+                f"train.model must be 'hist_gradient_boosting' or 'logistic_regression', "
+                f"got {self.model!r}"
+            )
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        return dict(getattr(self, self.model))
+
+
+@dataclass(frozen=True)
+class MlflowParams:
+    tracking_uri: str
+    experiment: str
+    registered_model: str
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI", self.tracking_uri)
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams
+    features: FeatureParams
+    train: TrainParams
+    mlflow: MlflowParams
+    workspace: Path
+
+    def workspace_path(self, relative_or_uri: str) -> str:
+        """Resolve a params path against the workspace; URIs (s3://…) pass through."""
+        if "://" in relative_or_uri:
+            return relative_or_uri
+        path = Path(relative_or_uri)
+        return str(path if path.is_absolute() else self.workspace / path)
+
+    @property
+    def landing_root(self) -> str:
+        return self.workspace_path(self.data.landing_root)
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return Path(self.workspace_path(self.data.snapshot_dir))
+
+    @property
+    def artifacts_root(self) -> str:
+        return self.workspace_path(self.data.artifacts_root)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
+    """Build typed params from the parsed YAML; unknown keys are an error, not ignored."""
+    data = dict(raw["data"])
+    train = dict(raw["train"])
+    features = dict(raw.get("features", {}))
+    if "weather_columns" in features:
+        features["weather_columns"] = tuple(features["weather_columns"])
+    params = Params(
+        data=DataParams(
+            landing_root=str(data["landing_root"]),
+            snapshot_dir=str(data["snapshot_dir"]),
+            snapshot_start=_as_date(data["snapshot_start"]),
+            snapshot_end=_as_date(data["snapshot_end"]),
+            artifacts_root=str(data["artifacts_root"]),
+        ),
+        features=FeatureParams(**features),
+        train=TrainParams(**{**train, "holdout_start": _as_date(train["holdout_start"])}),
+        mlflow=MlflowParams(**raw["mlflow"]),
+        workspace=workspace,
+    )
+    if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
+        raise ValueError("train.holdout_start must fall inside the snapshot window")
+    return params
+
+
+def load_params(path: Path | str | None = None) -> Params:
+    """Read `params.yaml` (default: the workspace's) into frozen typed objects."""
+    params_path = Path(path) if path else workspace_dir() / "params.yaml"
+    with open(params_path) as handle:
+        raw = yaml.safe_load(handle)
+    return params_from_dict(raw, workspace=params_path.resolve().parent)

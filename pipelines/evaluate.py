@@ -1,0 +1,99 @@
+"""Holdout metrics, baselines and diagnostic plots (pure functions; plotting returns figures)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+from sklearn.inspection import permutation_importance  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+_EPSILON = 1e-6
+
+
+def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision), log loss and Brier score of late-probabilities."""
+    clipped = np.clip(probability, _EPSILON, 1 - _EPSILON)
+    return {
+        "roc_auc": float(roc_auc_score(y_true, clipped)),
+        "pr_auc": float(average_precision_score(y_true, clipped)),
+        "log_loss": float(log_loss(y_true, clipped, labels=[0, 1])),
+        "brier": float(brier_score_loss(y_true, clipped)),
+    }
+
+
+def base_rate_probability(train_labels: np.ndarray, rows: int) -> np.ndarray:
+    """The naive baseline: every flight gets the training base rate."""
+    return np.full(rows, float(np.mean(train_labels)))
+
+
+def roc_figure(y_true: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, probability in curves.items():
+        fpr, tpr, _ = roc_curve(y_true, probability)
+        axis.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y_true, probability):.3f})")
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, holdout")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def precision_recall_figure(y_true: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, probability in curves.items():
+        precision, recall, _ = precision_recall_curve(y_true, probability)
+        axis.plot(recall, precision, label=f"{name} (AP {average_precision_score(y_true, probability):.3f})")
+    axis.axhline(float(np.mean(y_true)), linestyle=":", color="grey", label="base rate")
+    axis.set(xlabel="recall", ylabel="precision", title="Precision-recall, holdout")
+    axis.legend(loc="upper right")
+    figure.tight_layout()
+    return figure
+
+
+def calibration_figure(y_true: np.ndarray, curves: dict[str, np.ndarray], bins: int = 10) -> Figure:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, probability in curves.items():
+        observed, predicted = calibration_curve(y_true, probability, n_bins=bins, strategy="quantile")
+        axis.plot(predicted, observed, marker="o", label=name)
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axis.set(xlabel="predicted probability", ylabel="observed late share", title="Calibration, holdout")
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
+def permutation_importances(
+    model: Pipeline, inputs: pd.DataFrame, y_true: np.ndarray, sample_rows: int, repeats: int, seed: int
+) -> pd.Series:
+    """Drop in holdout ROC AUC when each input column is shuffled (model-agnostic)."""
+    if len(inputs) > sample_rows:
+        picked = np.random.default_rng(seed).choice(len(inputs), size=sample_rows, replace=False)
+        inputs, y_true = inputs.iloc[picked], y_true[picked]
+    result = permutation_importance(
+        model, inputs, y_true, scoring="roc_auc", n_repeats=repeats, random_state=seed, n_jobs=1
+    )
+    return pd.Series(result.importances_mean, index=inputs.columns).sort_values(ascending=False)
+
+
+def importance_figure(importances: pd.Series) -> Figure:
+    figure, axis = plt.subplots(figsize=(6, max(3, 0.3 * len(importances))))
+    ordered = importances.sort_values()
+    axis.barh(ordered.index, ordered.to_numpy())
+    axis.set(xlabel="ROC AUC drop when shuffled", title="Permutation importance, holdout")
+    figure.tight_layout()
+    return figure

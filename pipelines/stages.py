@@ -1,0 +1,149 @@
+"""The stages as called by the CLI, `dvc.yaml` and the Airflow DAGs: I/O at the edges,
+pure step functions (features/, train.py, evaluate.py) in the middle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import attach_labels, build_features, model_inputs
+from pipelines import evaluate, landing, snapshot, tracking, train
+from pipelines.config import Params
+from pipelines.storage import read_parquet, write_parquet
+from pipelines.versioning import DataVersion, git_revision, pull_snapshot
+from pipelines.config import REPO_ROOT
+
+
+def land(params: Params, start: date, end: date) -> list[landing.Delivery]:
+    return landing.land_days(params.landing_root, landing.days(start, end))
+
+
+def build_snapshot(params: Params, out_dir: Path | None = None) -> snapshot.SnapshotManifest:
+    tables = snapshot.collect_snapshot(params.landing_root, params.data.snapshot_start, params.data.snapshot_end)
+    return snapshot.write_snapshot(
+        tables, out_dir or params.snapshot_dir, params.data.snapshot_start, params.data.snapshot_end
+    )
+
+
+def pull_data(params: Params, remote: str | None = None) -> DataVersion:
+    return pull_snapshot(params.workspace, params.data.snapshot_dir, remote=remote)
+
+
+def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
+    """Features plus labels of the snapshot, written to `out_uri` (a path or s3:// URI)."""
+    tables = snapshot.read_snapshot(snapshot_dir)
+    features = build_features(tables["flights"], tables["weather"], tables["planes"], params.features)
+    return write_parquet(attach_labels(features, tables["outcomes"], params.features), out_uri)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    run_id: str
+    metrics: dict[str, float]
+
+
+def _metrics(prefix: str, values: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{name}": value for name, value in values.items()}
+
+
+def train_and_log(
+    params: Params,
+    features_uri: str,
+    data_version: DataVersion,
+    reports_dir: Path,
+    run_name: str,
+    extra_tags: dict[str, str] | None = None,
+) -> TrainingResult:
+    """Fit the configured model and the baselines on the temporal split; log all of it to MLflow."""
+    labelled = read_parquet(features_uri)
+    split = train.temporal_split(labelled, params.train.holdout_start)
+    y_holdout = split.holdout["label"].astype(int).to_numpy()
+    model = train.fit_model(split.train, params.train, params.features)
+    baseline = train.fit_logistic_baseline(split.train, params.train, params.features)
+    curves = {
+        params.train.model: train.predict_late_probability(model, split.holdout, params.features),
+        "logistic_regression_baseline": train.predict_late_probability(baseline, split.holdout, params.features),
+        "base_rate": evaluate.base_rate_probability(split.train["label"].to_numpy(), len(y_holdout)),
+    }
+    metrics = {
+        **_metrics("holdout", evaluate.classification_metrics(y_holdout, curves[params.train.model])),
+        **_metrics("baseline_logreg", evaluate.classification_metrics(y_holdout, curves["logistic_regression_baseline"])),
+        **_metrics("baseline_base_rate", evaluate.classification_metrics(y_holdout, curves["base_rate"])),
+        "train_rows": float(len(split.train)),
+        "holdout_rows": float(len(split.holdout)),
+        "train_late_share": float(split.train["label"].mean()),
+        "holdout_late_share": float(np.mean(y_holdout)),
+    }
+    holdout_inputs = model_inputs(split.holdout, params.features)
+    importances = evaluate.permutation_importances(
+        model, holdout_inputs, y_holdout, params.train.importance_sample_rows,
+        params.train.importance_repeats, params.train.seed,
+    )
+    plotted = {name: curves[name] for name in curves if name != "base_rate"}
+    figures = {
+        "roc": evaluate.roc_figure(y_holdout, plotted),
+        "precision_recall": evaluate.precision_recall_figure(y_holdout, plotted),
+        "calibration": evaluate.calibration_figure(y_holdout, plotted),
+        "feature_importance": evaluate.importance_figure(importances),
+    }
+    code = git_revision(REPO_ROOT)
+    tags = {
+        "data.dvc_md5": data_version.md5,
+        "data.dvc_path": data_version.path,
+        "data.dvc_remote": data_version.remote,
+        "data.git_rev": data_version.git_rev,
+        "data.git_dirty": str(data_version.git_dirty).lower(),
+        "data.snapshot_start": params.data.snapshot_start.isoformat(),
+        "data.snapshot_end": params.data.snapshot_end.isoformat(),
+        "code.git_rev": code.git_rev,
+        "code.git_dirty": str(code.git_dirty).lower(),
+        "model.family": params.train.model,
+        "split.train_start": split.train_dates[0],
+        "split.train_end": split.train_dates[1],
+        "split.holdout_start": split.holdout_dates[0],
+        "split.holdout_end": split.holdout_dates[1],
+        **(extra_tags or {}),
+    }
+    run_params = {
+        "model": params.train.model,
+        "seed": params.train.seed,
+        "holdout_start": params.train.holdout_start.isoformat(),
+        "cutoff_hours_before_day": params.features.cutoff_hours_before_day,
+        "unobserved_arrival": params.features.unobserved_arrival,
+        "label_delay_minutes": params.features.label_delay_minutes,
+        **{f"hp.{k}": v for k, v in params.train.hyperparameters.items()},
+    }
+    _write_reports(reports_dir, metrics, figures, importances)
+    sample = holdout_inputs.sample(n=min(1000, len(holdout_inputs)), random_state=params.train.seed)
+    run_id = tracking.log_training_run(
+        params.mlflow, run_name, model, sample, sample.head(5), run_params, metrics, tags, figures,
+        {"feature_importance.json": importances.to_dict(), "data_version.json": data_version.as_dict()},
+    )
+    return TrainingResult(run_id=run_id, metrics=metrics)
+
+
+def _write_reports(reports_dir: Path, metrics: dict[str, float], figures: dict[str, Any], importances: pd.Series) -> None:
+    """Metrics and plots on disk too, for `dvc metrics show` / `dvc plots show`."""
+    plots_dir = reports_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    importances.rename("roc_auc_drop").rename_axis("feature").reset_index().to_csv(
+        reports_dir / "feature_importance.csv", index=False
+    )
+    for name, figure in figures.items():
+        figure.savefig(plots_dir / f"{name}.png", dpi=100)
+
+
+def register(params: Params, run_id: str) -> tracking.RegisteredVersion:
+    return tracking.register_model(params.mlflow, run_id)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return asdict(value)

@@ -1,0 +1,60 @@
+"""Reading and writing parquet under a root URI: a local folder or `s3://bucket/prefix`.
+
+Writes are atomic per file: the bytes go to a temporary name first and are published with
+one rename (local) or one PUT (S3), so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+
+import fsspec
+import pandas as pd
+
+
+def join_uri(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *(part.strip("/") for part in parts)])
+
+
+def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    fs, path = fsspec.core.url_to_fs(uri, **_storage_options(uri))
+    return fs, path
+
+
+def _storage_options(uri: str) -> dict[str, object]:
+    """S3 endpoint from the environment (MinIO, moto) so the same code runs everywhere."""
+    if uri.startswith("s3://") and os.environ.get("AWS_ENDPOINT_URL"):
+        return {"client_kwargs": {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]}}
+    return {}
+
+
+def write_parquet(frame: pd.DataFrame, uri: str) -> str:
+    """Write `frame` to `uri` atomically and return the URI."""
+    fs, path = filesystem(uri)
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        with open(temporary, "wb") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    else:
+        fs.pipe_file(path, buffer.getvalue())
+    return uri
+
+
+def read_parquet(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        return pd.read_parquet(handle, columns=columns)
+
+
+def exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return bool(fs.exists(path))

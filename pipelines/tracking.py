@@ -1,0 +1,147 @@
+"""MLflow at the edge: logging a training run and registering its model.
+
+Everything logged here is what someone auditing a model version needs: params, metrics,
+plots, the data version (DVC md5 + git rev) and the code version.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.pipeline import Pipeline
+
+from pipelines.config import MlflowParams
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str
+    source: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def use_tracking_server(params: MlflowParams) -> str:
+    import mlflow
+
+    uri = params.resolved_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def model_requirements() -> list[str]:
+    """Pinned from the installed versions, so MLflow does not spend seconds inferring them."""
+    return [f"{package}=={version(package)}" for package in ("scikit-learn", "pandas", "numpy", "scipy", "skops")]
+
+
+def trusted_types(model: Pipeline) -> list[str]:
+    """The types skops must trust to load our own pipeline (we built every one of them)."""
+    import skops.io
+
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+
+
+def log_training_run(
+    params: MlflowParams,
+    run_name: str,
+    model: Pipeline,
+    signature_sample: pd.DataFrame,
+    input_example: pd.DataFrame,
+    run_params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    figures: dict[str, Figure],
+    artifacts: dict[str, Any],
+) -> str:
+    """Log one training run and its model; returns the run id."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    use_tracking_server(params)
+    mlflow.set_experiment(params.experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(run_params)
+        mlflow.log_metrics(metrics)
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+        for name, content in artifacts.items():
+            mlflow.log_dict(content, name)
+        signature = infer_signature(signature_sample, model.predict_proba(signature_sample))
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=model_requirements(),
+            pyfunc_predict_fn="predict_proba",
+            serialization_format="skops",
+            skops_trusted_types=trusted_types(model),
+        )
+        return str(run.info.run_id)
+
+
+def model_card(run: Any, metrics: dict[str, float]) -> str:
+    tags = run.data.tags
+    lines = [
+        "Predicts whether a NYC departure of 2013 arrives 15+ minutes late, from what is known "
+        "the evening before (schedule, aircraft, origin weather up to the cutoff).",
+        f"Model: {tags.get('model.family', '?')}. Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
+        f"held out {tags.get('split.holdout_start')}..{tags.get('split.holdout_end')}.",
+        "Holdout: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in sorted(metrics) if k.startswith("holdout_")),
+        f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. Code: git {tags.get('code.git_rev')}.",
+    ]
+    return "\n".join(lines)
+
+
+def register_model(params: MlflowParams, run_id: str) -> RegisteredVersion:
+    """Register the run's model as a new version of the one registered model, with lineage tags."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    use_tracking_server(params)
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    lineage = {k: v for k, v in run.data.tags.items() if k.split(".")[0] in ("data", "code", "model", "split")}
+    registered = mlflow.register_model(f"runs:/{run_id}/model", params.registered_model, tags=lineage)
+    client.update_model_version(
+        params.registered_model, registered.version, description=model_card(run, run.data.metrics)
+    )
+    return RegisteredVersion(
+        name=params.registered_model, version=str(registered.version), run_id=run_id,
+        source=str(registered.source),
+    )
+
+
+
+def describe_latest_version(params: MlflowParams) -> dict[str, Any]:
+    """The newest version of the registered model, its run's metrics and lineage, and UI links."""
+    from mlflow import MlflowClient
+
+    uri = use_tracking_server(params)
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name = '{params.registered_model}'")
+    if not versions:
+        raise LookupError(f"no version of {params.registered_model!r} is registered at {uri}")
+    latest = max(versions, key=lambda v: int(v.version))
+    run = client.get_run(latest.run_id)
+    return {
+        "registered_model": params.registered_model,
+        "version": latest.version,
+        "run_id": latest.run_id,
+        "run_url": f"{uri}/#/experiments/{run.info.experiment_id}/runs/{latest.run_id}",
+        "model_url": f"{uri}/#/models/{params.registered_model}/versions/{latest.version}",
+        "metrics": {k: round(v, 4) for k, v in sorted(run.data.metrics.items()) if "_" in k},
+        "lineage": {k: v for k, v in sorted(latest.tags.items())},
+    }
