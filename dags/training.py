@@ -81,9 +81,15 @@ def training() -> None:
         context = get_current_context()
         with tempfile.TemporaryDirectory(prefix="training-reports-") as reports:
             result = stages.train_and_log(
-                params, features_uri, DataVersion.from_dict(data_version), Path(reports),
+                params,
+                features_uri,
+                DataVersion.from_dict(data_version),
+                Path(reports),
                 run_name=f"airflow-{_run_scope()}",
-                extra_tags={"airflow.dag_id": context["dag"].dag_id, "airflow.run_id": context["run_id"]},
+                extra_tags={
+                    "airflow.dag_id": context["dag"].dag_id,
+                    "airflow.run_id": context["run_id"],
+                },
             )
         return result.run_id
 

@@ -74,15 +74,22 @@ def build_features(
     table["scheduled_block_minutes"] = schedule.scheduled_block_minutes(
         flights["sched_dep_time"], flights["sched_arr_time"]
     )
-    table["origin_hour_flights"] = schedule.origin_hour_flights(date, flights["origin"], table["dep_hour"])
+    table["origin_hour_flights"] = schedule.origin_hour_flights(
+        date, flights["origin"], table["dep_hour"]
+    )
     table["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"])
     table["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"])
     table["plane_age"] = aircraft.plane_age(flights["tailnum"], flights["year"], planes)
     table["plane_seats"] = aircraft.plane_seats(flights["tailnum"], planes)
-    table["cutoff_at"] = weather.prediction_cutoff(date, params.timezone, params.cutoff_hours_before_day)
+    table["cutoff_at"] = weather.prediction_cutoff(
+        date, params.timezone, params.cutoff_hours_before_day
+    )
     observed = weather.weather_at_cutoff(
-        flights["origin"], table["cutoff_at"], weather_observations,
-        params.weather_columns, params.weather_lookback_hours,
+        flights["origin"],
+        table["cutoff_at"],
+        weather_observations,
+        params.weather_columns,
+        params.weather_lookback_hours,
     )
     table = pd.concat([table, observed], axis=1)
     for column in CATEGORICAL_FEATURES:
@@ -97,14 +104,20 @@ def model_inputs(features: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     return features.loc[:, list(feature_columns(params))]
 
 
-def attach_labels(features: pd.DataFrame, outcomes: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
-    """Join the label by flight key; rows without an observed arrival follow `unobserved_arrival`."""
-    labels = pd.DataFrame({
-        "flight_id": outcomes["flight_id"],
-        "label": label.is_late(
-            outcomes["arr_delay"], outcomes["dep_time"],
-            params.label_delay_minutes, params.unobserved_arrival,
-        ),
-    })
+def attach_labels(
+    features: pd.DataFrame, outcomes: pd.DataFrame, params: FeatureParams
+) -> pd.DataFrame:
+    """Join the label by flight key; unobserved arrivals follow `unobserved_arrival`."""
+    labels = pd.DataFrame(
+        {
+            "flight_id": outcomes["flight_id"],
+            "label": label.is_late(
+                outcomes["arr_delay"],
+                outcomes["dep_time"],
+                params.label_delay_minutes,
+                params.unobserved_arrival,
+            ),
+        }
+    )
     labelled = features.merge(labels, on="flight_id", how="left", validate="one_to_one")
     return labelled

@@ -39,13 +39,13 @@ def season_cos(flight_date: pd.Series) -> pd.Series:
 
 
 def days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
-    """Signed days to the nearest US federal holiday (negative: just after), capped at the window."""
+    """Signed days to the nearest US federal holiday (negative: just after), capped."""
     dates = _dates(flight_date)
     if dates.empty:
         return pd.Series(dtype="float64", index=flight_date.index)
+    margin = pd.Timedelta(days=366)  # wide enough that the nearest holiday is always included
     holidays = USFederalHolidayCalendar().holidays(
-        start=dates.min() - pd.Timedelta(days=window_days),
-        end=dates.max() + pd.Timedelta(days=window_days),
+        start=dates.min() - margin, end=dates.max() + margin
     )
     if len(holidays) == 0:
         return pd.Series(float(window_days), index=flight_date.index)
@@ -53,4 +53,6 @@ def days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
     holiday_numbers = holidays.to_numpy(dtype="datetime64[D]").astype("int64")
     offsets = holiday_numbers[None, :] - day_numbers[:, None]
     nearest = offsets[np.arange(len(day_numbers)), np.abs(offsets).argmin(axis=1)]
-    return pd.Series(np.clip(nearest, -window_days, window_days).astype("float64"), index=flight_date.index)
+    return pd.Series(
+        np.clip(nearest, -window_days, window_days).astype("float64"), index=flight_date.index
+    )

@@ -19,7 +19,9 @@ def is_diverted(dep_time: pd.Series, arr_delay: pd.Series) -> pd.Series:
     return dep_time.notna() & arr_delay.isna()
 
 
-def is_late(arr_delay: pd.Series, dep_time: pd.Series, delay_minutes: int, unobserved: str) -> pd.Series:
+def is_late(
+    arr_delay: pd.Series, dep_time: pd.Series, delay_minutes: int, unobserved: str
+) -> pd.Series:
     """1.0 late, 0.0 on time, NaN where the arrival delay is unobserved and excluded."""
     late = (arr_delay >= delay_minutes).astype("float64")
     unobserved_rows = is_cancelled(dep_time) | is_diverted(dep_time, arr_delay)

@@ -17,7 +17,9 @@ def scheduled_block_minutes(sched_dep_time: pd.Series, sched_arr_time: pd.Series
     return block.astype("float64")
 
 
-def origin_hour_flights(flight_date: pd.Series, origin: pd.Series, dep_hour: pd.Series) -> pd.Series:
+def origin_hour_flights(
+    flight_date: pd.Series, origin: pd.Series, dep_hour: pd.Series
+) -> pd.Series:
     """Flights scheduled to leave the same airport in the same hour: congestion."""
     keys = pd.DataFrame({"d": flight_date, "o": origin, "h": dep_hour})
     return keys.groupby(["d", "o", "h"])["d"].transform("size").astype("float64")

@@ -10,26 +10,28 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 app = typer.Typer(
-    help="Flight-delay MLOps loop: land data, version it with DVC, build features, train, register.",
+    help="Flight-delay MLOps loop: land, version (DVC), build features, train, register.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Version the training snapshot with DVC (push / pull).", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Version the training snapshot with DVC (push / pull).", no_args_is_help=True
+)
 models_app = typer.Typer(help="Inspect the MLflow model registry.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 
 ParamsOption = Annotated[
-    Optional[Path], typer.Option("--params", help="params.yaml to use (default: the workspace's).")
+    Path | None, typer.Option("--params", help="params.yaml to use (default: the workspace's).")
 ]
 
 
-def _params(path: Optional[Path]):
+def _params(path: Path | None):
     from pipelines.config import load_params
 
     return load_params(path)
@@ -44,9 +46,11 @@ def _parse_date(value: str) -> date:
 
 @app.command()
 def land(
-    day: Annotated[Optional[str], typer.Option("--date", help="Deliver one day (YYYY-MM-DD).")] = None,
-    start: Annotated[Optional[str], typer.Option(help="First delivery date of a range.")] = None,
-    end: Annotated[Optional[str], typer.Option(help="Last delivery date of a range (inclusive).")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="Deliver one day (YYYY-MM-DD).")] = None,
+    start: Annotated[str | None, typer.Option(help="First delivery date of a range.")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last delivery date of a range (inclusive).")
+    ] = None,
     params_path: ParamsOption = None,
 ) -> None:
     """Deliver days from the upstream system into the landing zone.
@@ -81,12 +85,16 @@ def snapshot(params_path: ParamsOption = None) -> None:
 
     params = _params(params_path)
     manifest = stages.build_snapshot(params)
-    typer.echo(f"snapshot {manifest.start}..{manifest.end} written to {params.snapshot_dir}: {manifest.rows}")
+    typer.echo(
+        f"snapshot {manifest.start}..{manifest.end} in {params.snapshot_dir}: {manifest.rows}"
+    )
 
 
 @data_app.command("publish")
 def data_publish(
-    remote: Annotated[Optional[str], typer.Option(help="DVC remote (default: the configured one).")] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="DVC remote (default: the configured one).")
+    ] = None,
     params_path: ParamsOption = None,
 ) -> None:
     """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote."""
@@ -99,7 +107,9 @@ def data_publish(
 
 @data_app.command("pull")
 def data_pull(
-    remote: Annotated[Optional[str], typer.Option(help="DVC remote (default: the configured one).")] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="DVC remote (default: the configured one).")
+    ] = None,
     params_path: ParamsOption = None,
 ) -> None:
     """`dvc pull` the snapshot recorded in dvc.lock and check it matches."""
@@ -111,7 +121,9 @@ def data_pull(
 
 @app.command()
 def features(
-    out: Annotated[Path, typer.Option(help="Where to write the feature table.")] = Path("data/features/features.parquet"),
+    out: Annotated[Path, typer.Option(help="Where to write the feature table.")] = Path(
+        "data/features/features.parquet"
+    ),
     params_path: ParamsOption = None,
 ) -> None:
     """Build features and labels from the snapshot (the `features` stage of dvc.yaml)."""
@@ -124,10 +136,12 @@ def features(
 
 @app.command("train")
 def train_command(
-    features_path: Annotated[Path, typer.Option("--features", help="Feature table from `mlops features`.")] = Path(
-        "data/features/features.parquet"
+    features_path: Annotated[
+        Path, typer.Option("--features", help="Feature table from `mlops features`.")
+    ] = Path("data/features/features.parquet"),
+    reports: Annotated[Path, typer.Option(help="Folder for metrics.json and plots.")] = Path(
+        "reports/train"
     ),
-    reports: Annotated[Path, typer.Option(help="Folder for metrics.json and plots.")] = Path("reports/train"),
     run_name: Annotated[str, typer.Option(help="MLflow run name.")] = "cli-train",
     params_path: ParamsOption = None,
 ) -> None:
@@ -138,8 +152,11 @@ def train_command(
     params = _params(params_path)
     git = git_revision(params.workspace)
     version = DataVersion(
-        path=params.data.snapshot_dir, md5=locked_md5(params.workspace, params.data.snapshot_dir),
-        git_rev=git.git_rev, git_dirty=git.git_dirty, remote=default_remote(params.workspace),
+        path=params.data.snapshot_dir,
+        md5=locked_md5(params.workspace, params.data.snapshot_dir),
+        git_rev=git.git_rev,
+        git_dirty=git.git_dirty,
+        remote=default_remote(params.workspace),
     )
     result = stages.train_and_log(params, str(features_path), version, reports, run_name)
     typer.echo(json.dumps({"run_id": result.run_id, **result.metrics}, indent=2))

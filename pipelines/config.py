@@ -1,8 +1,8 @@
 """Typed view of `params.yaml`: read once, frozen, passed to the stage functions.
 
 The workspace (where `params.yaml`, `dvc.yaml` and the DVC-tracked data live) defaults to the
-repository root and can be moved with `MLOPS_WORKSPACE`, so tests and deployments can run the
-same code against another checkout.
+repository root and can be moved with `MLOPS_WORKSPACE` (a deployed checkout, a test's clone),
+so the same installed code runs against any checkout.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def workspace_dir() -> Path:
-    """The DVC workspace: `MLOPS_WORKSPACE` if set, else the repository root."""
-    return Path(os.environ.get("MLOPS_WORKSPACE", REPO_ROOT)).resolve()
+    """The DVC workspace: `MLOPS_WORKSPACE` if set; else the current directory when it holds
+    `dvc.yaml` and `params.yaml` (as under `dvc repro`); else the repository root."""
+    if os.environ.get("MLOPS_WORKSPACE"):
+        return Path(os.environ["MLOPS_WORKSPACE"]).resolve()
+    cwd = Path.cwd()
+    if (cwd / "dvc.yaml").exists() and (cwd / "params.yaml").exists():
+        return cwd.resolve()
+    return REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,14 @@ class FeatureParams:
     timezone: str = "America/New_York"
     cutoff_hours_before_day: int = 4
     weather_columns: tuple[str, ...] = (
-        "temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib",
+        "temp",
+        "dewp",
+        "humid",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
     )
     weather_lookback_hours: int = 24
     holiday_window_days: int = 30

@@ -57,7 +57,11 @@ def precision_recall_figure(y_true: np.ndarray, curves: dict[str, np.ndarray]) -
     figure, axis = plt.subplots(figsize=(5, 5))
     for name, probability in curves.items():
         precision, recall, _ = precision_recall_curve(y_true, probability)
-        axis.plot(recall, precision, label=f"{name} (AP {average_precision_score(y_true, probability):.3f})")
+        axis.plot(
+            recall,
+            precision,
+            label=f"{name} (AP {average_precision_score(y_true, probability):.3f})",
+        )
     axis.axhline(float(np.mean(y_true)), linestyle=":", color="grey", label="base rate")
     axis.set(xlabel="recall", ylabel="precision", title="Precision-recall, holdout")
     axis.legend(loc="upper right")
@@ -68,17 +72,26 @@ def precision_recall_figure(y_true: np.ndarray, curves: dict[str, np.ndarray]) -
 def calibration_figure(y_true: np.ndarray, curves: dict[str, np.ndarray], bins: int = 10) -> Figure:
     figure, axis = plt.subplots(figsize=(5, 5))
     for name, probability in curves.items():
-        observed, predicted = calibration_curve(y_true, probability, n_bins=bins, strategy="quantile")
+        observed, predicted = calibration_curve(
+            y_true, probability, n_bins=bins, strategy="quantile"
+        )
         axis.plot(predicted, observed, marker="o", label=name)
     axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    axis.set(xlabel="predicted probability", ylabel="observed late share", title="Calibration, holdout")
+    axis.set(
+        xlabel="predicted probability", ylabel="observed late share", title="Calibration, holdout"
+    )
     axis.legend(loc="upper left")
     figure.tight_layout()
     return figure
 
 
 def permutation_importances(
-    model: Pipeline, inputs: pd.DataFrame, y_true: np.ndarray, sample_rows: int, repeats: int, seed: int
+    model: Pipeline,
+    inputs: pd.DataFrame,
+    y_true: np.ndarray,
+    sample_rows: int,
+    repeats: int,
+    seed: int,
 ) -> pd.Series:
     """Drop in holdout ROC AUC when each input column is shuffled (model-agnostic)."""
     if len(inputs) > sample_rows:

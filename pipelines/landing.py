@@ -25,20 +25,44 @@ FLIGHT_KEY = "flight_id"
 
 #: Columns known before departure: the only flight columns the scoring side ever sees.
 SCHEDULED_COLUMNS = (
-    "flight_id", "flight_date", "year", "month", "day", "sched_dep_time", "sched_arr_time",
-    "carrier", "flight", "tailnum", "origin", "dest", "distance", "hour", "minute", "time_hour",
+    "flight_id",
+    "flight_date",
+    "year",
+    "month",
+    "day",
+    "sched_dep_time",
+    "sched_arr_time",
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "distance",
+    "hour",
+    "minute",
+    "time_hour",
 )
 #: Columns observed only once the flight has happened: labels and their raw material.
 OUTCOME_COLUMNS = (
-    "flight_id", "flight_date", "dep_time", "dep_delay", "arr_time", "arr_delay", "air_time",
+    "flight_id",
+    "flight_date",
+    "dep_time",
+    "dep_delay",
+    "arr_time",
+    "arr_delay",
+    "air_time",
 )
 
 
 def flight_id(frame: pd.DataFrame) -> pd.Series:
     """Unique per flight: (date, carrier, flight number, origin) never repeats in 2013."""
     return (
-        frame["flight_date"].astype(str) + "_" + frame["carrier"].astype(str)
-        + frame["flight"].astype(str) + "_" + frame["origin"].astype(str)
+        frame["flight_date"].astype(str)
+        + "_"
+        + frame["carrier"].astype(str)
+        + frame["flight"].astype(str)
+        + "_"
+        + frame["origin"].astype(str)
     )
 
 

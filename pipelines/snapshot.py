@@ -64,12 +64,16 @@ def collect_snapshot(landing_root: str, start: date, end: date) -> dict[str, pd.
     return tables
 
 
-def write_snapshot(tables: dict[str, pd.DataFrame], out_dir: Path, start: date, end: date) -> SnapshotManifest:
+def write_snapshot(
+    tables: dict[str, pd.DataFrame], out_dir: Path, start: date, end: date
+) -> SnapshotManifest:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.to_parquet(out_dir / f"{name}.parquet", index=False)
     manifest = SnapshotManifest(
-        start=start.isoformat(), end=end.isoformat(), days=len(landing.days(start, end)),
+        start=start.isoformat(),
+        end=end.isoformat(),
+        days=len(landing.days(start, end)),
         rows={name: len(frame) for name, frame in tables.items()},
     )
     (out_dir / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))

@@ -24,7 +24,7 @@ def package_data_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def source_flights() -> pd.DataFrame:
-    """All 336,776 flights of 2013 with a local `flight_date` column (the day they are scheduled)."""
+    """All 336,776 flights of 2013, with `flight_date`: the local day they are scheduled."""
     flights = pd.read_csv(package_data_dir() / "flights.csv.zip")
     flights["flight_date"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.date
     return flights

@@ -15,10 +15,9 @@ import pandas as pd
 
 from features.build import attach_labels, build_features, model_inputs
 from pipelines import evaluate, landing, snapshot, tracking, train
-from pipelines.config import Params
+from pipelines.config import REPO_ROOT, Params
 from pipelines.storage import read_parquet, write_parquet
 from pipelines.versioning import DataVersion, git_revision, pull_snapshot
-from pipelines.config import REPO_ROOT
 
 
 def land(params: Params, start: date, end: date) -> list[landing.Delivery]:
@@ -26,7 +25,9 @@ def land(params: Params, start: date, end: date) -> list[landing.Delivery]:
 
 
 def build_snapshot(params: Params, out_dir: Path | None = None) -> snapshot.SnapshotManifest:
-    tables = snapshot.collect_snapshot(params.landing_root, params.data.snapshot_start, params.data.snapshot_end)
+    tables = snapshot.collect_snapshot(
+        params.landing_root, params.data.snapshot_start, params.data.snapshot_end
+    )
     return snapshot.write_snapshot(
         tables, out_dir or params.snapshot_dir, params.data.snapshot_start, params.data.snapshot_end
     )
@@ -39,7 +40,9 @@ def pull_data(params: Params, remote: str | None = None) -> DataVersion:
 def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
     """Features plus labels of the snapshot, written to `out_uri` (a path or s3:// URI)."""
     tables = snapshot.read_snapshot(snapshot_dir)
-    features = build_features(tables["flights"], tables["weather"], tables["planes"], params.features)
+    features = build_features(
+        tables["flights"], tables["weather"], tables["planes"], params.features
+    )
     return write_parquet(attach_labels(features, tables["outcomes"], params.features), out_uri)
 
 
@@ -69,13 +72,24 @@ def train_and_log(
     baseline = train.fit_logistic_baseline(split.train, params.train, params.features)
     curves = {
         params.train.model: train.predict_late_probability(model, split.holdout, params.features),
-        "logistic_regression_baseline": train.predict_late_probability(baseline, split.holdout, params.features),
-        "base_rate": evaluate.base_rate_probability(split.train["label"].to_numpy(), len(y_holdout)),
+        "logistic_regression_baseline": train.predict_late_probability(
+            baseline, split.holdout, params.features
+        ),
+        "base_rate": evaluate.base_rate_probability(
+            split.train["label"].to_numpy(), len(y_holdout)
+        ),
     }
     metrics = {
-        **_metrics("holdout", evaluate.classification_metrics(y_holdout, curves[params.train.model])),
-        **_metrics("baseline_logreg", evaluate.classification_metrics(y_holdout, curves["logistic_regression_baseline"])),
-        **_metrics("baseline_base_rate", evaluate.classification_metrics(y_holdout, curves["base_rate"])),
+        **_metrics(
+            "holdout", evaluate.classification_metrics(y_holdout, curves[params.train.model])
+        ),
+        **_metrics(
+            "baseline_logreg",
+            evaluate.classification_metrics(y_holdout, curves["logistic_regression_baseline"]),
+        ),
+        **_metrics(
+            "baseline_base_rate", evaluate.classification_metrics(y_holdout, curves["base_rate"])
+        ),
         "train_rows": float(len(split.train)),
         "holdout_rows": float(len(split.holdout)),
         "train_late_share": float(split.train["label"].mean()),
@@ -83,8 +97,12 @@ def train_and_log(
     }
     holdout_inputs = model_inputs(split.holdout, params.features)
     importances = evaluate.permutation_importances(
-        model, holdout_inputs, y_holdout, params.train.importance_sample_rows,
-        params.train.importance_repeats, params.train.seed,
+        model,
+        holdout_inputs,
+        y_holdout,
+        params.train.importance_sample_rows,
+        params.train.importance_repeats,
+        params.train.seed,
     )
     plotted = {name: curves[name] for name in curves if name != "base_rate"}
     figures = {
@@ -123,13 +141,26 @@ def train_and_log(
     _write_reports(reports_dir, metrics, figures, importances)
     sample = holdout_inputs.sample(n=min(1000, len(holdout_inputs)), random_state=params.train.seed)
     run_id = tracking.log_training_run(
-        params.mlflow, run_name, model, sample, sample.head(5), run_params, metrics, tags, figures,
-        {"feature_importance.json": importances.to_dict(), "data_version.json": data_version.as_dict()},
+        params.mlflow,
+        run_name,
+        model,
+        sample,
+        sample.head(5),
+        run_params,
+        metrics,
+        tags,
+        figures,
+        {
+            "feature_importance.json": importances.to_dict(),
+            "data_version.json": data_version.as_dict(),
+        },
     )
     return TrainingResult(run_id=run_id, metrics=metrics)
 
 
-def _write_reports(reports_dir: Path, metrics: dict[str, float], figures: dict[str, Any], importances: pd.Series) -> None:
+def _write_reports(
+    reports_dir: Path, metrics: dict[str, float], figures: dict[str, Any], importances: pd.Series
+) -> None:
     """Metrics and plots on disk too, for `dvc metrics show` / `dvc plots show`."""
     plots_dir = reports_dir / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,8 @@ plots, the data version (DVC md5 + git rev) and the code version.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -42,7 +39,10 @@ def use_tracking_server(params: MlflowParams) -> str:
 
 def model_requirements() -> list[str]:
     """Pinned from the installed versions, so MLflow does not spend seconds inferring them."""
-    return [f"{package}=={version(package)}" for package in ("scikit-learn", "pandas", "numpy", "scipy", "skops")]
+    return [
+        f"{package}=={version(package)}"
+        for package in ("scikit-learn", "pandas", "numpy", "scipy", "skops")
+    ]
 
 
 def trusted_types(model: Pipeline) -> list[str]:
@@ -65,8 +65,9 @@ def log_training_run(
     artifacts: dict[str, Any],
 ) -> str:
     """Log one training run and its model; returns the run id."""
-    import mlflow
     from mlflow.models import infer_signature
+
+    import mlflow
 
     use_tracking_server(params)
     mlflow.set_experiment(params.experiment)
@@ -97,10 +98,13 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
     lines = [
         "Predicts whether a NYC departure of 2013 arrives 15+ minutes late, from what is known "
         "the evening before (schedule, aircraft, origin weather up to the cutoff).",
-        f"Model: {tags.get('model.family', '?')}. Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
+        f"Model: {tags.get('model.family', '?')}. "
+        f"Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
         f"held out {tags.get('split.holdout_start')}..{tags.get('split.holdout_end')}.",
-        "Holdout: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in sorted(metrics) if k.startswith("holdout_")),
-        f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. Code: git {tags.get('code.git_rev')}.",
+        "Holdout: "
+        + ", ".join(f"{k} {metrics[k]:.4f}" for k in sorted(metrics) if k.startswith("holdout_")),
+        f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. "
+        f"Code: git {tags.get('code.git_rev')}.",
     ]
     return "\n".join(lines)
 
@@ -113,16 +117,23 @@ def register_model(params: MlflowParams, run_id: str) -> RegisteredVersion:
     use_tracking_server(params)
     client = MlflowClient()
     run = client.get_run(run_id)
-    lineage = {k: v for k, v in run.data.tags.items() if k.split(".")[0] in ("data", "code", "model", "split")}
-    registered = mlflow.register_model(f"runs:/{run_id}/model", params.registered_model, tags=lineage)
+    lineage = {
+        k: v
+        for k, v in run.data.tags.items()
+        if k.split(".")[0] in ("data", "code", "model", "split")
+    }
+    registered = mlflow.register_model(
+        f"runs:/{run_id}/model", params.registered_model, tags=lineage
+    )
     client.update_model_version(
         params.registered_model, registered.version, description=model_card(run, run.data.metrics)
     )
     return RegisteredVersion(
-        name=params.registered_model, version=str(registered.version), run_id=run_id,
+        name=params.registered_model,
+        version=str(registered.version),
+        run_id=run_id,
         source=str(registered.source),
     )
-
 
 
 def describe_latest_version(params: MlflowParams) -> dict[str, Any]:
@@ -135,7 +146,7 @@ def describe_latest_version(params: MlflowParams) -> dict[str, Any]:
     if not versions:
         raise LookupError(f"no version of {params.registered_model!r} is registered at {uri}")
     latest = max(versions, key=lambda v: int(v.version))
-    run = client.get_run(latest.run_id)
+    run = client.get_run(str(latest.run_id))
     return {
         "registered_model": params.registered_model,
         "version": latest.version,

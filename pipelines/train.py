@@ -42,7 +42,8 @@ def temporal_split(labelled: pd.DataFrame, holdout_start: date) -> Split:
     if train["label"].nunique() < 2:
         raise ValueError("the training window holds a single class; widen the snapshot window")
     return Split(
-        train=train, holdout=holdout,
+        train=train,
+        holdout=holdout,
         train_dates=(train["flight_date"].min(), train["flight_date"].max()),
         holdout_dates=(holdout["flight_date"].min(), holdout["flight_date"].max()),
     )
@@ -50,7 +51,9 @@ def temporal_split(labelled: pd.DataFrame, holdout_start: date) -> Split:
 
 def _gradient_boosting(hyperparameters: dict, numeric: list[str], seed: int) -> Pipeline:
     encoder = OrdinalEncoder(
-        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
     )
     preprocess = ColumnTransformer(
         [("categorical", encoder, list(CATEGORICAL_FEATURES)), ("numeric", "passthrough", numeric)],
@@ -66,8 +69,18 @@ def _gradient_boosting(hyperparameters: dict, numeric: list[str], seed: int) -> 
 def _logistic_regression(hyperparameters: dict, numeric: list[str], seed: int) -> Pipeline:
     preprocess = ColumnTransformer(
         [
-            ("categorical", OneHotEncoder(handle_unknown="ignore", min_frequency=50), list(CATEGORICAL_FEATURES)),
-            ("numeric", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", min_frequency=50),
+                list(CATEGORICAL_FEATURES),
+            ),
+            (
+                "numeric",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
+                numeric,
+            ),
         ],
         verbose_feature_names_out=False,
     )
@@ -89,11 +102,15 @@ def fit_model(train: pd.DataFrame, params: TrainParams, features: FeatureParams)
     return model.fit(model_inputs(train, features), train["label"].astype(int))
 
 
-def fit_logistic_baseline(train: pd.DataFrame, params: TrainParams, features: FeatureParams) -> Pipeline:
+def fit_logistic_baseline(
+    train: pd.DataFrame, params: TrainParams, features: FeatureParams
+) -> Pipeline:
     """The logistic-regression baseline every model is reported against."""
     model = build_model("logistic_regression", params.logistic_regression, features, params.seed)
     return model.fit(model_inputs(train, features), train["label"].astype(int))
 
 
-def predict_late_probability(model: Pipeline, frame: pd.DataFrame, features: FeatureParams) -> np.ndarray:
+def predict_late_probability(
+    model: Pipeline, frame: pd.DataFrame, features: FeatureParams
+) -> np.ndarray:
     return model.predict_proba(model_inputs(frame, features))[:, 1]

@@ -43,6 +43,7 @@ class DataVersionError(RuntimeError):
 
 def git_revision(directory: Path) -> CodeVersion:
     """HEAD of the git checkout holding `directory`, and whether tracked files changed."""
+
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=directory, check=True, capture_output=True, text=True
@@ -85,31 +86,35 @@ def pull_snapshot(workspace: Path, snapshot_path: str, remote: str | None = None
     from dvc.repo import Repo
 
     md5 = locked_md5(workspace, snapshot_path)
+    target = str(workspace / snapshot_path)  # DVC resolves targets against the cwd, not the repo
     with Repo(str(workspace)) as repo:
         chosen_remote = remote or str(repo.config["core"].get("remote", ""))
         try:
-            repo.pull(targets=[snapshot_path], remote=remote)
+            repo.pull(targets=[target], remote=remote)
         except DvcException as error:
             raise DataVersionError(
                 f"dvc pull of {snapshot_path} (md5 {md5}) from remote {chosen_remote!r} failed: "
                 f"{error}. Was it pushed (`dvc push`)?"
             ) from error
-        changed = _changed_outputs(repo, snapshot_path)
+        changed = _changed_outputs(repo, target)
     if changed:
         raise DataVersionError(
             f"{snapshot_path} in {workspace} differs from dvc.lock after pull: {changed}"
         )
     code = git_revision(workspace)
     return DataVersion(
-        path=snapshot_path, md5=md5, git_rev=code.git_rev, git_dirty=code.git_dirty,
+        path=snapshot_path,
+        md5=md5,
+        git_rev=code.git_rev,
+        git_dirty=code.git_dirty,
         remote=chosen_remote,
     )
 
 
-def _changed_outputs(repo: Any, snapshot_path: str) -> list[str]:
+def _changed_outputs(repo: Any, target: str) -> list[str]:
     """Outputs of the snapshot stage whose workspace content differs from dvc.lock."""
-    status = repo.status(targets=[snapshot_path])
-    changed = []
+    status = repo.status(targets=[target])
+    changed: list[str] = []
     for entries in status.values():
         for entry in entries:
             if isinstance(entry, dict) and "changed outs" in entry:
@@ -117,13 +122,18 @@ def _changed_outputs(repo: Any, snapshot_path: str) -> list[str]:
     return changed
 
 
-def publish_snapshot(workspace: Path, snapshot_stage: str = "snapshot", remote: str | None = None) -> str:
+def publish_snapshot(
+    workspace: Path, snapshot_stage: str = "snapshot", remote: str | None = None
+) -> str:
     """`dvc repro` the snapshot stage and `dvc push` its output; returns the md5."""
     from dvc.repo import Repo
 
     with Repo(str(workspace)) as repo:
-        stages = repo.reproduce(snapshot_stage)
-        outputs = [str(out) for stage in repo.stage.collect(snapshot_stage) for out in stage.outs]
-        repo.push(targets=outputs, remote=remote)
-        del stages
+        repo.reproduce(str(workspace / "dvc.yaml") + ":" + snapshot_stage)
+        outputs = [
+            out.def_path
+            for stage in repo.stage.collect(str(workspace / "dvc.yaml") + ":" + snapshot_stage)
+            for out in stage.outs
+        ]
+        repo.push(targets=[str(workspace / out) for out in outputs], remote=remote)
     return locked_md5(workspace, outputs[0])

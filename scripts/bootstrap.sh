@@ -13,7 +13,7 @@ else
   if [ ! -x "$UV" ]; then
     echo "bootstrap: installing uv $UV_VERSION into .local/uv" >&2
     python3.11 -m venv "$ROOT/.local/uv"
-    "$ROOT/.local/uv/bin/pip" install --quiet "uv==$UV_VERSION"
+    "$ROOT/.local/uv/bin/pip" install --quiet "uv==$UV_VERSION" 2> >(grep -v "is ignored: it is neither" >&2)
   fi
 fi
 

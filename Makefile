@@ -1,0 +1,39 @@
+# Self-documenting: `make help`. Every target sets up what it needs (venv from uv.lock) itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ENV := . scripts/env.sh &&
+
+.PHONY: help install demo test test-fast up down repro lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Create .venv from uv.lock (bootstraps uv if missing)
+	@scripts/bootstrap.sh
+
+demo: install ## Land 2013, version it with DVC, run the training DAG through Airflow, print where to look
+	@scripts/demo.sh
+
+test: install ## The whole suite: unit, data, DAG integrity and integration tests (real servers)
+	@$(ENV) scripts/test.sh
+
+test-fast: install ## Unit and DAG tests only (no servers)
+	@$(ENV) pytest -m "not integration" -q
+
+up: install ## Start the Airflow and MLflow UIs on 127.0.0.1 and print the URLs and the login
+	@scripts/up.sh
+
+down: ## Stop everything `make up` / `make demo` started
+	@scripts/down.sh
+
+repro: install ## dvc repro (snapshot -> features -> train); needs the MLflow server (make up)
+	@$(ENV) dvc repro
+
+lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and features/
+	@$(ENV) ruff check . && ruff format --check . && mypy
+
+bench: install ## Benchmarks; results in benchmarks/results/
+	@$(ENV) python -m benchmarks
+
+clean: down ## Remove local state (.local/, landed data, snapshot); keeps .venv
+	rm -rf .local data/landing data/runs data/snapshot data/features

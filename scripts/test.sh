@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI. Servers are started by the tests themselves
+# (session-scoped fixtures on 127.0.0.1) and stopped by them.
+set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
+cd "$MLOPS_ROOT"
+# The tests get their own MLflow, Airflow home and DVC remotes; never the developer's.
+unset MLFLOW_TRACKING_URI AIRFLOW_HOME AIRFLOW__DATABASE__SQL_ALCHEMY_CONN MLOPS_WORKSPACE
+echo "==> lint: ruff, mypy"
+ruff check . && ruff format --check . && mypy
+echo "==> pytest"
+exec pytest -q "$@"

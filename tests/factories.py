@@ -1,0 +1,87 @@
+"""Small frames built in the tests: the shapes of the landing contracts, a few rows each."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def scheduled_flights(rows: int = 3, day: str = "2013-01-10") -> pd.DataFrame:
+    base = pd.DataFrame(
+        {
+            "flight_date": [day] * rows,
+            "year": [2013] * rows,
+            "month": [int(day[5:7])] * rows,
+            "day": [int(day[8:10])] * rows,
+            "sched_dep_time": [600 + 100 * i for i in range(rows)],
+            "sched_arr_time": [900 + 100 * i for i in range(rows)],
+            "carrier": ["UA", "AA", "B6"][:rows] + ["UA"] * max(0, rows - 3),
+            "flight": list(range(100, 100 + rows)),
+            "tailnum": ["N14228", "N619AA", None][:rows] + ["N14228"] * max(0, rows - 3),
+            "origin": ["EWR", "JFK", "LGA"][:rows] + ["EWR"] * max(0, rows - 3),
+            "dest": ["IAH", "MIA", "BOS"][:rows] + ["ORD"] * max(0, rows - 3),
+            "distance": [1400, 1089, 184][:rows] + [719] * max(0, rows - 3),
+            "hour": [6 + i for i in range(rows)],
+            "minute": [0] * rows,
+        }
+    )
+    base["time_hour"] = pd.to_datetime(day).tz_localize("America/New_York").tz_convert("UTC")
+    base["flight_id"] = (
+        base["flight_date"]
+        + "_"
+        + base["carrier"]
+        + base["flight"].astype(str)
+        + "_"
+        + base["origin"]
+    )
+    return base
+
+
+def weather(
+    origins: tuple[str, ...] = ("EWR", "JFK", "LGA"), start: str = "2013-01-08", hours: int = 72
+) -> pd.DataFrame:
+    frames = []
+    for origin in origins:
+        times = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "origin": origin,
+                    "time_hour": times,
+                    "temp": 30.0,
+                    "dewp": 20.0,
+                    "humid": 60.0,
+                    "wind_speed": 10.0,
+                    "wind_gust": float("nan"),
+                    "precip": 0.0,
+                    "pressure": 1012.0,
+                    "visib": 10.0,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def planes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "tailnum": ["N14228", "N619AA"],
+            "year": [1999.0, 1990.0],
+            "seats": [149, 178],
+            "engine": ["Turbo-fan", "Turbo-jet"],
+            "engines": [2, 2],
+        }
+    )
+
+
+def outcomes(flights: pd.DataFrame, arr_delay: list[float | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "flight_id": flights["flight_id"],
+            "flight_date": flights["flight_date"],
+            "dep_time": [None if d is None else 600.0 for d in arr_delay],
+            "dep_delay": 0.0,
+            "arr_time": 900.0,
+            "arr_delay": arr_delay,
+            "air_time": 100.0,
+        }
+    )

@@ -1,0 +1,223 @@
+"""Real servers for the integration tier, each started once per session on 127.0.0.1 and
+stopped by the fixture: an MLflow tracking server (SQLite backend, proxied artifacts), a moto
+S3 server, and a git + DVC workspace cloned from this repository with a small data window."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+VENV_BIN = str(Path(sys.executable).parent)
+SNAPSHOT_START, SNAPSHOT_END, HOLDOUT_START = "2013-01-01", "2013-02-28", "2013-02-15"
+REGISTERED_MODEL = "flight-delay-classifier"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}"
+            f"\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    state = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    log = open(state / "server.log", "w")
+    process = subprocess.Popen(
+        [
+            f"{VENV_BIN}/mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{state}/mlflow.db",
+            "--artifacts-destination",
+            str(state / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{uri}/health", timeout=90, process=process)
+        yield uri
+    finally:
+        stop_process_group(process)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(endpoint, timeout=30)
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def make_bucket(endpoint: str, name: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    if name not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=name)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A deployed checkout: a git clone of this repo with its own params, landing and remotes."""
+
+    path: Path
+    remote_dir: Path
+    overrides: dict[str, str]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The current environment (credentials set by other fixtures) plus the workspace's."""
+        return {**os.environ, **self.overrides}
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return run(list(args), cwd=self.path, env=self.env, timeout=timeout)
+
+    def head(self) -> str:
+        return self.run("git", "rev-parse", "HEAD").stdout.strip()
+
+    def locked_snapshot_md5(self) -> str:
+        lock = yaml.safe_load((self.path / "dvc.lock").read_text())
+        return lock["stages"]["snapshot"]["outs"][0]["md5"]
+
+    def forget_local_data(self) -> None:
+        """Remove the workspace copy and the cache, so only a remote can bring the data back."""
+        shutil.rmtree(self.path / "data" / "snapshot", ignore_errors=True)
+        shutil.rmtree(self.path / ".dvc" / "cache", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    root = tmp_path_factory.mktemp("workspace")
+    path, remote_dir = root / "checkout", root / "dvc-remote"
+    overrides = {
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "MLOPS_WORKSPACE": str(path),
+        "GIT_AUTHOR_NAME": "ci",
+        "GIT_AUTHOR_EMAIL": "ci@localhost",
+        "GIT_COMMITTER_NAME": "ci",
+        "GIT_COMMITTER_EMAIL": "ci@localhost",
+    }
+    run(
+        ["git", "clone", "--quiet", str(REPO_ROOT), str(path)],
+        cwd=root,
+        env={**os.environ, **overrides},
+    )
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["data"].update(snapshot_start=SNAPSHOT_START, snapshot_end=SNAPSHOT_END)
+    params["train"]["holdout_start"] = HOLDOUT_START
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ws = Workspace(path=path, remote_dir=remote_dir, overrides=overrides)
+    ws.run("dvc", "remote", "modify", "--local", "local", "url", str(remote_dir))
+    ws.run("mlops", "land", "--start", SNAPSHOT_START, "--end", "2013-03-01")
+    ws.run("mlops", "data", "publish")
+    ws.run("git", "add", "params.yaml", "dvc.lock")
+    ws.run("git", "commit", "--quiet", "-m", "snapshot of the test window")
+    return ws
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_home: Path) -> Path:
+    """A migrated Airflow metadata database (SQLite) in the session's AIRFLOW_HOME."""
+    run(
+        [f"{VENV_BIN}/airflow", "db", "migrate"],
+        cwd=airflow_home,
+        env=dict(os.environ),
+        timeout=300,
+    )
+    return airflow_home
+
+
+def airflow_dags_test(
+    workspace: Workspace, tracking_uri: str, dag_id: str, *extra: str
+) -> subprocess.CompletedProcess:
+    """`airflow dags test` against the workspace and the MLflow server; output kept for messages."""
+    env = {**workspace.env, "MLFLOW_TRACKING_URI": tracking_uri}
+    return subprocess.run(
+        [f"{VENV_BIN}/airflow", "dags", "test", dag_id, *extra],
+        cwd=workspace.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )

@@ -1,0 +1,94 @@
+"""The training DAG through Airflow (`airflow dags test`) against a real MLflow server:
+pulls the DVC version, trains, logs, registers, and the lineage on the version is right."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import mlflow
+from mlflow import MlflowClient
+from pipelines.versioning import git_revision
+from tests.conftest import REPO_ROOT
+from tests.integration.conftest import REGISTERED_MODEL, Workspace, airflow_dags_test
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def training_run(workspace: Workspace, mlflow_server: str, airflow_db) -> dict:
+    workspace.forget_local_data()  # the DAG must fetch the data from the DVC remote
+    result = airflow_dags_test(workspace, mlflow_server, "training")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "state=success" in output, output[-8000:]
+    client = MlflowClient(tracking_uri=mlflow_server)
+    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    latest = max(versions, key=lambda v: int(v.version))
+    return {
+        "client": client,
+        "version": latest,
+        "run": client.get_run(latest.run_id),
+        "output": output,
+    }
+
+
+def test_data_was_pulled_from_the_remote(training_run, workspace: Workspace):
+    assert (workspace.path / "data" / "snapshot" / "flights.parquet").exists()
+
+
+def test_version_carries_the_dvc_data_version_and_code_version(training_run, workspace: Workspace):
+    tags = training_run["version"].tags
+    assert tags["data.dvc_md5"] == workspace.locked_snapshot_md5()
+    assert tags["data.git_rev"] == workspace.head()
+    assert tags["data.git_dirty"] == "false"
+    assert tags["code.git_rev"] == git_revision(REPO_ROOT).git_rev
+    assert tags["split.holdout_start"] == "2013-02-15" and tags["split.train_end"] == "2013-02-14"
+    run_tags = training_run["run"].data.tags
+    assert run_tags["airflow.dag_id"] == "training"
+    assert run_tags["data.dvc_md5"] == tags["data.dvc_md5"]
+    description = training_run["version"].description
+    assert "holdout_roc_auc" in description and tags["data.dvc_md5"] in description
+
+
+def test_metrics_and_baselines_are_logged_and_sane(training_run):
+    metrics = training_run["run"].data.metrics
+    for prefix in ("holdout", "baseline_logreg", "baseline_base_rate"):
+        for name in ("roc_auc", "pr_auc", "log_loss", "brier"):
+            assert math.isfinite(metrics[f"{prefix}_{name}"]), f"{prefix}_{name}"
+    assert metrics["baseline_base_rate_roc_auc"] == 0.5
+    assert metrics["holdout_roc_auc"] > 0.55
+    assert metrics["holdout_brier"] < metrics["baseline_base_rate_brier"]
+    params = training_run["run"].data.params
+    assert params["model"] == "hist_gradient_boosting" and params["hp.max_iter"] == "200"
+
+
+def test_plots_and_model_artifacts_are_stored(training_run):
+    client, run = training_run["client"], training_run["run"]
+    names = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert names == {
+        f"plots/{n}.png" for n in ("roc", "precision_recall", "calibration", "feature_importance")
+    }
+
+
+def test_registered_model_loads_and_scores_probabilities(
+    training_run, mlflow_server: str, workspace: Workspace
+):
+    mlflow.set_tracking_uri(mlflow_server)
+    version = training_run["version"]
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/{version.version}")
+    signature_inputs = model.metadata.get_input_schema().input_names()
+    from features.build import build_features, model_inputs
+    from pipelines import snapshot
+    from pipelines.config import load_params
+
+    params = load_params(workspace.path / "params.yaml")
+    tables = snapshot.read_snapshot(workspace.path / "data" / "snapshot")
+    day = tables["flights"].loc[tables["flights"]["flight_date"] == "2013-02-20"]
+    features = model_inputs(
+        build_features(day, tables["weather"], tables["planes"], params.features), params.features
+    )
+    assert list(features.columns) == signature_inputs
+    probabilities = model.predict(features)
+    late = probabilities.iloc[:, 1] if hasattr(probabilities, "iloc") else probabilities[:, 1]
+    assert len(late) == len(day) and ((late >= 0) & (late <= 1)).all()

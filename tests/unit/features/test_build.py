@@ -1,0 +1,77 @@
+"""The feature table: the same code for training and scoring, and no post-departure column."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from features.build import (
+    FORBIDDEN_COLUMNS,
+    attach_labels,
+    build_features,
+    feature_columns,
+    model_inputs,
+)
+from pipelines import landing, sources
+from pipelines.config import FeatureParams
+from tests import factories
+
+PARAMS = FeatureParams()
+
+
+def test_feature_columns_hold_no_outcome():
+    assert not set(feature_columns(PARAMS)) & set(FORBIDDEN_COLUMNS)
+    assert not set(feature_columns(PARAMS)) & set(landing.OUTCOME_COLUMNS) - {
+        "flight_id",
+        "flight_date",
+    }
+
+
+def test_scheduled_contract_holds_no_outcome():
+    assert not set(landing.SCHEDULED_COLUMNS) & set(FORBIDDEN_COLUMNS)
+
+
+def test_outcome_columns_are_refused():
+    flights = factories.scheduled_flights().assign(arr_delay=1.0)
+    with pytest.raises(ValueError, match="arr_delay"):
+        build_features(flights, factories.weather(), factories.planes(), PARAMS)
+
+
+def test_tiny_batch_features():
+    flights = factories.scheduled_flights()
+    table = build_features(flights, factories.weather(), factories.planes(), PARAMS)
+    assert table["flight_id"].tolist() == flights["flight_id"].tolist()
+    assert table.loc[2, "plane_engine"] == "unknown"  # no tail number
+    assert table.loc[0, "plane_age"] == 14.0
+    assert table.loc[0, "wx_temp"] == 30.0
+    assert (table["wx_observed_at"] <= table["cutoff_at"]).all()
+    inputs = model_inputs(table, PARAMS)
+    assert list(inputs.columns) == list(feature_columns(PARAMS))
+    assert all(
+        inputs[c].dtype == "float64"
+        for c in inputs.columns
+        if c not in ("carrier", "origin", "dest", "plane_engine")
+    )
+
+
+def test_labels_join_by_key_and_keep_unobserved_missing():
+    flights = factories.scheduled_flights()
+    table = build_features(flights, factories.weather(), factories.planes(), PARAMS)
+    labelled = attach_labels(table, factories.outcomes(flights, [30.0, 0.0, None]), PARAMS)
+    assert labelled["label"].tolist()[:2] == [1.0, 0.0]
+    assert pd.isna(labelled["label"].iloc[2])
+
+
+def test_a_day_scored_alone_equals_the_same_day_in_training():
+    """No train/serve skew: nightly scoring builds one day; training builds many at once."""
+    flights = sources.source_flights()
+    window = [date(2013, 3, 9), date(2013, 3, 10), date(2013, 3, 11)]  # across the DST change
+    batches = [landing.scheduled_flights(flights, day) for day in window]
+    weather = sources.source_reference_table("weather")
+    planes = sources.source_reference_table("planes")
+    together = build_features(pd.concat(batches, ignore_index=True), weather, planes, PARAMS)
+    alone = build_features(batches[1], weather, planes, PARAMS)
+    expected = together.loc[together["flight_date"] == "2013-03-10"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, expected)
