@@ -117,7 +117,8 @@ class Params:
 
     @property
     def landing_root(self) -> str:
-        return self.workspace_path(self.data.landing_root)
+        """`MLOPS_LANDING_ROOT` (a deployment's bucket) overrides params."""
+        return self.workspace_path(os.environ.get("MLOPS_LANDING_ROOT", self.data.landing_root))
 
     @property
     def snapshot_dir(self) -> Path:
@@ -125,7 +126,8 @@ class Params:
 
     @property
     def artifacts_root(self) -> str:
-        return self.workspace_path(self.data.artifacts_root)
+        """`MLOPS_ARTIFACTS_ROOT` (shared storage for several workers) overrides params."""
+        return self.workspace_path(os.environ.get("MLOPS_ARTIFACTS_ROOT", self.data.artifacts_root))
 
 
 def _as_date(value: Any) -> date:

@@ -1,0 +1,26 @@
+"""`python -m benchmarks`: run every benchmark and write JSON results to benchmarks/results/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from benchmarks import features_throughput
+
+RESULTS = Path(__file__).parent / "results"
+BENCHMARKS = {"features_throughput": features_throughput.run}
+
+
+def main(selected: list[str]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    for name, run in BENCHMARKS.items():
+        if selected and name not in selected:
+            continue
+        result = run()
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps({name: result}, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,3 @@
+-- MLflow gets its own database beside Airflow's.
+CREATE USER mlflow WITH PASSWORD 'airflow';
+CREATE DATABASE mlflow OWNER mlflow;
