@@ -1,1 +1,1 @@
-"""Benchmarks, run by `make bench`. Each reports ratios against a baseline measured in the same run."""
+"""Benchmarks, run by `make bench`; each reports ratios against a baseline of the same run."""
