@@ -1,7 +1,9 @@
 """
 ### Training
 
-Pulls the DVC-versioned training snapshot, builds features with the shared `features/` code,
+Pulls the DVC-versioned training snapshot, gates every table with its Great Expectations
+contract (a blocking failure stops the run here: nothing is trained or registered, the failing
+table is copied to `quarantine/snapshot/…`), builds features with the shared `features/` code,
 trains the configured scikit-learn model with its baselines on a temporal split, logs
 everything to MLflow and registers the model as a new version.
 
@@ -17,6 +19,7 @@ Runbook: `runbooks/training.md`.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
@@ -24,7 +27,7 @@ from airflow.sdk import dag, get_current_context, task
 DEFAULT_ARGS = {
     "owner": "ml-platform",
     "retries": 2,
-    "retry_delay": timedelta(seconds=30),
+    "retry_delay": timedelta(seconds=int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", "30"))),
     "execution_timeout": timedelta(minutes=30),
 }
 
@@ -56,7 +59,18 @@ def training() -> None:
         return stages.pull_data(load_params()).as_dict()
 
     @task
-    def build_features(data_version: dict) -> str:
+    def validate_snapshot(data_version: dict) -> list[dict]:
+        """Great Expectations gate on every snapshot table; fails naming each failed expectation."""
+        from pipelines import stages
+        from pipelines.config import load_params
+        from pipelines.versioning import DataVersion
+
+        params = load_params()
+        stages.pull_data(params, remote=data_version["remote"] or None)
+        return stages.validate_snapshot(params, DataVersion.from_dict(data_version))
+
+    @task
+    def build_features(data_version: dict, validation: list[dict]) -> str:
         """Feature table of the pulled snapshot, written under the run's artifacts folder."""
         from pipelines import stages
         from pipelines.config import load_params
@@ -68,7 +82,7 @@ def training() -> None:
         return stages.make_feature_table(params, params.snapshot_dir, out_uri)
 
     @task
-    def train_model(features_uri: str, data_version: dict) -> str:
+    def train_model(features_uri: str, data_version: dict, validation: list[dict]) -> str:
         """Fit, evaluate against the baselines and log to MLflow; returns the MLflow run id."""
         import tempfile
         from pathlib import Path
@@ -90,6 +104,7 @@ def training() -> None:
                     "airflow.dag_id": context["dag"].dag_id,
                     "airflow.run_id": context["run_id"],
                 },
+                validation=validation,
             )
         return result.run_id
 
@@ -104,7 +119,9 @@ def training() -> None:
         return asdict(stages.register(load_params(), mlflow_run_id))
 
     data_version = pull_data()
-    register_model(train_model(build_features(data_version), data_version))
+    validation = validate_snapshot(data_version)
+    features_uri = build_features(data_version, validation)
+    register_model(train_model(features_uri, data_version, validation))
 
 
 training()

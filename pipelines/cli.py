@@ -23,8 +23,14 @@ data_app = typer.Typer(
     help="Version the training snapshot with DVC (push / pull).", no_args_is_help=True
 )
 models_app = typer.Typer(help="Inspect the MLflow model registry.", no_args_is_help=True)
+gate_app = typer.Typer(help="The Great Expectations data gate.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Inspect and release quarantined data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+app.add_typer(gate_app, name="gate")
+app.add_typer(quarantine_app, name="quarantine")
+
+ContractOption = Annotated[str, typer.Option("--contract", help="scheduled_flights or outcomes.")]
 
 ParamsOption = Annotated[
     Path | None, typer.Option("--params", help="params.yaml to use (default: the workspace's).")
@@ -180,6 +186,100 @@ def models_latest(params_path: ParamsOption = None) -> None:
     from pipelines.tracking import describe_latest_version
 
     typer.echo(json.dumps(describe_latest_version(_params(params_path).mlflow), indent=2))
+
+
+@gate_app.command("batch")
+def gate_batch(
+    contract: ContractOption,
+    day: Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")],
+    params_path: ParamsOption = None,
+) -> None:
+    """Validate one landed batch; a rejected batch is moved to quarantine (exit code 1)."""
+    from pipelines.gate import DataGateError
+    from pipelines.quarantine import gate_landed_batch
+
+    try:
+        report = gate_landed_batch(_params(params_path), contract, _parse_date(day))
+    except DataGateError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(report.message())
+
+
+@gate_app.command("replay")
+def gate_replay(
+    start: Annotated[str, typer.Option(help="First date.")],
+    end: Annotated[str, typer.Option(help="Last date (inclusive).")],
+    contract: Annotated[
+        list[str] | None, typer.Option("--contract", help="Contracts (default: both).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Dry-run the gate over landed days (nothing moves): how many would pass or be held."""
+    from pipelines import landing
+    from pipelines.quarantine import LANDED_CONTRACTS, gate_landed_batch
+
+    params = _params(params_path)
+    held = []
+    checked = 0
+    for day in landing.days(_parse_date(start), _parse_date(end)):
+        for name in contract or LANDED_CONTRACTS:
+            report = gate_landed_batch(params, name, day, dry_run=True)
+            checked += 1
+            if report.status != "passed":
+                held.append(report)
+                typer.echo(report.message())
+    typer.echo(f"{checked} batches validated, {checked - len(held)} passed, {len(held)} not clean")
+    if held:
+        raise typer.Exit(1)
+
+
+@gate_app.command("suites")
+def gate_suites(params_path: ParamsOption = None) -> None:
+    """Print every contract's expectations (the reviewed suites) as JSON."""
+    from pipelines import contracts
+
+    params = _params(params_path)
+    names = ["scheduled_flights", "outcomes", "feature_table", "labelled_feature_table"]
+    names += [f"reference_{t}" for t in ("airlines", "airports", "planes", "weather")]
+    described = {
+        name: contracts.describe(contracts.contract_for(name, params.gate, params.features))
+        for name in names
+    }
+    typer.echo(json.dumps(described, indent=2, default=str))
+
+
+@quarantine_app.command("list")
+def quarantine_list(params_path: ParamsOption = None) -> None:
+    """What is held, why, and where."""
+    from pipelines.quarantine import list_quarantine
+
+    entries = list_quarantine(_params(params_path))
+    if not entries:
+        typer.echo("quarantine is empty")
+    for entry in entries:
+        typer.echo(
+            f"{entry.contract:18} {entry.batch:16} {entry.kind:5} {entry.rows:>7} rows  "
+            f"{', '.join(entry.reasons)}\n    {entry.path}"
+        )
+
+
+@quarantine_app.command("release")
+def quarantine_release(
+    contract: ContractOption,
+    day: Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")],
+    params_path: ParamsOption = None,
+) -> None:
+    """Put a fixed batch (or fixed rows) back into the landing zone, after re-validating it."""
+    from pipelines.gate import DataGateError
+    from pipelines.quarantine import release
+
+    try:
+        report = release(_params(params_path), contract, _parse_date(day))
+    except DataGateError as error:
+        typer.echo(f"still not clean; it stays in quarantine:\n{error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"released:\n{report.message()}")
 
 
 def main() -> None:  # pragma: no cover

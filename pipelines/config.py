@@ -90,6 +90,35 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class GateParams:
+    """The data-quality gate: budgets, bounds and where rejected data and reports go."""
+
+    quarantine_root: str = "data/quarantine"
+    validations_dir: str = "reports/validations"
+    data_docs_dir: str = "reports/data_docs"
+    gx_dir: str = "data/gx"
+    row_quarantine_budget: float = 0.01
+    unknown_carrier_budget: float = 0.01
+    unknown_airport_budget: float = 0.05
+    min_distance: float = 1
+    max_distance: float = 6000
+    max_delay_minutes: float = 1800
+    row_count_history_days: int = 28
+    row_count_min_history_days: int = 7
+    row_count_tolerance: float = 0.5
+    row_count_prior: tuple[int, int] = (100, 3000)
+    null_share_ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
+    build_data_docs: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("row_quarantine_budget", "unknown_carrier_budget", "unknown_airport_budget"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"gate.{name} must be a share in [0, 1)")
+        if self.row_count_prior[0] > self.row_count_prior[1]:
+            raise ValueError("gate.row_count_prior must be [low, high]")
+
+
+@dataclass(frozen=True)
 class MlflowParams:
     tracking_uri: str
     experiment: str
@@ -107,6 +136,7 @@ class Params:
     train: TrainParams
     mlflow: MlflowParams
     workspace: Path
+    gate: GateParams = field(default_factory=GateParams)
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -139,6 +169,9 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     data = dict(raw["data"])
     train = dict(raw["train"])
     features = dict(raw.get("features", {}))
+    gate = dict(raw.get("gate", {}))
+    if "row_count_prior" in gate:
+        gate["row_count_prior"] = tuple(gate["row_count_prior"])
     if "weather_columns" in features:
         features["weather_columns"] = tuple(features["weather_columns"])
     params = Params(
@@ -153,6 +186,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         train=TrainParams(**{**train, "holdout_start": _as_date(train["holdout_start"])}),
         mlflow=MlflowParams(**raw["mlflow"]),
         workspace=workspace,
+        gate=GateParams(**gate),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")

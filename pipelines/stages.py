@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import attach_labels, build_features, model_inputs
-from pipelines import evaluate, landing, snapshot, tracking, train
+from pipelines import evaluate, landing, quarantine, snapshot, tracking, train
 from pipelines.config import REPO_ROOT, Params
 from pipelines.storage import read_parquet, write_parquet
 from pipelines.versioning import DataVersion, git_revision, pull_snapshot
@@ -37,13 +37,22 @@ def pull_data(params: Params, remote: str | None = None) -> DataVersion:
     return pull_snapshot(params.workspace, params.data.snapshot_dir, remote=remote)
 
 
+def validate_snapshot(params: Params, data_version: DataVersion) -> list[dict[str, Any]]:
+    """Every snapshot table through its Great Expectations contract; raises `DataGateError`."""
+    tables = snapshot.read_snapshot(params.snapshot_dir)
+    batch = f"snapshot-{data_version.md5.split('.')[0][:12]}"
+    return [report.summary() for report in quarantine.gate_snapshot(params, tables, batch)]
+
+
 def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
-    """Features plus labels of the snapshot, written to `out_uri` (a path or s3:// URI)."""
+    """Features plus labels of the snapshot, gated by the feature contract, written to `out_uri`."""
     tables = snapshot.read_snapshot(snapshot_dir)
     features = build_features(
         tables["flights"], tables["weather"], tables["planes"], params.features
     )
-    return write_parquet(attach_labels(features, tables["outcomes"], params.features), out_uri)
+    labelled = attach_labels(features, tables["outcomes"], params.features)
+    quarantine.gate_features(params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True)
+    return write_parquet(labelled, out_uri)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ def train_and_log(
     reports_dir: Path,
     run_name: str,
     extra_tags: dict[str, str] | None = None,
+    validation: list[dict[str, Any]] | None = None,
 ) -> TrainingResult:
     """Fit the configured model and the baselines on the temporal split; log all of it to MLflow."""
     labelled = read_parquet(features_uri)
@@ -127,6 +137,7 @@ def train_and_log(
         "split.train_end": split.train_dates[1],
         "split.holdout_start": split.holdout_dates[0],
         "split.holdout_end": split.holdout_dates[1],
+        "data.validation": _validation_status(validation),
         **(extra_tags or {}),
     }
     run_params = {
@@ -153,9 +164,18 @@ def train_and_log(
         {
             "feature_importance.json": importances.to_dict(),
             "data_version.json": data_version.as_dict(),
+            "data_validation.json": {"reports": validation or []},
         },
     )
     return TrainingResult(run_id=run_id, metrics=metrics)
+
+
+def _validation_status(validation: list[dict[str, Any]] | None) -> str:
+    """`passed`, `passed_with_warnings`, or `not_run` (e.g. `dvc repro` without the gate)."""
+    if not validation:
+        return "not_run"
+    warned = any(report.get("warnings") for report in validation)
+    return "passed_with_warnings" if warned else "passed"
 
 
 def _write_reports(

@@ -35,7 +35,7 @@ def write_parquet(frame: pd.DataFrame, uri: str) -> str:
     fs, path = filesystem(uri)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
+    if "file" in fs.protocol:
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
         temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
@@ -58,3 +58,52 @@ def read_parquet(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return bool(fs.exists(path))
+
+
+def move(source_uri: str, target_uri: str) -> str:
+    """Move a file between URIs of one filesystem (rename locally, copy + delete on S3)."""
+    fs, source = filesystem(source_uri)
+    _, target = filesystem(target_uri)
+    if "file" in fs.protocol:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(source, target)
+    else:
+        fs.copy(source, target)
+        fs.rm(source)
+    return target_uri
+
+
+def write_text(content: str, uri: str) -> str:
+    fs, path = filesystem(uri)
+    if "file" in fs.protocol:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        with open(temporary, "w") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    else:
+        fs.pipe_file(path, content.encode())
+    return uri
+
+
+def read_text(uri: str) -> str:
+    fs, path = filesystem(uri)
+    with fs.open(path, "r") as handle:
+        return str(handle.read())
+
+
+def parquet_row_count(uri: str) -> int:
+    """Rows from the parquet footer only: cheap even for large files or on S3."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        return int(pq.ParquetFile(handle).metadata.num_rows)
+
+
+def list_files(uri: str, pattern: str) -> list[str]:
+    fs, path = filesystem(uri)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    prefix = "" if protocol in ("file", "local") else f"{protocol}://"
+    return sorted(prefix + found for found in fs.glob(f"{path.rstrip('/')}/{pattern}"))

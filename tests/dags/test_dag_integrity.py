@@ -47,6 +47,7 @@ def test_training_dag_shape(dagbag):
     dag = dagbag.dags["training"]
     assert [t.task_id for t in dag.topological_sort()] == [
         "pull_data",
+        "validate_snapshot",
         "build_features",
         "train_model",
         "register_model",
@@ -69,3 +70,9 @@ def test_parsing_is_cheap_and_imports_nothing_heavy(dag_file: Path, record_prope
     record_property("parse_seconds", measured["seconds"])
     print(f"{dag_file.name}: parsed in {measured['seconds'] * 1000:.0f} ms")
     assert measured["heavy"] == [], f"{dag_file.name} imports {measured['heavy']} at parse time"
+
+
+def test_ingestion_dag_gates_both_landed_contracts_daily(dagbag):
+    dag = dagbag.dags["ingestion"]
+    assert {t.task_id for t in dag.tasks} == {"gate_scheduled_flights", "gate_outcomes"}
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # a real data interval

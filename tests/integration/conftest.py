@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -166,13 +167,19 @@ class Workspace:
         shutil.rmtree(self.path / ".dvc" / "cache", ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("workspace")
+def build_workspace(
+    root: Path,
+    snapshot_start: str,
+    snapshot_end: str,
+    holdout_start: str,
+    before_publish: Callable[[Path], None] | None = None,
+) -> Workspace:
+    """Clone this repository, land the window, publish the snapshot with DVC, commit."""
     path, remote_dir = root / "checkout", root / "dvc-remote"
     overrides = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
         "MLOPS_WORKSPACE": str(path),
+        "MLOPS_RETRY_DELAY_SECONDS": "1",
         "GIT_AUTHOR_NAME": "ci",
         "GIT_AUTHOR_EMAIL": "ci@localhost",
         "GIT_COMMITTER_NAME": "ci",
@@ -184,16 +191,26 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         env={**os.environ, **overrides},
     )
     params = yaml.safe_load((path / "params.yaml").read_text())
-    params["data"].update(snapshot_start=SNAPSHOT_START, snapshot_end=SNAPSHOT_END)
-    params["train"]["holdout_start"] = HOLDOUT_START
+    params["data"].update(snapshot_start=snapshot_start, snapshot_end=snapshot_end)
+    params["train"]["holdout_start"] = holdout_start
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ws = Workspace(path=path, remote_dir=remote_dir, overrides=overrides)
     ws.run("dvc", "remote", "modify", "--local", "local", "url", str(remote_dir))
-    ws.run("mlops", "land", "--start", SNAPSHOT_START, "--end", "2013-03-01")
+    last_delivery = (date.fromisoformat(snapshot_end) + timedelta(days=1)).isoformat()
+    ws.run("mlops", "land", "--start", snapshot_start, "--end", last_delivery)
+    if before_publish is not None:
+        before_publish(path)
     ws.run("mlops", "data", "publish")
     ws.run("git", "add", "params.yaml", "dvc.lock")
     ws.run("git", "commit", "--quiet", "-m", "snapshot of the test window")
     return ws
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return build_workspace(
+        tmp_path_factory.mktemp("workspace"), SNAPSHOT_START, SNAPSHOT_END, HOLDOUT_START
+    )
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,24 @@ def test_version_carries_the_dvc_data_version_and_code_version(training_run, wor
     assert "holdout_roc_auc" in description and tags["data.dvc_md5"] in description
 
 
+def test_gate_results_are_logged_with_the_run(training_run):
+    client, run = training_run["client"], training_run["run"]
+    assert run.data.tags["data.validation"] == "passed_with_warnings"  # the 1,048 mph wind
+    path = client.download_artifacts(run.info.run_id, "data_validation.json")
+    import json
+
+    reports = json.load(open(path))["reports"]
+    assert {r["contract"] for r in reports} == {
+        "scheduled_flights",
+        "outcomes",
+        "reference_airlines",
+        "reference_airports",
+        "reference_planes",
+        "reference_weather",
+    }
+    assert all(r["status"] == "passed" for r in reports)
+
+
 def test_metrics_and_baselines_are_logged_and_sane(training_run):
     metrics = training_run["run"].data.metrics
     for prefix in ("holdout", "baseline_logreg", "baseline_base_rate"):

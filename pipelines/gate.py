@@ -1,0 +1,345 @@
+"""The data-quality gate: Great Expectations validates a batch against its contract.
+
+`validate_frame` is the decision (GX run → passed / passed_with_quarantine / rejected, with
+the clean and the quarantined rows); the functions in `pipelines/quarantine.py` act on it.
+A blocking failure raises `DataGateError`, whose message names every failed expectation, its
+column and the observed value, and links the Data Docs page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.contracts import Contract
+
+#: Column-map expectations whose failures are single rows (only without `mostly`).
+ROW_LEVEL = frozenset(
+    {
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_match_regex",
+        "expect_compound_columns_to_be_unique",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+    }
+)
+PASSED, QUARANTINED_ROWS, REJECTED = "passed", "passed_with_quarantine", "rejected"
+
+
+@dataclass(frozen=True)
+class ExpectationFailure:
+    expectation: str
+    column: str | None
+    severity: str
+    observed: Any
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: tuple[Any, ...] = ()
+    row_level: bool = False
+
+    def describe(self) -> str:
+        where = f" on {self.column!r}" if self.column else ""
+        observed = self.observed
+        if self.unexpected_count is not None:
+            observed = (
+                f"{self.unexpected_count} unexpected rows ({self.unexpected_percent or 0:.2f}%)"
+                + (f", e.g. {list(self.examples)[:3]}" if self.examples else "")
+            )
+        return f"{self.expectation}{where}: observed {observed}"
+
+
+@dataclass(frozen=True)
+class GateReport:
+    contract: str
+    batch: str
+    status: str
+    rows: int
+    quarantined_rows: int
+    evaluated_expectations: int
+    failures: tuple[ExpectationFailure, ...] = ()
+    warnings: tuple[ExpectationFailure, ...] = ()
+    data_docs_url: str | None = None
+    result_path: str | None = None
+    quarantine_path: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status != REJECTED
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: what is logged to MLflow and stored per date (long lists counted)."""
+        raw = asdict(self)
+        raw["parameters"] = {
+            key: (f"{len(value)} values" if isinstance(value, list) and len(value) > 10 else value)
+            for key, value in self.parameters.items()
+        }
+        return dict(json.loads(json.dumps(raw, default=str)))
+
+    def message(self) -> str:
+        lines = [
+            f"data gate {self.status.upper()}: contract {self.contract!r}, batch {self.batch} "
+            f"({self.rows} rows, {self.quarantined_rows} quarantined)"
+        ]
+        lines += [f"  FAILED {failure.describe()}" for failure in self.failures]
+        lines += [f"  warning {warning.describe()}" for warning in self.warnings]
+        if self.quarantine_path:
+            lines.append(f"  kept in quarantine: {self.quarantine_path}")
+        if self.data_docs_url:
+            lines.append(f"  Data Docs: {self.data_docs_url}")
+        if self.result_path:
+            lines.append(f"  validation result: {self.result_path}")
+        return "\n".join(lines)
+
+
+class DataGateError(RuntimeError):
+    """A blocking expectation failed: the batch is held, nothing downstream may run."""
+
+    def __init__(self, report: GateReport):
+        super().__init__(report.message())
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Validation:
+    report: GateReport
+    clean: pd.DataFrame | None
+    quarantined: pd.DataFrame | None
+
+
+class GreatExpectationsRunner:
+    """One GX file context per process: suites, validation definitions, checkpoints, Data Docs."""
+
+    def __init__(self, gx_dir: Path, data_docs_dir: Path | None):
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+
+        gx_dir.mkdir(parents=True, exist_ok=True)
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.docs_site: str | None = None
+        self.source: Any
+        if data_docs_dir is not None:
+            self.docs_site = "reports"
+            sites = self.context.get_site_names()
+            if self.docs_site not in sites:
+                self.context.add_data_docs_site(
+                    site_name=self.docs_site,
+                    site_config={
+                        "class_name": "SiteBuilder",
+                        "store_backend": {
+                            "class_name": "TupleFilesystemStoreBackend",
+                            "base_directory": str(data_docs_dir.resolve()),
+                        },
+                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    },
+                )
+        source_name = "batches"
+        try:
+            self.source = self.context.data_sources.get(source_name)
+        except (KeyError, ValueError, LookupError):
+            self.source = self.context.data_sources.add_pandas(source_name)
+
+    def _batch_definition(self, asset_name: str) -> Any:
+        try:
+            asset = self.source.get_asset(asset_name)
+        except LookupError:
+            asset = self.source.add_dataframe_asset(asset_name)
+        try:
+            return asset.get_batch_definition("whole")
+        except (KeyError, LookupError, ValueError):
+            return asset.add_batch_definition_whole_dataframe("whole")
+
+    def run(
+        self,
+        contract: Contract,
+        frame: pd.DataFrame,
+        parameters: dict[str, Any],
+        result_format: str,
+        build_docs: bool,
+    ) -> tuple[Any, str | None]:
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        suite = self.context.suites.add_or_update(contract.suite())
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=contract.name, data=self._batch_definition(contract.name), suite=suite
+            )
+        )
+        actions: list[Any] = []
+        if build_docs and self.docs_site:
+            actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
+        checkpoint = self.context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"{contract.name}-{'docs' if actions else 'plain'}",
+                validation_definitions=[definition],
+                actions=actions,
+                result_format={"result_format": result_format},
+            )
+        )
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+        )
+        identifier, validation = next(iter(result.run_results.items()))
+        docs_url = None
+        if actions and self.docs_site:
+            urls = self.context.get_docs_sites_urls(
+                resource_identifier=identifier, site_names=[self.docs_site]
+            )
+            docs_url = urls[0]["site_url"] if urls else None
+        return validation, docs_url
+
+
+_RUNNERS: dict[tuple[str, str | None], GreatExpectationsRunner] = {}
+
+
+def runner(gx_dir: Path, data_docs_dir: Path | None) -> GreatExpectationsRunner:
+    key = (str(gx_dir), str(data_docs_dir) if data_docs_dir else None)
+    if key not in _RUNNERS:
+        _RUNNERS[key] = GreatExpectationsRunner(gx_dir, data_docs_dir)
+    return _RUNNERS[key]
+
+
+def _failure(result: Any, columns: set[str]) -> ExpectationFailure:
+    config = result.expectation_config
+    kwargs = config.kwargs
+    details = result.result or {}
+    row_level = config.type in ROW_LEVEL and kwargs.get("mostly", 1) in (None, 1, 1.0)
+    column = kwargs.get("column") or (
+        ",".join(kwargs.get("column_list", [])) or None
+        if "column_list" in kwargs
+        else (f"{kwargs['column_A']}>{kwargs['column_B']}" if "column_A" in kwargs else None)
+    )
+    observed = details.get("observed_value")
+    if observed is None and result.exception_info and result.exception_info.get("raised_exception"):
+        observed = f"error: {result.exception_info.get('exception_message')}"
+    if observed is None and column and column in kwargs.values() and column not in columns:
+        observed = "the column is missing"
+    if config.type == "expect_table_columns_to_match_set" and "details" in details:
+        mismatched = details["details"].get("mismatched", {})
+        observed = f"{observed} (mismatched: {mismatched})"
+    return ExpectationFailure(
+        expectation=config.type,
+        column=column,
+        severity=str(getattr(config.severity, "value", config.severity)),
+        observed=observed,
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_percent=details.get("unexpected_percent"),
+        examples=tuple(str(v) for v in (details.get("partial_unexpected_list") or [])[:5]),
+        row_level=row_level and details.get("unexpected_count") is not None,
+    )
+
+
+def _split_failures(
+    validation: Any, columns: set[str]
+) -> tuple[list[ExpectationFailure], list[ExpectationFailure]]:
+    blocking: list[ExpectationFailure] = []
+    warnings: list[ExpectationFailure] = []
+    for result in validation.results:
+        if result.success:
+            continue
+        failure = _failure(result, columns)
+        (warnings if failure.severity in ("warning", "info") else blocking).append(failure)
+    return blocking, warnings
+
+
+def _unexpected_rows(validation: Any) -> set[int]:
+    rows: set[int] = set()
+    for result in validation.results:
+        if not result.success:
+            rows.update(int(i) for i in (result.result or {}).get("unexpected_index_list") or [])
+    return rows
+
+
+def validate_frame(
+    contract: Contract,
+    frame: pd.DataFrame,
+    parameters: dict[str, Any],
+    batch: str,
+    gx_dir: Path,
+    data_docs_dir: Path | None,
+    row_quarantine_budget: float,
+    allow_row_quarantine: bool = True,
+) -> Validation:
+    """Validate `frame`; quarantine single rows when every blocking failure is row-level and
+    their share is within the budget, else reject the whole batch."""
+    frame = frame.reset_index(drop=True)
+    gx_runner = runner(gx_dir, data_docs_dir)
+    validation, docs_url = gx_runner.run(
+        contract, frame, parameters, "SUMMARY", bool(data_docs_dir)
+    )
+    blocking, warnings = _split_failures(validation, set(frame.columns))
+    report = GateReport(
+        contract=contract.name,
+        batch=batch,
+        status=PASSED,
+        rows=len(frame),
+        quarantined_rows=0,
+        evaluated_expectations=len(validation.results),
+        failures=tuple(blocking),
+        warnings=tuple(warnings),
+        data_docs_url=docs_url,
+        parameters=parameters,
+    )
+    if not blocking:
+        return Validation(report, frame, None)
+    if not (allow_row_quarantine and all(f.row_level for f in blocking)):
+        return Validation(replace(report, status=REJECTED), None, None)
+    row_contract = Contract(
+        contract.name + "_rows",
+        tuple(
+            e
+            for e in contract.expectations
+            if e.expectation_type in {f.expectation for f in blocking}
+        ),
+    )
+    detailed, _ = gx_runner.run(row_contract, frame, parameters, "COMPLETE", False)
+    bad_rows = sorted(_unexpected_rows(detailed))
+    if not bad_rows or len(bad_rows) > row_quarantine_budget * len(frame):
+        return Validation(replace(report, status=REJECTED), None, None)
+    clean = frame.drop(index=bad_rows).reset_index(drop=True)
+    recheck, recheck_docs = gx_runner.run(
+        contract, clean, parameters, "SUMMARY", bool(data_docs_dir)
+    )
+    still_blocking, _ = _split_failures(recheck, set(clean.columns))
+    if still_blocking:
+        return Validation(replace(report, status=REJECTED), None, None)
+    return Validation(
+        replace(
+            report,
+            status=QUARANTINED_ROWS,
+            quarantined_rows=len(bad_rows),
+            data_docs_url=recheck_docs or docs_url,
+        ),
+        clean,
+        frame.loc[bad_rows],
+    )
+
+
+def unreadable_report(contract: str, batch: str, error: Exception) -> GateReport:
+    """A batch that is not readable parquet (corrupt, truncated, CSV…) fails before GX runs."""
+    failure = ExpectationFailure(
+        expectation="batch_is_readable_parquet",
+        column=None,
+        severity="critical",
+        observed=f"{type(error).__name__}: {error}",
+    )
+    return GateReport(
+        contract=contract,
+        batch=batch,
+        status=REJECTED,
+        rows=0,
+        quarantined_rows=0,
+        evaluated_expectations=1,
+        failures=(failure,),
+    )

@@ -1,0 +1,371 @@
+"""The gate at the edges: read a batch, validate it, store the result, quarantine what fails.
+
+Nothing is ever deleted. A rejected batch is *moved* to
+`quarantine/<contract>/date=D/part-0.parquet` beside `validation.json`; rows quarantined one by
+one go to `quarantine/<contract>/date=D/rows.parquet`, and the clean rows replace the landed
+file. `release` re-validates a fixed batch before putting it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines import contracts, landing
+from pipelines.config import Params
+from pipelines.gate import (
+    QUARANTINED_ROWS,
+    REJECTED,
+    DataGateError,
+    GateReport,
+    unreadable_report,
+    validate_frame,
+)
+from pipelines.storage import (
+    exists,
+    join_uri,
+    list_files,
+    move,
+    parquet_row_count,
+    read_parquet,
+    read_text,
+    write_parquet,
+    write_text,
+)
+
+DATASET_OF = {"scheduled_flights": "flights", "outcomes": "outcomes"}
+LANDED_CONTRACTS = tuple(DATASET_OF)
+
+
+@dataclass(frozen=True)
+class RowCountBounds:
+    low: int
+    high: int
+    source: str
+
+
+def learned_row_count_bounds(history: list[int], params: Params) -> RowCountBounds:
+    """Bounds from the previous landed days' sizes, or the prior until enough have landed."""
+    gate = params.gate
+    if len(history) < gate.row_count_min_history_days:
+        low, high = gate.row_count_prior
+        return RowCountBounds(low, high, f"prior ({len(history)} days of history)")
+    low = int((1 - gate.row_count_tolerance) * min(history))
+    high = int((1 + gate.row_count_tolerance) * max(history)) + 1
+    return RowCountBounds(max(1, low), high, f"learned from {len(history)} previous days")
+
+
+def landed_history(params: Params, dataset: str, day: date) -> list[int]:
+    counts = []
+    for offset in range(1, params.gate.row_count_history_days + 1):
+        uri = landing.partition_uri(params.landing_root, dataset, day - timedelta(days=offset))
+        if exists(uri):
+            counts.append(parquet_row_count(uri))
+    return counts
+
+
+def reference_codes(params: Params) -> dict[str, list[str]]:
+    airlines = landing.read_reference(params.landing_root, "airlines")
+    airports = landing.read_reference(params.landing_root, "airports")
+    return {
+        "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
+        "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
+    }
+
+
+def batch_parameters(params: Params, contract_name: str, day: date) -> dict[str, Any]:
+    bounds = learned_row_count_bounds(
+        landed_history(params, DATASET_OF[contract_name], day), params
+    )
+    values: dict[str, Any] = {
+        "batch_dates": [day.isoformat()],
+        "min_rows": bounds.low,
+        "max_rows": bounds.high,
+        "row_count_bounds_source": bounds.source,
+    }
+    if contract_name == "scheduled_flights":
+        values.update(reference_codes(params))
+    return values
+
+
+def quarantine_dir(params: Params, contract_name: str, batch: str) -> str:
+    return join_uri(params.workspace_path(params.gate.quarantine_root), contract_name, batch)
+
+
+def result_uri(params: Params, contract_name: str, batch: str) -> str:
+    return join_uri(
+        params.workspace_path(params.gate.validations_dir), contract_name, f"{batch}.json"
+    )
+
+
+def _docs_dir(params: Params) -> Path | None:
+    return (
+        Path(params.workspace_path(params.gate.data_docs_dir))
+        if params.gate.build_data_docs
+        else None
+    )
+
+
+def _gx_dir(params: Params) -> Path:
+    return Path(params.workspace_path(params.gate.gx_dir))
+
+
+def _store_result(params: Params, report: GateReport) -> GateReport:
+    uri = result_uri(params, report.contract, report.batch)
+    stored = replace(report, result_path=uri)
+    write_text(json.dumps(stored.summary(), indent=2, sort_keys=True), uri)
+    return stored
+
+
+def gate_landed_batch(
+    params: Params, contract_name: str, day: date, dry_run: bool = False
+) -> GateReport:
+    """Validate the landed batch of `day`; raise `DataGateError` if it is held.
+
+    With `dry_run` nothing moves and nothing raises: the report says what would happen."""
+    dataset = DATASET_OF[contract_name]
+    batch = f"date={day.isoformat()}"
+    source = landing.partition_uri(params.landing_root, dataset, day)
+    held = join_uri(quarantine_dir(params, contract_name, batch), "part-0.parquet")
+    if not exists(source):
+        if exists(held):
+            raise DataGateError(_stored_report(params, contract_name, batch))
+        raise FileNotFoundError(f"no landed {dataset} batch for {day}: {source}")
+    try:
+        frame = read_parquet(source)
+    except Exception as error:  # any unreadable file: corrupt, truncated, not parquet
+        unreadable = unreadable_report(contract_name, batch, error)
+        return unreadable if dry_run else _reject(params, unreadable, source)
+    contract = contracts.contract_for(contract_name, params.gate, params.features)
+    validation = validate_frame(
+        contract,
+        frame,
+        batch_parameters(params, contract_name, day),
+        batch,
+        _gx_dir(params),
+        None if dry_run else _docs_dir(params),
+        params.gate.row_quarantine_budget,
+    )
+    report = validation.report
+    if dry_run:
+        return report
+    if report.status == REJECTED:
+        return _reject(params, report, source)
+    if report.status == QUARANTINED_ROWS:
+        assert validation.quarantined is not None and validation.clean is not None
+        rows_uri = join_uri(quarantine_dir(params, contract_name, batch), "rows.parquet")
+        previous = read_parquet(rows_uri) if exists(rows_uri) else None
+        held_rows = (
+            validation.quarantined
+            if previous is None
+            else pd.concat([previous, validation.quarantined], ignore_index=True)
+        )
+        write_parquet(held_rows, rows_uri)
+        report = replace(report, quarantine_path=rows_uri)
+        _write_validation_beside(params, report, rows_uri)
+        write_parquet(validation.clean, source)
+    return _store_result(params, report)
+
+
+def _write_validation_beside(params: Params, report: GateReport, data_uri: str) -> None:
+    folder = data_uri.rsplit("/", 1)[0]
+    write_text(
+        json.dumps(report.summary(), indent=2, sort_keys=True), join_uri(folder, "validation.json")
+    )
+
+
+def _reject(params: Params, report: GateReport, source: str) -> GateReport:
+    """Move the whole batch to quarantine beside its validation result, then raise."""
+    target = join_uri(quarantine_dir(params, report.contract, report.batch), "part-0.parquet")
+    move(source, target)
+    report = replace(report, quarantine_path=target)
+    _write_validation_beside(params, report, target)
+    raise DataGateError(_store_result(params, report))
+
+
+def _stored_report(params: Params, contract_name: str, batch: str) -> GateReport:
+    uri = join_uri(quarantine_dir(params, contract_name, batch), "validation.json")
+    raw = json.loads(read_text(uri)) if exists(uri) else {}
+    return GateReport(
+        contract=contract_name,
+        batch=batch,
+        status=REJECTED,
+        rows=raw.get("rows", 0),
+        quarantined_rows=raw.get("quarantined_rows", 0),
+        evaluated_expectations=raw.get("evaluated_expectations", 0),
+        data_docs_url=raw.get("data_docs_url"),
+        result_path=uri,
+        quarantine_path=join_uri(quarantine_dir(params, contract_name, batch), "part-0.parquet"),
+        failures=tuple(_failure_from_dict(f) for f in raw.get("failures", [])),
+    )
+
+
+def _failure_from_dict(raw: dict[str, Any]) -> Any:
+    from pipelines.gate import ExpectationFailure
+
+    return ExpectationFailure(**{**raw, "examples": tuple(raw.get("examples", ()))})
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    contract: str
+    batch: str
+    kind: str  # "batch" (a whole landed batch), "rows" (single rows), "table" (snapshot copy)
+    path: str
+    rows: int
+    reasons: tuple[str, ...]
+
+
+def list_quarantine(params: Params) -> list[QuarantineEntry]:
+    root = params.workspace_path(params.gate.quarantine_root)
+    entries = []
+    for data_uri in list_files(root, "*/*/*.parquet"):
+        parts = data_uri.rstrip("/").split("/")
+        contract_name, batch, file_name = parts[-3], parts[-2], parts[-1]
+        if contract_name.startswith("_"):
+            continue
+        validation_uri = join_uri("/".join(parts[:-1]), "validation.json")
+        raw = json.loads(read_text(validation_uri)) if exists(validation_uri) else {}
+        reasons = tuple(
+            f"{f['expectation']}({f.get('column') or ''})" for f in raw.get("failures", [])
+        )
+        try:
+            rows = parquet_row_count(data_uri)
+        except Exception:
+            rows = -1  # unreadable: the reason it is here
+        kind = {"part-0.parquet": "batch", "rows.parquet": "rows"}.get(file_name, "table")
+        entries.append(QuarantineEntry(contract_name, batch, kind, data_uri, rows, reasons))
+    return entries
+
+
+def release(params: Params, contract_name: str, day: date) -> GateReport:
+    """Put a fixed batch (or fixed rows) back and re-validate; on failure it stays held."""
+    batch = f"date={day.isoformat()}"
+    folder = quarantine_dir(params, contract_name, batch)
+    target = landing.partition_uri(params.landing_root, DATASET_OF[contract_name], day)
+    held_batch, held_rows = join_uri(folder, "part-0.parquet"), join_uri(folder, "rows.parquet")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    archive = join_uri(
+        params.workspace_path(params.gate.quarantine_root), "_released", stamp, contract_name, batch
+    )
+    if exists(held_batch):
+        if exists(target):
+            raise FileExistsError(f"{target} exists: refusing to overwrite it with {held_batch}")
+        restored = held_batch
+        frame_parts = [read_parquet(held_batch)]  # raises if still unreadable
+    elif exists(held_rows):
+        restored = held_rows
+        frame_parts = (
+            [read_parquet(target), read_parquet(held_rows)]
+            if exists(target)
+            else [read_parquet(held_rows)]
+        )
+    else:
+        raise FileNotFoundError(f"nothing quarantined for {contract_name} {batch} under {folder}")
+    candidate = pd.concat(frame_parts, ignore_index=True)
+    contract = contracts.contract_for(contract_name, params.gate, params.features)
+    validation = validate_frame(
+        contract,
+        candidate,
+        batch_parameters(params, contract_name, day),
+        batch,
+        _gx_dir(params),
+        _docs_dir(params),
+        params.gate.row_quarantine_budget,
+        allow_row_quarantine=False,
+    )
+    if not validation.report.passed:
+        raise DataGateError(replace(validation.report, quarantine_path=restored))
+    write_parquet(candidate, target)
+    for name in ("part-0.parquet", "rows.parquet", "validation.json"):
+        uri = join_uri(folder, name)
+        if exists(uri):
+            move(uri, join_uri(archive, name))
+    return _store_result(params, replace(validation.report, quarantine_path=None))
+
+
+def snapshot_parameters(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    days = landing.days(params.data.snapshot_start, params.data.snapshot_end)
+    low, high = params.gate.row_count_prior
+    airlines, airports = tables["airlines"], tables["airports"]
+    return {
+        "batch_dates": [d.isoformat() for d in days],
+        "min_rows": low * len(days),
+        "max_rows": high * len(days),
+        "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
+        "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
+    }
+
+
+SNAPSHOT_CONTRACTS = {
+    "flights": "scheduled_flights",
+    "outcomes": "outcomes",
+    "airlines": "reference_airlines",
+    "airports": "reference_airports",
+    "planes": "reference_planes",
+    "weather": "reference_weather",
+}
+
+
+def gate_snapshot(params: Params, tables: dict[str, pd.DataFrame], batch: str) -> list[GateReport]:
+    """Every table of the training snapshot through its contract; any blocking failure holds
+    the run (the snapshot itself stays in DVC; a copy of the failing table is quarantined)."""
+    parameters = snapshot_parameters(params, tables)
+    reports, failed = [], []
+    for table, contract_name in SNAPSHOT_CONTRACTS.items():
+        contract = contracts.contract_for(contract_name, params.gate, params.features)
+        validation = validate_frame(
+            contract,
+            tables[table],
+            parameters,
+            batch,
+            _gx_dir(params),
+            _docs_dir(params),
+            params.gate.row_quarantine_budget,
+            allow_row_quarantine=False,
+        )
+        report = validation.report
+        if not report.passed:
+            copy_uri = join_uri(quarantine_dir(params, "snapshot", batch), f"{table}.parquet")
+            write_parquet(tables[table], copy_uri)
+            report = replace(report, quarantine_path=copy_uri)
+            _write_validation_beside(params, report, copy_uri)
+            failed.append(report)
+        reports.append(_store_result(params, replace(report, batch=f"{batch}-{table}")))
+    if failed:
+        raise DataGateError(failed[0] if len(failed) == 1 else _combined(failed))
+    return reports
+
+
+def gate_features(params: Params, table: pd.DataFrame, batch: str, labelled: bool) -> GateReport:
+    name = "labelled_feature_table" if labelled else "feature_table"
+    contract = contracts.contract_for(name, params.gate, params.features)
+    validation = validate_frame(
+        contract,
+        table,
+        {},
+        batch,
+        _gx_dir(params),
+        _docs_dir(params),
+        params.gate.row_quarantine_budget,
+        allow_row_quarantine=False,
+    )
+    report = _store_result(params, validation.report)
+    if not report.passed:
+        raise DataGateError(report)
+    return report
+
+
+def _combined(reports: list[GateReport]) -> GateReport:
+    first = reports[0]
+    return replace(
+        first,
+        contract="+".join(r.contract for r in reports),
+        failures=tuple(f for r in reports for f in r.failures),
+        warnings=tuple(w for r in reports for w in r.warnings),
+    )
