@@ -6,10 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import features_throughput
+from benchmarks import features_throughput, gate_throughput
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = {"features_throughput": features_throughput.run}
+BENCHMARKS = {
+    "features_throughput": features_throughput.run,
+    "gate_throughput": gate_throughput.run,
+}
 
 
 def main(selected: list[str]) -> None:

@@ -273,7 +273,10 @@ def validate_frame(
 ) -> Validation:
     """Validate `frame`; quarantine single rows when every blocking failure is row-level and
     their share is within the budget, else reject the whole batch."""
-    frame = frame.reset_index(drop=True)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        frame = frame.reset_index(
+            drop=True
+        )  # row positions name quarantined rows; copy only if needed
     gx_runner = runner(gx_dir, data_docs_dir)
     validation, docs_url = gx_runner.run(
         contract, frame, parameters, "SUMMARY", bool(data_docs_dir)
