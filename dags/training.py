@@ -5,7 +5,10 @@ Pulls the DVC-versioned training snapshot, gates every table with its Great Expe
 contract (a blocking failure stops the run here: nothing is trained or registered, the failing
 table is copied to `quarantine/snapshot/…`), builds features with the shared `features/` code,
 trains the configured scikit-learn model with its baselines on a temporal split, logs
-everything to MLflow and registers the model as a new version.
+everything to MLflow, registers the model as a new version (alias `challenger`), decides
+champion vs challenger on the same holdout (`promotion:` in params.yaml; decision record on
+the run) and, if every check passes, moves the `champion` alias with compare-and-set
+(serialized by the `promotion` pool and a lock; logged to the promotion log).
 
 * **Data**: the snapshot recorded in the deployed checkout's `dvc.lock` (`dvc pull`), never
   files left on a worker. Its md5 and git revision are tagged on the run and the version.
@@ -118,10 +121,29 @@ def training() -> None:
 
         return asdict(stages.register(load_params(), mlflow_run_id))
 
+    @task
+    def decide_promotion(registered: dict, features_uri: str) -> dict:
+        """Challenger vs champion on the same holdout; the record is logged on the run."""
+        from pipelines.champion import evaluate_challenger
+        from pipelines.config import load_params
+
+        return evaluate_challenger(load_params(), registered["version"], features_uri)
+
+    @task(pool="promotion")
+    def promote_champion(decision: dict) -> dict:
+        """Move `champion` only if it still points where the decision assumed (else re-decide)."""
+        from pipelines.champion import apply_decision
+        from pipelines.config import load_params
+
+        outcome = apply_decision(load_params(), decision)
+        print(f"{outcome['action'].upper()}: {outcome['summary']}")
+        return {k: v for k, v in outcome.items() if k != "log_entry"}
+
     data_version = pull_data()
     validation = validate_snapshot(data_version)
     features_uri = build_features(data_version, validation)
-    register_model(train_model(features_uri, data_version, validation))
+    registered = register_model(train_model(features_uri, data_version, validation))
+    promote_champion(decide_promotion(registered, features_uri))
 
 
 training()

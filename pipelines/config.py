@@ -118,6 +118,41 @@ class GateParams:
             raise ValueError("gate.row_count_prior must be [low, high]")
 
 
+HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
+
+
+@dataclass(frozen=True)
+class SliceRule:
+    column: str
+    min_size: int
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    primary_metric: str = "roc_auc"
+    min_improvement: float = 0.0
+    confidence: float = 0.95
+    bootstrap_samples: int = 1000
+    seed: int = 42
+    slices: tuple[SliceRule, ...] = ()
+    log_path: str = "data/registry/promotion_log.jsonl"
+    slice_tolerance: float = 0.02
+    calibration_metric: str = "brier"
+    calibration_tolerance: float = 0.002
+    max_latency_ratio: float = 2.0
+    absolute_floor: float = 0.55
+    baseline_metric: str = "log_loss"
+
+    def __post_init__(self) -> None:
+        for name in (self.primary_metric, self.calibration_metric, self.baseline_metric):
+            if name not in HIGHER_IS_BETTER:
+                raise ValueError(
+                    f"unknown metric {name!r}; expected one of {list(HIGHER_IS_BETTER)}"
+                )
+        if not 0.5 < self.confidence < 1:
+            raise ValueError("promotion.confidence must be in (0.5, 1)")
+
+
 @dataclass(frozen=True)
 class MlflowParams:
     tracking_uri: str
@@ -137,6 +172,7 @@ class Params:
     mlflow: MlflowParams
     workspace: Path
     gate: GateParams = field(default_factory=GateParams)
+    promotion: PromotionPolicy = field(default_factory=lambda: PromotionPolicy())
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -170,6 +206,8 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     train = dict(raw["train"])
     features = dict(raw.get("features", {}))
     gate = dict(raw.get("gate", {}))
+    promotion = dict(raw.get("promotion", {}))
+    promotion["slices"] = tuple(SliceRule(**rule) for rule in promotion.get("slices", []))
     if "row_count_prior" in gate:
         gate["row_count_prior"] = tuple(gate["row_count_prior"])
     if "weather_columns" in features:
@@ -187,6 +225,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         mlflow=MlflowParams(**raw["mlflow"]),
         workspace=workspace,
         gate=GateParams(**gate),
+        promotion=PromotionPolicy(**promotion),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")

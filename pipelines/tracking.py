@@ -128,6 +128,8 @@ def register_model(params: MlflowParams, run_id: str) -> RegisteredVersion:
     client.update_model_version(
         params.registered_model, registered.version, description=model_card(run, run.data.metrics)
     )
+    # The newest candidate is the challenger until a decision says otherwise.
+    client.set_registered_model_alias(params.registered_model, "challenger", registered.version)
     return RegisteredVersion(
         name=params.registered_model,
         version=str(registered.version),

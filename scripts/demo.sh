@@ -19,6 +19,7 @@ mlops data publish
 echo "==> 4/5 Airflow metadata database"
 airflow db migrate >"$MLOPS_STATE/logs/airflow-db-migrate.log" 2>&1 \
   || { tail -30 "$MLOPS_STATE/logs/airflow-db-migrate.log"; exit 1; }
+airflow pools set promotion 1 "serializes champion changes" >/dev/null 2>&1
 
 echo "==> 5/5 running the training DAG through Airflow (airflow dags test training)"
 log="$MLOPS_STATE/logs/demo-training-dag.log"

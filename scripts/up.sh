@@ -16,6 +16,7 @@ if [ ! -s "$passwords" ]; then
 fi
 airflow db migrate >"$MLOPS_STATE/logs/airflow-db-migrate.log" 2>&1 \
   || { tail -30 "$MLOPS_STATE/logs/airflow-db-migrate.log"; exit 1; }
+airflow pools set promotion 1 "serializes champion changes" >/dev/null 2>&1
 
 start() {  # name, command...
   local name="$1"; shift

@@ -51,7 +51,10 @@ def test_training_dag_shape(dagbag):
         "build_features",
         "train_model",
         "register_model",
+        "decide_promotion",
+        "promote_champion",
     ]
+    assert dag.get_task("promote_champion").pool == "promotion"
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)

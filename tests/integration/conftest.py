@@ -222,6 +222,12 @@ def airflow_db(airflow_home: Path) -> Path:
         env=dict(os.environ),
         timeout=300,
     )
+    run(
+        [f"{VENV_BIN}/airflow", "pools", "set", "promotion", "1", "serializes champion changes"],
+        cwd=airflow_home,
+        env=dict(os.environ),
+        timeout=120,
+    )
     return airflow_home
 
 

@@ -1,0 +1,197 @@
+"""Deciding and acting on promotion (the edge: MLflow models in, decision record out).
+
+`evaluate_challenger` scores challenger and champion on the same holdout, runs the pure
+`promotion.decide`, and logs the decision record (JSON + Markdown) on the challenger's run.
+`apply_decision` moves the alias with compare-and-set, and decides again if the champion moved.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import model_inputs
+from pipelines import evaluate, promotion, registry, tracking, train
+from pipelines.config import Params
+from pipelines.registry import CHALLENGER, CHAMPION, ChampionMoved, PromotionLog
+from pipelines.storage import read_parquet
+from pipelines.versioning import git_revision
+
+METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
+
+
+def promotion_log(params: Params) -> PromotionLog:
+    return PromotionLog(Path(params.workspace_path(params.promotion.log_path)))
+
+
+def _client(params: Params) -> Any:
+    from mlflow import MlflowClient
+
+    tracking.use_tracking_server(params.mlflow)
+    return MlflowClient()
+
+
+def seconds_per_million_rows(model: Any, inputs: pd.DataFrame, repeats: int = 3) -> float:
+    """Batch `predict_proba` time, best of `repeats`, per million rows."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict_proba(inputs)
+        timings.append(time.perf_counter() - started)
+    return min(timings) / max(len(inputs), 1) * 1e6
+
+
+def _load(name: str, version: str) -> Any:
+    import mlflow
+
+    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+
+def _inputs_for(model: Any, holdout: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The columns this model was trained on (an older champion may predate a new feature)."""
+    wanted = list(
+        getattr(model, "feature_names_in_", model_inputs(holdout, params.features).columns)
+    )
+    missing = [c for c in wanted if c not in holdout.columns]
+    if missing:
+        raise ValueError(f"cannot score the model on today's feature table: missing {missing}")
+    return holdout.loc[:, wanted]
+
+
+def evaluate_challenger(
+    params: Params, challenger_version: str, features_uri: str
+) -> dict[str, Any]:
+    """Decide challenger vs the current champion; log the record; return a small summary."""
+    client = _client(params)
+    name = params.mlflow.registered_model
+    registry.reconcile(client, name, promotion_log(params))
+    champion_version = registry.alias_version(client, name, CHAMPION)
+    labelled = read_parquet(features_uri)
+    split = train.temporal_split(labelled, params.train.holdout_start)
+    challenger_run = client.get_run(client.get_model_version(name, challenger_version).run_id)
+    champion_run = (
+        client.get_run(client.get_model_version(name, champion_version).run_id)
+        if champion_version
+        else None
+    )
+    trained_until = max(
+        run.data.tags.get("split.train_end", "") for run in (challenger_run, champion_run) if run
+    )
+    holdout = split.holdout.loc[split.holdout["flight_date"] > trained_until]
+    y = holdout["label"].astype(int).to_numpy()
+    challenger_model = _load(name, challenger_version)
+    challenger_inputs = _inputs_for(challenger_model, holdout, params)
+    challenger = promotion.ModelScores(
+        "challenger",
+        str(challenger_version),
+        challenger_model.predict_proba(challenger_inputs)[:, 1],
+        seconds_per_million_rows(challenger_model, challenger_inputs),
+    )
+    champion = None
+    baselines: dict[str, np.ndarray] = {}
+    if champion_version:
+        champion_model = _load(name, champion_version)
+        champion_inputs = _inputs_for(champion_model, holdout, params)
+        champion = promotion.ModelScores(
+            "champion",
+            champion_version,
+            champion_model.predict_proba(champion_inputs)[:, 1],
+            seconds_per_million_rows(champion_model, champion_inputs),
+        )
+    else:
+        baselines["base_rate"] = evaluate.base_rate_probability(
+            split.train["label"].to_numpy(), len(y)
+        )
+        logistic = train.fit_logistic_baseline(split.train, params.train, params.features)
+        baselines["logistic_regression"] = train.predict_late_probability(
+            logistic, holdout, params.features
+        )
+    slice_columns = holdout.loc[:, [rule.column for rule in params.promotion.slices]]
+    decision = promotion.decide(y, challenger, champion, baselines, slice_columns, params.promotion)
+    scored = {"challenger": challenger.probability, **baselines}
+    if champion:
+        scored["champion"] = champion.probability
+    record = {
+        "registered_model": name,
+        "decision": decision.as_dict(),
+        "challenger_run_id": challenger_run.info.run_id,
+        "champion_run_id": champion_run.info.run_id if champion_run else None,
+        "holdout": {
+            "start": holdout["flight_date"].min(),
+            "end": holdout["flight_date"].max(),
+            "rows": int(len(holdout)),
+            "late_share": float(y.mean()),
+        },
+        "data_version": {
+            "md5": challenger_run.data.tags.get("data.dvc_md5"),
+            "git_rev": challenger_run.data.tags.get("data.git_rev"),
+        },
+        "code_version": git_revision(Path(__file__).resolve().parents[1]).git_rev,
+        "policy": _policy_dict(params),
+        "metrics": {k: evaluate.classification_metrics(y, p) for k, p in scored.items()},
+        "metrics_order": METRICS_ORDER,
+    }
+    record_json = _jsonable(record)
+    client.log_dict(challenger_run.info.run_id, record_json, "decision/decision.json")
+    markdown = promotion.render_markdown(record_json)
+    client.log_text(challenger_run.info.run_id, markdown, "decision/decision.md")
+    print(markdown)  # lands in the Airflow task log
+    return {
+        "challenger_version": str(challenger_version),
+        "champion_version": champion_version,
+        "promote": bool(decision.promote),
+        "summary": decision.summary,
+        "record_uri": f"runs:/{challenger_run.info.run_id}/decision/decision.json",
+        "features_uri": features_uri,
+    }
+
+
+def _policy_dict(params: Params) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(params.promotion)
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
+
+
+def apply_decision(params: Params, decision: dict[str, Any], attempts: int = 3) -> dict[str, Any]:
+    """Act on a decision: move `champion` (compare-and-set) or record the rejection."""
+    client = _client(params)
+    name = params.mlflow.registered_model
+    version = decision["challenger_version"]
+    for _ in range(attempts):
+        if not decision["promote"]:
+            client.set_model_version_tag(name, version, "decision", "rejected")
+            client.set_model_version_tag(
+                name, version, "decision.reason", decision["summary"][:5000]
+            )
+            client.set_registered_model_alias(name, CHALLENGER, version)
+            return {"action": "rejected", **decision}
+        try:
+            entry = registry.set_champion(
+                client,
+                name,
+                promotion_log(params),
+                version,
+                decision["champion_version"],
+                reason=decision["summary"],
+                kind="promotion",
+                decision_record=decision["record_uri"],
+            )
+        except ChampionMoved:
+            decision = evaluate_challenger(params, version, decision["features_uri"])
+            continue
+        client.set_model_version_tag(name, version, "decision", "promoted")
+        client.set_model_version_tag(name, version, "decision.reason", decision["summary"][:5000])
+        return {"action": "promoted", "log_entry": entry, **decision}
+    raise ChampionMoved(f"the champion kept moving during {attempts} decisions; try again later")

@@ -1,0 +1,365 @@
+"""Champion vs challenger: a promotion decision you can defend (pure functions, no MLflow).
+
+`decide(...)` compares two models' probabilities on the same holdout:
+* the primary metric's improvement is judged on a confidence interval of the paired
+  difference (DeLong for ROC AUC, a paired bootstrap for losses), never on a point estimate;
+* no slice that matters may get worse by more than the tolerance;
+* calibration may not get worse beyond its tolerance;
+* batch inference speed must stay within a budget of the champion's.
+With no champion, the challenger must clear an absolute floor and beat the naive baselines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pipelines.config import (
+    HIGHER_IS_BETTER,  # noqa: E402
+    PromotionPolicy,
+)
+from pipelines.evaluate import classification_metrics
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One model's holdout probabilities and its measured batch inference speed."""
+
+    label: str
+    version: str | None
+    probability: np.ndarray
+    seconds_per_million_rows: float | None = None
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+    method: str
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    challenger_version: str | None
+    champion_version: str | None
+    checks: tuple[Check, ...]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if not c.passed]
+
+    @property
+    def summary(self) -> str:
+        verdict = "PROMOTE" if self.promote else "REJECT"
+        against = f"champion v{self.champion_version}" if self.champion_version else "no champion"
+        why = "all checks passed" if self.promote else "; ".join(self.reasons)
+        return f"{verdict} challenger v{self.challenger_version} against {against}: {why}"
+
+    def as_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["summary"] = self.summary
+        raw["reasons"] = self.reasons
+        return raw
+
+
+def _signed(metric: str, value: float) -> float:
+    """Orient a metric difference so that positive always means 'challenger better'."""
+    return value if HIGHER_IS_BETTER[metric] else -value
+
+
+def delong_auc_difference(
+    y_true: np.ndarray, first: np.ndarray, second: np.ndarray, confidence: float
+) -> Interval:
+    """CI of AUC(first) - AUC(second) on the same rows (DeLong et al. 1988, fast midranks)."""
+    y = np.asarray(y_true).astype(bool)
+    positives, negatives = y.sum(), (~y).sum()
+    if positives == 0 or negatives == 0:
+        raise ValueError("the holdout needs both classes to compare ROC AUC")
+    scores = np.vstack([first, second])
+    aucs, v10, v01 = [], [], []
+    for row in scores:
+        pos, neg = row[y], row[~y]
+        all_ranks = stats.rankdata(np.concatenate([pos, neg]))
+        pos_ranks, neg_ranks = stats.rankdata(pos), stats.rankdata(neg)
+        auc = (all_ranks[:positives].sum() - positives * (positives + 1) / 2) / (
+            positives * negatives
+        )
+        aucs.append(auc)
+        v10.append((all_ranks[:positives] - pos_ranks) / negatives)
+        v01.append(1.0 - (all_ranks[positives:] - neg_ranks) / positives)
+    s10, s01 = np.cov(np.array(v10)), np.cov(np.array(v01))
+    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / positives + (
+        s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]
+    ) / negatives
+    difference = aucs[0] - aucs[1]
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    half_width = z * float(np.sqrt(max(variance, 0.0)))
+    return Interval(float(difference), difference - half_width, difference + half_width, "delong")
+
+
+def _row_losses(metric: str, y: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    clipped = np.clip(probability, 1e-6, 1 - 1e-6)
+    if metric == "log_loss":
+        return -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
+    if metric == "brier":
+        return (clipped - y) ** 2
+    raise ValueError(f"{metric} is not a per-row loss")
+
+
+def paired_bootstrap_difference(
+    metric: str,
+    y_true: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    samples: int,
+    confidence: float,
+    seed: int,
+) -> Interval:
+    """CI of metric(first) - metric(second), resampling the same rows for both models."""
+    y = np.asarray(y_true, dtype=float)
+    if metric in ("log_loss", "brier"):
+        per_row = _row_losses(metric, y, first) - _row_losses(metric, y, second)
+        rng = np.random.default_rng(seed)
+        weights = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=samples)
+        replicates = weights @ per_row / len(y)
+        estimate = float(per_row.mean())
+    else:
+        rng = np.random.default_rng(seed)
+        replicates_list = []
+        for _ in range(samples):
+            index = rng.integers(0, len(y), len(y))
+            if y[index].min() == y[index].max():
+                continue
+            replicates_list.append(
+                classification_metrics(y[index], first[index])[metric]
+                - classification_metrics(y[index], second[index])[metric]
+            )
+        replicates = np.array(replicates_list)
+        estimate = (
+            classification_metrics(y, first)[metric] - classification_metrics(y, second)[metric]
+        )
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(replicates, [tail, 1 - tail])
+    return Interval(float(estimate), float(low), float(high), "paired_bootstrap")
+
+
+def metric_difference(
+    metric: str,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    policy: PromotionPolicy,
+) -> Interval:
+    if metric == "roc_auc":
+        return delong_auc_difference(y, challenger, champion, policy.confidence)
+    return paired_bootstrap_difference(
+        metric, y, challenger, champion, policy.bootstrap_samples, policy.confidence, policy.seed
+    )
+
+
+def slice_table(
+    y: np.ndarray, probability: np.ndarray, values: pd.Series, metric: str, min_size: int
+) -> dict[str, dict[str, float]]:
+    """The metric per slice value, for slices large enough and holding both classes."""
+    frame = pd.DataFrame({"y": y, "p": probability, "slice": values.to_numpy()})
+    table = {}
+    for value, group in frame.groupby("slice", observed=True):
+        if len(group) < min_size or group["y"].nunique() < 2:
+            continue
+        table[str(value)] = {
+            "rows": float(len(group)),
+            metric: classification_metrics(group["y"].to_numpy(), group["p"].to_numpy())[metric],
+        }
+    return table
+
+
+def _improvement_check(y, challenger, champion, policy) -> Check:
+    interval = metric_difference(
+        policy.primary_metric, y, challenger.probability, champion.probability, policy
+    )
+    # Orient so that `low` is the pessimistic improvement of the challenger.
+    if HIGHER_IS_BETTER[policy.primary_metric]:
+        improvement_low, estimate = interval.low, interval.estimate
+    else:
+        improvement_low, estimate = -interval.high, -interval.estimate
+    passed = improvement_low > policy.min_improvement
+    return Check(
+        "primary_metric_improvement",
+        passed,
+        f"{policy.primary_metric} improvement {estimate:+.4f}, {policy.confidence:.0%} CI lower "
+        f"bound {improvement_low:+.4f} ({interval.method}) "
+        + ("exceeds" if passed else "does not exceed")
+        + f" min_improvement {policy.min_improvement:+.4f}",
+        {"interval": asdict(interval), "improvement_low": improvement_low},
+    )
+
+
+def _slice_checks(y, challenger, champion, slice_columns: pd.DataFrame, policy) -> list[Check]:
+    checks = []
+    metric = policy.primary_metric
+    for rule in policy.slices:
+        new = slice_table(
+            y, challenger.probability, slice_columns[rule.column], metric, rule.min_size
+        )
+        old = slice_table(
+            y, champion.probability, slice_columns[rule.column], metric, rule.min_size
+        )
+        regressions = {}
+        for value in sorted(set(new) & set(old)):
+            change = _signed(metric, new[value][metric] - old[value][metric])
+            if change < -policy.slice_tolerance:
+                regressions[value] = round(change, 4)
+        checks.append(
+            Check(
+                f"slices:{rule.column}",
+                not regressions,
+                f"{len(new)} slices of >= {rule.min_size} rows; "
+                + (
+                    f"worse by more than {policy.slice_tolerance}: {regressions}"
+                    if regressions
+                    else f"none worse by more than {policy.slice_tolerance}"
+                ),
+                {"challenger": new, "champion": old, "regressions": regressions},
+            )
+        )
+    return checks
+
+
+def _calibration_check(y, challenger, champion, policy) -> Check:
+    metric = policy.calibration_metric
+    new = classification_metrics(y, challenger.probability)[metric]
+    old = classification_metrics(y, champion.probability)[metric]
+    worsening = -_signed(metric, new - old)
+    passed = worsening <= policy.calibration_tolerance
+    return Check(
+        "calibration",
+        passed,
+        f"{metric} {old:.4f} -> {new:.4f} (worse by {max(worsening, 0):.4f}, tolerance "
+        f"{policy.calibration_tolerance})",
+        {"challenger": new, "champion": old},
+    )
+
+
+def _latency_check(challenger: ModelScores, champion: ModelScores, policy) -> Check:
+    if not challenger.seconds_per_million_rows or not champion.seconds_per_million_rows:
+        return Check("inference_speed", True, "not measured", {})
+    ratio = challenger.seconds_per_million_rows / champion.seconds_per_million_rows
+    return Check(
+        "inference_speed",
+        ratio <= policy.max_latency_ratio,
+        f"{challenger.seconds_per_million_rows:.2f} s vs {champion.seconds_per_million_rows:.2f} s "
+        f"per million rows (ratio {ratio:.2f}, budget {policy.max_latency_ratio})",
+        {"ratio": ratio},
+    )
+
+
+def _first_model_checks(
+    y, challenger: ModelScores, baselines: dict[str, np.ndarray], policy
+) -> list[Check]:
+    primary = classification_metrics(y, challenger.probability)[policy.primary_metric]
+    floor_ok = _signed(policy.primary_metric, primary - policy.absolute_floor) >= 0
+    checks = [
+        Check(
+            "absolute_floor",
+            floor_ok,
+            f"{policy.primary_metric} {primary:.4f} vs floor {policy.absolute_floor}",
+            {"value": primary},
+        )
+    ]
+    metric = policy.baseline_metric
+    mine = classification_metrics(y, challenger.probability)[metric]
+    for name, probability in baselines.items():
+        theirs = classification_metrics(y, probability)[metric]
+        checks.append(
+            Check(
+                f"beats_baseline:{name}",
+                _signed(metric, mine - theirs) > 0,
+                f"{metric} {mine:.4f} vs {name} {theirs:.4f}",
+                {"challenger": mine, "baseline": theirs},
+            )
+        )
+    return checks
+
+
+def decide(
+    y_true: np.ndarray,
+    challenger: ModelScores,
+    champion: ModelScores | None,
+    baselines: dict[str, np.ndarray],
+    slice_columns: pd.DataFrame,
+    policy: PromotionPolicy,
+) -> Decision:
+    """Promote only if every check passes; the checks carry every number behind the verdict."""
+    y = np.asarray(y_true).astype(int)
+    if champion is None:
+        checks = _first_model_checks(y, challenger, baselines, policy)
+    else:
+        checks = [
+            _improvement_check(y, challenger, champion, policy),
+            *_slice_checks(y, challenger, champion, slice_columns, policy),
+            _calibration_check(y, challenger, champion, policy),
+            _latency_check(challenger, champion, policy),
+        ]
+    return Decision(
+        promote=all(check.passed for check in checks),
+        challenger_version=challenger.version,
+        champion_version=champion.version if champion else None,
+        checks=tuple(checks),
+    )
+
+
+def render_markdown(record: dict[str, Any]) -> str:
+    """The decision record as a page a reviewer reads."""
+    decision = record["decision"]
+    lines = [
+        f"# Promotion decision: {'PROMOTE' if decision['promote'] else 'REJECT'}",
+        "",
+        decision["summary"],
+        "",
+        f"- Registered model: `{record['registered_model']}`",
+        f"- Challenger: v{decision['challenger_version']} (run `{record['challenger_run_id']}`)",
+        "- Champion: "
+        + (
+            f"v{decision['champion_version']} (run `{record.get('champion_run_id')}`)"
+            if decision["champion_version"]
+            else "none"
+        ),
+        f"- Holdout: {record['holdout']['start']} .. {record['holdout']['end']} "
+        f"({record['holdout']['rows']} labelled flights, neither model trained on them)",
+        f"- Data: DVC md5 `{record['data_version'].get('md5')}` "
+        f"at git `{record['data_version'].get('git_rev')}`",
+        f"- Code: git `{record['code_version']}`",
+        "",
+        "| check | passed | detail |",
+        "| --- | --- | --- |",
+    ]
+    for check in decision["checks"]:
+        lines.append(
+            f"| {check['name']} | {'yes' if check['passed'] else '**no**'} | {check['detail']} |"
+        )
+    lines += [
+        "",
+        "## Holdout metrics",
+        "",
+        "| model | " + " | ".join(record["metrics_order"]) + " |",
+        "| --- |" + " --- |" * len(record["metrics_order"]),
+    ]
+    for name, metrics in record["metrics"].items():
+        lines.append(
+            f"| {name} | " + " | ".join(f"{metrics[m]:.4f}" for m in record["metrics_order"]) + " |"
+        )
+    return "\n".join(lines) + "\n"

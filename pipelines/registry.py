@@ -1,0 +1,180 @@
+"""The MLflow registry side of promotion: aliases, compare-and-set, the promotion log.
+
+* `champion` is what nightly scoring uses; `challenger` marks the newest rejected candidate
+  (shadow scoring).
+* Every change of `champion` happens under a lock and only if the alias still points at the
+  version the decision was made against (compare-and-set), and appends one line to an
+  append-only JSONL promotion log: who, when, from, to, why, and a link to the decision record.
+* A change made outside this code (the MLflow UI, the API) is noticed at the next promotion,
+  rollback or `mlops promotions` and written to the log as `observed_external_change`.
+
+The lock is a POSIX file lock beside the log: it serializes processes on one host (and on
+a shared filesystem). The Airflow `promotion` pool serializes the DAG's promote tasks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class ChampionMoved(RuntimeError):
+    """The champion changed after the decision was made: decide again."""
+
+
+class NoPreviousChampion(RuntimeError):
+    """Rollback has nowhere to go."""
+
+
+@dataclass(frozen=True)
+class PromotionLog:
+    path: Path
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_suffix(".lock")
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def append(self, entry: dict[str, Any]) -> dict[str, Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return entry
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def actor() -> str:
+    """Who is acting: the Airflow run if inside one, else the OS user."""
+    run_id = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    if run_id:
+        return f"airflow:{os.environ.get('AIRFLOW_CTX_DAG_ID', '?')}/{run_id}"
+    try:
+        return f"user:{getpass.getuser()}"
+    except Exception:  # no passwd entry in some containers
+        return "user:unknown"
+
+
+def alias_version(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _reconcile(client: Any, name: str, log: PromotionLog) -> dict[str, Any] | None:
+    """Record a champion change made outside this code (must hold the lock)."""
+    current = alias_version(client, name, CHAMPION)
+    entries = log.entries()
+    logged = entries[-1]["to_version"] if entries else None
+    if current == logged:
+        return None
+    return log.append(
+        {
+            "at": _now(),
+            "kind": "observed_external_change",
+            "actor": "unknown (MLflow UI or API)",
+            "from_version": logged,
+            "to_version": current,
+            "reason": "champion alias changed outside the promotion code",
+            "decision_record": None,
+        }
+    )
+
+
+def reconcile(client: Any, name: str, log: PromotionLog) -> dict[str, Any] | None:
+    with log.locked():
+        return _reconcile(client, name, log)
+
+
+def set_champion(
+    client: Any,
+    name: str,
+    log: PromotionLog,
+    to_version: str,
+    expected_from: str | None,
+    reason: str,
+    kind: str,
+    decision_record: str | None = None,
+) -> dict[str, Any]:
+    """Compare-and-set `champion` from `expected_from` to `to_version`, and log it."""
+    with log.locked():
+        _reconcile(client, name, log)
+        current = alias_version(client, name, CHAMPION)
+        if current != expected_from:
+            raise ChampionMoved(
+                f"champion of {name} is v{current}, but the decision was made against "
+                f"v{expected_from}: decide again"
+            )
+        client.set_registered_model_alias(name, CHAMPION, to_version)
+        if alias_version(client, name, CHALLENGER) == str(to_version):
+            client.delete_registered_model_alias(name, CHALLENGER)
+        return log.append(
+            {
+                "at": _now(),
+                "kind": kind,
+                "actor": actor(),
+                "from_version": current,
+                "to_version": str(to_version),
+                "reason": reason,
+                "decision_record": decision_record,
+            }
+        )
+
+
+def previous_champion(entries: list[dict[str, Any]], current: str | None) -> str:
+    """The version the current champion replaced, per the log."""
+    for entry in reversed(entries):
+        if entry["to_version"] == current and entry["from_version"]:
+            return str(entry["from_version"])
+    raise NoPreviousChampion(f"the promotion log has no champion before v{current}")
+
+
+def rollback(client: Any, name: str, log: PromotionLog, reason: str) -> dict[str, Any]:
+    """Point `champion` back at the previous champion from the log, in one logged step."""
+    with log.locked():
+        _reconcile(client, name, log)
+        current = alias_version(client, name, CHAMPION)
+        target = previous_champion(log.entries(), current)
+        client.set_registered_model_alias(name, CHAMPION, target)
+        return log.append(
+            {
+                "at": _now(),
+                "kind": "rollback",
+                "actor": actor(),
+                "from_version": current,
+                "to_version": target,
+                "reason": reason,
+                "decision_record": None,
+            }
+        )

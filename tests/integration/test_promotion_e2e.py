@@ -1,0 +1,188 @@
+"""Champion vs challenger end to end through the training DAG, against a real MLflow server:
+the first model is promoted, a worse one is rejected, a better one is promoted, rollback
+restores the previous champion, a manual change in the UI is picked up, concurrent promotions
+leave exactly one champion and a consistent log, and retraining reproduces the metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlflow import MlflowClient
+from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace
+
+pytestmark = pytest.mark.integration
+
+MODEL = "flight-delay-promotion-e2e"
+# Chosen on the Jan-Feb window (holdout 15-28 Feb, ~12.5k flights): ROC AUC ~0.60, ~0.56, ~0.63.
+FIRST = {"max_iter": 3, "learning_rate": 0.1, "max_leaf_nodes": 3, "min_samples_leaf": 1000}
+WORSE = {"max_iter": 1, "learning_rate": 0.05, "max_leaf_nodes": 2, "min_samples_leaf": 1000}
+BETTER = {"max_iter": 10, "learning_rate": 0.05, "max_leaf_nodes": 7, "min_samples_leaf": 1000}
+
+
+def _own_model_name(checkout: Path) -> None:
+    params = yaml.safe_load((checkout / "params.yaml").read_text())
+    params["mlflow"]["registered_model"] = MODEL
+    # Timing on a shared 2-core CI machine is noisy: the speed budget is unit-tested instead.
+    params["promotion"]["max_latency_ratio"] = 10.0
+    (checkout / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _train_with(ws: Workspace, tracking_uri: str, hyperparameters: dict) -> dict:
+    params = yaml.safe_load((ws.path / "params.yaml").read_text())
+    params["train"]["hist_gradient_boosting"] = hyperparameters
+    (ws.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ws.run("git", "commit", "--quiet", "-am", f"train with {hyperparameters}")
+    result = airflow_dags_test(ws, tracking_uri, "training")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "state=success" in output, output[-6000:]
+    client = MlflowClient(tracking_uri=tracking_uri)
+    newest = max(client.search_model_versions(f"name = '{MODEL}'"), key=lambda v: int(v.version))
+    return {"version": newest.version, "output": output}
+
+
+def _champion(client: MlflowClient) -> str:
+    return client.get_model_version_by_alias(MODEL, "champion").version
+
+
+def _log(ws: Workspace) -> list[dict]:
+    path = ws.path / "data" / "registry" / "promotion_log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
+    ws = build_workspace(
+        tmp_path_factory.mktemp("promotion"),
+        "2013-01-01",
+        "2013-02-28",
+        "2013-02-15",
+        before_publish=_own_model_name,
+    )
+    ws.run("git", "add", "params.yaml")
+    client = MlflowClient(tracking_uri=mlflow_server)
+    runs = {}
+    runs["first"] = _train_with(ws, mlflow_server, FIRST)
+    runs["champion_after_first"] = _champion(client)
+    runs["worse"] = _train_with(ws, mlflow_server, WORSE)
+    runs["champion_after_worse"] = _champion(client)
+    runs["better"] = _train_with(ws, mlflow_server, BETTER)
+    runs["champion_after_better"] = _champion(client)
+    return {"ws": ws, "client": client, "runs": runs, "uri": mlflow_server}
+
+
+def test_first_model_is_promoted_against_the_floor_and_baselines(history):
+    runs, client = history["runs"], history["client"]
+    assert runs["champion_after_first"] == runs["first"]["version"]
+    assert (
+        "PROMOTE challenger" in runs["first"]["output"]
+        and "against no champion" in runs["first"]["output"]
+    )
+    tags = client.get_model_version(MODEL, runs["first"]["version"]).tags
+    assert tags["decision"] == "promoted" and tags["data.dvc_md5"]
+
+
+def test_worse_model_is_rejected_and_the_champion_stays(history):
+    runs, client = history["runs"], history["client"]
+    assert runs["champion_after_worse"] == runs["first"]["version"]
+    version = client.get_model_version(MODEL, runs["worse"]["version"])
+    assert version.tags["decision"] == "rejected"
+    assert "primary_metric_improvement" in version.tags["decision.reason"]
+    assert "REJECT challenger" in runs["worse"]["output"]
+
+
+def test_better_model_is_promoted_with_a_decision_record(history):
+    runs, client = history["runs"], history["client"]
+    assert runs["champion_after_better"] == runs["better"]["version"]
+    version = client.get_model_version(MODEL, runs["better"]["version"])
+    record_path = client.download_artifacts(version.run_id, "decision/decision.json")
+    record = json.loads(Path(record_path).read_text())
+    decision = record["decision"]
+    assert decision["promote"] and decision["champion_version"] == runs["first"]["version"]
+    improvement = decision["checks"][0]
+    assert (
+        improvement["name"] == "primary_metric_improvement"
+        and improvement["numbers"]["improvement_low"] > 0
+    )
+    assert record["holdout"]["start"] == "2013-02-15" and record["holdout"]["rows"] > 10_000
+    assert {"challenger", "champion"} <= set(record["metrics"])
+    markdown = Path(client.download_artifacts(version.run_id, "decision/decision.md")).read_text()
+    assert "| primary_metric_improvement | yes |" in markdown
+
+
+def test_rollback_restores_the_previous_champion_and_is_logged(history):
+    ws, client, runs = history["ws"], history["client"], history["runs"]
+    ws.run("mlops", "rollback", "--reason", "test rollback", timeout=120)
+    assert _champion(client) == runs["first"]["version"]
+    kinds = [(e["kind"], e["from_version"], e["to_version"]) for e in _log(ws)]
+    assert kinds[:3] == [
+        ("promotion", None, runs["first"]["version"]),
+        ("promotion", runs["first"]["version"], runs["better"]["version"]),
+        ("rollback", runs["better"]["version"], runs["first"]["version"]),
+    ]
+
+
+def test_a_manual_change_in_the_mlflow_ui_is_honoured_and_logged(history):
+    ws, client, runs = history["ws"], history["client"], history["runs"]
+    client.set_registered_model_alias(
+        MODEL, "champion", runs["better"]["version"]
+    )  # as the UI does
+    shown = ws.run("mlops", "promotions", timeout=120).stdout
+    assert f"champion: v{runs['better']['version']}" in shown
+    last = _log(ws)[-1]
+    assert last["kind"] == "observed_external_change"
+    assert last["to_version"] == runs["better"]["version"]
+
+
+def test_concurrent_promotions_leave_one_champion_and_a_consistent_log(history):
+    ws, client = history["ws"], history["client"]
+    versions = sorted({history["runs"][k]["version"] for k in ("first", "worse", "better")})
+    before = len(_log(ws))
+    processes = [
+        subprocess.Popen(
+            ["mlops", "promote", "--version", v, "--reason", f"race {v}", "--force"],
+            cwd=ws.path,
+            env=ws.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in versions * 2
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+    entries = _log(ws)
+    raced = entries[before:]
+    assert len(raced) == len(processes), "no promotion may be lost"
+    assert all(e["kind"] == "forced" for e in raced)
+    for earlier, later in zip(entries, entries[1:]):
+        assert later["from_version"] == earlier["to_version"], (
+            "each change starts where the last ended"
+        )
+    assert _champion(client) == entries[-1]["to_version"] and _champion(client) in versions
+
+
+def test_retraining_on_identical_data_and_params_reproduces_the_metrics(history, tmp_path):
+    from pipelines import stages
+    from pipelines.config import load_params
+    from pipelines.versioning import DataVersion
+
+    ws = history["ws"]
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = history["uri"]
+    try:
+        params = load_params(ws.path / "params.yaml")
+        features = sorted((ws.path / "data" / "runs" / "training").glob("*/features.parquet"))[-1]
+        version = DataVersion("data/snapshot", "md5", "rev", False, "local")
+        first = stages.train_and_log(params, str(features), version, tmp_path / "a", "repro-1")
+        second = stages.train_and_log(params, str(features), version, tmp_path / "b", "repro-2")
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    assert first.run_id != second.run_id
+    assert first.metrics == second.metrics

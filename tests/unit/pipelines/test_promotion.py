@@ -1,0 +1,138 @@
+"""The promotion decision on constructed cases: each check can fail on its own."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import PromotionPolicy, SliceRule
+from pipelines.promotion import (
+    ModelScores,
+    decide,
+    delong_auc_difference,
+    paired_bootstrap_difference,
+)
+
+ROWS = 6000
+POLICY = PromotionPolicy(
+    slices=(SliceRule("origin", 500),),
+    slice_tolerance=0.02,
+    calibration_tolerance=0.002,
+    max_latency_ratio=2.0,
+    absolute_floor=0.55,
+)
+
+
+def _world(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=ROWS)
+    y = (signal + rng.normal(scale=1.5, size=ROWS) > 0.8).astype(int)
+    origin = pd.Series(
+        np.where(np.arange(ROWS) % 3 == 0, "JFK", np.where(np.arange(ROWS) % 3 == 1, "EWR", "LGA"))
+    )
+    return rng, signal, y, pd.DataFrame({"origin": origin})
+
+
+def _probability(score: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-(score - 1.0)))
+
+
+def _scores(label: str, probability: np.ndarray, speed: float = 1.0) -> ModelScores:
+    return ModelScores(label, label, probability, seconds_per_million_rows=speed)
+
+
+def _models(noise_champion: float, noise_challenger: float, seed: int = 0):
+    rng, signal, y, slices = _world(seed)
+    champion = _probability(signal + rng.normal(scale=noise_champion, size=ROWS))
+    challenger = _probability(signal + rng.normal(scale=noise_challenger, size=ROWS))
+    return y, slices, champion, challenger
+
+
+def test_clear_win_is_promoted():
+    y, slices, champion, challenger = _models(noise_champion=2.0, noise_challenger=0.3)
+    decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, POLICY)
+    assert decision.promote, decision.summary
+    assert decision.checks[0].numbers["improvement_low"] > 0
+
+
+def test_clear_loss_is_rejected():
+    y, slices, champion, challenger = _models(noise_champion=0.3, noise_challenger=2.0)
+    decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, POLICY)
+    assert not decision.promote
+    assert any(r.startswith("primary_metric_improvement") for r in decision.reasons)
+
+
+def test_tiny_win_inside_the_noise_is_rejected():
+    rng, signal, y, slices = _world()
+    base = signal + rng.normal(scale=1.0, size=ROWS)
+    champion = _probability(base)
+    challenger = _probability(base + rng.normal(scale=0.05, size=ROWS))  # almost the same model
+    decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, POLICY)
+    interval = decision.checks[0].numbers["interval"]
+    assert interval["low"] < 0 < interval["high"]
+    assert not decision.promote and "does not exceed" in decision.reasons[0]
+
+
+def test_overall_win_with_one_slice_regressing_is_rejected():
+    rng, signal, y, slices = _world()
+    jfk = (slices["origin"] == "JFK").to_numpy()
+    champion = _probability(signal + rng.normal(scale=1.5, size=ROWS))
+    noise = np.where(jfk, 2.5, 0.1)  # much better at EWR and LGA, worse at JFK
+    challenger = _probability(signal + rng.normal(size=ROWS) * noise)
+    decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, POLICY)
+    slice_check = next(c for c in decision.checks if c.name == "slices:origin")
+    assert decision.checks[0].passed, "it does win overall"
+    assert not slice_check.passed and set(slice_check.numbers["regressions"]) == {"JFK"}
+    assert not decision.promote
+
+
+def test_worse_calibration_is_rejected():
+    y, slices, champion, challenger = _models(noise_champion=1.0, noise_challenger=0.5)
+    overconfident = np.clip(challenger * 1.6, 0, 1)  # same ranking, worse probabilities
+    decision = decide(y, _scores("2", overconfident), _scores("1", champion), {}, slices, POLICY)
+    assert not next(c for c in decision.checks if c.name == "calibration").passed
+
+
+def test_slower_than_the_budget_is_rejected():
+    y, slices, champion, challenger = _models(noise_champion=2.0, noise_challenger=0.3)
+    decision = decide(
+        y,
+        _scores("2", challenger, speed=5.0),
+        _scores("1", champion, speed=1.0),
+        {},
+        slices,
+        POLICY,
+    )
+    assert not decision.promote and "inference_speed" in decision.reasons[0]
+
+
+def test_no_champion_needs_the_floor_and_both_baselines():
+    y, slices, _, challenger = _models(noise_champion=1.0, noise_challenger=0.5)
+    base_rate = np.full(ROWS, y.mean())
+    good = decide(y, _scores("1", challenger), None, {"base_rate": base_rate}, slices, POLICY)
+    assert good.promote and good.champion_version is None
+    useless = decide(
+        y, _scores("1", np.full(ROWS, 0.9)), None, {"base_rate": base_rate}, slices, POLICY
+    )
+    assert not useless.promote
+    assert {r.split(":")[0] for r in useless.reasons} >= {"absolute_floor", "beats_baseline"}
+
+
+def test_delong_agrees_with_a_paired_bootstrap():
+    y, _, champion, challenger = _models(noise_champion=1.0, noise_challenger=0.7)
+    delong = delong_auc_difference(y, challenger, champion, 0.95)
+    bootstrap = paired_bootstrap_difference("roc_auc", y, challenger, champion, 300, 0.95, 1)
+    assert delong.estimate == pytest.approx(bootstrap.estimate, abs=1e-9)
+    assert delong.low == pytest.approx(bootstrap.low, abs=0.01)
+    assert delong.high == pytest.approx(bootstrap.high, abs=0.01)
+
+
+def test_loss_metrics_use_a_paired_bootstrap():
+    y, slices, champion, challenger = _models(noise_champion=2.0, noise_challenger=0.3)
+    policy = dataclasses.replace(POLICY, primary_metric="log_loss")
+    decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, policy)
+    assert decision.checks[0].numbers["interval"]["method"] == "paired_bootstrap"
+    assert decision.checks[0].passed
