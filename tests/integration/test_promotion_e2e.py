@@ -63,7 +63,7 @@ def history(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
         "2013-02-15",
         before_publish=_own_model_name,
     )
-    ws.run("git", "add", "params.yaml")
+    ws.overrides["MLFLOW_TRACKING_URI"] = mlflow_server  # the CLI must use the test's server
     client = MlflowClient(tracking_uri=mlflow_server)
     runs = {}
     runs["first"] = _train_with(ws, mlflow_server, FIRST)
@@ -160,7 +160,7 @@ def test_concurrent_promotions_leave_one_champion_and_a_consistent_log(history):
     raced = entries[before:]
     assert len(raced) == len(processes), "no promotion may be lost"
     assert all(e["kind"] == "forced" for e in raced)
-    for earlier, later in zip(entries, entries[1:]):
+    for earlier, later in zip(entries, entries[1:], strict=False):
         assert later["from_version"] == earlier["to_version"], (
             "each change starts where the last ended"
         )
