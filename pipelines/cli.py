@@ -301,10 +301,14 @@ def promote(
     name = params.mlflow.registered_model
     log = champion.promotion_log(params)
     if force:
-        registry.reconcile(client, name, log)
-        current = registry.alias_version(client, name, registry.CHAMPION)
         entry = registry.set_champion(
-            client, name, log, version, current, reason=f"forced: {reason}", kind="forced"
+            client,
+            name,
+            log,
+            version,
+            registry.ANY_CHAMPION,
+            reason=f"forced: {reason}",
+            kind="forced",
         )
         typer.echo(f"champion v{entry['from_version']} -> v{entry['to_version']} (forced, logged)")
         return

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+#: `expected_from` for a forced change: whatever the champion is when the lock is taken.
+ANY_CHAMPION = "<any>"
 
 
 class ChampionMoved(RuntimeError):
@@ -131,7 +133,7 @@ def set_champion(
     with log.locked():
         _reconcile(client, name, log)
         current = alias_version(client, name, CHAMPION)
-        if current != expected_from:
+        if expected_from != ANY_CHAMPION and current != expected_from:
             raise ChampionMoved(
                 f"champion of {name} is v{current}, but the decision was made against "
                 f"v{expected_from}: decide again"
