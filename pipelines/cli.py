@@ -327,6 +327,30 @@ def promote(
 
 
 @app.command()
+def score(
+    day: Annotated[str, typer.Option("--date", help="The day to score (YYYY-MM-DD).")],
+    run_id: Annotated[str, typer.Option(help="Scoring run id written on every row.")] = "cli",
+    params_path: ParamsOption = None,
+) -> None:
+    """Score one landed day with the champion (and the challenger in shadow): same code as
+    the batch_scoring DAG. Re-running a date replaces it with identical rows."""
+    from pipelines.registry import CHALLENGER
+    from pipelines.scoring import resolve_alias, score_day
+
+    params = _params(params_path)
+    champion = resolve_alias(params)
+    if champion is None:
+        typer.echo(
+            f"no champion for {params.mlflow.registered_model}: promote a model first", err=True
+        )
+        raise typer.Exit(1)
+    result = score_day(
+        params, _parse_date(day), champion, run_id, resolve_alias(params, CHALLENGER)
+    )
+    typer.echo(json.dumps(result.__dict__, indent=2, default=str))
+
+
+@app.command()
 def rollback(
     reason: Annotated[str, typer.Option(help="Why: goes into the promotion log.")] = "rollback",
     params_path: ParamsOption = None,

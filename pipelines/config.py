@@ -109,6 +109,7 @@ class GateParams:
     row_count_prior: tuple[int, int] = (100, 3000)
     null_share_ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
     build_data_docs: bool = True
+    warning_sample_rows: int = 200_000
 
     def __post_init__(self) -> None:
         for name in ("row_quarantine_budget", "unknown_carrier_budget", "unknown_airport_budget"):
@@ -116,6 +117,20 @@ class GateParams:
                 raise ValueError(f"gate.{name} must be a share in [0, 1)")
         if self.row_count_prior[0] > self.row_count_prior[1]:
             raise ValueError("gate.row_count_prior must be [low, high]")
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    output_root: str = "data"  # predictions/ and shadow/ live under it; s3://… in production
+    threshold: float = 0.35
+    batch_rows: int = 100_000
+    wait_for_data_hours: float = 6.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError("scoring.threshold must be a probability in (0, 1)")
+        if self.batch_rows < 1:
+            raise ValueError("scoring.batch_rows must be positive")
 
 
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
@@ -173,6 +188,7 @@ class Params:
     workspace: Path
     gate: GateParams = field(default_factory=GateParams)
     promotion: PromotionPolicy = field(default_factory=lambda: PromotionPolicy())
+    scoring: ScoringParams = field(default_factory=ScoringParams)
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -226,6 +242,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         workspace=workspace,
         gate=GateParams(**gate),
         promotion=PromotionPolicy(**promotion),
+        scoring=ScoringParams(**raw.get("scoring", {})),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")

@@ -261,6 +261,29 @@ def _unexpected_rows(validation: Any) -> set[int]:
     return rows
 
 
+def prepared_for_validation(frame: pd.DataFrame, categorical: tuple[str, ...]) -> pd.DataFrame:
+    """Low-cardinality string columns as categoricals (no other column is copied): GX's set
+    and null checks then touch a few codes instead of millions of Python strings."""
+    columns = {
+        name: (
+            frame[name].astype("category")
+            if name in categorical and frame[name].dtype == object
+            else frame[name]
+        )
+        for name in frame.columns
+    }
+    return pd.DataFrame(columns, copy=False)
+
+
+def _severity_split(contract: Contract) -> tuple[Contract, Contract]:
+    blocking = tuple(e for e in contract.expectations if str(e.severity.value) == "critical")
+    warnings = tuple(e for e in contract.expectations if str(e.severity.value) != "critical")
+    return (
+        Contract(contract.name, blocking, contract.categorical_columns),
+        Contract(f"{contract.name}_warnings", warnings, contract.categorical_columns),
+    )
+
+
 def validate_frame(
     contract: Contract,
     frame: pd.DataFrame,
@@ -270,25 +293,41 @@ def validate_frame(
     data_docs_dir: Path | None,
     row_quarantine_budget: float,
     allow_row_quarantine: bool = True,
+    warning_sample_rows: int = 200_000,
 ) -> Validation:
     """Validate `frame`; quarantine single rows when every blocking failure is row-level and
-    their share is within the budget, else reject the whole batch."""
+    their share is within the budget, else reject the whole batch.
+
+    Blocking expectations see every row. Warning-level ones (signals, never verdicts) see a
+    fixed-seed sample of at most `warning_sample_rows` rows, which keeps the gate's cost
+    close to one pass over the batch on large days."""
     if not frame.index.equals(pd.RangeIndex(len(frame))):
-        frame = frame.reset_index(
-            drop=True
-        )  # row positions name quarantined rows; copy only if needed
+        frame = frame.reset_index(drop=True)  # positions name quarantined rows
     gx_runner = runner(gx_dir, data_docs_dir)
+    blocking_contract, warning_contract = _severity_split(contract)
+    prepared = prepared_for_validation(frame, contract.categorical_columns)
     validation, docs_url = gx_runner.run(
-        contract, frame, parameters, "SUMMARY", bool(data_docs_dir)
+        blocking_contract, prepared, parameters, "SUMMARY", bool(data_docs_dir)
     )
-    blocking, warnings = _split_failures(validation, set(frame.columns))
+    blocking, _ = _split_failures(validation, set(frame.columns))
+    warnings: list[ExpectationFailure] = []
+    evaluated = len(validation.results)
+    if warning_contract.expectations:
+        sample = (
+            prepared.sample(n=warning_sample_rows, random_state=0)
+            if len(prepared) > warning_sample_rows
+            else prepared
+        )
+        warned, _ = gx_runner.run(warning_contract, sample, parameters, "SUMMARY", False)
+        _, warnings = _split_failures(warned, set(frame.columns))
+        evaluated += len(warned.results)
     report = GateReport(
         contract=contract.name,
         batch=batch,
         status=PASSED,
         rows=len(frame),
         quarantined_rows=0,
-        evaluated_expectations=len(validation.results),
+        evaluated_expectations=evaluated,
         failures=tuple(blocking),
         warnings=tuple(warnings),
         data_docs_url=docs_url,
@@ -298,21 +337,22 @@ def validate_frame(
         return Validation(report, frame, None)
     if not (allow_row_quarantine and all(f.row_level for f in blocking)):
         return Validation(replace(report, status=REJECTED), None, None)
+    failed_types = {f.expectation for f in blocking}
     row_contract = Contract(
         contract.name + "_rows",
-        tuple(
-            e
-            for e in contract.expectations
-            if e.expectation_type in {f.expectation for f in blocking}
-        ),
+        tuple(e for e in blocking_contract.expectations if e.expectation_type in failed_types),
     )
-    detailed, _ = gx_runner.run(row_contract, frame, parameters, "COMPLETE", False)
+    detailed, _ = gx_runner.run(row_contract, prepared, parameters, "COMPLETE", False)
     bad_rows = sorted(_unexpected_rows(detailed))
     if not bad_rows or len(bad_rows) > row_quarantine_budget * len(frame):
         return Validation(replace(report, status=REJECTED), None, None)
     clean = frame.drop(index=bad_rows).reset_index(drop=True)
     recheck, recheck_docs = gx_runner.run(
-        contract, clean, parameters, "SUMMARY", bool(data_docs_dir)
+        blocking_contract,
+        prepared_for_validation(clean, contract.categorical_columns),
+        parameters,
+        "SUMMARY",
+        bool(data_docs_dir),
     )
     still_blocking, _ = _split_failures(recheck, set(clean.columns))
     if still_blocking:

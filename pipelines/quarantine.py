@@ -150,6 +150,7 @@ def gate_landed_batch(
         _gx_dir(params),
         None if dry_run else _docs_dir(params),
         params.gate.row_quarantine_budget,
+        warning_sample_rows=params.gate.warning_sample_rows,
     )
     report = validation.report
     if dry_run:
@@ -277,6 +278,7 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
         _gx_dir(params),
         _docs_dir(params),
         params.gate.row_quarantine_budget,
+        warning_sample_rows=params.gate.warning_sample_rows,
         allow_row_quarantine=False,
     )
     if not validation.report.passed:
@@ -327,6 +329,7 @@ def gate_snapshot(params: Params, tables: dict[str, pd.DataFrame], batch: str) -
             _gx_dir(params),
             _docs_dir(params),
             params.gate.row_quarantine_budget,
+            warning_sample_rows=params.gate.warning_sample_rows,
             allow_row_quarantine=False,
         )
         report = validation.report
@@ -353,6 +356,7 @@ def gate_features(params: Params, table: pd.DataFrame, batch: str, labelled: boo
         _gx_dir(params),
         _docs_dir(params),
         params.gate.row_quarantine_budget,
+        warning_sample_rows=params.gate.warning_sample_rows,
         allow_row_quarantine=False,
     )
     report = _store_result(params, validation.report)

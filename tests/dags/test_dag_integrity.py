@@ -79,3 +79,12 @@ def test_ingestion_dag_gates_both_landed_contracts_daily(dagbag):
     dag = dagbag.dags["ingestion"]
     assert {t.task_id for t in dag.tasks} == {"gate_scheduled_flights", "gate_outcomes"}
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # a real data interval
+
+
+def test_batch_scoring_waits_gates_then_scores_with_pinned_models(dagbag):
+    dag = dagbag.dags["batch_scoring"]
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    score = dag.get_task("score_flights")
+    assert score.upstream_task_ids == {"resolve_models", "gate_flights"}
+    assert dag.get_task("gate_flights").upstream_task_ids == {"wait_for_flights"}
+    assert dag.get_task("wait_for_flights").__class__.__name__ == "LandedBatchSensor"

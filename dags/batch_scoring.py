@@ -1,0 +1,114 @@
+"""
+### Batch scoring
+
+Scores each day's scheduled flights with the champion, every night, before the day starts.
+
+* **Run for D**: the run whose data interval ends at local midnight of D scores
+  `landing/flights/date=D` (a real data interval, `CronDataIntervalTimetable` in
+  America/New_York). Backfill a range with `airflow backfill create --dag-id batch_scoring
+  --from-date … --to-date …`; `mlops score --date D` runs the same code outside Airflow.
+* **Waits** for the landed batch with a deferrable sensor (no worker slot held); after
+  `scoring.wait_for_data_hours` it fails with "data is late".
+* **Gate**: the same Great Expectations contract as training; a rejected batch stops the run
+  before scoring, and the batch goes to quarantine.
+* **Pinned model**: `resolve_models` turns `@champion` (and `@challenger`) into versions once;
+  every task uses those versions even if an alias moves mid-run, and each row carries its
+  version, run id and training-data version.
+* **Output**: `predictions/date=D/part-0.parquet`, published atomically; a re-run replaces the
+  day with identical rows. A challenger scores in shadow into `shadow/date=D/`, never acted upon.
+
+Runbook: `runbooks/batch-scoring.md`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
+from orchestration.landing_sensor import LandedBatchSensor
+
+LOCAL_TZ = "America/New_York"
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", "120"))),
+    "execution_timeout": timedelta(minutes=60),
+}
+
+
+def _target_day():
+    return get_current_context()["data_interval_end"].in_timezone(LOCAL_TZ).date()
+
+
+@dag(
+    dag_id="batch_scoring",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=LOCAL_TZ),
+    start_date=datetime(2013, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["mlops", "scoring", "mlflow"],
+    doc_md=__doc__,
+)
+def batch_scoring() -> None:
+    wait_for_flights = LandedBatchSensor(
+        task_id="wait_for_flights",
+        dataset="flights",
+        day="{{ data_interval_end.in_timezone('America/New_York').date().isoformat() }}",
+        wait=timedelta(hours=float(os.environ.get("MLOPS_WAIT_FOR_DATA_HOURS", "6"))),
+        poke_seconds=60,
+        retries=1,  # one more wait window after "data is late", then on-call
+        execution_timeout=timedelta(hours=8),
+    )
+
+    @task
+    def resolve_models() -> dict:
+        """Pin `@champion` (and `@challenger`) to concrete versions, once, for the whole run."""
+        from pipelines.config import load_params
+        from pipelines.registry import CHALLENGER
+        from pipelines.scoring import ModelUnavailable, resolve_alias
+
+        params = load_params()
+        champion = resolve_alias(params)
+        if champion is None:
+            raise ModelUnavailable(f"{params.mlflow.registered_model} has no champion yet")
+        challenger = resolve_alias(params, CHALLENGER)
+        return {
+            "champion": champion.as_dict(),
+            "challenger": challenger.as_dict() if challenger else None,
+        }
+
+    @task
+    def gate_flights() -> dict:
+        """The scheduled-flights contract on the day's batch (the one training uses)."""
+        from pipelines.config import load_params
+        from pipelines.quarantine import gate_landed_batch
+
+        return gate_landed_batch(load_params(), "scheduled_flights", _target_day()).summary()
+
+    @task
+    def score_flights(models: dict, gate: dict) -> dict:
+        """Features with the training code, champion (and shadow) scores, atomic publish."""
+        from pipelines.config import load_params
+        from pipelines.scoring import PinnedModel, score_day
+
+        challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
+        result = score_day(
+            load_params(),
+            _target_day(),
+            PinnedModel(**models["champion"]),
+            get_current_context()["run_id"],
+            challenger,
+            validate=False,
+        )
+        return result.__dict__
+
+    models = resolve_models()
+    gate = gate_flights()
+    wait_for_flights >> gate
+    score_flights(models, gate)
+
+
+batch_scoring()

@@ -1,0 +1,182 @@
+"""Nightly batch scoring against a real MLflow server: through Airflow, pinned to one model
+version, idempotent by date, shadow challenger, clear failures that leave predictions as they
+were, and every bad input of the gate leaving champion and predictions untouched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlflow import MlflowClient
+from pipelines.gate import DataGateError
+from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES
+from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace
+
+pytestmark = pytest.mark.integration
+
+MODEL = "flight-delay-scoring"
+DAY = date(2013, 2, 20)
+
+
+def _own_model(checkout: Path) -> None:
+    params = yaml.safe_load((checkout / "params.yaml").read_text())
+    params["mlflow"]["registered_model"] = MODEL
+    (checkout / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
+    from pipelines import stages, tracking
+    from pipelines.config import load_params
+    from pipelines.versioning import DataVersion
+
+    ws = build_workspace(
+        tmp_path_factory.mktemp("scoring"),
+        "2013-01-01",
+        "2013-02-14",
+        "2013-02-01",
+        before_publish=_own_model,
+    )
+    ws.overrides["MLFLOW_TRACKING_URI"] = mlflow_server
+    ws.overrides["MLOPS_WAIT_FOR_DATA_HOURS"] = "0.01"  # fail fast rather than hang if absent
+    ws.run(
+        "mlops", "land", "--start", "2013-02-16", "--end", DAY.isoformat()
+    )  # the nights to score
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
+    params = load_params(ws.path / "params.yaml")
+    features = stages.make_feature_table(
+        params, params.snapshot_dir, str(tmp_path_factory.mktemp("features") / "f.parquet")
+    )
+    version = DataVersion("data/snapshot", ws.locked_snapshot_md5(), ws.head(), False, "local")
+    reports = tmp_path_factory.mktemp("reports")
+    first = stages.train_and_log(params, features, version, reports, "scoring-v1")
+    second = stages.train_and_log(
+        __import__("dataclasses").replace(
+            params,
+            train=__import__("dataclasses").replace(
+                params.train, hist_gradient_boosting={"max_iter": 5, "max_leaf_nodes": 3}
+            ),
+        ),
+        features,
+        version,
+        reports,
+        "scoring-v2",
+    )
+    v1 = tracking.register_model(params.mlflow, first.run_id).version
+    v2 = tracking.register_model(params.mlflow, second.run_id).version
+    client = MlflowClient(tracking_uri=mlflow_server)
+    client.set_registered_model_alias(MODEL, "champion", v1)
+    client.delete_registered_model_alias(MODEL, "challenger")
+    yield {"ws": ws, "params": params, "client": client, "v1": v1, "v2": v2, "uri": mlflow_server}
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def _predictions(ws: Workspace, folder: str = "predictions") -> Path:
+    return ws.path / "data" / folder / f"date={DAY}" / "part-0.parquet"
+
+
+def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
+    ws = scoring["ws"]
+    # The run whose data interval ends at local midnight of the 20th scores the 20th.
+    result = airflow_dags_test(ws, scoring["uri"], "batch_scoring", "2013-02-20T05:00:00+00:00")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "state=success" in output, output[-6000:]
+    rows = pd.read_parquet(_predictions(ws))
+    landed = pd.read_parquet(
+        ws.path / "data" / "landing" / "flights" / f"date={DAY}" / "part-0.parquet"
+    )
+    assert len(rows) == len(landed) and rows["flight_id"].is_unique
+    assert set(rows["flight_date"]) == {DAY.isoformat()}
+    assert set(rows["model_version"]) == {scoring["v1"]}
+    assert rows["late_probability"].between(0, 1).all()
+    assert set(rows["model_data_version"]) == {ws.locked_snapshot_md5()}
+    assert rows["scoring_run_id"].str.startswith("manual__").all()
+    assert not list(_predictions(ws).parent.glob(".tmp-*")), "no temporary file may stay visible"
+
+
+def test_rerunning_a_date_gives_identical_rows_and_no_duplicates(scoring):
+    ws = scoring["ws"]
+    ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "rerun-1")
+    first = pd.read_parquet(_predictions(ws))
+    ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "rerun-2")
+    second = pd.read_parquet(_predictions(ws))
+    assert len(second) == len(first)
+    pd.testing.assert_frame_equal(
+        first.drop(columns="scoring_run_id"), second.drop(columns="scoring_run_id")
+    )
+
+
+def test_a_run_keeps_the_version_it_started_with_when_the_alias_moves(scoring):
+    from pipelines.scoring import resolve_alias, score_day
+
+    params, client = scoring["params"], scoring["client"]
+    pinned = resolve_alias(params)
+    client.set_registered_model_alias(MODEL, "champion", scoring["v2"])  # moved mid-run
+    try:
+        score_day(params, DAY, pinned, "pinned-run")
+    finally:
+        client.set_registered_model_alias(MODEL, "champion", scoring["v1"])
+    rows = pd.read_parquet(_predictions(scoring["ws"]))
+    assert set(rows["model_version"]) == {scoring["v1"]} == {pinned.version}
+
+
+def test_the_challenger_scores_in_shadow_and_agreement_is_logged(scoring):
+    ws, client = scoring["ws"], scoring["client"]
+    client.set_registered_model_alias(MODEL, "challenger", scoring["v2"])
+    try:
+        ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "with-shadow")
+    finally:
+        client.delete_registered_model_alias(MODEL, "challenger")
+    shadow = pd.read_parquet(_predictions(ws, "shadow"))
+    champion = pd.read_parquet(_predictions(ws))
+    assert set(shadow["model_version"]) == {scoring["v2"]}
+    assert set(champion["model_version"]) == {scoring["v1"]}, "shadow is never acted upon"
+    agreement = yaml.safe_load((_predictions(ws, "shadow").parent / "agreement.json").read_text())
+    assert 0 <= agreement["decision_agreement"] <= 1 and agreement["rows"] == len(champion)
+
+
+def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, monkeypatch):
+    from pipelines.scoring import ModelUnavailable, PinnedModel, resolve_alias, score_day
+
+    params = scoring["params"]
+    before = _predictions(scoring["ws"]).read_bytes()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail in seconds, not minutes
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with pytest.raises(ModelUnavailable, match="127.0.0.1:9"):
+        resolve_alias(params)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", scoring["uri"])
+    missing = PinnedModel(MODEL, "champion", "999", "no-run", "none")
+    with pytest.raises(ModelUnavailable, match="cannot load models:/flight-delay-scoring/999"):
+        score_day(params, DAY, missing, "doomed-run")
+    assert _predictions(scoring["ws"]).read_bytes() == before
+
+
+@pytest.mark.parametrize("case", list(BAD_SCHEDULED_BATCHES), ids=list(BAD_SCHEDULED_BATCHES))
+def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case):
+    from pipelines.scoring import resolve_alias, score_day
+
+    ws, params, client = scoring["ws"], scoring["params"], scoring["client"]
+    landed = ws.path / "data" / "landing" / "flights" / f"date={DAY}" / "part-0.parquet"
+    original = landed.read_bytes()
+    predictions_before = _predictions(ws).read_bytes()
+    champion_before = client.get_model_version_by_alias(MODEL, "champion").version
+    change, expected = BAD_SCHEDULED_BATCHES[case]
+    change(pd.read_parquet(landed)).to_parquet(landed, index=False)
+    held = ws.path / "data" / "quarantine" / "scheduled_flights" / f"date={DAY}"
+    try:
+        with pytest.raises(DataGateError) as caught:
+            score_day(params, DAY, resolve_alias(params), "bad-input-run")
+        assert all(fragment in str(caught.value) for fragment in expected)
+        assert (held / "part-0.parquet").exists() and not landed.exists()
+        assert _predictions(ws).read_bytes() == predictions_before
+        assert client.get_model_version_by_alias(MODEL, "champion").version == champion_before
+    finally:
+        landed.write_bytes(original)
+        shutil.rmtree(held, ignore_errors=True)
