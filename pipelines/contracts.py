@@ -40,8 +40,6 @@ class Contract:
 
     name: str
     expectations: tuple[Expectation, ...]
-    #: Low-cardinality string columns validated as categoricals (faster set and null checks).
-    categorical_columns: tuple[str, ...] = ()
 
     def suite(self) -> gx.ExpectationSuite:
         suite = gx.ExpectationSuite(name=self.name)
@@ -120,7 +118,6 @@ def scheduled_flights(gate: GateParams) -> Contract:
                 column="tailnum", regex=r"^N[0-9A-Z]+$", mostly=0.99, severity=WARNING
             ),
         ),
-        categorical_columns=("carrier", "origin", "dest", "flight_date", "tailnum"),
     )
 
 
@@ -148,7 +145,6 @@ def outcomes(gate: GateParams) -> Contract:
             *_null_ceilings(gate.null_share_ceilings.get("outcomes", {})),
             *_null_ceilings({"arr_delay": 0.2}, severity=WARNING),
         ),
-        categorical_columns=("flight_date",),
     )
 
 
