@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def evaluate_challenger(
             "git_rev": challenger_run.data.tags.get("data.git_rev"),
         },
         "code_version": git_revision(Path(__file__).resolve().parents[1]).git_rev,
-        "policy": _policy_dict(params),
+        "policy": asdict(params.promotion),
         "metrics": {k: evaluate.classification_metrics(y, p) for k, p in scored.items()},
         "metrics_order": METRICS_ORDER,
     }
@@ -148,12 +149,6 @@ def evaluate_challenger(
         "record_uri": f"runs:/{challenger_run.info.run_id}/decision/decision.json",
         "features_uri": features_uri,
     }
-
-
-def _policy_dict(params: Params) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(params.promotion)
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,7 +22,9 @@ from pipelines.gate import (
     QUARANTINED_ROWS,
     REJECTED,
     DataGateError,
+    ExpectationFailure,
     GateReport,
+    Validation,
     unreadable_report,
     validate_frame,
 )
@@ -115,6 +117,30 @@ def _gx_dir(params: Params) -> Path:
     return Path(params.workspace_path(params.gate.gx_dir))
 
 
+def _validate(
+    params: Params,
+    contract_name: str,
+    frame: pd.DataFrame,
+    parameters: dict[str, Any],
+    batch: str,
+    *,
+    build_docs: bool = True,
+    allow_row_quarantine: bool = False,
+) -> Validation:
+    """`validate_frame` with this workspace's GX project, Data Docs and budgets."""
+    return validate_frame(
+        contracts.contract_for(contract_name, params.gate, params.features),
+        frame,
+        parameters,
+        batch,
+        _gx_dir(params),
+        _docs_dir(params) if build_docs else None,
+        params.gate.row_quarantine_budget,
+        allow_row_quarantine=allow_row_quarantine,
+        warning_sample_rows=params.gate.warning_sample_rows,
+    )
+
+
 def _store_result(params: Params, report: GateReport) -> GateReport:
     uri = result_uri(params, report.contract, report.batch)
     stored = replace(report, result_path=uri)
@@ -141,16 +167,14 @@ def gate_landed_batch(
     except Exception as error:  # any unreadable file: corrupt, truncated, not parquet
         unreadable = unreadable_report(contract_name, batch, error)
         return unreadable if dry_run else _reject(params, unreadable, source)
-    contract = contracts.contract_for(contract_name, params.gate, params.features)
-    validation = validate_frame(
-        contract,
+    validation = _validate(
+        params,
+        contract_name,
         frame,
         batch_parameters(params, contract_name, day),
         batch,
-        _gx_dir(params),
-        None if dry_run else _docs_dir(params),
-        params.gate.row_quarantine_budget,
-        warning_sample_rows=params.gate.warning_sample_rows,
+        build_docs=not dry_run,
+        allow_row_quarantine=True,
     )
     report = validation.report
     if dry_run:
@@ -206,9 +230,7 @@ def _stored_report(params: Params, contract_name: str, batch: str) -> GateReport
     )
 
 
-def _failure_from_dict(raw: dict[str, Any]) -> Any:
-    from pipelines.gate import ExpectationFailure
-
+def _failure_from_dict(raw: dict[str, Any]) -> ExpectationFailure:
     return ExpectationFailure(**{**raw, "examples": tuple(raw.get("examples", ()))})
 
 
@@ -269,17 +291,8 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
     else:
         raise FileNotFoundError(f"nothing quarantined for {contract_name} {batch} under {folder}")
     candidate = pd.concat(frame_parts, ignore_index=True)
-    contract = contracts.contract_for(contract_name, params.gate, params.features)
-    validation = validate_frame(
-        contract,
-        candidate,
-        batch_parameters(params, contract_name, day),
-        batch,
-        _gx_dir(params),
-        _docs_dir(params),
-        params.gate.row_quarantine_budget,
-        warning_sample_rows=params.gate.warning_sample_rows,
-        allow_row_quarantine=False,
+    validation = _validate(
+        params, contract_name, candidate, batch_parameters(params, contract_name, day), batch
     )
     if not validation.report.passed:
         raise DataGateError(replace(validation.report, quarantine_path=restored))
@@ -320,18 +333,7 @@ def gate_snapshot(params: Params, tables: dict[str, pd.DataFrame], batch: str) -
     parameters = snapshot_parameters(params, tables)
     reports, failed = [], []
     for table, contract_name in SNAPSHOT_CONTRACTS.items():
-        contract = contracts.contract_for(contract_name, params.gate, params.features)
-        validation = validate_frame(
-            contract,
-            tables[table],
-            parameters,
-            batch,
-            _gx_dir(params),
-            _docs_dir(params),
-            params.gate.row_quarantine_budget,
-            warning_sample_rows=params.gate.warning_sample_rows,
-            allow_row_quarantine=False,
-        )
+        validation = _validate(params, contract_name, tables[table], parameters, batch)
         report = validation.report
         if not report.passed:
             copy_uri = join_uri(quarantine_dir(params, "snapshot", batch), f"{table}.parquet")
@@ -347,18 +349,7 @@ def gate_snapshot(params: Params, tables: dict[str, pd.DataFrame], batch: str) -
 
 def gate_features(params: Params, table: pd.DataFrame, batch: str, labelled: bool) -> GateReport:
     name = "labelled_feature_table" if labelled else "feature_table"
-    contract = contracts.contract_for(name, params.gate, params.features)
-    validation = validate_frame(
-        contract,
-        table,
-        {},
-        batch,
-        _gx_dir(params),
-        _docs_dir(params),
-        params.gate.row_quarantine_budget,
-        warning_sample_rows=params.gate.warning_sample_rows,
-        allow_row_quarantine=False,
-    )
+    validation = _validate(params, name, table, {}, batch)
     report = _store_result(params, validation.report)
     if not report.passed:
         raise DataGateError(report)

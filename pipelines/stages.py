@@ -5,7 +5,7 @@ pure step functions (features/, train.py, evaluate.py) in the middle.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,3 @@ def _write_reports(
 
 def register(params: Params, run_id: str) -> tracking.RegisteredVersion:
     return tracking.register_model(params.mlflow, run_id)
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return asdict(value)
