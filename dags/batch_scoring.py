@@ -25,30 +25,19 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from orchestration.landing_sensor import LandedBatchSensor
-
-LOCAL_TZ = "America/New_York"
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 3,
-    "retry_delay": timedelta(seconds=int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", "120"))),
-    "execution_timeout": timedelta(minutes=60),
-}
-
-
-def _target_day():
-    return get_current_context()["data_interval_end"].in_timezone(LOCAL_TZ).date()
+from orchestration.schedule import default_args, nightly, target_day
 
 
 @dag(
     dag_id="batch_scoring",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=LOCAL_TZ),
+    schedule=nightly(),
     start_date=datetime(2013, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(retries=3, retry_delay_seconds=120, timeout_minutes=60),
     tags=["mlops", "scoring", "mlflow"],
     doc_md=__doc__,
 )
@@ -86,7 +75,7 @@ def batch_scoring() -> None:
         from pipelines.config import load_params
         from pipelines.quarantine import gate_landed_batch
 
-        return gate_landed_batch(load_params(), "scheduled_flights", _target_day()).summary()
+        return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
 
     @task
     def score_flights(models: dict, gate: dict) -> dict:
@@ -97,7 +86,7 @@ def batch_scoring() -> None:
         challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
         result = score_day(
             load_params(),
-            _target_day(),
+            target_day(),
             PinnedModel(**models["champion"]),
             get_current_context()["run_id"],
             challenger,

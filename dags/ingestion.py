@@ -20,35 +20,20 @@ Runbook: `runbooks/data-gate.md`.
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import dag, task
 
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", "300"))),
-    "execution_timeout": timedelta(minutes=30),
-}
-
-
-LOCAL_TZ = "America/New_York"  # flight dates are local days at the NYC airports
-
-
-def _target_day():
-    """The day whose data this run gates: the end of its data interval, as a local date."""
-    return get_current_context()["data_interval_end"].in_timezone(LOCAL_TZ).date()
+from orchestration.schedule import default_args, nightly, target_day
 
 
 @dag(
     dag_id="ingestion",
-    # A real data interval [D-1, D): the run that fires at local midnight of D gates D.
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=LOCAL_TZ),
+    schedule=nightly(),
     start_date=datetime(2013, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
     tags=["mlops", "data-quality", "great-expectations"],
     doc_md=__doc__,
 )
@@ -59,7 +44,7 @@ def ingestion() -> None:
         from pipelines.config import load_params
         from pipelines.quarantine import gate_landed_batch
 
-        return gate_landed_batch(load_params(), "scheduled_flights", _target_day()).summary()
+        return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
 
     @task
     def gate_outcomes() -> dict:
@@ -69,7 +54,7 @@ def ingestion() -> None:
         from pipelines.config import load_params
         from pipelines.quarantine import gate_landed_batch
 
-        day = _target_day() - days(days=1)
+        day = target_day() - days(days=1)
         return gate_landed_batch(load_params(), "outcomes", day).summary()
 
     gate_scheduled_flights()

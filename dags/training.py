@@ -22,17 +22,13 @@ Runbook: `runbooks/training.md`.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", "30"))),
-    "execution_timeout": timedelta(minutes=30),
-}
+from orchestration.schedule import default_args
+
+DEFAULT_ARGS = default_args(retries=2, retry_delay_seconds=30, timeout_minutes=30)
 
 
 def _run_scope() -> str:
