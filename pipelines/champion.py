@@ -29,7 +29,7 @@ def promotion_log(params: Params) -> PromotionLog:
     return PromotionLog(Path(params.workspace_path(params.promotion.log_path)))
 
 
-def _client(params: Params) -> Any:
+def registry_client(params: Params) -> Any:
     from mlflow import MlflowClient
 
     tracking.use_tracking_server(params.mlflow)
@@ -67,7 +67,7 @@ def evaluate_challenger(
     params: Params, challenger_version: str, features_uri: str
 ) -> dict[str, Any]:
     """Decide challenger vs the current champion; log the record; return a small summary."""
-    client = _client(params)
+    client = registry_client(params)
     name = params.mlflow.registered_model
     registry.reconcile(client, name, promotion_log(params))
     champion_version = registry.alias_version(client, name, CHAMPION)
@@ -161,7 +161,7 @@ def _jsonable(value: Any) -> Any:
 
 def apply_decision(params: Params, decision: dict[str, Any], attempts: int = 3) -> dict[str, Any]:
     """Act on a decision: move `champion` (compare-and-set) or record the rejection."""
-    client = _client(params)
+    client = registry_client(params)
     name = params.mlflow.registered_model
     version = decision["challenger_version"]
     for _ in range(attempts):

@@ -297,7 +297,7 @@ def promote(
     from pipelines import champion, registry, stages
 
     params = _params(params_path)
-    client = champion._client(params)
+    client = champion.registry_client(params)
     name = params.mlflow.registered_model
     log = champion.promotion_log(params)
     if force:
@@ -360,7 +360,7 @@ def rollback(
 
     params = _params(params_path)
     entry = registry.rollback(
-        champion._client(params),
+        champion.registry_client(params),
         params.mlflow.registered_model,
         champion.promotion_log(params),
         reason,
@@ -374,7 +374,7 @@ def promotions(params_path: ParamsOption = None) -> None:
     from pipelines import champion, registry
 
     params = _params(params_path)
-    client = champion._client(params)
+    client = champion.registry_client(params)
     name = params.mlflow.registered_model
     log = champion.promotion_log(params)
     registry.reconcile(client, name, log)

@@ -3,7 +3,9 @@ pulls the DVC version, trains, logs, registers, and the lineage on the version i
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -55,9 +57,7 @@ def test_gate_results_are_logged_with_the_run(training_run):
     client, run = training_run["client"], training_run["run"]
     assert run.data.tags["data.validation"] == "passed_with_warnings"  # the 1,048 mph wind
     path = client.download_artifacts(run.info.run_id, "data_validation.json")
-    import json
-
-    reports = json.load(open(path))["reports"]
+    reports = json.loads(Path(path).read_text())["reports"]
     assert {r["contract"] for r in reports} == {
         "scheduled_flights",
         "outcomes",
