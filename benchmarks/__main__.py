@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import features_throughput, gate_throughput
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = {
+BENCHMARKS: dict[str, Callable[[], dict]] = {
     "features_throughput": features_throughput.run,
     "gate_throughput": gate_throughput.run,
 }

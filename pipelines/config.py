@@ -110,6 +110,9 @@ class GateParams:
     null_share_ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
     build_data_docs: bool = True
     warning_sample_rows: int = 200_000
+    stream_above_rows: int = 1_000_000
+    chunk_rows: int = 1_000_000
+    workers: int = 2
 
     def __post_init__(self) -> None:
         for name in ("row_quarantine_budget", "unknown_carrier_budget", "unknown_airport_budget"):
@@ -117,6 +120,8 @@ class GateParams:
                 raise ValueError(f"gate.{name} must be a share in [0, 1)")
         if self.row_count_prior[0] > self.row_count_prior[1]:
             raise ValueError("gate.row_count_prior must be [low, high]")
+        if self.chunk_rows < 1 or self.workers < 1:
+            raise ValueError("gate.chunk_rows and gate.workers must be positive")
 
 
 @dataclass(frozen=True)

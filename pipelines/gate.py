@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,9 @@ class GreatExpectationsRunner:
         gx_dir.mkdir(parents=True, exist_ok=True)
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        from pipelines.chunked_gate import disable_small_frame_fingerprint
+
+        disable_small_frame_fingerprint()
         self.context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.docs_site: str | None = None
@@ -243,9 +247,15 @@ def _failure(result: Any, columns: set[str]) -> ExpectationFailure:
 def _split_failures(
     validation: Any, columns: set[str]
 ) -> tuple[list[ExpectationFailure], list[ExpectationFailure]]:
+    return _split_results(validation.results, columns)
+
+
+def _split_results(
+    results: Iterable[Any], columns: set[str]
+) -> tuple[list[ExpectationFailure], list[ExpectationFailure]]:
     blocking: list[ExpectationFailure] = []
     warnings: list[ExpectationFailure] = []
-    for result in validation.results:
+    for result in results:
         if result.success:
             continue
         failure = _failure(result, columns)
@@ -353,6 +363,106 @@ def validate_frame(
         clean,
         frame.loc[bad_rows],
     )
+
+
+def validate_parquet(
+    contract: Contract,
+    uri: str,
+    parameters: dict[str, Any],
+    batch: str,
+    gx_dir: Path,
+    data_docs_dir: Path | None,
+    row_quarantine_budget: float,
+    *,
+    chunk_rows: int,
+    workers: int,
+    allow_row_quarantine: bool = True,
+    warning_sample_rows: int = 200_000,
+) -> Validation:
+    """Validate a parquet batch too large to hold, chunk by chunk (`pipelines.chunked_gate`).
+
+    A passing or rejected batch is never loaded whole: `clean` is None and the file stands as
+    it is. Only when every blocking failure is row-level and could fit the quarantine budget is
+    the batch read and handed to `validate_frame`, which finds and splits off the bad rows."""
+    import pyarrow.parquet as pq
+
+    from pipelines import chunked_gate
+    from pipelines.storage import filesystem, read_parquet
+
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        metadata = pq.ParquetFile(handle).metadata
+    group_rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    schema_columns = set(metadata.schema.names)
+    rows = sum(group_rows)
+    blocking_contract, warning_contract = _severity_split(contract)
+    chunk_contract, batch_contract = chunked_gate.split_contract(blocking_contract)
+    chunks = chunked_gate.row_group_chunks(group_rows, chunk_rows)
+    chunk_sizes = [sum(group_rows[i] for i in groups) for groups in chunks]
+    share = min(1.0, warning_sample_rows / rows) if rows else 1.0
+    gx_runner = runner(gx_dir, data_docs_dir)
+
+    def whole_batch_pass() -> tuple[Any, str | None]:
+        columns = [
+            c for c in chunked_gate.whole_batch_columns(batch_contract) if c in schema_columns
+        ]
+        try:
+            keys = (
+                read_parquet(uri, columns=columns, arrow_backed=True)
+                if columns
+                else pd.DataFrame(index=pd.RangeIndex(rows))
+            )
+        except chunked_gate.READ_ERRORS as error:
+            raise chunked_gate.UnreadableBatch(f"{columns} of {uri}: {error}") from error
+        return gx_runner.run(batch_contract, keys, parameters, "SUMMARY", bool(data_docs_dir))
+
+    outcomes, (batch_validation, docs_url) = chunked_gate.validate_chunks(
+        chunk_contract,
+        uri,
+        chunks,
+        parameters,
+        [round(size * share) for size in chunk_sizes],
+        workers,
+        meanwhile=whole_batch_pass,
+    )
+    merged = chunked_gate.merge_chunk_results(
+        [outcome.results for outcome in outcomes], [outcome.rows for outcome in outcomes]
+    )
+    blocking, _ = _split_results([*batch_validation.results, *merged], schema_columns)
+    warnings: list[ExpectationFailure] = []
+    evaluated = len(batch_validation.results) + len(merged)
+    if warning_contract.expectations and outcomes:
+        sample = pd.concat([outcome.sample for outcome in outcomes], ignore_index=True)
+        warned, _ = gx_runner.run(warning_contract, sample, parameters, "SUMMARY", False)
+        _, warnings = _split_failures(warned, schema_columns)
+        evaluated += len(warned.results)
+    report = GateReport(
+        contract=contract.name,
+        batch=batch,
+        status=PASSED if not blocking else REJECTED,
+        rows=rows,
+        quarantined_rows=0,
+        evaluated_expectations=evaluated,
+        failures=tuple(blocking),
+        warnings=tuple(warnings),
+        data_docs_url=docs_url,
+        parameters=parameters,
+    )
+    fits_budget = all(
+        f.row_level and (f.unexpected_count or 0) <= row_quarantine_budget * rows for f in blocking
+    )
+    if blocking and allow_row_quarantine and fits_budget:
+        return validate_frame(
+            contract,
+            read_parquet(uri),
+            parameters,
+            batch,
+            gx_dir,
+            data_docs_dir,
+            row_quarantine_budget,
+            warning_sample_rows=warning_sample_rows,
+        )
+    return Validation(report, None, None)
 
 
 def unreadable_report(contract: str, batch: str, error: Exception) -> GateReport:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines import contracts, landing
+from pipelines.chunked_gate import READ_ERRORS, UnreadableBatch
 from pipelines.config import Params
 from pipelines.gate import (
     QUARANTINED_ROWS,
@@ -27,6 +28,7 @@ from pipelines.gate import (
     Validation,
     unreadable_report,
     validate_frame,
+    validate_parquet,
 )
 from pipelines.storage import (
     exists,
@@ -40,6 +42,7 @@ from pipelines.storage import (
     write_text,
 )
 
+UNREADABLE: tuple[type[Exception], ...] = (UnreadableBatch, *READ_ERRORS)
 DATASET_OF = {"scheduled_flights": "flights", "outcomes": "outcomes"}
 LANDED_CONTRACTS = tuple(DATASET_OF)
 
@@ -141,6 +144,29 @@ def _validate(
     )
 
 
+def _validate_file(
+    params: Params,
+    contract_name: str,
+    uri: str,
+    parameters: dict[str, Any],
+    batch: str,
+    dry_run: bool,
+) -> Validation:
+    """A batch above `gate.stream_above_rows`: validated in chunks, never loaded whole."""
+    return validate_parquet(
+        contracts.contract_for(contract_name, params.gate, params.features),
+        uri,
+        parameters,
+        batch,
+        _gx_dir(params),
+        None if dry_run else _docs_dir(params),
+        params.gate.row_quarantine_budget,
+        chunk_rows=params.gate.chunk_rows,
+        workers=params.gate.workers,
+        warning_sample_rows=params.gate.warning_sample_rows,
+    )
+
+
 def _store_result(params: Params, report: GateReport) -> GateReport:
     uri = result_uri(params, report.contract, report.batch)
     stored = replace(report, result_path=uri)
@@ -162,20 +188,25 @@ def gate_landed_batch(
         if exists(held):
             raise DataGateError(_stored_report(params, contract_name, batch))
         raise FileNotFoundError(f"no landed {dataset} batch for {day}: {source}")
+    parameters = batch_parameters(params, contract_name, day)
     try:
-        frame = read_parquet(source)
-    except Exception as error:  # any unreadable file: corrupt, truncated, not parquet
+        large = parquet_row_count(source) > params.gate.stream_above_rows
+        frame = None if large else read_parquet(source)
+        if frame is None:  # validated in chunks, never loaded whole
+            validation = _validate_file(params, contract_name, source, parameters, batch, dry_run)
+    except UNREADABLE as error:  # corrupt, truncated, not parquet
         unreadable = unreadable_report(contract_name, batch, error)
         return unreadable if dry_run else _reject(params, unreadable, source)
-    validation = _validate(
-        params,
-        contract_name,
-        frame,
-        batch_parameters(params, contract_name, day),
-        batch,
-        build_docs=not dry_run,
-        allow_row_quarantine=True,
-    )
+    if frame is not None:
+        validation = _validate(
+            params,
+            contract_name,
+            frame,
+            parameters,
+            batch,
+            build_docs=not dry_run,
+            allow_row_quarantine=True,
+        )
     report = validation.report
     if dry_run:
         return report

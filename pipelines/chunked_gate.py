@@ -1,0 +1,299 @@
+"""The gate on batches too large to hold: Great Expectations over chunks, in parallel.
+
+Most expectations decompose over rows: a batch passes a column-map expectation when the sum of
+its chunks' unexpected counts says so (with `mostly` judged on the sums, not per chunk), a
+null share is the weighted mean of the chunks' shares, a schema or dtype check holds when it
+holds in every chunk. Those run per chunk (parquet row groups, `gate.chunk_rows` at a time) in
+`gate.workers` processes, each with its own ephemeral GX context, so memory is a few chunks,
+not the batch.
+
+Two kinds do not decompose: the row count and uniqueness. They run once, in this process, on a
+frame holding only the columns they name (the flight key): exact uniqueness needs every key,
+but not every column. That pass uses the project's file context, so it gets a Data Docs page.
+
+Why not one GX run on the whole frame: GX's pandas engine copies the full frame once per
+column-map expectation (the null filter of each domain), so its cost grows with columns ×
+expectations and its memory with the batch; at 10M rows that was 3.8× the parquet read and a
+5.7 GB peak. GX also fingerprints every frame under 1 GB (`hash_pandas_dataframe`, about half
+a second per million rows); chunks are identified by their batch and row group instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pandas as pd
+from pyarrow import ArrowException
+
+from pipelines.contracts import Contract
+
+#: Expectations judged on the whole batch at once (they do not decompose over chunks).
+WHOLE_BATCH = frozenset(
+    {
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_be_unique",
+        "expect_compound_columns_to_be_unique",
+        "expect_select_column_values_to_be_unique_within_record",
+    }
+)
+T = TypeVar("T")
+PROPORTION = "expect_column_proportion_of_non_null_values_to_be_between"
+
+
+#: What reading a file that is not (whole, valid) parquet raises.
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, ArrowException)
+
+
+class UnreadableBatch(RuntimeError):
+    """A chunk of the batch could not be read: the file is corrupt or truncated."""
+
+
+@dataclass(frozen=True)
+class ExpectationConfigView:
+    """What `gate._failure` reads from a GX expectation configuration."""
+
+    type: str
+    kwargs: dict[str, Any]
+    severity: str
+
+
+@dataclass
+class MergedResult:
+    """One expectation's result over all chunks, shaped like a GX `ExpectationValidationResult`."""
+
+    expectation_config: ExpectationConfigView
+    success: bool
+    result: dict[str, Any] = field(default_factory=dict)
+    exception_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    rows: int
+    results: list[dict[str, Any]]
+    sample: pd.DataFrame
+
+
+def split_contract(contract: Contract) -> tuple[Contract, Contract]:
+    """(per-chunk part, whole-batch part) of a contract."""
+    whole = tuple(e for e in contract.expectations if e.expectation_type in WHOLE_BATCH)
+    chunked = tuple(e for e in contract.expectations if e.expectation_type not in WHOLE_BATCH)
+    return Contract(f"{contract.name}_chunks", chunked), Contract(f"{contract.name}_batch", whole)
+
+
+def whole_batch_columns(contract: Contract) -> list[str]:
+    """The columns the whole-batch expectations name (at least one, for the row count)."""
+    columns: list[str] = []
+    for expectation in contract.expectations:
+        named = [getattr(expectation, "column", None)]
+        named += list(getattr(expectation, "column_list", None) or [])
+        columns += [c for c in named if c and c not in columns]
+    return columns
+
+
+def row_group_chunks(row_group_rows: list[int], chunk_rows: int) -> list[list[int]]:
+    """Consecutive row groups packed into chunks of about `chunk_rows` rows (at least one group).
+
+    A row group larger than `chunk_rows` is one chunk on its own: parquet reads whole groups."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for index, rows in enumerate(row_group_rows):
+        if current and size + rows > chunk_rows:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(index)
+        size += rows
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _severity(config: Any) -> str:
+    return str(getattr(config.severity, "value", config.severity))
+
+
+def compact_results(validation: Any) -> list[dict[str, Any]]:
+    """A GX suite result as plain dicts (cheap to send between processes)."""
+    return [
+        {
+            "type": result.expectation_config.type,
+            "kwargs": dict(result.expectation_config.kwargs),
+            "severity": _severity(result.expectation_config),
+            "success": bool(result.success),
+            "result": dict(result.result or {}),
+            "exception_info": dict(result.exception_info or {}),
+        }
+        for result in validation.results
+    ]
+
+
+def _mostly_success(kwargs: dict[str, Any], nonmissing: int, unexpected: int) -> bool:
+    mostly = kwargs.get("mostly")
+    if mostly is None or nonmissing == 0:
+        return unexpected == 0
+    return (nonmissing - unexpected) / nonmissing >= float(mostly)
+
+
+def _proportion_success(kwargs: dict[str, Any], observed: float) -> bool:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    return (low is None or observed >= float(low)) and (high is None or observed <= float(high))
+
+
+def merge_chunk_results(
+    per_chunk: list[list[dict[str, Any]]], chunk_rows: list[int]
+) -> list[MergedResult]:
+    """Combine the chunks' results expectation by expectation (same suite, same order)."""
+    merged: list[MergedResult] = []
+    if not per_chunk:
+        return merged
+    for position, first in enumerate(per_chunk[0]):
+        parts = [chunk[position] for chunk in per_chunk]
+        config = ExpectationConfigView(first["type"], first["kwargs"], first["severity"])
+        failed = next((p for p in parts if not p["success"]), None)
+        errored = next((p for p in parts if p["exception_info"].get("raised_exception")), None)
+        if errored is not None:
+            merged.append(MergedResult(config, False, errored["result"], errored["exception_info"]))
+        elif "unexpected_count" in first["result"]:
+            element = sum(int(p["result"].get("element_count", 0)) for p in parts)
+            missing = sum(int(p["result"].get("missing_count", 0)) for p in parts)
+            unexpected = sum(int(p["result"].get("unexpected_count", 0)) for p in parts)
+            nonmissing = element - missing
+            examples = [v for p in parts for v in p["result"].get("partial_unexpected_list", [])]
+            merged.append(
+                MergedResult(
+                    config,
+                    _mostly_success(first["kwargs"], nonmissing, unexpected),
+                    {
+                        "element_count": element,
+                        "missing_count": missing,
+                        "unexpected_count": unexpected,
+                        "unexpected_percent": 100.0 * unexpected / nonmissing
+                        if nonmissing
+                        else 0.0,
+                        "partial_unexpected_list": examples[:20],
+                    },
+                )
+            )
+        elif first["type"] == PROPORTION:
+            total = sum(chunk_rows)
+            shares = [float(p["result"]["observed_value"]) for p in parts]
+            weighted = sum(s * n for s, n in zip(shares, chunk_rows, strict=True))
+            observed = weighted / total if total else 1.0
+            merged.append(
+                MergedResult(
+                    config,
+                    _proportion_success(first["kwargs"], observed),
+                    {"observed_value": observed},
+                )
+            )
+        else:
+            merged.append(MergedResult(config, failed is None, (failed or first)["result"], {}))
+    return merged
+
+
+# --- worker side: one ephemeral GX context per process, built on first use -----------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_definition(contract: Contract) -> Any:
+    if _WORKER.get("contract") != contract.name:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        disable_small_frame_fingerprint()
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas("chunks").add_dataframe_asset("chunk")
+        _WORKER["definition"] = gx.ValidationDefinition(
+            name=contract.name,
+            data=asset.add_batch_definition_whole_dataframe("rows"),
+            suite=context.suites.add(contract.suite()),
+        )
+        _WORKER["contract"] = contract.name
+    return _WORKER["definition"]
+
+
+def disable_small_frame_fingerprint() -> None:
+    """GX md5-hashes every frame under 1 GB to name its batch; chunks are named by position."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    pandas_execution_engine.HASH_THRESHOLD = 0
+
+
+def read_row_groups(uri: str, row_groups: list[int], columns: list[str] | None = None) -> Any:
+    import pyarrow.parquet as pq
+
+    from pipelines.storage import filesystem
+
+    fs, path = filesystem(uri)
+    try:
+        with fs.open(path, "rb") as handle:
+            table = pq.ParquetFile(handle).read_row_groups(row_groups, columns=columns)
+    except READ_ERRORS as error:
+        raise UnreadableBatch(f"row groups {row_groups} of {uri}: {error}") from error
+    return table.to_pandas()
+
+
+def validate_chunk(
+    contract: Contract,
+    uri: str,
+    row_groups: list[int],
+    parameters: dict[str, Any],
+    sample_rows: int,
+    seed: int,
+) -> ChunkOutcome:
+    """Read a chunk, validate it, and keep a fixed-seed sample of its rows for warnings."""
+    frame = read_row_groups(uri, row_groups)
+    definition = _worker_definition(contract)
+    validation = definition.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters,
+        result_format="SUMMARY",
+    )
+    sample = frame.sample(n=min(sample_rows, len(frame)), random_state=seed)
+    return ChunkOutcome(len(frame), compact_results(validation), sample)
+
+
+def chunk_executor(workers: int) -> Executor | None:
+    """Forked workers (GX is already imported here: a spawned one would spend seconds on it)."""
+    if workers <= 1:
+        return None
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+
+def validate_chunks(
+    contract: Contract,
+    uri: str,
+    chunks: list[list[int]],
+    parameters: dict[str, Any],
+    sample_rows_per_chunk: list[int],
+    workers: int,
+    meanwhile: Callable[[], T],
+) -> tuple[list[ChunkOutcome], T]:
+    """Chunk outcomes in chunk order from `workers` processes (or this one, if 1), and the
+    result of `meanwhile`, which runs here while the workers validate."""
+    executor = chunk_executor(workers)
+    if executor is None:
+        done = meanwhile()
+        return [
+            validate_chunk(contract, uri, groups, parameters, sample_rows_per_chunk[i], i)
+            for i, groups in enumerate(chunks)
+        ], done
+    with executor:
+        futures = [
+            executor.submit(
+                validate_chunk, contract, uri, groups, parameters, sample_rows_per_chunk[i], i
+            )
+            for i, groups in enumerate(chunks)
+        ]
+        done = meanwhile()
+        return [future.result() for future in futures], done

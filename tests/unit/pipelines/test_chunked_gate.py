@@ -1,0 +1,108 @@
+"""Merging per-chunk Great Expectations results into the batch's verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.chunked_gate import (
+    PROPORTION,
+    merge_chunk_results,
+    row_group_chunks,
+    split_contract,
+    whole_batch_columns,
+)
+from pipelines.config import GateParams
+from pipelines.contracts import scheduled_flights
+
+
+def _column_map(unexpected: int, element: int, missing: int = 0, mostly: float | None = None):
+    kwargs: dict[str, Any] = {"column": "carrier"}
+    if mostly is not None:
+        kwargs["mostly"] = mostly
+    nonmissing = element - missing
+    success = (
+        unexpected == 0 if mostly is None else (nonmissing - unexpected) / nonmissing >= mostly
+    )
+    return {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": kwargs,
+        "severity": "critical",
+        "success": success,
+        "result": {
+            "element_count": element,
+            "missing_count": missing,
+            "unexpected_count": unexpected,
+            "partial_unexpected_list": ["ZZ"] * min(unexpected, 3),
+        },
+        "exception_info": {"raised_exception": False},
+    }
+
+
+def _proportion(observed: float, minimum: float):
+    return {
+        "type": PROPORTION,
+        "kwargs": {"column": "tailnum", "min_value": minimum, "max_value": 1.0},
+        "severity": "critical",
+        "success": observed >= minimum,
+        "result": {"observed_value": observed},
+        "exception_info": {},
+    }
+
+
+def test_row_groups_are_packed_into_chunks_of_about_chunk_rows():
+    assert row_group_chunks([100, 100, 100, 100, 50], 250) == [[0, 1], [2, 3, 4]]
+    assert row_group_chunks([100, 100, 100, 100, 60], 250) == [[0, 1], [2, 3], [4]]
+    assert row_group_chunks([1000, 10], 250) == [[0], [1]]  # a big group is a chunk alone
+    assert row_group_chunks([], 250) == []
+
+
+def test_mostly_is_judged_on_the_batch_not_on_each_chunk():
+    # 3 unknown of 100 in one chunk (97% < mostly), none in the other 900: 99.7% overall.
+    chunks = [[_column_map(3, 100, mostly=0.99)], [_column_map(0, 900, mostly=0.99)]]
+    (merged,) = merge_chunk_results(chunks, [100, 900])
+    assert merged.success
+    assert merged.result["unexpected_count"] == 3 and merged.result["element_count"] == 1000
+    assert round(merged.result["unexpected_percent"], 2) == 0.3
+
+
+def test_mostly_fails_when_the_sums_say_so_though_each_chunk_passes_alone():
+    chunks = [[_column_map(1, 100, mostly=0.99)], [_column_map(1, 100, mostly=0.99)]]
+    assert merge_chunk_results(chunks, [100, 100])[0].success
+    chunks = [[_column_map(1, 100, mostly=0.995)], [_column_map(1, 100, mostly=0.995)]]
+    assert not merge_chunk_results(chunks, [100, 100])[0].success
+
+
+def test_unexpected_values_without_mostly_fail_the_batch_and_are_counted_with_missing():
+    chunks = [[_column_map(0, 100, missing=10)], [_column_map(2, 100, missing=20)]]
+    (merged,) = merge_chunk_results(chunks, [100, 100])
+    assert not merged.success
+    assert merged.result["unexpected_count"] == 2 and merged.result["missing_count"] == 30
+    assert merged.result["partial_unexpected_list"] == ["ZZ", "ZZ"]
+
+
+def test_null_shares_are_weighted_by_chunk_size():
+    # 50% non-null in a chunk of 100, 100% in a chunk of 900: 95% overall, above the 90% floor.
+    (merged,) = merge_chunk_results([[_proportion(0.5, 0.9)], [_proportion(1.0, 0.9)]], [100, 900])
+    assert merged.success and abs(merged.result["observed_value"] - 0.95) < 1e-12
+    (merged,) = merge_chunk_results([[_proportion(0.5, 0.9)], [_proportion(1.0, 0.9)]], [500, 500])
+    assert not merged.success
+
+
+def test_an_error_in_any_chunk_fails_the_expectation_with_its_message():
+    errored = _column_map(0, 100) | {
+        "success": False,
+        "exception_info": {"raised_exception": True, "exception_message": "no column carrier"},
+    }
+    (merged,) = merge_chunk_results([[_column_map(0, 100)], [errored]], [100, 100])
+    assert not merged.success and merged.exception_info["exception_message"] == "no column carrier"
+
+
+def test_row_count_and_uniqueness_are_judged_on_the_whole_batch_by_key_only():
+    chunk, whole = split_contract(scheduled_flights(GateParams()))
+    whole_types = {e.expectation_type for e in whole.expectations}
+    assert whole_types == {
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_be_unique",
+    }
+    assert not whole_types & {e.expectation_type for e in chunk.expectations}
+    assert whole_batch_columns(whole) == ["flight_id"]
