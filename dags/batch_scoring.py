@@ -14,8 +14,12 @@ Scores each day's scheduled flights with the champion, every night, before the d
 * **Pinned model**: `resolve_models` turns `@champion` (and `@challenger`) into versions once;
   every task uses those versions even if an alias moves mid-run, and each row carries its
   version, run id and training-data version.
-* **Output**: `predictions/date=D/part-0.parquet`, published atomically; a re-run replaces the
-  day with identical rows. A challenger scores in shadow into `shadow/date=D/`, never acted upon.
+* **Shards**: `plan_shards` splits the day into whole parquet row groups of about
+  `scoring.shard_rows` rows; `score_shard` is mapped over them (dynamic task mapping), so
+  Celery or Kubernetes workers share a large day. Each shard streams in record batches.
+* **Output**: `predictions/date=D/part-0.parquet`, published atomically by
+  `publish_predictions` once every shard is done; a re-run replaces the day with identical
+  rows. A challenger scores in shadow into `shadow/date=D/`, never acted upon.
 
 Runbook: `runbooks/batch-scoring.md`.
 """
@@ -78,26 +82,52 @@ def batch_scoring() -> None:
         return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
 
     @task
-    def score_flights(models: dict, gate: dict) -> dict:
-        """Features with the training code, champion (and shadow) scores, atomic publish."""
+    def plan_shards(gate: dict) -> list[dict]:
+        """Whole row groups of about `scoring.shard_rows` rows each: one mapped task per shard."""
         from pipelines.config import load_params
-        from pipelines.scoring import PinnedModel, score_day
+        from pipelines.scoring import plan_shards
 
+        return [shard.as_dict() for shard in plan_shards(load_params(), target_day())]
+
+    @task(map_index_template="{{ shard_label }}")
+    def score_shard(shard: dict, models: dict) -> dict:
+        """Features with the training code, champion (and shadow) scores, streamed in record
+        batches into the day's staging folder."""
+        from pipelines.config import load_params
+        from pipelines.scoring import PinnedModel, Shard, score_shard
+
+        planned = Shard.from_dict(shard)
+        get_current_context()["shard_label"] = f"shard {planned.index} ({planned.rows} rows)"  # type: ignore[typeddict-unknown-key]
         challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
-        result = score_day(
+        return score_shard(
             load_params(),
-            target_day(),
+            planned,
             PinnedModel(**models["champion"]),
             get_current_context()["run_id"],
             challenger,
-            validate=False,
+        ).as_dict()
+
+    @task
+    def publish_predictions(models: dict, shards: list[dict]) -> dict:
+        """All shards, or none: the day is published in one step, then staging is cleared."""
+        from pipelines.config import load_params
+        from pipelines.scoring import PinnedModel, ShardResult, publish_day
+
+        challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
+        result = publish_day(
+            load_params(),
+            target_day(),
+            [ShardResult(**shard) for shard in shards],
+            PinnedModel(**models["champion"]),
+            challenger,
         )
         return result.__dict__
 
     models = resolve_models()
     gate = gate_flights()
     wait_for_flights >> gate
-    score_flights(models, gate)
+    scored = score_shard.partial(models=models).expand(shard=plan_shards(gate))
+    publish_predictions(models, scored)
 
 
 batch_scoring()

@@ -48,13 +48,30 @@ def feature_columns(params: FeatureParams) -> tuple[str, ...]:
     return (*CATEGORICAL_FEATURES, *numeric_features(params))
 
 
+#: The scheduled-flights columns `day_schedule_counts` needs (a cheap first pass on a big day).
+SCHEDULE_COUNT_COLUMNS = ("flight_date", "origin", "carrier", "sched_dep_time")
+
+
+def day_schedule_counts(flights: pd.DataFrame) -> schedule.ScheduleCounts:
+    return schedule.count_schedule(
+        flights["flight_date"],
+        flights["origin"],
+        flights["carrier"],
+        calendar.dep_hour(flights["sched_dep_time"]),
+    )
+
+
 def build_features(
     flights: pd.DataFrame,
     weather_observations: pd.DataFrame,
     planes: pd.DataFrame,
     params: FeatureParams,
+    schedule_counts: schedule.ScheduleCounts | None = None,
 ) -> pd.DataFrame:
-    """Keys, model inputs and the cutoff metadata (`cutoff_at`, `wx_observed_at`) per flight."""
+    """Keys, model inputs and the cutoff metadata (`cutoff_at`, `wx_observed_at`) per flight.
+
+    `schedule_counts` are the whole batch's (`day_schedule_counts`) when `flights` is one
+    record batch of it; by default they are counted on `flights` itself."""
     leaked = sorted(set(flights.columns) & set(FORBIDDEN_COLUMNS))
     if leaked:
         raise ValueError(f"post-departure columns reached feature building: {leaked}")
@@ -74,11 +91,12 @@ def build_features(
     table["scheduled_block_minutes"] = schedule.scheduled_block_minutes(
         flights["sched_dep_time"], flights["sched_arr_time"]
     )
+    counts = schedule_counts or day_schedule_counts(flights)
     table["origin_hour_flights"] = schedule.origin_hour_flights(
-        date, flights["origin"], table["dep_hour"]
+        date, flights["origin"], table["dep_hour"], counts
     )
-    table["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"])
-    table["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"])
+    table["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"], counts)
+    table["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"], counts)
     table["plane_age"] = aircraft.plane_age(flights["tailnum"], flights["year"], planes)
     table["plane_seats"] = aircraft.plane_seats(flights["tailnum"], planes)
     table["cutoff_at"] = weather.prediction_cutoff(

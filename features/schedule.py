@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 _MINUTES_PER_DAY = 24 * 60
@@ -17,19 +19,59 @@ def scheduled_block_minutes(sched_dep_time: pd.Series, sched_arr_time: pd.Series
     return block.astype("float64")
 
 
+@dataclass(frozen=True)
+class ScheduleCounts:
+    """Flights scheduled per (date, origin, hour), (date, origin) and (date, carrier).
+
+    Counted over the whole batch once, then looked up per row: scoring streams a large day in
+    record batches, and a count taken inside one record batch would differ from training's."""
+
+    origin_hour: pd.Series
+    origin_day: pd.Series
+    carrier_day: pd.Series
+
+    def plus(self, other: ScheduleCounts) -> ScheduleCounts:
+        def add(a: pd.Series, b: pd.Series) -> pd.Series:
+            return a.add(b, fill_value=0)
+
+        return ScheduleCounts(
+            add(self.origin_hour, other.origin_hour),
+            add(self.origin_day, other.origin_day),
+            add(self.carrier_day, other.carrier_day),
+        )
+
+
+def count_schedule(
+    flight_date: pd.Series, origin: pd.Series, carrier: pd.Series, dep_hour: pd.Series
+) -> ScheduleCounts:
+    keys = pd.DataFrame({"d": flight_date, "o": origin, "c": carrier, "h": dep_hour})
+    return ScheduleCounts(
+        origin_hour=keys.groupby(["d", "o", "h"]).size().astype("float64"),
+        origin_day=keys.groupby(["d", "o"]).size().astype("float64"),
+        carrier_day=keys.groupby(["d", "c"]).size().astype("float64"),
+    )
+
+
+def _look_up(counts: pd.Series, *keys: pd.Series) -> pd.Series:
+    index = pd.MultiIndex.from_arrays([k.to_numpy() for k in keys])
+    found = counts.reindex(index).to_numpy(dtype="float64")
+    return pd.Series(found, index=keys[0].index)
+
+
 def origin_hour_flights(
-    flight_date: pd.Series, origin: pd.Series, dep_hour: pd.Series
+    flight_date: pd.Series, origin: pd.Series, dep_hour: pd.Series, counts: ScheduleCounts
 ) -> pd.Series:
     """Flights scheduled to leave the same airport in the same hour: congestion."""
-    keys = pd.DataFrame({"d": flight_date, "o": origin, "h": dep_hour})
-    return keys.groupby(["d", "o", "h"])["d"].transform("size").astype("float64")
+    return _look_up(counts.origin_hour, flight_date, origin, dep_hour)
 
 
-def origin_day_flights(flight_date: pd.Series, origin: pd.Series) -> pd.Series:
-    keys = pd.DataFrame({"d": flight_date, "o": origin})
-    return keys.groupby(["d", "o"])["d"].transform("size").astype("float64")
+def origin_day_flights(
+    flight_date: pd.Series, origin: pd.Series, counts: ScheduleCounts
+) -> pd.Series:
+    return _look_up(counts.origin_day, flight_date, origin)
 
 
-def carrier_day_flights(flight_date: pd.Series, carrier: pd.Series) -> pd.Series:
-    keys = pd.DataFrame({"d": flight_date, "c": carrier})
-    return keys.groupby(["d", "c"])["d"].transform("size").astype("float64")
+def carrier_day_flights(
+    flight_date: pd.Series, carrier: pd.Series, counts: ScheduleCounts
+) -> pd.Series:
+    return _look_up(counts.carrier_day, flight_date, carrier)

@@ -129,13 +129,14 @@ class ScoringParams:
     output_root: str = "data"  # predictions/ and shadow/ live under it; s3://… in production
     threshold: float = 0.35
     batch_rows: int = 100_000
+    shard_rows: int = 2_000_000
     wait_for_data_hours: float = 6.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("scoring.threshold must be a probability in (0, 1)")
-        if self.batch_rows < 1:
-            raise ValueError("scoring.batch_rows must be positive")
+        if self.batch_rows < 1 or self.shard_rows < 1:
+            raise ValueError("scoring.batch_rows and scoring.shard_rows must be positive")
 
 
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}

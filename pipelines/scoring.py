@@ -4,29 +4,54 @@
   uses only that version; the version is written on every output row.
 * The landed batch passes the same Great Expectations gate as training; a rejected batch
   raises before anything is written, so existing predictions stay as they were.
-* Features come from `features.build` (the training code, unchanged).
-* Prediction streams over record batches, so memory does not grow with the batch.
-* The day is published atomically (one file, written elsewhere, then renamed): a reader
-  never sees half a day, and re-running a date replaces it with identical rows.
+* Features come from `features.build` (the training code, unchanged); the day's schedule
+  counts are taken over the whole day first, so a record batch sees what training sees.
+* A day is split into shards of whole parquet row groups (`scoring.shard_rows`); each shard
+  streams in record batches of `scoring.batch_rows`, so memory does not grow with the day.
+  The batch_scoring DAG maps one task per shard (dynamic task mapping); `score_day` runs them
+  one after the other.
+* Shards are written under `_staging/` (hidden from dataset readers), then the day is
+  published in one step (one file, written under a hidden name, then renamed): a reader never
+  sees half a day, and re-running a date replaces it with identical rows.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from features.build import build_features, model_inputs
+from features.build import (
+    SCHEDULE_COUNT_COLUMNS,
+    build_features,
+    day_schedule_counts,
+    model_inputs,
+)
+from features.schedule import ScheduleCounts
 from pipelines import landing
+from pipelines.chunked_gate import row_group_chunks
 from pipelines.config import Params
 from pipelines.quarantine import gate_landed_batch
 from pipelines.registry import CHAMPION
-from pipelines.storage import join_uri, write_parquet, write_text
+from pipelines.storage import (
+    iter_parquet,
+    join_uri,
+    parquet_row_groups,
+    parquet_sink,
+    remove_stale_temporaries,
+    remove_tree,
+    write_text,
+)
 from pipelines.versioning import git_revision
 
 PREDICTION_COLUMNS = (
@@ -39,6 +64,15 @@ PREDICTION_COLUMNS = (
     "model_data_version",
     "feature_code_version",
     "scoring_run_id",
+)
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("flight_id", pa.string()),
+        ("flight_date", pa.string()),
+        ("late_probability", pa.float64()),
+        ("predicted_late", pa.bool_()),
+        *((column, pa.string()) for column in PREDICTION_COLUMNS[4:]),
+    ]
 )
 
 
@@ -91,7 +125,9 @@ def resolve_alias(params: Params, alias: str = CHAMPION) -> PinnedModel | None:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def load_pinned(pinned: PinnedModel) -> Any:
+    """The model of a pinned version (cached: a version's artifacts never change)."""
     import mlflow
 
     try:
@@ -102,15 +138,6 @@ def load_pinned(pinned: PinnedModel) -> Any:
         ) from error
 
 
-def predict_in_batches(model: Any, inputs: pd.DataFrame, batch_rows: int) -> np.ndarray:
-    """`predict_proba` over slices of `batch_rows`: peak memory is one slice's, not the day's."""
-    parts = [
-        model.predict_proba(inputs.iloc[start : start + batch_rows])[:, 1]
-        for start in range(0, len(inputs), batch_rows)
-    ]
-    return np.concatenate(parts) if parts else np.empty(0)
-
-
 def prediction_rows(
     features: pd.DataFrame,
     probability: np.ndarray,
@@ -119,6 +146,7 @@ def prediction_rows(
     feature_code_version: str,
     scoring_run_id: str,
 ) -> pd.DataFrame:
+    """One row per flight, in the landed order (deterministic: a re-run writes the same file)."""
     rows = pd.DataFrame(
         {
             "flight_id": features["flight_id"].to_numpy(),
@@ -132,30 +160,307 @@ def prediction_rows(
     rows["model_data_version"] = pinned.data_version
     rows["feature_code_version"] = feature_code_version
     rows["scoring_run_id"] = scoring_run_id
-    return rows.sort_values("flight_id", ignore_index=True).loc[:, list(PREDICTION_COLUMNS)]
+    return rows.loc[:, list(PREDICTION_COLUMNS)]
+
+
+def _output_root(params: Params, folder: str) -> str:
+    return join_uri(params.workspace_path(params.scoring.output_root), folder)
 
 
 def predictions_uri(params: Params, day: date, folder: str = "predictions") -> str:
-    root = params.workspace_path(params.scoring.output_root)
-    return join_uri(root, folder, f"date={day.isoformat()}", "part-0.parquet")
+    return join_uri(_output_root(params, folder), f"date={day.isoformat()}", "part-0.parquet")
 
 
-def day_features(params: Params, day: date) -> pd.DataFrame:
-    flights = landing.read_partition(params.landing_root, "flights", day)
-    weather = landing.read_reference(params.landing_root, "weather")
-    planes = landing.read_reference(params.landing_root, "planes")
-    return build_features(flights, weather, planes, params.features)
+def staging_uri(params: Params, day: date, folder: str = "predictions") -> str:
+    """Where a day's shards wait to be published: `_` keeps them out of dataset readers."""
+    return join_uri(_output_root(params, folder), "_staging", f"date={day.isoformat()}")
+
+
+def _safe(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Whole row groups of a day's landed file: the unit one worker scores."""
+
+    day: str
+    index: int
+    row_groups: tuple[int, ...]
+    rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "row_groups": list(self.row_groups)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Shard:
+        return cls(raw["day"], int(raw["index"]), tuple(raw["row_groups"]), int(raw["rows"]))
+
+
+def landed_flights_uri(params: Params, day: date) -> str:
+    return landing.partition_uri(params.landing_root, "flights", day)
+
+
+def plan_shards(params: Params, day: date) -> list[Shard]:
+    """Split the day into shards of about `scoring.shard_rows` rows (whole row groups).
+
+    Stale shards of an interrupted run for this day are cleared first; scoring runs one at a
+    time per day (the DAG has `max_active_runs=1`)."""
+    for folder in ("predictions", "shadow"):
+        remove_tree(staging_uri(params, day, folder))
+    group_rows = parquet_row_groups(landed_flights_uri(params, day))
+    chunks = row_group_chunks(group_rows, params.scoring.shard_rows) or [[]]
+    return [
+        Shard(day.isoformat(), i, tuple(groups), sum(group_rows[g] for g in groups))
+        for i, groups in enumerate(chunks)
+    ]
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """What every record batch of a day needs besides its own rows (read once per shard)."""
+
+    weather: pd.DataFrame
+    planes: pd.DataFrame
+    schedule_counts: ScheduleCounts
+    feature_code_version: str
+
+
+def day_context(params: Params, day: date) -> DayContext:
+    """Reference tables, and the day's schedule counts from a cheap pass over four columns."""
+    uri = landed_flights_uri(params, day)
+    counts: ScheduleCounts | None = None
+    for part in iter_parquet(uri, params.scoring.batch_rows, columns=list(SCHEDULE_COUNT_COLUMNS)):
+        part_counts = day_schedule_counts(part)
+        counts = part_counts if counts is None else counts.plus(part_counts)
+    if counts is None:
+        counts = day_schedule_counts(pd.DataFrame(columns=list(SCHEDULE_COUNT_COLUMNS)))
+    return DayContext(
+        weather=landing.read_reference(params.landing_root, "weather"),
+        planes=landing.read_reference(params.landing_root, "planes"),
+        schedule_counts=counts,
+        feature_code_version=git_revision(Path(__file__).resolve().parents[1]).git_rev,
+    )
+
+
+@dataclass
+class AgreementSums:
+    """Sums over rows from which the shadow's agreement with the champion is computed, so
+    shards can be combined without holding both models' scores for the whole day."""
+
+    rows: int = 0
+    same_decision: int = 0
+    abs_difference: float = 0.0
+    sx: float = 0.0
+    sy: float = 0.0
+    sxx: float = 0.0
+    syy: float = 0.0
+    sxy: float = 0.0
+
+    def add(self, champion: pd.DataFrame, challenger: pd.DataFrame) -> None:
+        x = champion["late_probability"].to_numpy()
+        y = challenger["late_probability"].to_numpy()
+        self.rows += len(x)
+        self.same_decision += int(
+            (champion["predicted_late"].to_numpy() == challenger["predicted_late"].to_numpy()).sum()
+        )
+        self.abs_difference += float(np.abs(x - y).sum())
+        self.sx += float(x.sum())
+        self.sy += float(y.sum())
+        self.sxx += float((x * x).sum())
+        self.syy += float((y * y).sum())
+        self.sxy += float((x * y).sum())
+
+    def plus(self, other: AgreementSums) -> AgreementSums:
+        return AgreementSums(**{k: getattr(self, k) + getattr(other, k) for k in asdict(self)})
+
+    def summary(self) -> dict[str, float]:
+        if self.rows == 0:
+            return {"rows": 0.0}
+        n = self.rows
+        covariance = self.sxy - self.sx * self.sy / n
+        spread = (self.sxx - self.sx**2 / n) * (self.syy - self.sy**2 / n)
+        return {
+            "rows": float(n),
+            "decision_agreement": self.same_decision / n,
+            "probability_correlation": float(covariance / np.sqrt(spread)) if spread > 0 else 1.0,
+            "mean_absolute_difference": self.abs_difference / n,
+        }
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    index: int
+    rows: int
+    predictions_uri: str
+    shadow_uri: str | None
+    agreement: dict[str, Any] = field(default_factory=dict)  # AgreementSums, summed later
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A pinned version and its loaded model."""
+
+    pinned: PinnedModel
+    model: Any
+
+
+def score_batches(
+    batches: Iterable[pd.DataFrame],
+    context: DayContext,
+    params: Params,
+    champion: ScoringModel,
+    scoring_run_id: str,
+    champion_uri: str,
+    challenger: ScoringModel | None = None,
+    shadow_uri: str | None = None,
+) -> tuple[int, AgreementSums | None]:
+    """Features (training code) → `predict_proba` → rows, one record batch at a time, into
+    one parquet file per model, each published when the last batch is written."""
+    threshold = params.scoring.threshold
+    code = context.feature_code_version
+    agreement = AgreementSums() if challenger is not None else None
+    with ExitStack() as outputs:  # both files are published only if every batch succeeded
+        sink = outputs.enter_context(parquet_sink(champion_uri, PREDICTION_SCHEMA))
+        shadow = (
+            outputs.enter_context(parquet_sink(shadow_uri, PREDICTION_SCHEMA))
+            if challenger is not None and shadow_uri
+            else None
+        )
+        for flights in batches:
+            features = build_features(
+                flights, context.weather, context.planes, params.features, context.schedule_counts
+            )
+            inputs = model_inputs(features, params.features)
+            rows = prediction_rows(
+                features,
+                champion.model.predict_proba(inputs)[:, 1],
+                champion.pinned,
+                threshold,
+                code,
+                scoring_run_id,
+            )
+            sink.write(rows)
+            if challenger is not None and shadow is not None and agreement is not None:
+                shadow_rows = prediction_rows(
+                    features,
+                    challenger.model.predict_proba(inputs)[:, 1],
+                    challenger.pinned,
+                    threshold,
+                    code,
+                    scoring_run_id,
+                )
+                shadow.write(shadow_rows)
+                agreement.add(rows, shadow_rows)
+    return sink.rows, agreement
+
+
+def _shadow_of(champion: PinnedModel, challenger: PinnedModel | None) -> PinnedModel | None:
+    """The challenger scores in shadow only when it is another version than the champion."""
+    return challenger if challenger is not None and challenger.version != champion.version else None
+
+
+def score_shard(
+    params: Params,
+    shard: Shard,
+    champion: PinnedModel,
+    scoring_run_id: str,
+    challenger: PinnedModel | None = None,
+) -> ShardResult:
+    """Score one shard with the pinned model(s) into the day's staging folder."""
+    day = date.fromisoformat(shard.day)
+    shadow = _shadow_of(champion, challenger)
+    champion_model = ScoringModel(champion, load_pinned(champion))
+    challenger_model = ScoringModel(shadow, load_pinned(shadow)) if shadow else None
+    name = f"{_safe(scoring_run_id)}-shard-{shard.index:05d}.parquet"
+    champion_uri = join_uri(staging_uri(params, day), name)
+    shadow_uri = join_uri(staging_uri(params, day, "shadow"), name) if shadow else None
+    batches = (
+        iter_parquet(
+            landed_flights_uri(params, day), params.scoring.batch_rows, list(shard.row_groups)
+        )
+        if shard.row_groups
+        else iter([])
+    )
+    rows, agreement = score_batches(
+        batches,
+        day_context(params, day),
+        params,
+        champion_model,
+        scoring_run_id,
+        champion_uri,
+        challenger_model,
+        shadow_uri,
+    )
+    return ShardResult(
+        shard.index, rows, champion_uri, shadow_uri, asdict(agreement) if agreement else {}
+    )
 
 
 @dataclass(frozen=True)
 class ScoringResult:
     day: str
     rows: int
+    shards: int
     predictions_uri: str
     model: dict[str, str]
     shadow_uri: str | None
     shadow_agreement: dict[str, float] | None
     gate_status: str
+
+
+def _publish(params: Params, shard_uris: list[str], target: str) -> int:
+    """Concatenate the shards into `target` in one atomic publish; returns the rows."""
+    remove_stale_temporaries(target.rsplit("/", 1)[0])
+    with parquet_sink(target, PREDICTION_SCHEMA) as sink:
+        for uri in shard_uris:
+            sink.write_file(uri, params.scoring.batch_rows)
+    return sink.rows
+
+
+def publish_day(
+    params: Params,
+    day: date,
+    shards: list[ShardResult],
+    champion: PinnedModel,
+    challenger: PinnedModel | None = None,
+    gate_status: str = "gated upstream",
+) -> ScoringResult:
+    """Publish the shards as the day's predictions (and shadow), then clear the staging."""
+    ordered = sorted(shards, key=lambda s: s.index)
+    target = predictions_uri(params, day)
+    rows = _publish(params, [s.predictions_uri for s in ordered], target)
+    shadow = _shadow_of(champion, challenger)
+    shadow_target = agreement = None
+    if shadow is not None:
+        shadow_target = predictions_uri(params, day, "shadow")
+        _publish(params, [str(s.shadow_uri) for s in ordered], shadow_target)
+        sums = AgreementSums()
+        for shard in ordered:
+            sums = sums.plus(AgreementSums(**shard.agreement))
+        agreement = sums.summary()
+        write_text(
+            json.dumps(
+                {"champion": champion.as_dict(), "challenger": shadow.as_dict(), **agreement},
+                indent=2,
+            ),
+            shadow_target.rsplit("/", 1)[0] + "/agreement.json",
+        )
+    for folder in ("predictions", "shadow"):
+        remove_tree(staging_uri(params, day, folder))
+    return ScoringResult(
+        day=day.isoformat(),
+        rows=rows,
+        shards=len(ordered),
+        predictions_uri=target,
+        model=champion.as_dict(),
+        shadow_uri=shadow_target,
+        shadow_agreement=agreement,
+        gate_status=gate_status,
+    )
 
 
 def score_day(
@@ -166,73 +471,15 @@ def score_day(
     challenger: PinnedModel | None = None,
     validate: bool = True,
 ) -> ScoringResult:
-    """Gate, build features, score with the pinned champion (and shadow challenger), publish.
+    """Gate, then every shard in turn, then publish: the DAG's steps, in one process.
 
     `validate=False` when the caller ran the gate as its own step (the DAG's `gate_flights`)."""
     gate_status = (
         gate_landed_batch(params, "scheduled_flights", day).status if validate else "gated upstream"
     )
-    features = day_features(params, day)
-    code = git_revision(Path(__file__).resolve().parents[1]).git_rev
-    model = load_pinned(champion)
-    inputs = model_inputs(features, params.features)
-    probability = predict_in_batches(model, inputs, params.scoring.batch_rows)
-    rows = prediction_rows(
-        features, probability, champion, params.scoring.threshold, code, scoring_run_id
-    )
-    target = write_parquet(rows, predictions_uri(params, day))
-    shadow_uri = agreement = None
-    if challenger is not None and challenger.version != champion.version:
-        shadow_probability = predict_in_batches(
-            load_pinned(challenger), inputs, params.scoring.batch_rows
-        )
-        shadow_rows = prediction_rows(
-            features,
-            shadow_probability,
-            challenger,
-            params.scoring.threshold,
-            code,
-            scoring_run_id,
-        )
-        shadow_uri = write_parquet(shadow_rows, predictions_uri(params, day, "shadow"))
-        agreement = shadow_agreement(rows, shadow_rows)
-        write_text(
-            json.dumps(
-                {"champion": champion.as_dict(), "challenger": challenger.as_dict(), **agreement},
-                indent=2,
-            ),
-            shadow_uri.rsplit("/", 1)[0] + "/agreement.json",
-        )
-    return ScoringResult(
-        day=day.isoformat(),
-        rows=len(rows),
-        predictions_uri=target,
-        model=champion.as_dict(),
-        shadow_uri=shadow_uri,
-        shadow_agreement=agreement,
-        gate_status=gate_status,
-    )
-
-
-def shadow_agreement(champion: pd.DataFrame, challenger: pd.DataFrame) -> dict[str, float]:
-    """How far the shadow model's answers are from the champion's on the same flights."""
-    if champion.empty:
-        return {"rows": 0.0}
-    return {
-        "rows": float(len(champion)),
-        "decision_agreement": float(
-            (
-                champion["predicted_late"].to_numpy() == challenger["predicted_late"].to_numpy()
-            ).mean()
-        ),
-        "probability_correlation": float(
-            np.corrcoef(champion["late_probability"], challenger["late_probability"])[0, 1]
-        )
-        if len(champion) > 1
-        else 1.0,
-        "mean_absolute_difference": float(
-            np.abs(
-                champion["late_probability"].to_numpy() - challenger["late_probability"].to_numpy()
-            ).mean()
-        ),
-    }
+    load_pinned(champion)  # fail before any shard is written if the model cannot be loaded
+    results = [
+        score_shard(params, shard, champion, scoring_run_id, challenger)
+        for shard in plan_shards(params, day)
+    ]
+    return publish_day(params, day, results, champion, challenger, gate_status)

@@ -9,9 +9,15 @@ from __future__ import annotations
 import io
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import fsspec
 import pandas as pd
+
+#: Prefix of in-progress files: hidden from readers (pyarrow and Spark skip `.` and `_`).
+TEMPORARY_PREFIX = ".tmp-"
 
 
 def join_uri(root: str, *parts: str) -> str:
@@ -38,7 +44,7 @@ def write_parquet(frame: pd.DataFrame, uri: str) -> str:
     if "file" in fs.protocol:
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
         with open(temporary, "wb") as handle:
             handle.write(buffer.getvalue())
             handle.flush()
@@ -83,7 +89,7 @@ def write_text(content: str, uri: str) -> str:
     if "file" in fs.protocol:
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
         with open(temporary, "w") as handle:
             handle.write(content)
         os.replace(temporary, path)
@@ -112,3 +118,108 @@ def list_files(uri: str, pattern: str) -> list[str]:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     prefix = "" if protocol in ("file", "local") else f"{protocol}://"
     return sorted(prefix + found for found in fs.glob(f"{path.rstrip('/')}/{pattern}"))
+
+
+def parquet_row_groups(uri: str) -> list[int]:
+    """Rows per row group, from the footer."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        metadata = pq.ParquetFile(handle).metadata
+        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+def iter_parquet(
+    uri: str,
+    batch_rows: int,
+    row_groups: list[int] | None = None,
+    columns: list[str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The file (or some of its row groups) as DataFrames of at most `batch_rows` rows, read
+    one record batch at a time: memory is one batch, whatever the file's size."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        for batch in parquet.iter_batches(
+            batch_size=batch_rows, row_groups=row_groups, columns=columns
+        ):
+            yield batch.to_pandas()
+
+
+class ParquetSink:
+    """Appends DataFrames to one parquet file as row groups (see `parquet_sink`)."""
+
+    def __init__(self, writer: Any, schema: Any):
+        self._writer = writer
+        self._schema = schema
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def write_file(self, uri: str, batch_rows: int) -> None:
+        for frame in iter_parquet(uri, batch_rows):
+            self.write(frame)
+
+
+@contextmanager
+def parquet_sink(uri: str, schema: Any) -> Iterator[ParquetSink]:
+    """Stream row groups into `uri`, published in one step when the block ends.
+
+    Locally the file is written under a hidden temporary name and renamed (`os.replace`); on
+    S3 a multipart upload becomes the object only when completed. An exception leaves the
+    target as it was; a killed process leaves a hidden temporary file, which
+    `remove_stale_temporaries` clears on the next run."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(uri)
+    local = "file" in fs.protocol
+    if local:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        target = os.path.join(os.path.dirname(path), f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
+        handle = open(target, "wb")  # noqa: SIM115 - closed below, before the rename
+    else:
+        target = path
+        handle = fs.open(path, "wb")
+    try:
+        writer = pq.ParquetWriter(handle, schema)
+        sink = ParquetSink(writer, schema)
+        yield sink
+        writer.close()
+        if local:
+            handle.flush()
+            os.fsync(handle.fileno())
+        handle.close()
+        if local:
+            os.replace(target, path)
+    except BaseException:
+        if local:
+            handle.close()
+            os.remove(target)
+        else:
+            handle.discard() if hasattr(handle, "discard") else handle.close()
+        raise
+
+
+def remove_stale_temporaries(directory_uri: str) -> list[str]:
+    """Temporary files a killed writer left in `directory_uri` (local only: S3 has none)."""
+    fs, path = filesystem(directory_uri)
+    if "file" not in fs.protocol or not os.path.isdir(path):
+        return []
+    stale = [os.path.join(path, n) for n in os.listdir(path) if n.startswith(TEMPORARY_PREFIX)]
+    for name in stale:
+        os.remove(name)
+    return stale
+
+
+def remove_tree(uri: str) -> None:
+    fs, path = filesystem(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)

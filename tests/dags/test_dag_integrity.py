@@ -81,10 +81,17 @@ def test_ingestion_dag_gates_both_landed_contracts_daily(dagbag):
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # a real data interval
 
 
-def test_batch_scoring_waits_gates_then_scores_with_pinned_models(dagbag):
+def test_batch_scoring_waits_gates_then_scores_shards_with_pinned_models(dagbag):
     dag = dagbag.dags["batch_scoring"]
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
-    score = dag.get_task("score_flights")
-    assert score.upstream_task_ids == {"resolve_models", "gate_flights"}
+    assert dag.max_active_runs == 1  # one run per day at a time: shards and staging are per day
+    score = dag.get_task("score_shard")
+    assert type(score).__name__.endswith("MappedOperator"), "one mapped task per shard"
+    assert score.upstream_task_ids == {"resolve_models", "plan_shards"}
+    assert dag.get_task("plan_shards").upstream_task_ids == {"gate_flights"}
+    assert dag.get_task("publish_predictions").upstream_task_ids == {
+        "resolve_models",
+        "score_shard",
+    }
     assert dag.get_task("gate_flights").upstream_task_ids == {"wait_for_flights"}
     assert dag.get_task("wait_for_flights").__class__.__name__ == "LandedBatchSensor"

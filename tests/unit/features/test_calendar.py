@@ -37,8 +37,36 @@ def test_origin_hour_load_counts_same_airport_same_hour():
         {
             "d": ["2013-01-01"] * 4,
             "o": ["EWR", "EWR", "JFK", "EWR"],
+            "c": ["UA", "AA", "UA", "UA"],
             "h": [5, 5, 5, 6],
         }
     )
-    counts = schedule.origin_hour_flights(frame["d"], frame["o"], frame["h"])
+    day = schedule.count_schedule(frame["d"], frame["o"], frame["c"], frame["h"])
+    counts = schedule.origin_hour_flights(frame["d"], frame["o"], frame["h"], day)
     assert counts.tolist() == pytest.approx([2, 2, 1, 1])
+
+
+def test_counts_summed_over_record_batches_equal_the_whole_day_counts():
+    frame = pd.DataFrame(
+        {
+            "d": ["2013-01-01"] * 5,
+            "o": ["EWR", "EWR", "JFK", "EWR", "JFK"],
+            "c": ["UA", "AA", "UA", "UA", "B6"],
+            "h": [5, 5, 5, 6, 7],
+        }
+    )
+    whole = schedule.count_schedule(frame["d"], frame["o"], frame["c"], frame["h"])
+    first, rest = frame.iloc[:2], frame.iloc[2:]
+    summed = schedule.count_schedule(first["d"], first["o"], first["c"], first["h"]).plus(
+        schedule.count_schedule(rest["d"], rest["o"], rest["c"], rest["h"])
+    )
+    # A record batch (`rest`) scored with the day's counts sees what the whole day sees.
+    in_batch = schedule.origin_day_flights(rest["d"], rest["o"], summed)
+    assert in_batch.tolist() == pytest.approx([2, 3, 2])  # the batch alone would say [2, 1, 2]
+    assert (
+        in_batch.tolist()
+        == schedule.origin_day_flights(frame["d"], frame["o"], whole).iloc[2:].tolist()
+    )
+    assert schedule.carrier_day_flights(rest["d"], rest["c"], summed).tolist() == pytest.approx(
+        [3, 3, 1]
+    )
