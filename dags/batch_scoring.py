@@ -14,8 +14,8 @@ Scores each day's scheduled flights with the champion, every night, before the d
 * **Pinned model**: `resolve_models` turns `@champion` (and `@challenger`) into versions once;
   every task uses those versions even if an alias moves mid-run, and each row carries its
   version, run id and training-data version.
-* **Shards**: `plan_shards` splits the day into whole parquet row groups of about
-  `scoring.shard_rows` rows; `score_shard` is mapped over them (dynamic task mapping), so
+* **Shards**: `plan_shards` splits the day into row ranges of at most `scoring.shard_rows`
+  rows; `score_shard` is mapped over them (dynamic task mapping), so
   Celery or Kubernetes workers share a large day. Each shard streams in record batches.
 * **Output**: `predictions/date=D/part-0.parquet`, published atomically by
   `publish_predictions` once every shard is done; a re-run replaces the day with identical
@@ -83,7 +83,7 @@ def batch_scoring() -> None:
 
     @task
     def plan_shards(gate: dict) -> list[dict]:
-        """Whole row groups of about `scoring.shard_rows` rows each: one mapped task per shard."""
+        """Row ranges of at most `scoring.shard_rows` rows: one mapped task per shard."""
         from pipelines.config import load_params
         from pipelines.scoring import plan_shards
 

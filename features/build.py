@@ -76,44 +76,47 @@ def build_features(
     if leaked:
         raise ValueError(f"post-departure columns reached feature building: {leaked}")
     date = flights["flight_date"]
-    table = pd.DataFrame({"flight_id": flights["flight_id"], "flight_date": date})
-    table["carrier"] = flights["carrier"].astype("object")
-    table["origin"] = flights["origin"].astype("object")
-    table["dest"] = flights["dest"].astype("object")
-    table["plane_engine"] = aircraft.plane_engine(flights["tailnum"], planes)
-    table["distance"] = flights["distance"].astype("float64")
-    table["dep_hour"] = calendar.dep_hour(flights["sched_dep_time"])
-    table["dep_minute_of_day"] = calendar.dep_minute_of_day(flights["sched_dep_time"])
-    table["day_of_week"] = calendar.day_of_week(date)
-    table["season_sin"] = calendar.season_sin(date)
-    table["season_cos"] = calendar.season_cos(date)
-    table["days_to_holiday"] = calendar.days_to_holiday(date, params.holiday_window_days)
-    table["scheduled_block_minutes"] = schedule.scheduled_block_minutes(
+    # Columns are gathered first and the frame is built once: assigning them one by one made
+    # pandas copy and consolidate its blocks over and over (a second per million rows).
+    columns: dict[str, pd.Series] = {"flight_id": flights["flight_id"], "flight_date": date}
+    columns["carrier"] = flights["carrier"].astype("object")
+    columns["origin"] = flights["origin"].astype("object")
+    columns["dest"] = flights["dest"].astype("object")
+    columns["plane_engine"] = aircraft.plane_engine(flights["tailnum"], planes)
+    columns["distance"] = flights["distance"].astype("float64")
+    columns["dep_hour"] = calendar.dep_hour(flights["sched_dep_time"])
+    columns["dep_minute_of_day"] = calendar.dep_minute_of_day(flights["sched_dep_time"])
+    columns["day_of_week"] = calendar.day_of_week(date)
+    columns["season_sin"] = calendar.season_sin(date)
+    columns["season_cos"] = calendar.season_cos(date)
+    columns["days_to_holiday"] = calendar.days_to_holiday(date, params.holiday_window_days)
+    columns["scheduled_block_minutes"] = schedule.scheduled_block_minutes(
         flights["sched_dep_time"], flights["sched_arr_time"]
     )
     counts = schedule_counts or day_schedule_counts(flights)
-    table["origin_hour_flights"] = schedule.origin_hour_flights(
-        date, flights["origin"], table["dep_hour"], counts
+    columns["origin_hour_flights"] = schedule.origin_hour_flights(
+        date, flights["origin"], columns["dep_hour"], counts
     )
-    table["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"], counts)
-    table["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"], counts)
-    table["plane_age"] = aircraft.plane_age(flights["tailnum"], flights["year"], planes)
-    table["plane_seats"] = aircraft.plane_seats(flights["tailnum"], planes)
-    table["cutoff_at"] = weather.prediction_cutoff(
+    columns["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"], counts)
+    columns["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"], counts)
+    columns["plane_age"] = aircraft.plane_age(flights["tailnum"], flights["year"], planes)
+    columns["plane_seats"] = aircraft.plane_seats(flights["tailnum"], planes)
+    columns["cutoff_at"] = weather.prediction_cutoff(
         date, params.timezone, params.cutoff_hours_before_day
     )
     observed = weather.weather_at_cutoff(
         flights["origin"],
-        table["cutoff_at"],
+        columns["cutoff_at"],
         weather_observations,
         params.weather_columns,
         params.weather_lookback_hours,
     )
-    table = pd.concat([table, observed], axis=1)
-    for column in CATEGORICAL_FEATURES:
-        table[column] = table[column].fillna(_UNKNOWN).astype("object")
-    for column in numeric_features(params):
-        table[column] = table[column].astype("float64")
+    columns.update({name: observed[name] for name in observed.columns})
+    for name in CATEGORICAL_FEATURES:
+        columns[name] = columns[name].fillna(_UNKNOWN).astype("object")
+    for name in numeric_features(params):
+        columns[name] = columns[name].astype("float64")
+    table = pd.DataFrame({name: column.array for name, column in columns.items()})
     return table.reset_index(drop=True)
 
 

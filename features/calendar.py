@@ -6,6 +6,8 @@ on the unit circle (day of year as sine and cosine): 31 December sits next to 1 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
@@ -17,9 +19,19 @@ def _dates(flight_date: pd.Series) -> pd.Series:
     return pd.to_datetime(flight_date)
 
 
+def per_date(flight_date: pd.Series, feature: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`feature` computed once per distinct date and spread to the rows: a batch has a few
+    dates and up to millions of rows, and every calendar feature is a function of the date."""
+    codes, dates = pd.factorize(flight_date, sort=True)
+    if len(dates) == 0:
+        return pd.Series(dtype="float64", index=flight_date.index)
+    values = feature(pd.Series(dates)).to_numpy()
+    return pd.Series(values[codes], index=flight_date.index)
+
+
 def day_of_week(flight_date: pd.Series) -> pd.Series:
     """0 = Monday … 6 = Sunday."""
-    return _dates(flight_date).dt.dayofweek.astype("float64")
+    return per_date(flight_date, lambda d: _dates(d).dt.dayofweek.astype("float64"))
 
 
 def dep_hour(sched_dep_time: pd.Series) -> pd.Series:
@@ -31,15 +43,23 @@ def dep_minute_of_day(sched_dep_time: pd.Series) -> pd.Series:
 
 
 def season_sin(flight_date: pd.Series) -> pd.Series:
-    return np.sin(2 * np.pi * _dates(flight_date).dt.dayofyear / _DAYS_PER_YEAR)
+    return per_date(
+        flight_date, lambda d: np.sin(2 * np.pi * _dates(d).dt.dayofyear / _DAYS_PER_YEAR)
+    )
 
 
 def season_cos(flight_date: pd.Series) -> pd.Series:
-    return np.cos(2 * np.pi * _dates(flight_date).dt.dayofyear / _DAYS_PER_YEAR)
+    return per_date(
+        flight_date, lambda d: np.cos(2 * np.pi * _dates(d).dt.dayofyear / _DAYS_PER_YEAR)
+    )
 
 
 def days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
     """Signed days to the nearest US federal holiday (negative: just after), capped."""
+    return per_date(flight_date, lambda d: _days_to_holiday(d, window_days))
+
+
+def _days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
     dates = _dates(flight_date)
     if dates.empty:
         return pd.Series(dtype="float64", index=flight_date.index)

@@ -30,6 +30,40 @@ class ScheduleCounts:
     origin_day: pd.Series
     carrier_day: pd.Series
 
+    def to_frame(self) -> pd.DataFrame:
+        """One long table (for storage between the tasks of a run)."""
+        parts = []
+        for kind, counts in (
+            ("origin_hour", self.origin_hour),
+            ("origin_day", self.origin_day),
+            ("carrier_day", self.carrier_day),
+        ):
+            keys = counts.index.to_frame(index=False)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "kind": kind,
+                        "d": keys["d"].astype(str),
+                        "code": keys.iloc[:, 1].astype(str),
+                        "h": keys["h"].astype("float64") if "h" in keys else float("nan"),
+                        "flights": counts.to_numpy(dtype="float64"),
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ScheduleCounts:
+        def part(kind: str, names: list[str]) -> pd.Series:
+            rows = frame.loc[frame["kind"] == kind].rename(columns={"code": names[1]})
+            return rows.set_index(names)["flights"].astype("float64").rename(None)
+
+        return cls(
+            origin_hour=part("origin_hour", ["d", "o", "h"]),
+            origin_day=part("origin_day", ["d", "o"]),
+            carrier_day=part("carrier_day", ["d", "c"]),
+        )
+
     def plus(self, other: ScheduleCounts) -> ScheduleCounts:
         def add(a: pd.Series, b: pd.Series) -> pd.Series:
             return a.add(b, fill_value=0)

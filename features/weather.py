@@ -7,13 +7,18 @@ observed after the cutoff can reach a feature; `wx_observed_at` records which ho
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
 def prediction_cutoff(flight_date: pd.Series, timezone: str, hours_before_day: int) -> pd.Series:
     """The UTC instant up to which data may be used for a flight on `flight_date` (local)."""
-    local_midnight = pd.to_datetime(flight_date).dt.tz_localize(timezone)
-    return (local_midnight - pd.Timedelta(hours=hours_before_day)).dt.tz_convert("UTC")
+    codes, dates = pd.factorize(flight_date, sort=True)
+    if len(dates) == 0:
+        return pd.Series(dtype="datetime64[ns, UTC]", index=flight_date.index)
+    local_midnight = pd.to_datetime(pd.Series(dates, dtype="object")).dt.tz_localize(timezone)
+    cutoffs = (local_midnight - pd.Timedelta(hours=hours_before_day)).dt.tz_convert("UTC")
+    return pd.Series(cutoffs.array.take(codes), index=flight_date.index)
 
 
 def weather_with_history(weather: pd.DataFrame, lookback_hours: int) -> pd.DataFrame:
@@ -46,10 +51,20 @@ def weather_at_cutoff(
         .assign(wx_observed_at=lambda frame: frame["time_hour"])
         .sort_values("time_hour")
     )
-    keys = pd.DataFrame({"origin": origin.to_numpy(), "cutoff_at": cutoff_at.to_numpy()})
-    unique_keys = keys.drop_duplicates().sort_values("cutoff_at")
+    # Join the distinct (origin, cutoff) pairs only (a day has three), then spread to rows.
+    origin_codes, origins = pd.factorize(origin, sort=True)
+    cutoff_codes, cutoffs = pd.factorize(cutoff_at, sort=True)
+    pair_codes = origin_codes.astype("int64") * max(len(cutoffs), 1) + cutoff_codes
+    pairs, row_pair = np.unique(pair_codes, return_inverse=True)
+    unique_keys = pd.DataFrame(
+        {
+            "origin": np.asarray(origins, dtype=object)[pairs // max(len(cutoffs), 1)],
+            "cutoff_at": cutoffs.take(pairs % max(len(cutoffs), 1)),
+        }
+    )
+    order = np.argsort(unique_keys["cutoff_at"].to_numpy(), kind="stable")
     joined = pd.merge_asof(
-        unique_keys,
+        unique_keys.iloc[order],
         observations,
         left_on="cutoff_at",
         right_on="time_hour",
@@ -57,7 +72,8 @@ def weather_at_cutoff(
         direction="backward",
         allow_exact_matches=True,
         tolerance=pd.Timedelta(hours=lookback_hours),
-    ).drop(columns="time_hour")
-    result = keys.merge(joined, on=["origin", "cutoff_at"], how="left")
+    ).drop(columns=["time_hour", "origin", "cutoff_at"])
+    by_pair = joined.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    result = by_pair.take(row_pair.ravel())
     result.index = origin.index
-    return result.drop(columns=["origin", "cutoff_at"])
+    return result

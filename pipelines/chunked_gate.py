@@ -3,7 +3,7 @@
 Most expectations decompose over rows: a batch passes a column-map expectation when the sum of
 its chunks' unexpected counts says so (with `mostly` judged on the sums, not per chunk), a
 null share is the weighted mean of the chunks' shares, a schema or dtype check holds when it
-holds in every chunk. Those run per chunk (parquet row groups, `gate.chunk_rows` at a time) in
+holds in every chunk. Those run per chunk (row ranges of `gate.chunk_rows` rows) in
 `gate.workers` processes, each with its own ephemeral GX context, so memory is a few chunks,
 not the batch.
 
@@ -27,6 +27,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 from pyarrow import ArrowException
 
@@ -94,24 +95,6 @@ def whole_batch_columns(contract: Contract) -> list[str]:
         named += list(getattr(expectation, "column_list", None) or [])
         columns += [c for c in named if c and c not in columns]
     return columns
-
-
-def row_group_chunks(row_group_rows: list[int], chunk_rows: int) -> list[list[int]]:
-    """Consecutive row groups packed into chunks of about `chunk_rows` rows (at least one group).
-
-    A row group larger than `chunk_rows` is one chunk on its own: parquet reads whole groups."""
-    chunks: list[list[int]] = []
-    current: list[int] = []
-    size = 0
-    for index, rows in enumerate(row_group_rows):
-        if current and size + rows > chunk_rows:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(index)
-        size += rows
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 def _severity(config: Any) -> str:
@@ -197,6 +180,77 @@ def merge_chunk_results(
     return merged
 
 
+_WEIGHTS = np.uint64(1_000_003) ** np.arange(64, dtype=np.uint64)
+
+
+def _string_hash(array: Any) -> np.ndarray:
+    """A polynomial hash of each string, computed on Arrow's buffers (no Python objects)."""
+    import pyarrow as pa
+
+    if array.type == pa.large_string():
+        offset_type: Any = np.int64
+    else:
+        array = array.cast(pa.string())
+        offset_type = np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)
+    offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    data = np.frombuffer(array.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets -= offsets[0]
+    lengths = np.diff(offsets)
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    terms = data.astype(np.uint64) * _WEIGHTS[position % 64]
+    sums = np.add.reduceat(np.append(terms, np.uint64(0)), offsets[:-1])
+    return np.where(lengths > 0, sums, np.uint64(0)) + lengths.astype(np.uint64)
+
+
+def key_hash(table: Any) -> np.ndarray:
+    """A 64-bit hash per row of the key columns: equal keys, equal hashes."""
+    import pyarrow as pa
+
+    combined = np.zeros(table.num_rows, dtype="uint64")
+    for column in table.columns:
+        values = column.combine_chunks()
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            hashed = _string_hash(values)
+        else:
+            hashed = pd.util.hash_array(values.to_numpy(zero_copy_only=False))
+        combined = combined * np.uint64(1_000_003) + hashed
+    return combined
+
+
+def spill_key_buckets(
+    uri: str, columns: list[str], rows: int, bucket_rows: int, directory: str
+) -> list[str]:
+    """Write the key columns into ceil(rows / bucket_rows) parquet files by key hash.
+
+    Equal keys land in the same file, so the batch's keys are unique exactly when each
+    file's keys are: uniqueness is then checked file by file, in bounded memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.storage import iter_arrow_rows
+
+    count = max(1, -(-rows // bucket_rows))
+    paths = [os.path.join(directory, f"keys-{i:04d}.parquet") for i in range(count)]
+    writers: list[Any] = []
+    try:
+        for batch in iter_arrow_rows(uri, 0, rows, min(bucket_rows, 250_000), columns):
+            table = pa.Table.from_batches([batch])
+            if not writers:
+                writers = [
+                    pq.ParquetWriter(path, table.schema, compression="none") for path in paths
+                ]
+            bucket = key_hash(table) % np.uint64(count)
+            for index, writer in enumerate(writers):
+                writer.write_table(table.filter(pa.array(bucket == index)))
+    except READ_ERRORS as error:
+        raise UnreadableBatch(f"key columns {columns} of {uri}: {error}") from error
+    finally:
+        for writer in writers:
+            writer.close()
+    return paths if writers else []
+
+
 # --- worker side: one ephemeral GX context per process, built on first use -----------------
 
 _WORKER: dict[str, Any] = {}
@@ -228,30 +282,25 @@ def disable_small_frame_fingerprint() -> None:
     pandas_execution_engine.HASH_THRESHOLD = 0
 
 
-def read_row_groups(uri: str, row_groups: list[int], columns: list[str] | None = None) -> Any:
-    import pyarrow.parquet as pq
+def read_chunk(uri: str, start: int, stop: int) -> pd.DataFrame:
+    from pipelines.storage import read_parquet_rows
 
-    from pipelines.storage import filesystem
-
-    fs, path = filesystem(uri)
     try:
-        with fs.open(path, "rb") as handle:
-            table = pq.ParquetFile(handle).read_row_groups(row_groups, columns=columns)
+        return read_parquet_rows(uri, start, stop)
     except READ_ERRORS as error:
-        raise UnreadableBatch(f"row groups {row_groups} of {uri}: {error}") from error
-    return table.to_pandas()
+        raise UnreadableBatch(f"rows {start}-{stop} of {uri}: {error}") from error
 
 
 def validate_chunk(
     contract: Contract,
     uri: str,
-    row_groups: list[int],
+    rows: tuple[int, int],
     parameters: dict[str, Any],
     sample_rows: int,
     seed: int,
 ) -> ChunkOutcome:
-    """Read a chunk, validate it, and keep a fixed-seed sample of its rows for warnings."""
-    frame = read_row_groups(uri, row_groups)
+    """Read rows [start, stop), validate them, and keep a fixed-seed sample for warnings."""
+    frame = read_chunk(uri, *rows)
     definition = _worker_definition(contract)
     validation = definition.run(
         batch_parameters={"dataframe": frame},
@@ -273,7 +322,7 @@ def chunk_executor(workers: int) -> Executor | None:
 def validate_chunks(
     contract: Contract,
     uri: str,
-    chunks: list[list[int]],
+    chunks: list[tuple[int, int]],
     parameters: dict[str, Any],
     sample_rows_per_chunk: list[int],
     workers: int,
@@ -285,15 +334,15 @@ def validate_chunks(
     if executor is None:
         done = meanwhile()
         return [
-            validate_chunk(contract, uri, groups, parameters, sample_rows_per_chunk[i], i)
-            for i, groups in enumerate(chunks)
+            validate_chunk(contract, uri, rows, parameters, sample_rows_per_chunk[i], i)
+            for i, rows in enumerate(chunks)
         ], done
     with executor:
         futures = [
             executor.submit(
-                validate_chunk, contract, uri, groups, parameters, sample_rows_per_chunk[i], i
+                validate_chunk, contract, uri, rows, parameters, sample_rows_per_chunk[i], i
             )
-            for i, groups in enumerate(chunks)
+            for i, rows in enumerate(chunks)
         ]
         done = meanwhile()
         return [future.result() for future in futures], done

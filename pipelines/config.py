@@ -110,8 +110,9 @@ class GateParams:
     null_share_ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
     build_data_docs: bool = True
     warning_sample_rows: int = 200_000
-    stream_above_rows: int = 1_000_000
-    chunk_rows: int = 1_000_000
+    stream_above_rows: int = 500_000
+    chunk_rows: int = 250_000
+    key_bucket_rows: int = 2_000_000
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -129,7 +130,8 @@ class ScoringParams:
     output_root: str = "data"  # predictions/ and shadow/ live under it; s3://… in production
     threshold: float = 0.35
     batch_rows: int = 100_000
-    shard_rows: int = 2_000_000
+    shard_rows: int = 500_000
+    workers: int = 2  # shards scored at once by `mlops score` (the DAG maps tasks instead)
     wait_for_data_hours: float = 6.0
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -365,6 +366,10 @@ def validate_frame(
     )
 
 
+def _names_columns(expectation: Any) -> bool:
+    return bool(getattr(expectation, "column", None) or getattr(expectation, "column_list", None))
+
+
 def validate_parquet(
     contract: Contract,
     uri: str,
@@ -376,6 +381,7 @@ def validate_parquet(
     *,
     chunk_rows: int,
     workers: int,
+    key_bucket_rows: int = 2_000_000,
     allow_row_quarantine: bool = True,
     warning_sample_rows: int = 200_000,
 ) -> Validation:
@@ -387,36 +393,55 @@ def validate_parquet(
     import pyarrow.parquet as pq
 
     from pipelines import chunked_gate
-    from pipelines.storage import filesystem, read_parquet
+    from pipelines.storage import filesystem, read_parquet, row_ranges
 
     fs, path = filesystem(uri)
     with fs.open(path, "rb") as handle:
         metadata = pq.ParquetFile(handle).metadata
-    group_rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     schema_columns = set(metadata.schema.names)
-    rows = sum(group_rows)
+    rows = int(metadata.num_rows)
     blocking_contract, warning_contract = _severity_split(contract)
     chunk_contract, batch_contract = chunked_gate.split_contract(blocking_contract)
-    chunks = chunked_gate.row_group_chunks(group_rows, chunk_rows)
-    chunk_sizes = [sum(group_rows[i] for i in groups) for groups in chunks]
+    chunks = row_ranges(rows, chunk_rows) if rows else []
+    chunk_sizes = [stop - start for start, stop in chunks]
     share = min(1.0, warning_sample_rows / rows) if rows else 1.0
     gx_runner = runner(gx_dir, data_docs_dir)
 
-    def whole_batch_pass() -> tuple[Any, str | None]:
+    def whole_batch_pass() -> tuple[list[Any], str | None]:
+        """Row count and key uniqueness; keys in hash buckets of `key_bucket_rows` at most."""
         columns = [
             c for c in chunked_gate.whole_batch_columns(batch_contract) if c in schema_columns
         ]
-        try:
-            keys = (
-                read_parquet(uri, columns=columns, arrow_backed=True)
+        counted = Contract(
+            batch_contract.name,
+            tuple(e for e in batch_contract.expectations if not _names_columns(e)),
+        )
+        keyed = Contract(
+            f"{batch_contract.name}_keys",
+            tuple(e for e in batch_contract.expectations if _names_columns(e)),
+        )
+        no_columns = pd.DataFrame(index=pd.RangeIndex(rows))
+        counts, docs = gx_runner.run(
+            counted, no_columns, parameters, "SUMMARY", bool(data_docs_dir)
+        )
+        if not keyed.expectations:
+            return list(counts.results), docs
+        with tempfile.TemporaryDirectory(prefix="gate-keys-") as scratch:
+            buckets: list[str | None] = (
+                [*chunked_gate.spill_key_buckets(uri, columns, rows, key_bucket_rows, scratch)]
                 if columns
-                else pd.DataFrame(index=pd.RangeIndex(rows))
+                else []
             )
-        except chunked_gate.READ_ERRORS as error:
-            raise chunked_gate.UnreadableBatch(f"{columns} of {uri}: {error}") from error
-        return gx_runner.run(batch_contract, keys, parameters, "SUMMARY", bool(data_docs_dir))
+            per_bucket, bucket_rows = [], []
+            for bucket in [*buckets] or [None]:
+                keys = read_parquet(bucket, arrow_backed=True) if bucket else no_columns
+                checked, _ = gx_runner.run(keyed, keys, parameters, "SUMMARY", False)
+                per_bucket.append(chunked_gate.compact_results(checked))
+                bucket_rows.append(len(keys))
+        merged_keys = chunked_gate.merge_chunk_results(per_bucket, bucket_rows)
+        return [*counts.results, *merged_keys], docs
 
-    outcomes, (batch_validation, docs_url) = chunked_gate.validate_chunks(
+    outcomes, (batch_results, docs_url) = chunked_gate.validate_chunks(
         chunk_contract,
         uri,
         chunks,
@@ -428,9 +453,9 @@ def validate_parquet(
     merged = chunked_gate.merge_chunk_results(
         [outcome.results for outcome in outcomes], [outcome.rows for outcome in outcomes]
     )
-    blocking, _ = _split_results([*batch_validation.results, *merged], schema_columns)
+    blocking, _ = _split_results([*batch_results, *merged], schema_columns)
     warnings: list[ExpectationFailure] = []
-    evaluated = len(batch_validation.results) + len(merged)
+    evaluated = len(batch_results) + len(merged)
     if warning_contract.expectations and outcomes:
         sample = pd.concat([outcome.sample for outcome in outcomes], ignore_index=True)
         warned, _ = gx_runner.run(warning_contract, sample, parameters, "SUMMARY", False)

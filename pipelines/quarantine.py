@@ -163,6 +163,7 @@ def _validate_file(
         params.gate.row_quarantine_budget,
         chunk_rows=params.gate.chunk_rows,
         workers=params.gate.workers,
+        key_bucket_rows=params.gate.key_bucket_rows,
         warning_sample_rows=params.gate.warning_sample_rows,
     )
 

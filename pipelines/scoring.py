@@ -6,8 +6,8 @@
   raises before anything is written, so existing predictions stay as they were.
 * Features come from `features.build` (the training code, unchanged); the day's schedule
   counts are taken over the whole day first, so a record batch sees what training sees.
-* A day is split into shards of whole parquet row groups (`scoring.shard_rows`); each shard
-  streams in record batches of `scoring.batch_rows`, so memory does not grow with the day.
+* A day is split into shards of row ranges (`scoring.shard_rows`); each shard streams in
+  record batches of `scoring.batch_rows`, so memory does not grow with the day.
   The batch_scoring DAG maps one task per shard (dynamic task mapping); `score_day` runs them
   one after the other.
 * Shards are written under `_staging/` (hidden from dataset readers), then the day is
@@ -39,17 +39,20 @@ from features.build import (
 )
 from features.schedule import ScheduleCounts
 from pipelines import landing
-from pipelines.chunked_gate import row_group_chunks
 from pipelines.config import Params
 from pipelines.quarantine import gate_landed_batch
 from pipelines.registry import CHAMPION
 from pipelines.storage import (
     iter_parquet,
+    iter_parquet_rows,
     join_uri,
-    parquet_row_groups,
+    parquet_row_count,
     parquet_sink,
+    read_parquet,
     remove_stale_temporaries,
     remove_tree,
+    row_ranges,
+    write_parquet,
     write_text,
 )
 from pipelines.versioning import git_revision
@@ -182,37 +185,58 @@ def _safe(run_id: str) -> str:
 
 @dataclass(frozen=True)
 class Shard:
-    """Whole row groups of a day's landed file: the unit one worker scores."""
+    """Rows [start, stop) of a day's landed file: the unit one worker scores."""
 
     day: str
     index: int
-    row_groups: tuple[int, ...]
-    rows: int
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "row_groups": list(self.row_groups)}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Shard:
-        return cls(raw["day"], int(raw["index"]), tuple(raw["row_groups"]), int(raw["rows"]))
+        return cls(raw["day"], int(raw["index"]), int(raw["start"]), int(raw["stop"]))
 
 
 def landed_flights_uri(params: Params, day: date) -> str:
     return landing.partition_uri(params.landing_root, "flights", day)
 
 
+def schedule_counts_uri(params: Params, day: date) -> str:
+    return join_uri(staging_uri(params, day), "schedule_counts.parquet")
+
+
+def count_day_schedule(params: Params, day: date) -> ScheduleCounts:
+    """The day's schedule counts from a streaming pass over four columns of its file."""
+    uri = landed_flights_uri(params, day)
+    counts: ScheduleCounts | None = None
+    for part in iter_parquet(uri, params.scoring.batch_rows, columns=list(SCHEDULE_COUNT_COLUMNS)):
+        part_counts = day_schedule_counts(part)
+        counts = part_counts if counts is None else counts.plus(part_counts)
+    if counts is None:
+        counts = day_schedule_counts(pd.DataFrame(columns=list(SCHEDULE_COUNT_COLUMNS)))
+    return counts
+
+
 def plan_shards(params: Params, day: date) -> list[Shard]:
-    """Split the day into shards of about `scoring.shard_rows` rows (whole row groups).
+    """Split the day into shards of at most `scoring.shard_rows` rows, and stage the day's
+    schedule counts once for all of them (a shard sees only its own rows).
 
     Stale shards of an interrupted run for this day are cleared first; scoring runs one at a
     time per day (the DAG has `max_active_runs=1`)."""
     for folder in ("predictions", "shadow"):
         remove_tree(staging_uri(params, day, folder))
-    group_rows = parquet_row_groups(landed_flights_uri(params, day))
-    chunks = row_group_chunks(group_rows, params.scoring.shard_rows) or [[]]
+    write_parquet(count_day_schedule(params, day).to_frame(), schedule_counts_uri(params, day))
+    rows = parquet_row_count(landed_flights_uri(params, day))
     return [
-        Shard(day.isoformat(), i, tuple(groups), sum(group_rows[g] for g in groups))
-        for i, groups in enumerate(chunks)
+        Shard(day.isoformat(), i, start, stop)
+        for i, (start, stop) in enumerate(row_ranges(rows, params.scoring.shard_rows))
     ]
 
 
@@ -227,18 +251,11 @@ class DayContext:
 
 
 def day_context(params: Params, day: date) -> DayContext:
-    """Reference tables, and the day's schedule counts from a cheap pass over four columns."""
-    uri = landed_flights_uri(params, day)
-    counts: ScheduleCounts | None = None
-    for part in iter_parquet(uri, params.scoring.batch_rows, columns=list(SCHEDULE_COUNT_COLUMNS)):
-        part_counts = day_schedule_counts(part)
-        counts = part_counts if counts is None else counts.plus(part_counts)
-    if counts is None:
-        counts = day_schedule_counts(pd.DataFrame(columns=list(SCHEDULE_COUNT_COLUMNS)))
+    """Reference tables, and the schedule counts `plan_shards` staged for the day."""
     return DayContext(
         weather=landing.read_reference(params.landing_root, "weather"),
         planes=landing.read_reference(params.landing_root, "planes"),
-        schedule_counts=counts,
+        schedule_counts=ScheduleCounts.from_frame(read_parquet(schedule_counts_uri(params, day))),
         feature_code_version=git_revision(Path(__file__).resolve().parents[1]).git_rev,
     )
 
@@ -378,12 +395,8 @@ def score_shard(
     name = f"{_safe(scoring_run_id)}-shard-{shard.index:05d}.parquet"
     champion_uri = join_uri(staging_uri(params, day), name)
     shadow_uri = join_uri(staging_uri(params, day, "shadow"), name) if shadow else None
-    batches = (
-        iter_parquet(
-            landed_flights_uri(params, day), params.scoring.batch_rows, list(shard.row_groups)
-        )
-        if shard.row_groups
-        else iter([])
+    batches = iter_parquet_rows(
+        landed_flights_uri(params, day), shard.start, shard.stop, params.scoring.batch_rows
     )
     rows, agreement = score_batches(
         batches,
@@ -463,6 +476,55 @@ def publish_day(
     )
 
 
+def _score_shard_in_worker(
+    params: Params,
+    shard: Shard,
+    champion: PinnedModel,
+    scoring_run_id: str,
+    challenger: PinnedModel | None,
+    threads: int,
+) -> ShardResult:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads):  # workers × threads = cores: no oversubscription
+        return score_shard(params, shard, champion, scoring_run_id, challenger)
+
+
+def score_shards(
+    params: Params,
+    shards: list[Shard],
+    champion: PinnedModel,
+    scoring_run_id: str,
+    challenger: PinnedModel | None = None,
+) -> list[ShardResult]:
+    """Every shard, `scoring.workers` at a time in forked processes (one after the other if 1).
+
+    The DAG maps one task per shard instead; this is the same work for `mlops score`."""
+    workers = min(params.scoring.workers, len(shards))
+    if workers <= 1:
+        return [score_shard(params, s, champion, scoring_run_id, challenger) for s in shards]
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        futures = [
+            pool.submit(
+                _score_shard_in_worker,
+                params,
+                shard,
+                champion,
+                scoring_run_id,
+                challenger,
+                threads,
+            )
+            for shard in shards
+        ]
+        return [future.result() for future in futures]
+
+
 def score_day(
     params: Params,
     day: date,
@@ -471,15 +533,16 @@ def score_day(
     challenger: PinnedModel | None = None,
     validate: bool = True,
 ) -> ScoringResult:
-    """Gate, then every shard in turn, then publish: the DAG's steps, in one process.
+    """Gate, then the shards, then publish: the DAG's steps, in one command.
 
     `validate=False` when the caller ran the gate as its own step (the DAG's `gate_flights`)."""
     gate_status = (
         gate_landed_batch(params, "scheduled_flights", day).status if validate else "gated upstream"
     )
     load_pinned(champion)  # fail before any shard is written if the model cannot be loaded
-    results = [
-        score_shard(params, shard, champion, scoring_run_id, challenger)
-        for shard in plan_shards(params, day)
-    ]
+    shadow = _shadow_of(champion, challenger)
+    if shadow is not None:
+        load_pinned(shadow)  # loaded before forking: workers inherit the cache
+    shards = plan_shards(params, day)
+    results = score_shards(params, shards, champion, scoring_run_id, challenger)
     return publish_day(params, day, results, champion, challenger, gate_status)

@@ -120,16 +120,6 @@ def list_files(uri: str, pattern: str) -> list[str]:
     return sorted(prefix + found for found in fs.glob(f"{path.rstrip('/')}/{pattern}"))
 
 
-def parquet_row_groups(uri: str) -> list[int]:
-    """Rows per row group, from the footer."""
-    import pyarrow.parquet as pq
-
-    fs, path = filesystem(uri)
-    with fs.open(path, "rb") as handle:
-        metadata = pq.ParquetFile(handle).metadata
-        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-
-
 def iter_parquet(
     uri: str,
     batch_rows: int,
@@ -149,6 +139,65 @@ def iter_parquet(
             yield batch.to_pandas()
 
 
+def row_ranges(rows: int, size: int) -> list[tuple[int, int]]:
+    """[start, stop) ranges of at most `size` rows, as even as possible; one if empty."""
+    count = max(1, -(-rows // size))
+    bounds = [round(i * rows / count) for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def read_parquet_rows(uri: str, start: int, stop: int) -> pd.DataFrame:
+    """Rows [start, stop) of the file as one DataFrame (only overlapping row groups are read)."""
+    import pyarrow as pa
+
+    batches = list(iter_arrow_rows(uri, start, stop, max(stop - start, 1)))
+    if not batches:
+        return read_parquet(uri).iloc[0:0]
+    return pa.Table.from_batches(batches).to_pandas()
+
+
+def iter_parquet_rows(
+    uri: str, start: int, stop: int, batch_rows: int, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """Rows [start, stop) of the file as DataFrames of at most `batch_rows` rows.
+
+    Only the row groups that overlap the range are read, one record batch at a time; rows
+    outside the range are decoded by Arrow but never converted to pandas."""
+    for batch in iter_arrow_rows(uri, start, stop, batch_rows, columns):
+        yield batch.to_pandas()
+
+
+def iter_arrow_rows(
+    uri: str, start: int, stop: int, batch_rows: int, columns: list[str] | None = None
+) -> Iterator[Any]:
+    """`iter_parquet_rows` as Arrow record batches."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        metadata = parquet.metadata
+        groups, first_row, offset = [], None, 0
+        for index in range(metadata.num_row_groups):
+            rows = metadata.row_group(index).num_rows
+            if offset < stop and offset + rows > start:
+                groups.append(index)
+                first_row = offset if first_row is None else first_row
+            offset += rows
+        if not groups or first_row is None:
+            return
+        position = first_row
+        for batch in parquet.iter_batches(
+            batch_size=batch_rows, row_groups=groups, columns=columns
+        ):
+            low, high = max(start - position, 0), min(stop - position, batch.num_rows)
+            position += batch.num_rows
+            if high > low:
+                yield batch.slice(low, high - low)
+            if position >= stop:
+                return
+
+
 class ParquetSink:
     """Appends DataFrames to one parquet file as row groups (see `parquet_sink`)."""
 
@@ -165,8 +214,14 @@ class ParquetSink:
         self.rows += len(frame)
 
     def write_file(self, uri: str, batch_rows: int) -> None:
-        for frame in iter_parquet(uri, batch_rows):
-            self.write(frame)
+        """Append another parquet file of the same schema, Arrow to Arrow (no pandas)."""
+        import pyarrow.parquet as pq
+
+        fs, path = filesystem(uri)
+        with fs.open(path, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+                self._writer.write_batch(batch.cast(self._schema))
+                self.rows += batch.num_rows
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The chunked gate (large batches, validated row group by row group in worker processes)
+"""The chunked gate (large batches, validated range by range of rows in worker processes)
 reaches the same verdict as the in-memory gate, on every bad input and on the controls."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from pipelines.quarantine import gate_landed_batch, list_quarantine
 from tests.data.conftest import TARGET_DAY, workspace_params
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES, Corruption
 
-ROW_GROUP = 200  # the landed day has 690 rows: four row groups, so four chunks
+ROW_GROUP = 200  # the landed day has 690 rows: four row groups, four chunks, five key buckets
 
 
 def _chunked(params: Params) -> Params:
-    return workspace_params(Path(params.workspace), stream_above_rows=0, chunk_rows=ROW_GROUP)
+    return workspace_params(
+        Path(params.workspace), stream_above_rows=0, chunk_rows=ROW_GROUP, key_bucket_rows=150
+    )
 
 
 def _flights_path(params: Params) -> Path:
@@ -123,4 +125,5 @@ def test_a_corrupt_row_group_is_unreadable_not_a_crash(landed: Params):
     report = gate_landed_batch(_chunked(landed), "scheduled_flights", TARGET_DAY, dry_run=True)
     assert report.status == REJECTED
     assert [f.expectation for f in report.failures] == ["batch_is_readable_parquet"]
-    assert "row groups" in str(report.failures[0].observed), "read by a chunk worker"
+    observed = str(report.failures[0].observed)
+    assert observed.startswith("UnreadableBatch: rows "), f"read by a chunk worker: {observed}"

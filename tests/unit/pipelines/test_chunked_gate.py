@@ -7,7 +7,6 @@ from typing import Any
 from pipelines.chunked_gate import (
     PROPORTION,
     merge_chunk_results,
-    row_group_chunks,
     split_contract,
     whole_batch_columns,
 )
@@ -47,13 +46,6 @@ def _proportion(observed: float, minimum: float):
         "result": {"observed_value": observed},
         "exception_info": {},
     }
-
-
-def test_row_groups_are_packed_into_chunks_of_about_chunk_rows():
-    assert row_group_chunks([100, 100, 100, 100, 50], 250) == [[0, 1], [2, 3, 4]]
-    assert row_group_chunks([100, 100, 100, 100, 60], 250) == [[0, 1], [2, 3], [4]]
-    assert row_group_chunks([1000, 10], 250) == [[0], [1]]  # a big group is a chunk alone
-    assert row_group_chunks([], 250) == []
 
 
 def test_mostly_is_judged_on_the_batch_not_on_each_chunk():
@@ -106,3 +98,36 @@ def test_row_count_and_uniqueness_are_judged_on_the_whole_batch_by_key_only():
     }
     assert not whole_types & {e.expectation_type for e in chunk.expectations}
     assert whole_batch_columns(whole) == ["flight_id"]
+
+
+def test_equal_keys_are_spilled_into_the_same_bucket(tmp_path):
+    import pandas as pd
+
+    from pipelines.chunked_gate import spill_key_buckets
+
+    keys = [f"2013-01-01_UA{i}_EWR" for i in range(1000)] + ["2013-01-01_UA7_EWR"]
+    path = tmp_path / "batch.parquet"
+    pd.DataFrame({"flight_id": keys, "x": range(1001)}).to_parquet(path, row_group_size=300)
+    buckets = spill_key_buckets(str(path), ["flight_id"], 1001, 200, str(tmp_path))
+    assert len(buckets) == 6
+    frames = [pd.read_parquet(bucket) for bucket in buckets]
+    assert sum(len(f) for f in frames) == 1001 and all(
+        list(f.columns) == ["flight_id"] for f in frames
+    )
+    assert [f["flight_id"].duplicated().sum() for f in frames].count(1) == 1  # both copies together
+    assert max(len(f) for f in frames) < 400, "buckets stay near their size"
+
+
+def test_schedule_counts_survive_storage_between_tasks():
+    import pandas as pd
+
+    from features.schedule import ScheduleCounts, count_schedule
+
+    day = count_schedule(
+        pd.Series(["2013-01-01"] * 3),
+        pd.Series(["EWR", "JFK", "EWR"]),
+        pd.Series(["UA", "UA", "B6"]),
+        pd.Series([5.0, 5.0, 6.0]),
+    )
+    again = ScheduleCounts.from_frame(day.to_frame())
+    assert again.origin_hour.equals(day.origin_hour) and again.carrier_day.equals(day.carrier_day)

@@ -1,0 +1,239 @@
+"""End-to-end batch scoring (read → gate → features → predict → write) against raw
+`predict_proba` on the same rows' features already in memory, measured in the same run.
+
+Set-up, once: the production model (params.yaml's HistGradientBoosting) is fitted on 2013
+before the holdout, logged and registered in a real MLflow registry (a SQLite store in a
+scratch folder, no server) and aliased `champion`; reference tables are landed. Cases: 1M
+and 10M scheduled flights made by resampling 2013, landed as one day's file (1M-row row
+groups). Each measurement runs in a fresh subprocess; the end-to-end peak memory is the PSS
+sum over that process and its workers (gate chunks, scoring shards), see `memory.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from benchmarks.gate_throughput import scheduled_year
+from benchmarks.memory import PeakTreeMemory
+
+CASES = {"synthetic_1m": 1_000_000, "synthetic_10m": 10_000_000}
+DAY = date(2013, 6, 14)  # the partition the synthetic batch is landed as
+MODEL = "benchmark-flight-delay"
+
+
+def _workspace_params(root: Path) -> Path:
+    from pipelines.config import REPO_ROOT
+
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    raw["mlflow"]["registered_model"] = MODEL
+    raw["mlflow"]["tracking_uri"] = f"sqlite:///{root / 'mlflow.db'}"
+    raw["gate"]["build_data_docs"] = False
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def set_up(root: Path) -> Path:
+    """Land reference tables; fit, log, register and alias the champion."""
+    import mlflow
+    from features.build import attach_labels, build_features
+    from mlflow import MlflowClient
+    from pipelines import landing, sources, tracking
+    from pipelines.config import load_params
+    from pipelines.train import fit_model, temporal_split
+
+    params_path = _workspace_params(root)
+    params = load_params(params_path)
+    landing.land_reference_tables(params.landing_root)
+    year = scheduled_year()
+    outcomes = sources.source_flights().copy()
+    outcomes["flight_date"] = outcomes["flight_date"].map(date.isoformat)
+    outcomes["flight_id"] = landing.flight_id(outcomes)
+    features = build_features(
+        year,
+        sources.source_reference_table("weather"),
+        sources.source_reference_table("planes"),
+        params.features,
+    )
+    labelled = attach_labels(features, outcomes, params.features).dropna(subset=["label"])
+    split = temporal_split(labelled, params.train.holdout_start)
+    model = fit_model(split.train, params.train, params.features)
+    tracking.use_tracking_server(params.mlflow)
+    mlflow.create_experiment("benchmarks", artifact_location=(root / "artifacts").as_uri())
+    mlflow.set_experiment("benchmarks")
+    with mlflow.start_run(run_name="scoring-benchmark") as run:
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            pip_requirements=tracking.model_requirements(),
+            serialization_format="skops",
+            skops_trusted_types=tracking.trusted_types(model),
+        )
+    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL)
+    MlflowClient().set_registered_model_alias(MODEL, "champion", version.version)
+    return params_path
+
+
+def land_batch(params_path: Path, rows: int) -> dict:
+    from pipelines import landing
+    from pipelines.config import load_params
+
+    params = load_params(params_path)
+    year = scheduled_year()
+    picked = np.random.default_rng(0).integers(0, len(year), size=rows)
+    batch = year.iloc[picked].reset_index(drop=True)
+    batch["flight_id"] = batch["flight_id"] + "_" + batch.index.astype(str)
+    target = Path(landing.partition_uri(params.landing_root, "flights", DAY))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    batch.to_parquet(target, index=False, row_group_size=1_000_000)
+    return {"rows": rows, "dates": sorted(batch["flight_date"].unique())}
+
+
+def _gate(params_path: Path, dates: list[str]) -> str:
+    """The scheduled-flights gate on the landed file, as `gate_landed_batch` runs it, with the
+    synthetic batch's dates and size as parameters (its learned bounds would reject it)."""
+    from pipelines import contracts, landing, quarantine
+    from pipelines.config import load_params
+    from pipelines.gate import validate_frame, validate_parquet
+    from pipelines.storage import parquet_row_count, read_parquet
+
+    params = load_params(params_path)
+    uri = landing.partition_uri(params.landing_root, "flights", DAY)
+    rows = parquet_row_count(uri)
+    parameters = {
+        "batch_dates": dates,
+        "min_rows": 1,
+        "max_rows": 10 * rows,
+        **quarantine.reference_codes(params),
+    }
+    contract = contracts.scheduled_flights(params.gate)
+    gx_dir = Path(params.workspace_path(params.gate.gx_dir))
+    budget = params.gate.row_quarantine_budget
+    if rows > params.gate.stream_above_rows:
+        validation = validate_parquet(
+            contract,
+            uri,
+            parameters,
+            "benchmark",
+            gx_dir,
+            None,
+            budget,
+            chunk_rows=params.gate.chunk_rows,
+            workers=params.gate.workers,
+            key_bucket_rows=params.gate.key_bucket_rows,
+        )
+    else:
+        validation = validate_frame(
+            contract, read_parquet(uri), parameters, "benchmark", gx_dir, None, budget
+        )
+    if not validation.report.passed:
+        raise RuntimeError(validation.report.message())
+    return validation.report.status
+
+
+def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
+    """In a child process: gate, resolve the champion, then `score_day` (shards, publish)."""
+    from pipelines.config import load_params
+    from pipelines.scoring import resolve_alias, score_day
+
+    params = load_params(params_path)
+    with PeakTreeMemory() as memory:
+        started = time.perf_counter()
+        gate_status = _gate(params_path, dates)
+        gated = time.perf_counter()
+        pinned = resolve_alias(params)
+        assert pinned is not None
+        result = score_day(params, DAY, pinned, "benchmark", validate=False)
+        finished = time.perf_counter()
+    return {
+        "gate_status": gate_status,
+        "rows_scored": result.rows,
+        "shards": result.shards,
+        "end_to_end_seconds": finished - started,
+        "gate_seconds": gated - started,
+        "peak_memory_mb": memory.mb,  # PSS over the process and its workers, sampled
+    }
+
+
+def measure_raw(params_path: Path) -> dict:
+    """In a child process: `predict_proba` alone on the batch's features, built beforehand."""
+    from features.build import build_features, model_inputs
+    from pipelines import landing
+    from pipelines.config import load_params
+    from pipelines.scoring import load_pinned, resolve_alias
+
+    params = load_params(params_path)
+    pinned = resolve_alias(params)
+    assert pinned is not None
+    model = load_pinned(pinned)
+    flights = landing.read_partition(params.landing_root, "flights", DAY)
+    inputs = model_inputs(
+        build_features(
+            flights,
+            landing.read_reference(params.landing_root, "weather"),
+            landing.read_reference(params.landing_root, "planes"),
+            params.features,
+        ),
+        params.features,
+    )
+    del flights
+    started = time.perf_counter()
+    model.predict_proba(inputs)
+    return {"raw_predict_seconds": time.perf_counter() - started}
+
+
+def _child(*arguments: str) -> dict:
+    child = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scoring_throughput", *arguments],
+        capture_output=True,
+        text=True,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(child.stderr[-3000:])
+    return dict(json.loads(child.stdout.strip().splitlines()[-1]))
+
+
+def run(cases: list[str] | None = None) -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        params_path = set_up(Path(scratch))
+        for case in cases or list(CASES):
+            landed = land_batch(params_path, CASES[case])
+            end_to_end = _child("end-to-end", str(params_path), json.dumps(landed["dates"]))
+            raw = _child("raw", str(params_path))
+            rows = landed["rows"]
+            results[case] = {
+                "case": case,
+                "rows": rows,
+                **end_to_end,
+                **raw,
+                "end_to_end_rows_per_second": round(rows / end_to_end["end_to_end_seconds"]),
+                "raw_predict_rows_per_second": round(rows / raw["raw_predict_seconds"]),
+                "throughput_ratio_to_raw": round(
+                    raw["raw_predict_seconds"] / end_to_end["end_to_end_seconds"], 3
+                ),
+            }
+            print(json.dumps(results[case]), file=sys.stderr)
+            shutil.rmtree(Path(scratch) / "data" / "predictions", ignore_errors=True)
+    if {"synthetic_1m", "synthetic_10m"} <= results.keys():
+        small, large = results["synthetic_1m"], results["synthetic_10m"]
+        results["memory_10m_over_1m"] = round(large["peak_memory_mb"] / small["peak_memory_mb"], 2)
+    return results
+
+
+if __name__ == "__main__":
+    command, params_file = sys.argv[1], Path(sys.argv[2])
+    if command == "end-to-end":
+        print(json.dumps(measure_end_to_end(params_file, json.loads(sys.argv[3]))))
+    else:
+        print(json.dumps(measure_raw(params_file)))
