@@ -23,7 +23,13 @@ import yaml
 from mlflow import MlflowClient
 from pipelines.gate import DataGateError
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES
-from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace
+from tests.integration.conftest import (
+    VENV_BIN,
+    Workspace,
+    airflow_dags_test,
+    build_workspace,
+    run,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -267,3 +273,156 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
     finally:
         landed.write_bytes(original)
         shutil.rmtree(held, ignore_errors=True)
+
+
+def _backfill_runs(airflow_home: Path) -> list[tuple[str, str, str]]:
+    import sqlite3
+
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        rows = db.execute(
+            "select run_id, state, data_interval_end from dag_run "
+            "where dag_id = 'batch_scoring' and run_type = 'backfill' order by data_interval_end"
+        ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def _backfills_completed(airflow_home: Path) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        open_ones = db.execute("select count(*) from backfill where completed_at is null")
+        return int(open_ones.fetchone()[0]) == 0
+
+
+def _wait_for_backfill(airflow_home: Path, runs: int, done_after: float, timeout: float) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _backfill_runs(airflow_home)
+        finished = all(state in ("success", "failed") for _, state, _ in found)
+        if len(found) >= runs and finished and time.monotonic() > done_after:
+            if _backfills_completed(airflow_home):  # the scheduler closed it: a new one may start
+                return found
+        time.sleep(2)
+    raise TimeoutError(f"backfill not done within {timeout} s: {_backfill_runs(airflow_home)}")
+
+
+@pytest.fixture
+def airflow_scheduler(scoring, airflow_db: Path):
+    """api-server, scheduler, dag-processor and triggerer on 127.0.0.1, as `make up` starts
+    them; stopped (process groups) at the end of the test."""
+    import secrets
+
+    from tests.integration.conftest import free_port, stop_process_group, wait_for_http
+
+    ws = scoring["ws"]
+    port = free_port()
+    env = {
+        **ws.env,
+        "MLFLOW_TRACKING_URI": scoring["uri"],
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+    }
+    processes = []
+    logs = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        log = open(airflow_db / f"{name}.log", "w")
+        logs.append(log)
+        process = subprocess.Popen(
+            [f"{VENV_BIN}/airflow", *args],
+            cwd=ws.path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append(process)
+        return process
+
+    try:
+        api = start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
+        wait_for_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", 180, api)
+        for name in ("scheduler", "dag-processor", "triggerer"):
+            start(name, name)
+        yield env
+    finally:
+        for process in reversed(processes):
+            stop_process_group(process)
+        for log in logs:
+            log.close()
+
+
+def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identically(
+    scoring, airflow_scheduler, airflow_db: Path
+):
+    """Two nights through a real scheduler; a month is the same command (runbook)."""
+    ws, env = scoring["ws"], airflow_scheduler
+    run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
+    run(["airflow", "dags", "unpause", "batch_scoring"], cwd=ws.path, env=env, timeout=120)
+    window = ["--from-date", "2013-02-17", "--to-date", "2013-02-19"]
+    run(
+        ["airflow", "backfill", "create", "--dag-id", "batch_scoring", *window],
+        cwd=ws.path,
+        env=env,
+        timeout=120,
+    )
+    first = _wait_for_backfill(airflow_db, 2, 0, timeout=600)
+    assert [state for _, state, _ in first] == ["success"] * 2, _log_tail(airflow_db)
+    days = [
+        pd.Timestamp(end).tz_localize("UTC").tz_convert("America/New_York").date().isoformat()
+        for _, _, end in first
+    ]
+    # Logical dates 17 and 18 February: the runs whose intervals end at midnight of 18 and 19.
+    assert days == ["2013-02-18", "2013-02-19"]
+    scored = {}
+    for day in days:
+        path = ws.path / "data" / "predictions" / f"date={day}" / "part-0.parquet"
+        landed = ws.path / "data" / "landing" / "flights" / f"date={day}" / "part-0.parquet"
+        rows = pd.read_parquet(path)
+        assert len(rows) == len(pd.read_parquet(landed)) and rows["flight_id"].is_unique
+        assert set(rows["model_version"]) == {scoring["v1"]}
+        assert rows["scoring_run_id"].str.startswith("backfill__").all()
+        scored[day] = rows
+    # Idempotent: backfilling the same window again re-scores each day into identical rows.
+    started, wall_clock = time.monotonic(), time.time()
+    rerun_backfill = [
+        f"{VENV_BIN}/airflow",
+        "backfill",
+        "create",
+        "--dag-id",
+        "batch_scoring",
+        *window,
+        "--reprocess-behavior",
+        "completed",
+    ]
+    for _attempt in range(5):  # SQLite: the scheduler may hold the write lock for a moment
+        result = subprocess.run(
+            rerun_backfill, cwd=ws.path, env=env, capture_output=True, text=True
+        )
+        if result.returncode == 0 or "database is locked" not in result.stderr:
+            break
+        time.sleep(3)
+    assert result.returncode == 0, result.stderr[-3000:]
+    time.sleep(5)
+    again = _wait_for_backfill(airflow_db, 2, started + 10, timeout=600)
+    assert all(state == "success" for _, state, _ in again), _log_tail(airflow_db)
+    for day, rows in scored.items():
+        path = ws.path / "data" / "predictions" / f"date={day}" / "part-0.parquet"
+        assert path.stat().st_mtime > wall_clock, f"{day} was not scored again"
+        rerun = pd.read_parquet(path)
+        pd.testing.assert_frame_equal(
+            rerun.drop(columns="scoring_run_id"), rows.drop(columns="scoring_run_id")
+        )
+
+
+def _log_tail(airflow_home: Path) -> str:
+    return "\n".join(
+        f"--- {name}\n" + (airflow_home / f"{name}.log").read_text()[-3000:]
+        for name in ("scheduler", "api-server")
+        if (airflow_home / f"{name}.log").exists()
+    )
