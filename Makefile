@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-fast up down repro lint bench clean
+.PHONY: help install demo test test-scheduler test-fast up down repro lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ demo: install ## Land 2013, version it with DVC, run the training DAG through Ai
 
 test: install ## The whole suite: unit, data, DAG integrity and integration tests (real servers)
 	@$(ENV) scripts/test.sh
+
+test-scheduler: install ## The backfill test through a real Airflow scheduler (about 5 min)
+	@$(ENV) pytest -m scheduler -q tests/integration/test_batch_scoring.py
 
 test-fast: install ## Unit and DAG tests only (no servers)
 	@$(ENV) pytest -m "not integration" -q
