@@ -12,6 +12,7 @@ sum over that process and its workers (gate chunks, scoring shards), see `memory
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,9 @@ def _workspace_params(root: Path) -> Path:
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["mlflow"]["registered_model"] = MODEL
     raw["mlflow"]["tracking_uri"] = f"sqlite:///{root / 'mlflow.db'}"
+    # `make bench` sources scripts/env.sh, whose MLFLOW_TRACKING_URI (the server) would win
+    # over params; this process and its children use the scratch registry instead.
+    os.environ["MLFLOW_TRACKING_URI"] = raw["mlflow"]["tracking_uri"]
     raw["gate"]["build_data_docs"] = False
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

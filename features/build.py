@@ -6,6 +6,7 @@ outcomes never enter here, so no actual time, delay or air time can reach the mo
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from features import aircraft, calendar, label, schedule, weather
@@ -116,8 +117,32 @@ def build_features(
         columns[name] = columns[name].fillna(_UNKNOWN).astype("object")
     for name in numeric_features(params):
         columns[name] = columns[name].astype("float64")
-    table = pd.DataFrame({name: column.array for name, column in columns.items()})
-    return table.reset_index(drop=True)
+    return _frame(columns)
+
+
+def _frame(columns: dict[str, pd.Series]) -> pd.DataFrame:
+    """The columns as one DataFrame, in order, with a fresh RangeIndex.
+
+    Each run of adjacent float64 columns is stacked into one 2-D array, which pandas adopts
+    as a block as it is; `pd.DataFrame(dict)` consolidated the same columns block by block
+    and took two thirds of `build_features` at a million rows."""
+    pieces: list[pd.DataFrame] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if run:
+            stacked = np.vstack([columns[name].to_numpy() for name in run])
+            pieces.append(pd.DataFrame(stacked.T, columns=list(run), copy=False))
+            run.clear()
+
+    for name, column in columns.items():
+        if column.dtype == np.float64:
+            run.append(name)
+            continue
+        close_run()
+        pieces.append(pd.DataFrame({name: column.array}))
+    close_run()
+    return pd.concat(pieces, axis=1, copy=False)
 
 
 def model_inputs(features: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:

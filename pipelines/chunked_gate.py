@@ -16,6 +16,11 @@ column-map expectation (the null filter of each domain), so its cost grows with 
 expectations and its memory with the batch; at 10M rows that was 3.8× the parquet read and a
 5.7 GB peak. GX also fingerprints every frame under 1 GB (`hash_pandas_dataframe`, about half
 a second per million rows); chunks are identified by their batch and row group instead.
+
+Chunks are read with strings left in Arrow buffers (`string[pyarrow]`: no Python object per
+value, nulls as a bitmap) and validated under pandas copy-on-write, so the per-expectation
+null filter no longer copies the chunk: together a chunk validates about 4x faster than with
+object strings and eager copies. The verdicts are the in-memory gate's (tests/data).
 """
 
 from __future__ import annotations
@@ -180,11 +185,16 @@ def merge_chunk_results(
     return merged
 
 
-_WEIGHTS = np.uint64(1_000_003) ** np.arange(64, dtype=np.uint64)
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
 
 
 def _string_hash(array: Any) -> np.ndarray:
-    """A polynomial hash of each string, computed on Arrow's buffers (no Python objects)."""
+    """A hash of each string's length and of three 8-byte words read from Arrow's buffers:
+    its first, middle and last eight bytes (fewer, masked, when it is shorter).
+
+    Equal strings read equal words, so equal keys always share a bucket, which is all
+    uniqueness needs; a full-content hash cost three times as much, and keys that differ
+    only outside those 24 bytes merely share a bucket (a fuller one, still checked exactly)."""
     import pyarrow as pa
 
     if array.type == pa.large_string():
@@ -195,12 +205,21 @@ def _string_hash(array: Any) -> np.ndarray:
     offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)
     offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
     data = np.frombuffer(array.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
-    offsets -= offsets[0]
+    starts = offsets[:-1] - offsets[0]
     lengths = np.diff(offsets)
-    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    terms = data.astype(np.uint64) * _WEIGHTS[position % 64]
-    sums = np.add.reduceat(np.append(terms, np.uint64(0)), offsets[:-1])
-    return np.where(lengths > 0, sums, np.uint64(0)) + lengths.astype(np.uint64)
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    # The eight bytes at every position, as a little-endian uint64 (an unaligned view).
+    words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    width = np.minimum(lengths, 8).astype(np.uint64)
+    mask = np.where(
+        width == 8, np.uint64(2**64 - 1), (np.uint64(1) << (width * np.uint64(8))) - np.uint64(1)
+    )
+    middle = starts + np.maximum(lengths // 2 - 4, 0)
+    last = starts + np.maximum(lengths - 8, 0)
+    hashed = lengths.astype(np.uint64)
+    for anchor, factor in zip((starts, middle, last), _MIX, strict=True):
+        hashed = (hashed ^ (words[anchor] & mask)) * factor
+    return hashed ^ (hashed >> np.uint64(29))
 
 
 def key_hash(table: Any) -> np.ndarray:
@@ -286,7 +305,7 @@ def read_chunk(uri: str, start: int, stop: int) -> pd.DataFrame:
     from pipelines.storage import read_parquet_rows
 
     try:
-        return read_parquet_rows(uri, start, stop)
+        return read_parquet_rows(uri, start, stop, arrow_strings=True)
     except READ_ERRORS as error:
         raise UnreadableBatch(f"rows {start}-{stop} of {uri}: {error}") from error
 
@@ -302,11 +321,15 @@ def validate_chunk(
     """Read rows [start, stop), validate them, and keep a fixed-seed sample for warnings."""
     frame = read_chunk(uri, *rows)
     definition = _worker_definition(contract)
-    validation = definition.run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters,
-        result_format="SUMMARY",
-    )
+    # Copy-on-write: GX filters nulls with `df[df[column].notnull()]` per expectation, which
+    # deep-copies the whole chunk when nothing is null; under CoW that copy is deferred (and,
+    # as GX only reads, never made). A third of a chunk's time went to those copies.
+    with pd.option_context("mode.copy_on_write", True):
+        validation = definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=parameters,
+            result_format="SUMMARY",
+        )
     sample = frame.sample(n=min(sample_rows, len(frame)), random_state=seed)
     return ChunkOutcome(len(frame), compact_results(validation), sample)
 

@@ -216,7 +216,8 @@ def count_day_schedule(params: Params, day: date) -> ScheduleCounts:
     """The day's schedule counts from a streaming pass over four columns of its file."""
     uri = landed_flights_uri(params, day)
     counts: ScheduleCounts | None = None
-    for part in iter_parquet(uri, params.scoring.batch_rows, columns=list(SCHEDULE_COUNT_COLUMNS)):
+    # Four columns only: shard-sized parts (fewer partial counts to add) fit where a shard does.
+    for part in iter_parquet(uri, params.scoring.shard_rows, columns=list(SCHEDULE_COUNT_COLUMNS)):
         part_counts = day_schedule_counts(part)
         counts = part_counts if counts is None else counts.plus(part_counts)
     if counts is None:

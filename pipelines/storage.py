@@ -146,14 +146,27 @@ def row_ranges(rows: int, size: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def read_parquet_rows(uri: str, start: int, stop: int) -> pd.DataFrame:
+def arrow_string_types() -> Callable[[Any], Any]:
+    """A `to_pandas` types mapper: strings stay in Arrow buffers (`string[pyarrow]`), other
+    columns convert as usual. No Python object per value: 5x faster to read, nulls are a
+    bitmap (`isna` is free), a third of the memory."""
+    import pyarrow as pa
+
+    strings = pd.StringDtype("pyarrow")
+    return {pa.string(): strings, pa.large_string(): strings}.get
+
+
+def read_parquet_rows(
+    uri: str, start: int, stop: int, arrow_strings: bool = False
+) -> pd.DataFrame:
     """Rows [start, stop) of the file as one DataFrame (only overlapping row groups are read)."""
     import pyarrow as pa
 
     batches = list(iter_arrow_rows(uri, start, stop, max(stop - start, 1)))
     if not batches:
         return read_parquet(uri).iloc[0:0]
-    return pa.Table.from_batches(batches).to_pandas()
+    mapper = arrow_string_types() if arrow_strings else None
+    return pa.Table.from_batches(batches).to_pandas(types_mapper=mapper)
 
 
 def iter_parquet_rows(
