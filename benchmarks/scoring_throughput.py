@@ -146,25 +146,41 @@ def _gate(params_path: Path, dates: list[str]) -> str:
 
 
 def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
-    """In a child process: gate, resolve the champion, then `score_day` (shards, publish)."""
+    """In a child process: gate, resolve and load the champion, then `score_day`'s steps
+    (plan with the day's schedule counts, shards, publish), each step timed."""
     from pipelines.config import load_params
-    from pipelines.scoring import resolve_alias, score_day
+    from pipelines.scoring import load_pinned, plan_shards, publish_day, resolve_alias, score_shards
 
     params = load_params(params_path)
+    steps: dict[str, float] = {}
     with PeakTreeMemory() as memory:
-        started = time.perf_counter()
+        started = mark = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            steps[f"{name}_seconds"] = round(now - mark, 2)
+            mark = now
+
         gate_status = _gate(params_path, dates)
-        gated = time.perf_counter()
+        step("gate")
         pinned = resolve_alias(params)
         assert pinned is not None
-        result = score_day(params, DAY, pinned, "benchmark", validate=False)
+        load_pinned(pinned)
+        step("model_load")
+        shards = plan_shards(params, DAY)
+        step("plan_and_counts")
+        scored = score_shards(params, shards, pinned, "benchmark")
+        step("shards")
+        result = publish_day(params, DAY, scored, pinned)
+        step("publish")
         finished = time.perf_counter()
     return {
         "gate_status": gate_status,
         "rows_scored": result.rows,
         "shards": result.shards,
         "end_to_end_seconds": finished - started,
-        "gate_seconds": gated - started,
+        **steps,
         "peak_memory_mb": memory.mb,  # PSS over the process and its workers, sampled
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -156,9 +156,7 @@ def arrow_string_types() -> Callable[[Any], Any]:
     return {pa.string(): strings, pa.large_string(): strings}.get
 
 
-def read_parquet_rows(
-    uri: str, start: int, stop: int, arrow_strings: bool = False
-) -> pd.DataFrame:
+def read_parquet_rows(uri: str, start: int, stop: int, arrow_strings: bool = False) -> pd.DataFrame:
     """Rows [start, stop) of the file as one DataFrame (only overlapping row groups are read)."""
     import pyarrow as pa
 
