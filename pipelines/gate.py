@@ -8,10 +8,12 @@ column and the observed value, and links the Data Docs page.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -116,19 +118,40 @@ class Validation:
     quarantined: pd.DataFrame | None
 
 
+@contextmanager
+def project_lock(gx_dir: Path) -> Iterator[None]:
+    """Serialize the processes that use one GX project (a POSIX file lock in it).
+
+    GX's file stores rewrite a suite's JSON in place on every `add_or_update`: two gates at
+    once (a backfill runs several days in parallel, ingestion beside scoring) read each
+    other's half-written files and fail with a JSON decode error."""
+    gx_dir.mkdir(parents=True, exist_ok=True)
+    with open(gx_dir / ".gate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class GreatExpectationsRunner:
-    """One GX file context per process: suites, validation definitions, checkpoints, Data Docs."""
+    """One GX file context per process: suites, validation definitions, checkpoints, Data Docs.
+
+    Every use of the project's stores holds `project_lock`."""
 
     def __init__(self, gx_dir: Path, data_docs_dir: Path | None):
+        with project_lock(gx_dir):
+            self._open(gx_dir, data_docs_dir)
+
+    def _open(self, gx_dir: Path, data_docs_dir: Path | None) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
-
-        gx_dir.mkdir(parents=True, exist_ok=True)
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         from pipelines.chunked_gate import disable_small_frame_fingerprint
 
         disable_small_frame_fingerprint()
+        self.gx_dir = gx_dir
         self.context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.docs_site: str | None = None
@@ -165,6 +188,17 @@ class GreatExpectationsRunner:
             return asset.add_batch_definition_whole_dataframe("whole")
 
     def run(
+        self,
+        contract: Contract,
+        frame: pd.DataFrame,
+        parameters: dict[str, Any],
+        result_format: str,
+        build_docs: bool,
+    ) -> tuple[Any, str | None]:
+        with project_lock(self.gx_dir):
+            return self._run(contract, frame, parameters, result_format, build_docs)
+
+    def _run(
         self,
         contract: Contract,
         frame: pd.DataFrame,

@@ -275,56 +275,67 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
         shutil.rmtree(held, ignore_errors=True)
 
 
-def _backfill_runs(airflow_home: Path) -> list[tuple[str, str, str]]:
+def _query(airflow_home: Path, sql: str, *args: object) -> list[tuple]:
     import sqlite3
 
-    with sqlite3.connect(airflow_home / "airflow.db") as db:
-        rows = db.execute(
-            "select run_id, state, data_interval_end from dag_run "
-            "where dag_id = 'batch_scoring' and run_type = 'backfill' order by data_interval_end"
-        ).fetchall()
+    with sqlite3.connect(airflow_home / "airflow.db", timeout=60) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def _open_backfills(airflow_home: Path) -> list[int]:
+    rows = _query(airflow_home, "select id from backfill where completed_at is null")
+    return [int(row[0]) for row in rows]
+
+
+def _backfill_runs(airflow_home: Path, backfill_id: int) -> list[tuple[str, str, str]]:
+    """(run id, state, data interval end) of the runs a backfill created or cleared."""
+    rows = _query(
+        airflow_home,
+        "select r.run_id, r.state, r.data_interval_end from backfill_dag_run b "
+        "join dag_run r on r.id = b.dag_run_id where b.backfill_id = ? "
+        "order by r.data_interval_end",
+        backfill_id,
+    )
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
-def _backfills_completed(airflow_home: Path) -> bool:
-    import sqlite3
-
-    with sqlite3.connect(airflow_home / "airflow.db") as db:
-        open_ones = db.execute("select count(*) from backfill where completed_at is null")
-        return int(open_ones.fetchone()[0]) == 0
-
-
-def _wait_for_backfill(airflow_home: Path, runs: int, done_after: float, timeout: float) -> list:
+def _wait_for_backfill(airflow_home: Path, backfill_id: int, timeout: float) -> list:
+    """Until the scheduler closes the backfill (every one of its runs has finished)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = _backfill_runs(airflow_home)
-        finished = all(state in ("success", "failed") for _, state, _ in found)
-        if len(found) >= runs and finished and time.monotonic() > done_after:
-            if _backfills_completed(airflow_home):  # the scheduler closed it: a new one may start
-                return found
+        if backfill_id not in _open_backfills(airflow_home):
+            return _backfill_runs(airflow_home, backfill_id)
         time.sleep(2)
-    raise TimeoutError(f"backfill not done within {timeout} s: {_backfill_runs(airflow_home)}")
+    runs = _backfill_runs(airflow_home, backfill_id)
+    raise TimeoutError(f"backfill {backfill_id} not done within {timeout} s: {runs}")
 
 
-def _create_backfill(cwd: Path, env: dict, airflow_home: Path, arguments: list[str]) -> None:
-    """`airflow backfill create`, robust to SQLite's write lock.
+def _create_backfill(cwd: Path, env: dict, airflow_home: Path, arguments: list[str]) -> int:
+    """`airflow backfill create`; returns the id of the backfill it made, with its runs.
 
-    While the scheduler writes, the CLI can meet "database is locked": it is retried. Airflow
-    may also have retried the transaction itself after the lock and committed it, so a retry
-    then answers `AlreadyRunningBackfill`: with no backfill open before the first attempt
-    (the callers wait for that), an open one is ours."""
-    assert _backfills_completed(airflow_home), "a backfill is still open"
+    On SQLite the CLI can meet "database is locked" while the scheduler writes. Airflow
+    commits the backfill row first and its runs after: a create that fails in between may
+    leave an open backfill without runs, which blocks the next create ("Another backfill is
+    running") until the scheduler closes it (after two minutes). Then we wait and retry."""
+    assert not _open_backfills(airflow_home), "a backfill is still open"
+    (last,) = _query(airflow_home, "select coalesce(max(id), 0) from backfill")[0]
     command = [f"{VENV_BIN}/airflow", "backfill", "create", "--dag-id", "batch_scoring"]
-    for _attempt in range(6):
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
         result = subprocess.run(
             [*command, *arguments], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
         )
-        if result.returncode == 0:
-            return
-        if "AlreadyRunningBackfill" in result.stderr and not _backfills_completed(airflow_home):
-            return
-        assert "database is locked" in result.stderr, result.stderr[-3000:]
-        time.sleep(3)
+        created = _query(
+            airflow_home,
+            "select distinct b.id from backfill b join backfill_dag_run r on r.backfill_id = b.id "
+            "where b.id > ? and r.dag_run_id is not null",
+            last,
+        )
+        if created:  # the runs were committed: ours, whatever the CLI's exit code says
+            return int(created[-1][0])
+        transient = ("database is locked", "AlreadyRunningBackfill")
+        assert any(text in result.stderr for text in transient), result.stderr[-3000:]
+        time.sleep(5)
     raise AssertionError(f"backfill create kept failing: {result.stderr[-3000:]}")
 
 
@@ -388,8 +399,8 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
     run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
     run(["airflow", "dags", "unpause", "batch_scoring"], cwd=ws.path, env=env, timeout=120)
     window = ["--from-date", "2013-02-17", "--to-date", "2013-02-19"]
-    _create_backfill(ws.path, env, airflow_db, window)
-    first = _wait_for_backfill(airflow_db, 2, 0, timeout=600)
+    backfill = _create_backfill(ws.path, env, airflow_db, window)
+    first = _wait_for_backfill(airflow_db, backfill, timeout=600)
     assert [state for _, state, _ in first] == ["success"] * 2, _log_tail(airflow_db)
     days = [
         pd.Timestamp(end).tz_localize("UTC").tz_convert("America/New_York").date().isoformat()
@@ -407,11 +418,13 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
         assert rows["scoring_run_id"].str.startswith("backfill__").all()
         scored[day] = rows
     # Idempotent: backfilling the same window again re-scores each day into identical rows.
-    started, wall_clock = time.monotonic(), time.time()
-    _create_backfill(ws.path, env, airflow_db, [*window, "--reprocess-behavior", "completed"])
-    time.sleep(5)
-    again = _wait_for_backfill(airflow_db, 2, started + 10, timeout=600)
-    assert all(state == "success" for _, state, _ in again), _log_tail(airflow_db)
+    wall_clock = time.time()
+    again = _create_backfill(
+        ws.path, env, airflow_db, [*window, "--reprocess-behavior", "completed"]
+    )
+    rerun_states = _wait_for_backfill(airflow_db, again, timeout=600)
+    assert [run_id for run_id, _, _ in rerun_states] == [run_id for run_id, _, _ in first]
+    assert [state for _, state, _ in rerun_states] == ["success"] * 2, _log_tail(airflow_db)
     for day, rows in scored.items():
         path = ws.path / "data" / "predictions" / f"date={day}" / "part-0.parquet"
         assert path.stat().st_mtime > wall_clock, f"{day} was not scored again"
@@ -421,9 +434,29 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
         )
 
 
+def _failed_task_logs(airflow_home: Path) -> str:
+    """The last attempt's log of every batch_scoring task that did not succeed."""
+    failed = _query(
+        airflow_home,
+        "select run_id, task_id, map_index, state, try_number from task_instance "
+        "where dag_id = 'batch_scoring' and state not in ('success', 'skipped')",
+    )
+    parts = []
+    for run_id, task_id, map_index, state, try_number in failed:
+        folder = airflow_home / "logs" / "dag_id=batch_scoring" / f"run_id={run_id}"
+        folder = folder / f"task_id={task_id}"
+        if map_index >= 0:
+            folder = folder / f"map_index={map_index}"
+        logs = sorted(folder.glob("attempt=*.log"))
+        text = logs[-1].read_text()[-3000:] if logs else "(no log)"
+        parts.append(f"--- {run_id} {task_id}[{map_index}] {state} try {try_number}\n{text}")
+    return "\n".join(parts)
+
+
 def _log_tail(airflow_home: Path) -> str:
-    return "\n".join(
+    servers = "\n".join(
         f"--- {name}\n" + (airflow_home / f"{name}.log").read_text()[-3000:]
         for name in ("scheduler", "api-server")
         if (airflow_home / f"{name}.log").exists()
     )
+    return f"{_failed_task_logs(airflow_home)}\n{servers}"
