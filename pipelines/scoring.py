@@ -21,6 +21,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.build import (
+    FLIGHT_INPUT_COLUMNS,
     SCHEDULE_COUNT_COLUMNS,
     build_features,
     day_schedule_counts,
@@ -77,6 +79,8 @@ PREDICTION_SCHEMA = pa.schema(
         *((column, pa.string()) for column in PREDICTION_COLUMNS[4:]),
     ]
 )
+#: Columns with few distinct values per file; flight ids and scores are stored plain.
+DICTIONARY_COLUMNS = ["flight_date", *PREDICTION_COLUMNS[4:]]
 
 
 @dataclass(frozen=True)
@@ -148,22 +152,30 @@ def prediction_rows(
     threshold: float,
     feature_code_version: str,
     scoring_run_id: str,
-) -> pd.DataFrame:
-    """One row per flight, in the landed order (deterministic: a re-run writes the same file)."""
-    rows = pd.DataFrame(
-        {
-            "flight_id": features["flight_id"].to_numpy(),
-            "flight_date": features["flight_date"].to_numpy(),
-            "late_probability": probability.astype("float64"),
-            "predicted_late": probability >= threshold,
-        }
+) -> pa.Table:
+    """One row per flight, in the landed order (deterministic: a re-run writes the same file).
+
+    Built in Arrow: a column that says the same thing on every row (model version, run ids)
+    is one value repeated by Arrow, not a million Python strings converted one by one."""
+    rows = len(features)
+
+    def same_on_every_row(value: str) -> pa.Array:
+        return pa.repeat(pa.scalar(value, pa.string()), rows)
+
+    return pa.Table.from_arrays(
+        [
+            pa.array(features["flight_id"].to_numpy(), pa.string()),
+            pa.array(features["flight_date"].to_numpy(), pa.string()),
+            pa.array(probability, pa.float64()),
+            pa.array(probability >= threshold, pa.bool_()),
+            same_on_every_row(pinned.version),
+            same_on_every_row(pinned.run_id),
+            same_on_every_row(pinned.data_version),
+            same_on_every_row(feature_code_version),
+            same_on_every_row(scoring_run_id),
+        ],
+        schema=PREDICTION_SCHEMA,
     )
-    rows["model_version"] = pinned.version
-    rows["model_run_id"] = pinned.run_id
-    rows["model_data_version"] = pinned.data_version
-    rows["feature_code_version"] = feature_code_version
-    rows["scoring_run_id"] = scoring_run_id
-    return rows.loc[:, list(PREDICTION_COLUMNS)]
 
 
 def _output_root(params: Params, folder: str) -> str:
@@ -275,13 +287,11 @@ class AgreementSums:
     syy: float = 0.0
     sxy: float = 0.0
 
-    def add(self, champion: pd.DataFrame, challenger: pd.DataFrame) -> None:
-        x = champion["late_probability"].to_numpy()
-        y = challenger["late_probability"].to_numpy()
+    def add(self, champion: np.ndarray, challenger: np.ndarray, threshold: float) -> None:
+        """Both models' probabilities for the same rows."""
+        x, y = champion.astype("float64"), challenger.astype("float64")
         self.rows += len(x)
-        self.same_decision += int(
-            (champion["predicted_late"].to_numpy() == challenger["predicted_late"].to_numpy()).sum()
-        )
+        self.same_decision += int(((x >= threshold) == (y >= threshold)).sum())
         self.abs_difference += float(np.abs(x - y).sum())
         self.sx += float(x.sum())
         self.sy += float(y.sum())
@@ -340,40 +350,31 @@ def score_batches(
     one parquet file per model, each published when the last batch is written."""
     threshold = params.scoring.threshold
     code = context.feature_code_version
-    agreement = AgreementSums() if challenger is not None else None
+    models = [(champion, champion_uri)]
+    if challenger is not None and shadow_uri:
+        models.append((challenger, shadow_uri))
+    agreement = AgreementSums() if len(models) == 2 else None
     with ExitStack() as outputs:  # both files are published only if every batch succeeded
-        sink = outputs.enter_context(parquet_sink(champion_uri, PREDICTION_SCHEMA))
-        shadow = (
-            outputs.enter_context(parquet_sink(shadow_uri, PREDICTION_SCHEMA))
-            if challenger is not None and shadow_uri
-            else None
-        )
+        sinks = [
+            (model, outputs.enter_context(parquet_sink(uri, PREDICTION_SCHEMA, DICTIONARY_COLUMNS)))
+            for model, uri in models
+        ]
         for flights in batches:
             features = build_features(
                 flights, context.weather, context.planes, params.features, context.schedule_counts
             )
             inputs = model_inputs(features, params.features)
-            rows = prediction_rows(
-                features,
-                champion.model.predict_proba(inputs)[:, 1],
-                champion.pinned,
-                threshold,
-                code,
-                scoring_run_id,
-            )
-            sink.write(rows)
-            if challenger is not None and shadow is not None and agreement is not None:
-                shadow_rows = prediction_rows(
-                    features,
-                    challenger.model.predict_proba(inputs)[:, 1],
-                    challenger.pinned,
-                    threshold,
-                    code,
-                    scoring_run_id,
+            probabilities = []
+            for model, sink in sinks:
+                probability = model.model.predict_proba(inputs)[:, 1]
+                rows = prediction_rows(
+                    features, probability, model.pinned, threshold, code, scoring_run_id
                 )
-                shadow.write(shadow_rows)
-                agreement.add(rows, shadow_rows)
-    return sink.rows, agreement
+                sink.write_table(rows)
+                probabilities.append(probability)
+            if agreement is not None:
+                agreement.add(probabilities[0], probabilities[1], threshold)
+    return sinks[0][1].rows, agreement
 
 
 def _shadow_of(champion: PinnedModel, challenger: PinnedModel | None) -> PinnedModel | None:
@@ -397,7 +398,11 @@ def score_shard(
     champion_uri = join_uri(staging_uri(params, day), name)
     shadow_uri = join_uri(staging_uri(params, day, "shadow"), name) if shadow else None
     batches = iter_parquet_rows(
-        landed_flights_uri(params, day), shard.start, shard.stop, params.scoring.batch_rows
+        landed_flights_uri(params, day),
+        shard.start,
+        shard.stop,
+        params.scoring.batch_rows,
+        columns=list(FLIGHT_INPUT_COLUMNS),
     )
     rows, agreement = score_batches(
         batches,
@@ -429,7 +434,7 @@ class ScoringResult:
 def _publish(params: Params, shard_uris: list[str], target: str) -> int:
     """Concatenate the shards into `target` in one atomic publish; returns the rows."""
     remove_stale_temporaries(target.rsplit("/", 1)[0])
-    with parquet_sink(target, PREDICTION_SCHEMA) as sink:
+    with parquet_sink(target, PREDICTION_SCHEMA, DICTIONARY_COLUMNS) as sink:
         for uri in shard_uris:
             sink.write_file(uri, params.scoring.batch_rows)
     return sink.rows
@@ -491,6 +496,14 @@ def _score_shard_in_worker(
         return score_shard(params, shard, champion, scoring_run_id, challenger)
 
 
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """Forked where the platform can (workers inherit loaded models), else spawned."""
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+
 def score_shards(
     params: Params,
     shards: list[Shard],
@@ -504,13 +517,10 @@ def score_shards(
     workers = min(params.scoring.workers, len(shards))
     if workers <= 1:
         return [score_shard(params, s, champion, scoring_run_id, challenger) for s in shards]
-    import multiprocessing
     import os
-    from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+    with _process_pool(workers) as pool:
         futures = [
             pool.submit(
                 _score_shard_in_worker,
@@ -533,17 +543,44 @@ def score_day(
     scoring_run_id: str,
     challenger: PinnedModel | None = None,
     validate: bool = True,
+    step_seconds: dict[str, float] | None = None,
 ) -> ScoringResult:
     """Gate, then the shards, then publish: the DAG's steps, in one command.
 
-    `validate=False` when the caller ran the gate as its own step (the DAG's `gate_flights`)."""
+    `validate=False` when the caller ran the gate as its own step (the DAG's `gate_flights`).
+    `step_seconds`, if given, receives each step's wall time (the benchmark reads it)."""
+    timer = _StepTimer(step_seconds if step_seconds is not None else {})
     gate_status = (
         gate_landed_batch(params, "scheduled_flights", day).status if validate else "gated upstream"
     )
-    load_pinned(champion)  # fail before any shard is written if the model cannot be loaded
+    timer.done("gate")
     shadow = _shadow_of(champion, challenger)
-    if shadow is not None:
-        load_pinned(shadow)  # loaded before forking: workers inherit the cache
-    shards = plan_shards(params, day)
+    with _process_pool(1) as planner:  # the day's counts are taken while the models load
+        planning = planner.submit(plan_shards, params, day)
+        load_pinned(champion)  # fail before any shard is written if the model cannot be loaded
+        if shadow is not None:
+            load_pinned(shadow)  # loaded before forking: workers inherit the cache
+        timer.done("model_load")
+        shards = planning.result()
+        timer.done("plan_and_counts")  # what was left of it once the models were loaded
     results = score_shards(params, shards, champion, scoring_run_id, challenger)
-    return publish_day(params, day, results, champion, challenger, gate_status)
+    timer.done("shards")
+    published = publish_day(params, day, results, champion, challenger, gate_status)
+    timer.done("publish")
+    return published
+
+
+class _StepTimer:
+    """Wall seconds since the previous step, recorded under each step's name."""
+
+    def __init__(self, seconds: dict[str, float]):
+        import time
+
+        self._clock = time.perf_counter
+        self._mark = self._clock()
+        self.seconds = seconds
+
+    def done(self, step: str) -> None:
+        now = self._clock()
+        self.seconds[f"{step}_seconds"] = round(now - self._mark, 2)
+        self._mark = now

@@ -220,9 +220,12 @@ class ParquetSink:
     def write(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
 
-        table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        self.write_table(pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False))
+
+    def write_table(self, table: Any) -> None:
+        """An Arrow table of the sink's schema."""
         self._writer.write_table(table)
-        self.rows += len(frame)
+        self.rows += table.num_rows
 
     def write_file(self, uri: str, batch_rows: int) -> None:
         """Append another parquet file of the same schema, Arrow to Arrow (no pandas)."""
@@ -236,8 +239,13 @@ class ParquetSink:
 
 
 @contextmanager
-def parquet_sink(uri: str, schema: Any) -> Iterator[ParquetSink]:
+def parquet_sink(
+    uri: str, schema: Any, dictionary_columns: list[str] | None = None
+) -> Iterator[ParquetSink]:
     """Stream row groups into `uri`, published in one step when the block ends.
+
+    `dictionary_columns`: dictionary-encode only these (default: every column). A column of
+    distinct values (keys, scores) gains nothing from a dictionary, which Arrow tries first.
 
     Locally the file is written under a hidden temporary name and renamed (`os.replace`); on
     S3 a multipart upload becomes the object only when completed. An exception leaves the
@@ -255,7 +263,8 @@ def parquet_sink(uri: str, schema: Any) -> Iterator[ParquetSink]:
         target = path
         handle = fs.open(path, "wb")
     try:
-        writer = pq.ParquetWriter(handle, schema)
+        encoding = {} if dictionary_columns is None else {"use_dictionary": dictionary_columns}
+        writer = pq.ParquetWriter(handle, schema, **encoding)
         sink = ParquetSink(writer, schema)
         yield sink
         writer.close()

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from features.build import (
+    FLIGHT_INPUT_COLUMNS,
     FORBIDDEN_COLUMNS,
     attach_labels,
     build_features,
@@ -54,6 +55,22 @@ def test_tiny_batch_features():
         for c in inputs.columns
         if c not in ("carrier", "origin", "dest", "plane_engine")
     )
+
+
+def test_the_declared_input_columns_are_all_the_features_need():
+    """Scoring reads only `FLIGHT_INPUT_COLUMNS` from a landed file: the same features."""
+    flights = factories.scheduled_flights()
+    assert set(FLIGHT_INPUT_COLUMNS) < set(flights.columns) <= set(landing.SCHEDULED_COLUMNS)
+    whole = build_features(flights, factories.weather(), factories.planes(), PARAMS)
+    narrow = build_features(
+        flights.loc[:, list(FLIGHT_INPUT_COLUMNS)], factories.weather(), factories.planes(), PARAMS
+    )
+    pd.testing.assert_frame_equal(narrow, whole)
+    for column in FLIGHT_INPUT_COLUMNS:  # and each of them is needed
+        with pytest.raises(KeyError):
+            build_features(
+                flights.drop(columns=column), factories.weather(), factories.planes(), PARAMS
+            )
 
 
 def test_labels_join_by_key_and_keep_unobserved_missing():

@@ -1,0 +1,75 @@
+"""Prediction rows and the shadow's agreement sums, on frames of a few flights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.scoring import (
+    DICTIONARY_COLUMNS,
+    PREDICTION_COLUMNS,
+    AgreementSums,
+    PinnedModel,
+    prediction_rows,
+)
+from pipelines.storage import parquet_sink
+
+PINNED = PinnedModel("flight-delay", "champion", "7", "run-7", "md5-7")
+
+
+def _features() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"flight_id": ["b", "a", "c"], "flight_date": ["2013-02-20"] * 3, "carrier": ["UA"] * 3}
+    )
+
+
+def test_every_row_says_which_model_scored_it_and_decides_at_the_threshold():
+    probability = np.array([0.2, 0.35, 0.9])
+    rows = prediction_rows(_features(), probability, PINNED, 0.35, "code-1", "run-a").to_pandas()
+    assert rows.columns.tolist() == list(PREDICTION_COLUMNS)
+    assert rows["flight_id"].tolist() == ["b", "a", "c"], "the landed order"
+    assert rows["late_probability"].tolist() == [0.2, 0.35, 0.9]
+    assert rows["predicted_late"].tolist() == [False, True, True]
+    assert set(rows["model_version"]) == {"7"} and set(rows["model_run_id"]) == {"run-7"}
+    assert set(rows["model_data_version"]) == {"md5-7"}
+    assert set(rows["feature_code_version"]) == {"code-1"}
+    assert set(rows["scoring_run_id"]) == {"run-a"}
+
+
+def test_an_empty_batch_gives_an_empty_table_of_the_same_schema():
+    rows = prediction_rows(_features().iloc[0:0], np.array([]), PINNED, 0.5, "c", "r")
+    assert rows.num_rows == 0 and rows.column_names == list(PREDICTION_COLUMNS)
+
+
+def test_only_the_few_valued_columns_are_dictionary_encoded(tmp_path: Path):
+    target = tmp_path / "part-0.parquet"
+    rows = prediction_rows(_features(), np.array([0.1, 0.5, 0.7]), PINNED, 0.35, "c", "r")
+    with parquet_sink(str(target), rows.schema, DICTIONARY_COLUMNS) as sink:
+        sink.write_table(rows)
+    group = pq.ParquetFile(target).metadata.row_group(0)
+    encoded = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+    assert "RLE_DICTIONARY" in encoded["model_version"]
+    assert "RLE_DICTIONARY" not in encoded["flight_id"]
+    assert pq.read_table(target).equals(rows)
+
+
+def test_agreement_sums_over_batches_equal_the_whole_day():
+    champion = np.array([0.1, 0.4, 0.8, 0.3])
+    challenger = np.array([0.2, 0.3, 0.9, 0.5])
+    whole, first, second = AgreementSums(), AgreementSums(), AgreementSums()
+    whole.add(champion, challenger, 0.35)
+    first.add(champion[:2], challenger[:2], 0.35)
+    second.add(champion[2:], challenger[2:], 0.35)
+    summary = first.plus(second).summary()
+    assert summary == pytest.approx(whole.summary())
+    assert summary["decision_agreement"] == 0.5  # 0.4 vs 0.3 and 0.3 vs 0.5 cross 0.35
+    assert summary["mean_absolute_difference"] == pytest.approx(0.125)
+    assert summary["probability_correlation"] == pytest.approx(
+        np.corrcoef(champion, challenger)[0, 1]
+    )
