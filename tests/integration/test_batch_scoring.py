@@ -390,7 +390,7 @@ def airflow_scheduler(scoring, airflow_db: Path):
             log.close()
 
 
-@pytest.mark.scheduler  # make test-scheduler; flaky on SQLite under the full suite
+@pytest.mark.scheduler  # also alone: make test-scheduler
 def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identically(
     scoring, airflow_scheduler, airflow_db: Path
 ):
