@@ -195,48 +195,38 @@ class GreatExpectationsRunner:
         result_format: str,
         build_docs: bool,
     ) -> tuple[Any, str | None]:
-        with project_lock(self.gx_dir):
-            return self._run(contract, frame, parameters, result_format, build_docs)
-
-    def _run(
-        self,
-        contract: Contract,
-        frame: pd.DataFrame,
-        parameters: dict[str, Any],
-        result_format: str,
-        build_docs: bool,
-    ) -> tuple[Any, str | None]:
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
 
-        suite = self.context.suites.add_or_update(contract.suite())
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(
-                name=contract.name, data=self._batch_definition(contract.name), suite=suite
+        with project_lock(self.gx_dir):
+            suite = self.context.suites.add_or_update(contract.suite())
+            definition = self.context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=contract.name, data=self._batch_definition(contract.name), suite=suite
+                )
             )
-        )
-        actions: list[Any] = []
-        if build_docs and self.docs_site:
-            actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
-        checkpoint = self.context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=f"{contract.name}-{'docs' if actions else 'plain'}",
-                validation_definitions=[definition],
-                actions=actions,
-                result_format={"result_format": result_format},
+            actions: list[Any] = []
+            if build_docs and self.docs_site:
+                actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
+            checkpoint = self.context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=f"{contract.name}-{'docs' if actions else 'plain'}",
+                    validation_definitions=[definition],
+                    actions=actions,
+                    result_format={"result_format": result_format},
+                )
             )
-        )
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frame}, expectation_parameters=parameters
-        )
-        identifier, validation = next(iter(result.run_results.items()))
-        docs_url = None
-        if actions and self.docs_site:
-            urls = self.context.get_docs_sites_urls(
-                resource_identifier=identifier, site_names=[self.docs_site]
+            result = checkpoint.run(
+                batch_parameters={"dataframe": frame}, expectation_parameters=parameters
             )
-            docs_url = urls[0]["site_url"] if urls else None
-        return validation, docs_url
+            identifier, validation = next(iter(result.run_results.items()))
+            docs_url = None
+            if actions and self.docs_site:
+                urls = self.context.get_docs_sites_urls(
+                    resource_identifier=identifier, site_names=[self.docs_site]
+                )
+                docs_url = urls[0]["site_url"] if urls else None
+            return validation, docs_url
 
 
 _RUNNERS: dict[tuple[str, str | None], GreatExpectationsRunner] = {}
