@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.integration.conftest import (
     airflow_dags_test,
     build_workspace,
     run,
+    stop_process_group,
 )
 
 pytestmark = pytest.mark.integration
@@ -311,41 +313,43 @@ def _wait_for_backfill(airflow_home: Path, backfill_id: int, timeout: float) -> 
 
 
 def _create_backfill(cwd: Path, env: dict, airflow_home: Path, arguments: list[str]) -> int:
-    """`airflow backfill create`; returns the id of the backfill it made, with its runs.
-
-    On SQLite the CLI can meet "database is locked" while the scheduler writes. Airflow
-    commits the backfill row first and its runs after: a create that fails in between may
-    leave an open backfill without runs, which blocks the next create ("Another backfill is
-    running") until the scheduler closes it (after two minutes). Then we wait and retry."""
+    """`airflow backfill create` while the scheduler is stopped (the runbook's procedure on
+    SQLite: with the scheduler writing, a create can stop part-way on "database is locked");
+    returns the backfill's id."""
     assert not _open_backfills(airflow_home), "a backfill is still open"
-    (last,) = _query(airflow_home, "select coalesce(max(id), 0) from backfill")[0]
     command = [f"{VENV_BIN}/airflow", "backfill", "create", "--dag-id", "batch_scoring"]
-    deadline = time.monotonic() + 420
-    while time.monotonic() < deadline:
-        result = subprocess.run(
-            [*command, *arguments], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
-        )
-        created = _query(
-            airflow_home,
-            "select distinct b.id from backfill b join backfill_dag_run r on r.backfill_id = b.id "
-            "where b.id > ? and r.dag_run_id is not null",
-            last,
-        )
-        if created:  # the runs were committed: ours, whatever the CLI's exit code says
-            return int(created[-1][0])
-        transient = ("database is locked", "AlreadyRunningBackfill")
-        assert any(text in result.stderr for text in transient), result.stderr[-3000:]
-        time.sleep(5)
-    raise AssertionError(f"backfill create kept failing: {result.stderr[-3000:]}")
+    run([*command, *arguments], cwd=cwd, env=env, timeout=180)
+    (created,) = _query(airflow_home, "select max(id) from backfill")[0]
+    return int(created)
+
+
+SCHEDULER_PARTS = ("scheduler", "dag-processor", "triggerer")
+
+
+class SchedulerProcesses:
+    """The scheduler, dag-processor and triggerer, started and stopped as a group."""
+
+    def __init__(self, start: Callable[..., subprocess.Popen]):
+        self._start = start
+        self._running: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        self._running = [self._start(name, name) for name in SCHEDULER_PARTS]
+
+    def stop(self) -> None:
+        for process in reversed(self._running):
+            stop_process_group(process)
+        self._running = []
 
 
 @pytest.fixture
 def airflow_scheduler(scoring, airflow_db: Path):
-    """api-server, scheduler, dag-processor and triggerer on 127.0.0.1, as `make up` starts
-    them; stopped (process groups) at the end of the test."""
+    """The api-server on 127.0.0.1, and the scheduler, dag-processor and triggerer for the
+    test to start and stop (`make up` starts the same); all stopped (process groups) at the
+    end of the test."""
     import secrets
 
-    from tests.integration.conftest import free_port, stop_process_group, wait_for_http
+    from tests.integration.conftest import free_port, wait_for_http
 
     ws = scoring["ws"]
     port = free_port()
@@ -364,7 +368,7 @@ def airflow_scheduler(scoring, airflow_db: Path):
     logs = []
 
     def start(name: str, *args: str) -> subprocess.Popen:
-        log = open(airflow_db / f"{name}.log", "w")
+        log = open(airflow_db / f"{name}.log", "a")
         logs.append(log)
         process = subprocess.Popen(
             [f"{VENV_BIN}/airflow", *args],
@@ -380,9 +384,7 @@ def airflow_scheduler(scoring, airflow_db: Path):
     try:
         api = start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
         wait_for_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", 180, api)
-        for name in ("scheduler", "dag-processor", "triggerer"):
-            start(name, name)
-        yield env
+        yield env, SchedulerProcesses(start)
     finally:
         for process in reversed(processes):
             stop_process_group(process)
@@ -395,12 +397,14 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
     scoring, airflow_scheduler, airflow_db: Path
 ):
     """Two nights through a real scheduler; a month is the same command (runbook)."""
-    ws, env = scoring["ws"], airflow_scheduler
+    ws, (env, scheduler) = scoring["ws"], airflow_scheduler
     run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
     run(["airflow", "dags", "unpause", "batch_scoring"], cwd=ws.path, env=env, timeout=120)
     window = ["--from-date", "2013-02-17", "--to-date", "2013-02-19"]
     backfill = _create_backfill(ws.path, env, airflow_db, window)
+    scheduler.start()
     first = _wait_for_backfill(airflow_db, backfill, timeout=600)
+    scheduler.stop()
     assert [state for _, state, _ in first] == ["success"] * 2, _log_tail(airflow_db)
     days = [
         pd.Timestamp(end).tz_localize("UTC").tz_convert("America/New_York").date().isoformat()
@@ -422,6 +426,7 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
     again = _create_backfill(
         ws.path, env, airflow_db, [*window, "--reprocess-behavior", "completed"]
     )
+    scheduler.start()
     rerun_states = _wait_for_backfill(airflow_db, again, timeout=600)
     assert [run_id for run_id, _, _ in rerun_states] == [run_id for run_id, _, _ in first]
     assert [state for _, state, _ in rerun_states] == ["success"] * 2, _log_tail(airflow_db)
