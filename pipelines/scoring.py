@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -536,23 +536,26 @@ def score_shards(
         return [future.result() for future in futures]
 
 
+def gate_scheduled_flights(params: Params, day: date) -> str:
+    """The scheduled-flights gate on the landed day (raises `DataGateError` if it is held)."""
+    return gate_landed_batch(params, "scheduled_flights", day).status
+
+
 def score_day(
     params: Params,
     day: date,
     champion: PinnedModel,
     scoring_run_id: str,
     challenger: PinnedModel | None = None,
-    validate: bool = True,
+    gate: Callable[[Params, date], str] | None = gate_scheduled_flights,
     step_seconds: dict[str, float] | None = None,
 ) -> ScoringResult:
     """Gate, then the shards, then publish: the DAG's steps, in one command.
 
-    `validate=False` when the caller ran the gate as its own step (the DAG's `gate_flights`).
+    `gate=None` when the caller ran the gate as its own step (the DAG's `gate_flights`).
     `step_seconds`, if given, receives each step's wall time (the benchmark reads it)."""
     timer = _StepTimer(step_seconds if step_seconds is not None else {})
-    gate_status = (
-        gate_landed_batch(params, "scheduled_flights", day).status if validate else "gated upstream"
-    )
+    gate_status = gate(params, day) if gate is not None else "gated upstream"
     timer.done("gate")
     shadow = _shadow_of(champion, challenger)
     with _process_pool(1) as planner:  # the day's counts are taken while the models load

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,41 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines import local_server
+from pipelines.local_server import VENV_BIN, free_port, wait_for_http
 from tests.conftest import REPO_ROOT
 
-VENV_BIN = str(Path(sys.executable).parent)
 SNAPSHOT_START, SNAPSHOT_END, HOLDOUT_START = "2013-01-01", "2013-02-28", "2013-02-15"
 REGISTERED_MODEL = "flight-delay-classifier"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def run(
@@ -71,36 +37,8 @@ def run(
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    state = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    log = open(state / "server.log", "w")
-    process = subprocess.Popen(
-        [
-            f"{VENV_BIN}/mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{state}/mlflow.db",
-            "--artifacts-destination",
-            str(state / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{uri}/health", timeout=90, process=process)
+    with local_server.mlflow_server(tmp_path_factory.mktemp("mlflow")) as uri:
         yield uri
-    finally:
-        stop_process_group(process)
-        log.close()
 
 
 @pytest.fixture(scope="session")

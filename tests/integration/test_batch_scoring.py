@@ -23,15 +23,9 @@ import yaml
 
 from mlflow import MlflowClient
 from pipelines.gate import DataGateError
+from pipelines.local_server import VENV_BIN, free_port, stop_process_group, wait_for_http
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES
-from tests.integration.conftest import (
-    VENV_BIN,
-    Workspace,
-    airflow_dags_test,
-    build_workspace,
-    run,
-    stop_process_group,
-)
+from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace, run
 
 pytestmark = pytest.mark.integration
 
@@ -348,8 +342,6 @@ def airflow_scheduler(scoring, airflow_db: Path):
     test to start and stop (`make up` starts the same); all stopped (process groups) at the
     end of the test."""
     import secrets
-
-    from tests.integration.conftest import free_port, wait_for_http
 
     ws = scoring["ws"]
     port = free_port()
