@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -49,13 +50,16 @@ class PeakTreeMemory:
     def __init__(self, interval: float = 0.25):
         self.interval = interval
         self.peak_kb = 0
+        self.peak_after_seconds = 0.0  # since the start: which step the peak belongs to
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
+        started = time.perf_counter()
         while True:
             total = sum(_pss_kb(pid) for pid in _tree(os.getpid()))
-            self.peak_kb = max(self.peak_kb, total)
+            if total > self.peak_kb:
+                self.peak_kb, self.peak_after_seconds = total, time.perf_counter() - started
             if self._stop.wait(self.interval):
                 return
 

@@ -186,6 +186,7 @@ def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
         "end_to_end_cpu_seconds": round(cpu_finished - cpu_started, 2),  # workers included
         **steps,
         "peak_memory_mb": memory.mb,  # PSS over the process and its workers, sampled
+        "peak_memory_after_seconds": round(memory.peak_after_seconds, 1),
     }
 
 

@@ -112,7 +112,7 @@ class GateParams:
     warning_sample_rows: int = 200_000
     stream_above_rows: int = 500_000
     chunk_rows: int = 250_000
-    key_bucket_rows: int = 2_000_000
+    key_bucket_rows: int = 1_000_000
     workers: int = 2
 
     def __post_init__(self) -> None:
