@@ -351,6 +351,32 @@ def score(
 
 
 @app.command()
+def predictions(
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Day after the last (YYYY-MM-DD).")],
+    shadow: Annotated[bool, typer.Option(help="The shadow challenger's days instead.")] = False,
+    params_path: ParamsOption = None,
+) -> None:
+    """One tab-separated line per day: rows, model versions, a sha256 of the scored content
+    (every column but the scoring run id), the scoring run ids. Keep the first four columns
+    before a re-run or backfill and compare after: a re-scored day keeps its digest."""
+    from datetime import timedelta
+
+    from pipelines.scoring import published_day
+
+    params = _params(params_path)
+    day, stop = _parse_date(start), _parse_date(end)
+    while day < stop:
+        brief = published_day(params, day, "shadow" if shadow else "predictions")
+        if brief is None:
+            typer.echo(f"{day.isoformat()}\tnot published")
+        else:
+            versions, runs = ",".join(brief.model_versions), ",".join(brief.scoring_run_ids)
+            typer.echo(f"{brief.day}\t{brief.rows}\t{versions}\t{brief.content_sha256}\t{runs}")
+        day += timedelta(days=1)
+
+
+@app.command()
 def rollback(
     reason: Annotated[str, typer.Option(help="Why: goes into the promotion log.")] = "rollback",
     params_path: ParamsOption = None,

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -45,6 +46,7 @@ from pipelines.config import Params
 from pipelines.quarantine import gate_landed_batch
 from pipelines.registry import CHAMPION
 from pipelines.storage import (
+    exists,
     iter_parquet,
     iter_parquet_rows,
     join_uri,
@@ -479,6 +481,42 @@ def publish_day(
         shadow_uri=shadow_target,
         shadow_agreement=agreement,
         gate_status=gate_status,
+    )
+
+
+#: What a re-run must reproduce: every column but the scoring run id (each run has its own).
+SCORED_CONTENT_COLUMNS = [column for column in PREDICTION_COLUMNS if column != "scoring_run_id"]
+
+
+@dataclass(frozen=True)
+class PublishedDay:
+    """A published day in brief: re-scoring it must leave `content_sha256` as it was."""
+
+    day: str
+    rows: int
+    model_versions: tuple[str, ...]
+    content_sha256: str
+    scoring_run_ids: tuple[str, ...]
+
+
+def content_digest(predictions: pd.DataFrame) -> str:
+    """sha256 over the scored content, row by row in file order (scores compared bit for bit)."""
+    row_hashes = pd.util.hash_pandas_object(predictions.loc[:, SCORED_CONTENT_COLUMNS], index=False)
+    return hashlib.sha256(row_hashes.to_numpy().tobytes()).hexdigest()
+
+
+def published_day(params: Params, day: date, folder: str = "predictions") -> PublishedDay | None:
+    """The day's published file in brief, or None if the day has not been published."""
+    uri = predictions_uri(params, day, folder)
+    if not exists(uri):
+        return None
+    predictions = read_parquet(uri)
+    return PublishedDay(
+        day=day.isoformat(),
+        rows=len(predictions),
+        model_versions=tuple(sorted(predictions["model_version"].unique())),
+        content_sha256=content_digest(predictions),
+        scoring_run_ids=tuple(sorted(predictions["scoring_run_id"].unique())),
     )
 
 

@@ -6,6 +6,7 @@ one rename (local) or one PUT (S3), so a reader never sees a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import uuid
@@ -210,17 +211,12 @@ def iter_arrow_rows(
 
 
 class ParquetSink:
-    """Appends DataFrames to one parquet file as row groups (see `parquet_sink`)."""
+    """Appends Arrow tables to one parquet file as row groups (see `parquet_sink`)."""
 
     def __init__(self, writer: Any, schema: Any):
         self._writer = writer
         self._schema = schema
         self.rows = 0
-
-    def write(self, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
-        self.write_table(pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False))
 
     def write_table(self, table: Any) -> None:
         """An Arrow table of the sink's schema."""
@@ -262,6 +258,7 @@ def parquet_sink(
     else:
         target = path
         handle = fs.open(path, "wb")
+    writer = None
     try:
         encoding = {} if dictionary_columns is None else {"use_dictionary": dictionary_columns}
         writer = pq.ParquetWriter(handle, schema, **encoding)
@@ -275,6 +272,11 @@ def parquet_sink(
         if local:
             os.replace(target, path)
     except BaseException:
+        if writer is not None:
+            # Closed here, into the discarded file: left to the garbage collector, the writer
+            # would write its footer to a closed handle ("write to closed file").
+            with contextlib.suppress(Exception):
+                writer.close()
         if local:
             handle.close()
             os.remove(target)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -143,16 +143,30 @@ def test_sharded_streamed_scores_equal_scoring_the_whole_day_at_once(scoring):
     assert published["late_probability"].to_numpy() == pytest.approx(whole_day, abs=1e-12)
 
 
+def _published_briefs(ws: Workspace) -> list[list[str]]:
+    """`mlops predictions` over the day before, the day, and the day after (not published)."""
+    window = ["--start", str(DAY - timedelta(days=1)), "--end", str(DAY + timedelta(days=2))]
+    listed = ws.run("mlops", "predictions", *window).stdout.strip().splitlines()
+    return [line.split("\t") for line in listed]
+
+
 def test_rerunning_a_date_gives_identical_rows_and_no_duplicates(scoring):
     ws = scoring["ws"]
     ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "rerun-1")
     first = pd.read_parquet(_predictions(ws))
+    before = _published_briefs(ws)
     ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "rerun-2")
     second = pd.read_parquet(_predictions(ws))
     assert len(second) == len(first)
     pd.testing.assert_frame_equal(
         first.drop(columns="scoring_run_id"), second.drop(columns="scoring_run_id")
     )
+    # What on-call compares around a re-run or a backfill: the digest stays, the run changes.
+    after = _published_briefs(ws)
+    assert before[1][:4] == after[1][:4] and after[1][0] == DAY.isoformat()
+    assert int(after[1][1]) == len(second) and after[1][2] == scoring["v1"]
+    assert (before[1][4], after[1][4]) == ("rerun-1", "rerun-2")
+    assert after[2] == [str(DAY + timedelta(days=1)), "not published"]
 
 
 def _kill_while_writing(ws: Workspace, run_id: str) -> None:

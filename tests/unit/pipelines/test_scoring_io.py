@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pandas as pd
@@ -34,23 +35,29 @@ def test_a_row_range_streams_in_batches_across_row_groups(tmp_path: Path, start,
 SCHEMA = pa.schema([("flight_id", pa.string()), ("p", pa.float64())])
 
 
+def _rows(flight_ids: list[str], scores: list[float]) -> pa.Table:
+    return pa.table({"flight_id": flight_ids, "p": scores}, schema=SCHEMA)
+
+
 def test_the_sink_publishes_all_rows_at_once(tmp_path: Path):
     target = tmp_path / "date=2013-01-01" / "part-0.parquet"
     with parquet_sink(str(target), SCHEMA) as sink:
-        sink.write(pd.DataFrame({"flight_id": ["a", "b"], "p": [0.1, 0.2]}))
+        sink.write_table(_rows(["a", "b"], [0.1, 0.2]))
         assert not target.exists(), "nothing is visible before the block ends"
-        sink.write(pd.DataFrame({"flight_id": ["c"], "p": [0.3]}))
+        sink.write_table(_rows(["c"], [0.3]))
     assert pd.read_parquet(target)["flight_id"].tolist() == ["a", "b", "c"]
     assert [p.name for p in target.parent.iterdir()] == ["part-0.parquet"]
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path: Path):
     target = tmp_path / "part-0.parquet"
     pd.DataFrame({"flight_id": ["old"], "p": [0.5]}).to_parquet(target, index=False)
     before = target.read_bytes()
     with pytest.raises(RuntimeError, match="model failed"):
         with parquet_sink(str(target), SCHEMA) as sink:
-            sink.write(pd.DataFrame({"flight_id": ["new"], "p": [0.9]}))
+            sink.write_table(_rows(["new"], [0.9]))
             raise RuntimeError("model failed")
+    gc.collect()  # an unclosed Arrow writer would now fail to close on a closed file
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["part-0.parquet"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from pipelines.scoring import (
     PREDICTION_COLUMNS,
     AgreementSums,
     PinnedModel,
+    content_digest,
     prediction_rows,
 )
 from pipelines.storage import parquet_sink
@@ -73,3 +75,41 @@ def test_agreement_sums_over_batches_equal_the_whole_day():
     assert summary["probability_correlation"] == pytest.approx(
         np.corrcoef(champion, challenger)[0, 1]
     )
+
+
+def _published(probability: list[float], run_id: str, version: str = "7") -> pd.DataFrame:
+    pinned = PinnedModel("flight-delay", "champion", version, "run-7", "md5-7")
+    return prediction_rows(
+        _features(), np.array(probability), pinned, 0.35, "code-1", run_id
+    ).to_pandas()
+
+
+def test_the_content_digest_ignores_the_scoring_run_and_nothing_else():
+    first = content_digest(_published([0.2, 0.35, 0.9], "nightly"))
+    assert content_digest(_published([0.2, 0.35, 0.9], "manual-rerun")) == first
+    assert content_digest(_published([0.2, 0.35, 0.9 + 1e-12], "nightly")) != first
+    assert content_digest(_published([0.2, 0.35, 0.9], "nightly", version="8")) != first
+    swapped = _published([0.2, 0.35, 0.9], "nightly").iloc[[1, 0, 2]]
+    assert content_digest(swapped) != first, "row order is part of the content"
+
+
+def test_a_published_day_in_brief(tmp_path: Path):
+    import yaml
+
+    from pipelines.config import REPO_ROOT, params_from_dict
+    from pipelines.scoring import predictions_uri, published_day
+    from pipelines.storage import write_parquet
+
+    params = params_from_dict(
+        yaml.safe_load((REPO_ROOT / "params.yaml").read_text()), workspace=tmp_path
+    )
+    day = date(2013, 2, 20)
+    assert published_day(params, day) is None
+    rows = _published([0.2, 0.35, 0.9], "nightly")
+    write_parquet(rows, predictions_uri(params, day))
+    brief = published_day(params, day)
+    assert brief is not None
+    assert (brief.day, brief.rows, brief.model_versions) == ("2013-02-20", 3, ("7",))
+    assert brief.scoring_run_ids == ("nightly",)
+    assert brief.content_sha256 == content_digest(rows)
+    assert published_day(params, day, "shadow") is None
