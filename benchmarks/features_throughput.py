@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from features.build import build_features
-from pipelines import landing, sources
 from pipelines.config import FeatureParams
+from pipelines.data import landing
+from pipelines.upstream import sources
 
 
 def _best_of(repeats: int, action) -> float:

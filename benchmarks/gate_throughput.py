@@ -26,7 +26,8 @@ CASES = {"one_day": 0, "full_year": 1, "synthetic_1m": 1_000_000, "synthetic_10m
 
 
 def scheduled_year() -> pd.DataFrame:
-    from pipelines import landing, sources
+    from pipelines.data import landing
+    from pipelines.upstream import sources
 
     flights = sources.source_flights().copy()
     flights["flight_date"] = flights["flight_date"].map(date.isoformat)
@@ -61,12 +62,13 @@ def measure_gate(case: str, path: Path, dates: list[str]) -> dict:
     """In a child process: the gate as a task runs it, from the file (GX, no Data Docs).
 
     Batches up to `gate.stream_above_rows` are read and validated in memory; larger ones are
-    validated in chunks by worker processes (`pipelines.chunked_gate`), never loaded whole."""
+    validated in chunks by worker processes (`pipelines.gate.chunked`), never loaded whole."""
     import pyarrow.parquet as pq
 
-    from pipelines import contracts, sources
     from pipelines.config import load_params
-    from pipelines.gate import validate_frame, validate_parquet
+    from pipelines.gate import contracts
+    from pipelines.gate.validation import validate_frame, validate_parquet
+    from pipelines.upstream import sources
 
     gate = load_params().gate
     rows = pq.ParquetFile(path).metadata.num_rows

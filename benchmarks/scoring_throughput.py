@@ -29,7 +29,7 @@ import yaml
 
 from benchmarks.gate_throughput import scheduled_year
 from benchmarks.memory import PeakTreeMemory
-from pipelines.local_server import mlflow_server
+from tests.support.local_server import mlflow_server
 
 if TYPE_CHECKING:
     from pipelines.config import Params
@@ -59,9 +59,11 @@ def set_up(root: Path, tracking_uri: str) -> Path:
     import mlflow
     from features.build import attach_labels, build_features
     from mlflow import MlflowClient
-    from pipelines import landing, sources, tracking
     from pipelines.config import load_params
-    from pipelines.train import fit_model, temporal_split
+    from pipelines.data import landing
+    from pipelines.training import tracking
+    from pipelines.training.train import fit_model, temporal_split
+    from pipelines.upstream import sources
 
     params_path = _workspace_params(root, tracking_uri)
     params = load_params(params_path)
@@ -95,8 +97,8 @@ def set_up(root: Path, tracking_uri: str) -> Path:
 
 
 def land_batch(params_path: Path, rows: int) -> dict:
-    from pipelines import landing
     from pipelines.config import load_params
+    from pipelines.data import landing
 
     params = load_params(params_path)
     year = scheduled_year()
@@ -112,8 +114,9 @@ def land_batch(params_path: Path, rows: int) -> dict:
 def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
     """The scheduled-flights gate on the landed file, as `gate_landed_batch` runs it, with the
     synthetic batch's dates and size as parameters (its learned bounds would reject it)."""
-    from pipelines import contracts, landing, quarantine
-    from pipelines.gate import validate_frame, validate_parquet
+    from pipelines.data import landing
+    from pipelines.gate import contracts, quarantine
+    from pipelines.gate.validation import validate_frame, validate_parquet
     from pipelines.storage import parquet_row_count, read_parquet
 
     uri = landing.partition_uri(params.landing_root, "flights", day)
@@ -165,7 +168,7 @@ def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
     plan with the day's schedule counts while the model loads, shards, publish), which times
     its own steps."""
     from pipelines.config import load_params
-    from pipelines.scoring import resolve_alias, score_day
+    from pipelines.scoring.day import resolve_alias, score_day
 
     params = load_params(params_path)
     steps: dict[str, float] = {}
@@ -193,9 +196,9 @@ def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
 def measure_raw(params_path: Path) -> dict:
     """In a child process: `predict_proba` alone on the batch's features, built beforehand."""
     from features.build import build_features, model_inputs
-    from pipelines import landing
     from pipelines.config import load_params
-    from pipelines.scoring import load_pinned, resolve_alias
+    from pipelines.data import landing
+    from pipelines.scoring.day import load_pinned, resolve_alias
 
     params = load_params(params_path)
     pinned = resolve_alias(params)

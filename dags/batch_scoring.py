@@ -60,8 +60,8 @@ def batch_scoring() -> None:
     def resolve_models() -> dict:
         """Pin `@champion` (and `@challenger`) to concrete versions, once, for the whole run."""
         from pipelines.config import load_params
-        from pipelines.registry import CHALLENGER
-        from pipelines.scoring import ModelUnavailable, resolve_alias
+        from pipelines.promotion.aliases import CHALLENGER
+        from pipelines.scoring.day import ModelUnavailable, resolve_alias
 
         params = load_params()
         champion = resolve_alias(params)
@@ -77,7 +77,7 @@ def batch_scoring() -> None:
     def gate_flights() -> dict:
         """The scheduled-flights contract on the day's batch (the one training uses)."""
         from pipelines.config import load_params
-        from pipelines.quarantine import gate_landed_batch
+        from pipelines.gate.quarantine import gate_landed_batch
 
         return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
 
@@ -85,7 +85,7 @@ def batch_scoring() -> None:
     def plan_shards(gate: dict) -> list[dict]:
         """Row ranges of at most `scoring.shard_rows` rows: one mapped task per shard."""
         from pipelines.config import load_params
-        from pipelines.scoring import plan_shards
+        from pipelines.scoring.day import plan_shards
 
         return [shard.as_dict() for shard in plan_shards(load_params(), target_day())]
 
@@ -94,7 +94,7 @@ def batch_scoring() -> None:
         """Features with the training code, champion (and shadow) scores, streamed in record
         batches into the day's staging folder."""
         from pipelines.config import load_params
-        from pipelines.scoring import PinnedModel, Shard, score_shard
+        from pipelines.scoring.day import PinnedModel, Shard, score_shard
 
         planned = Shard.from_dict(shard)
         get_current_context()["shard_label"] = f"shard {planned.index} ({planned.rows} rows)"  # type: ignore[typeddict-unknown-key]
@@ -111,7 +111,7 @@ def batch_scoring() -> None:
     def publish_predictions(models: dict, shards: list[dict]) -> dict:
         """All shards, or none: the day is published in one step, then staging is cleared."""
         from pipelines.config import load_params
-        from pipelines.scoring import PinnedModel, ShardResult, publish_day
+        from pipelines.scoring.day import PinnedModel, ShardResult, publish_day
 
         challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
         result = publish_day(

@@ -42,7 +42,7 @@ def ingestion() -> None:
     def gate_scheduled_flights() -> dict:
         """Gate the scheduled flights landed for the run's day."""
         from pipelines.config import load_params
-        from pipelines.quarantine import gate_landed_batch
+        from pipelines.gate.quarantine import gate_landed_batch
 
         return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
 
@@ -52,7 +52,7 @@ def ingestion() -> None:
         from datetime import timedelta as days
 
         from pipelines.config import load_params
-        from pipelines.quarantine import gate_landed_batch
+        from pipelines.gate.quarantine import gate_landed_batch
 
         day = target_day() - days(days=1)
         return gate_landed_batch(load_params(), "outcomes", day).summary()

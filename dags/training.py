@@ -62,7 +62,7 @@ def training() -> None:
         """Great Expectations gate on every snapshot table; fails naming each failed expectation."""
         from pipelines import stages
         from pipelines.config import load_params
-        from pipelines.versioning import DataVersion
+        from pipelines.data.versioning import DataVersion
 
         params = load_params()
         stages.pull_data(params, remote=data_version["remote"] or None)
@@ -88,7 +88,7 @@ def training() -> None:
 
         from pipelines import stages
         from pipelines.config import load_params
-        from pipelines.versioning import DataVersion
+        from pipelines.data.versioning import DataVersion
 
         params = load_params()
         context = get_current_context()
@@ -120,16 +120,16 @@ def training() -> None:
     @task
     def decide_promotion(registered: dict, features_uri: str) -> dict:
         """Challenger vs champion on the same holdout; the record is logged on the run."""
-        from pipelines.champion import evaluate_challenger
         from pipelines.config import load_params
+        from pipelines.promotion.champion import evaluate_challenger
 
         return evaluate_challenger(load_params(), registered["version"], features_uri)
 
     @task(pool="promotion")
     def promote_champion(decision: dict) -> dict:
         """Move `champion` only if it still points where the decision assumed (else re-decide)."""
-        from pipelines.champion import apply_decision
         from pipelines.config import load_params
+        from pipelines.promotion.champion import apply_decision
 
         outcome = apply_decision(load_params(), decision)
         print(f"{outcome['action'].upper()}: {outcome['summary']}")

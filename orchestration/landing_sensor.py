@@ -52,7 +52,7 @@ class LandedBatchSensor(BaseSensorOperator):
         from datetime import date
 
         from pipelines.config import load_params
-        from pipelines.landing import partition_uri
+        from pipelines.data.landing import partition_uri
 
         return partition_uri(load_params().landing_root, self.dataset, date.fromisoformat(self.day))
 

@@ -104,7 +104,7 @@ def data_publish(
     params_path: ParamsOption = None,
 ) -> None:
     """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote."""
-    from pipelines.versioning import publish_snapshot
+    from pipelines.data.versioning import publish_snapshot
 
     params = _params(params_path)
     md5 = publish_snapshot(params.workspace, remote=remote)
@@ -153,7 +153,7 @@ def train_command(
 ) -> None:
     """Train the model and the baselines on the temporal split; log everything to MLflow."""
     from pipelines import stages
-    from pipelines.versioning import DataVersion, default_remote, git_revision, locked_md5
+    from pipelines.data.versioning import DataVersion, default_remote, git_revision, locked_md5
 
     params = _params(params_path)
     git = git_revision(params.workspace)
@@ -183,7 +183,7 @@ def register(
 @models_app.command("latest")
 def models_latest(params_path: ParamsOption = None) -> None:
     """Show the newest registered version with its run's metrics and lineage tags."""
-    from pipelines.tracking import describe_latest_version
+    from pipelines.training.tracking import describe_latest_version
 
     typer.echo(json.dumps(describe_latest_version(_params(params_path).mlflow), indent=2))
 
@@ -195,8 +195,8 @@ def gate_batch(
     params_path: ParamsOption = None,
 ) -> None:
     """Validate one landed batch; a rejected batch is moved to quarantine (exit code 1)."""
-    from pipelines.gate import DataGateError
-    from pipelines.quarantine import gate_landed_batch
+    from pipelines.gate.quarantine import gate_landed_batch
+    from pipelines.gate.validation import DataGateError
 
     try:
         report = gate_landed_batch(_params(params_path), contract, _parse_date(day))
@@ -216,8 +216,8 @@ def gate_replay(
     params_path: ParamsOption = None,
 ) -> None:
     """Dry-run the gate over landed days (nothing moves): how many would pass or be held."""
-    from pipelines import landing
-    from pipelines.quarantine import LANDED_CONTRACTS, gate_landed_batch
+    from pipelines.data import landing
+    from pipelines.gate.quarantine import LANDED_CONTRACTS, gate_landed_batch
 
     params = _params(params_path)
     held = []
@@ -237,7 +237,7 @@ def gate_replay(
 @gate_app.command("suites")
 def gate_suites(params_path: ParamsOption = None) -> None:
     """Print every contract's expectations (the reviewed suites) as JSON."""
-    from pipelines import contracts
+    from pipelines.gate import contracts
 
     params = _params(params_path)
     names = ["scheduled_flights", "outcomes", "feature_table", "labelled_feature_table"]
@@ -252,7 +252,7 @@ def gate_suites(params_path: ParamsOption = None) -> None:
 @quarantine_app.command("list")
 def quarantine_list(params_path: ParamsOption = None) -> None:
     """What is held, why, and where."""
-    from pipelines.quarantine import list_quarantine
+    from pipelines.gate.quarantine import list_quarantine
 
     entries = list_quarantine(_params(params_path))
     if not entries:
@@ -271,8 +271,8 @@ def quarantine_release(
     params_path: ParamsOption = None,
 ) -> None:
     """Put a fixed batch (or fixed rows) back into the landing zone, after re-validating it."""
-    from pipelines.gate import DataGateError
-    from pipelines.quarantine import release
+    from pipelines.gate.quarantine import release
+    from pipelines.gate.validation import DataGateError
 
     try:
         report = release(_params(params_path), contract, _parse_date(day))
@@ -294,7 +294,9 @@ def promote(
     """Make a version champion through the same checks as the training DAG (or --force)."""
     import tempfile
 
-    from pipelines import champion, registry, stages
+    from pipelines import stages
+    from pipelines.promotion import aliases as registry
+    from pipelines.promotion import champion
 
     params = _params(params_path)
     client = champion.registry_client(params)
@@ -334,8 +336,8 @@ def score(
 ) -> None:
     """Score one landed day with the champion (and the challenger in shadow): same code as
     the batch_scoring DAG. Re-running a date replaces it with identical rows."""
-    from pipelines.registry import CHALLENGER
-    from pipelines.scoring import resolve_alias, score_day
+    from pipelines.promotion.aliases import CHALLENGER
+    from pipelines.scoring.day import resolve_alias, score_day
 
     params = _params(params_path)
     champion = resolve_alias(params)
@@ -362,7 +364,7 @@ def predictions(
     before a re-run or backfill and compare after: a re-scored day keeps its digest."""
     from datetime import timedelta
 
-    from pipelines.scoring import published_day
+    from pipelines.scoring.day import published_day
 
     params = _params(params_path)
     day, stop = _parse_date(start), _parse_date(end)
@@ -382,7 +384,8 @@ def rollback(
     params_path: ParamsOption = None,
 ) -> None:
     """Point `champion` back at the previous champion from the promotion log (one step)."""
-    from pipelines import champion, registry
+    from pipelines.promotion import aliases as registry
+    from pipelines.promotion import champion
 
     params = _params(params_path)
     entry = registry.rollback(
@@ -397,7 +400,8 @@ def rollback(
 @app.command()
 def promotions(params_path: ParamsOption = None) -> None:
     """The promotion log (after noting any change made in the MLflow UI) and the aliases."""
-    from pipelines import champion, registry
+    from pipelines.promotion import aliases as registry
+    from pipelines.promotion import champion
 
     params = _params(params_path)
     client = champion.registry_client(params)

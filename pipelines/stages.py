@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 
 from features.build import attach_labels, build_features, model_inputs
-from pipelines import evaluate, landing, quarantine, snapshot, tracking, train
 from pipelines.config import REPO_ROOT, Params
+from pipelines.data import landing, snapshot
+from pipelines.data.versioning import DataVersion, git_revision, pull_snapshot
+from pipelines.gate import quarantine
 from pipelines.storage import read_parquet, write_parquet
-from pipelines.versioning import DataVersion, git_revision, pull_snapshot
+from pipelines.training import evaluate, tracking, train
 
 
 def land(params: Params, start: date, end: date) -> list[landing.Delivery]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import landing
 from pipelines.config import REPO_ROOT, Params, params_from_dict
+from pipelines.data import landing
 
 TARGET_DAY = date(2013, 1, 12)  # eleven days of history before it: learned row-count bounds
 

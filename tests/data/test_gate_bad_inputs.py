@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import landing
 from pipelines.config import Params
-from pipelines.gate import DataGateError
-from pipelines.quarantine import gate_landed_batch, list_quarantine, quarantine_dir
+from pipelines.data import landing
+from pipelines.gate.quarantine import gate_landed_batch, list_quarantine, quarantine_dir
+from pipelines.gate.validation import DataGateError
 from tests.data.conftest import TARGET_DAY
 
 Corruption = Callable[[pd.DataFrame], pd.DataFrame]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import landing
 from pipelines.config import Params
-from pipelines.gate import QUARANTINED_ROWS, REJECTED, DataGateError, GateReport
-from pipelines.quarantine import gate_landed_batch, list_quarantine
+from pipelines.data import landing
+from pipelines.gate.quarantine import gate_landed_batch, list_quarantine
+from pipelines.gate.validation import QUARANTINED_ROWS, REJECTED, DataGateError, GateReport
 from tests.data.conftest import TARGET_DAY, workspace_params
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES, Corruption
 

@@ -13,8 +13,8 @@ DAYS = [TARGET_DAY - timedelta(days=offset) for offset in range(3)]
 
 
 def _gate_repeatedly(params: Params, day: date, times: int) -> str:
-    from pipelines import gate
-    from pipelines.quarantine import gate_landed_batch
+    from pipelines.gate import validation as gate
+    from pipelines.gate.quarantine import gate_landed_batch
 
     gate._RUNNERS.clear()  # a process of its own, as an Airflow task is: its own GX context
     statuses = {gate_landed_batch(params, "scheduled_flights", day).status for _ in range(times)}

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from pipelines import landing, snapshot
-from pipelines.gate import DataGateError
-from pipelines.quarantine import gate_landed_batch, gate_snapshot, list_quarantine
+from pipelines.data import landing, snapshot
+from pipelines.gate.quarantine import gate_landed_batch, gate_snapshot, list_quarantine
+from pipelines.gate.validation import DataGateError
 from tests.data.conftest import workspace_params
 
 HARD_DAYS = [

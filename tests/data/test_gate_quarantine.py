@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines import landing
-from pipelines.gate import QUARANTINED_ROWS, DataGateError
-from pipelines.quarantine import gate_landed_batch, list_quarantine, quarantine_dir, release
+from pipelines.data import landing
+from pipelines.gate.quarantine import gate_landed_batch, list_quarantine, quarantine_dir, release
+from pipelines.gate.validation import QUARANTINED_ROWS, DataGateError
 from tests.data.conftest import TARGET_DAY
 
 

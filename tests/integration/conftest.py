@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import local_server
-from pipelines.local_server import VENV_BIN, free_port, wait_for_http
 from tests.conftest import REPO_ROOT
+from tests.support import local_server
+from tests.support.local_server import VENV_BIN, free_port, wait_for_http
 
 SNAPSHOT_START, SNAPSHOT_END, HOLDOUT_START = "2013-01-01", "2013-02-28", "2013-02-15"
 REGISTERED_MODEL = "flight-delay-classifier"

@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 from mlflow import MlflowClient
-from pipelines.gate import DataGateError
-from pipelines.local_server import VENV_BIN, free_port, stop_process_group, wait_for_http
+from pipelines.gate.validation import DataGateError
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES
 from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace, run
+from tests.support.local_server import VENV_BIN, free_port, stop_process_group, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,10 @@ def _landed(ws: Workspace) -> Path:
 
 @pytest.fixture(scope="module")
 def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
-    from pipelines import stages, tracking
+    from pipelines import stages
     from pipelines.config import load_params
-    from pipelines.versioning import DataVersion
+    from pipelines.data.versioning import DataVersion
+    from pipelines.training import tracking
 
     ws = build_workspace(
         tmp_path_factory.mktemp("scoring"),
@@ -124,8 +125,8 @@ def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
 def test_sharded_streamed_scores_equal_scoring_the_whole_day_at_once(scoring):
     """No skew from shards or record batches: the day's features and scores in one piece."""
     from features.build import build_features, model_inputs
-    from pipelines import landing
-    from pipelines.scoring import load_pinned, resolve_alias
+    from pipelines.data import landing
+    from pipelines.scoring.day import load_pinned, resolve_alias
 
     ws, params = scoring["ws"], scoring["params"]
     ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "sharded")
@@ -216,7 +217,7 @@ def test_sigkill_mid_write_leaves_the_published_day_whole_and_a_rerun_restores_i
 
 
 def test_a_run_keeps_the_version_it_started_with_when_the_alias_moves(scoring):
-    from pipelines.scoring import resolve_alias, score_day
+    from pipelines.scoring.day import resolve_alias, score_day
 
     params, client = scoring["params"], scoring["client"]
     pinned = resolve_alias(params)
@@ -245,7 +246,7 @@ def test_the_challenger_scores_in_shadow_and_agreement_is_logged(scoring):
 
 
 def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, monkeypatch):
-    from pipelines.scoring import ModelUnavailable, PinnedModel, resolve_alias, score_day
+    from pipelines.scoring.day import ModelUnavailable, PinnedModel, resolve_alias, score_day
 
     params = scoring["params"]
     before = _predictions(scoring["ws"]).read_bytes()
@@ -263,7 +264,7 @@ def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, mo
 
 @pytest.mark.parametrize("case", list(BAD_SCHEDULED_BATCHES), ids=list(BAD_SCHEDULED_BATCHES))
 def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case):
-    from pipelines.scoring import resolve_alias, score_day
+    from pipelines.scoring.day import resolve_alias, score_day
 
     ws, params, client = scoring["ws"], scoring["params"], scoring["client"]
     landed = ws.path / "data" / "landing" / "flights" / f"date={DAY}" / "part-0.parquet"

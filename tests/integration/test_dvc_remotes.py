@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.versioning import DataVersionError, pull_snapshot
+from pipelines.data.versioning import DataVersionError, pull_snapshot
 from tests.integration.conftest import Workspace, make_bucket
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines import landing, snapshot
+from pipelines.data import landing, snapshot
 from tests.integration.conftest import make_bucket
 
 pytestmark = pytest.mark.integration

@@ -170,7 +170,7 @@ def test_concurrent_promotions_leave_one_champion_and_a_consistent_log(history):
 def test_retraining_on_identical_data_and_params_reproduces_the_metrics(history, tmp_path):
     from pipelines import stages
     from pipelines.config import load_params
-    from pipelines.versioning import DataVersion
+    from pipelines.data.versioning import DataVersion
 
     ws = history["ws"]
     import os

@@ -11,7 +11,7 @@ import pytest
 
 import mlflow
 from mlflow import MlflowClient
-from pipelines.versioning import git_revision
+from pipelines.data.versioning import git_revision
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import REGISTERED_MODEL, Workspace, airflow_dags_test
 
@@ -97,8 +97,8 @@ def test_registered_model_loads_and_scores_probabilities(
     model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/{version.version}")
     signature_inputs = model.metadata.get_input_schema().input_names()
     from features.build import build_features, model_inputs
-    from pipelines import snapshot
     from pipelines.config import load_params
+    from pipelines.data import snapshot
 
     params = load_params(workspace.path / "params.yaml")
     tables = snapshot.read_snapshot(workspace.path / "data" / "snapshot")

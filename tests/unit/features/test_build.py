@@ -15,8 +15,9 @@ from features.build import (
     feature_columns,
     model_inputs,
 )
-from pipelines import landing, sources
 from pipelines.config import FeatureParams
+from pipelines.data import landing
+from pipelines.upstream import sources
 from tests import factories
 
 PARAMS = FeatureParams()

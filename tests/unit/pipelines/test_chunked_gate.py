@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.chunked_gate import (
+from pipelines.config import GateParams
+from pipelines.gate.chunked import (
     PROPORTION,
     merge_chunk_results,
     split_contract,
     whole_batch_columns,
 )
-from pipelines.config import GateParams
-from pipelines.contracts import scheduled_flights
+from pipelines.gate.contracts import scheduled_flights
 
 
 def _column_map(unexpected: int, element: int, missing: int = 0, mostly: float | None = None):
@@ -103,7 +103,7 @@ def test_row_count_and_uniqueness_are_judged_on_the_whole_batch_by_key_only():
 def test_equal_keys_are_spilled_into_the_same_bucket(tmp_path):
     import pandas as pd
 
-    from pipelines.chunked_gate import spill_key_buckets
+    from pipelines.gate.chunked import spill_key_buckets
 
     keys = [f"2013-01-01_UA{i}_EWR" for i in range(1000)] + ["2013-01-01_UA7_EWR"]
     path = tmp_path / "batch.parquet"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import landing, sources
+from pipelines.data import landing
+from pipelines.upstream import sources
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import PromotionPolicy, SliceRule
-from pipelines.promotion import (
+from pipelines.promotion.rules import (
     ModelScores,
     decide,
     delong_auc_difference,

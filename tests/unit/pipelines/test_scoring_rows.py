@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.scoring import (
+from pipelines.scoring.day import (
     DICTIONARY_COLUMNS,
     PREDICTION_COLUMNS,
     AgreementSums,
@@ -97,7 +97,7 @@ def test_a_published_day_in_brief(tmp_path: Path):
     import yaml
 
     from pipelines.config import REPO_ROOT, params_from_dict
-    from pipelines.scoring import predictions_uri, published_day
+    from pipelines.scoring.day import predictions_uri, published_day
     from pipelines.storage import write_parquet
 
     params = params_from_dict(

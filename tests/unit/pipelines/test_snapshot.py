@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import landing, snapshot
+from pipelines.data import landing, snapshot
 
 
 def test_snapshot_needs_every_day_of_the_window(tmp_path: Path):

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from features.build import CATEGORICAL_FEATURES, numeric_features
-from pipelines import evaluate, train
 from pipelines.config import FeatureParams, TrainParams
+from pipelines.training import evaluate, train
 
 FEATURES = FeatureParams()
 TRAIN = TrainParams(

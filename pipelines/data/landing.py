@@ -18,8 +18,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from pipelines import sources
 from pipelines.storage import exists, join_uri, read_parquet, write_parquet
+from pipelines.upstream import sources
 
 FLIGHT_KEY = "flight_id"
 

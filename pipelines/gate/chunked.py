@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pyarrow import ArrowException
 
-from pipelines.contracts import Contract
+from pipelines.gate.contracts import Contract
 
 #: Expectations judged on the whole batch at once (they do not decompose over chunks).
 WHOLE_BATCH = frozenset(

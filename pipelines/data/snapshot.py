@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines import landing
-from pipelines.sources import REFERENCE_TABLES
+from pipelines.data import landing
+from pipelines.upstream.sources import REFERENCE_TABLES
 
 SNAPSHOT_TABLES = ("flights", "outcomes", *REFERENCE_TABLES)
 

@@ -41,10 +41,11 @@ from features.build import (
     model_inputs,
 )
 from features.schedule import ScheduleCounts
-from pipelines import landing
 from pipelines.config import Params
-from pipelines.quarantine import gate_landed_batch
-from pipelines.registry import CHAMPION
+from pipelines.data import landing
+from pipelines.data.versioning import git_revision
+from pipelines.gate.quarantine import gate_landed_batch
+from pipelines.promotion.aliases import CHAMPION
 from pipelines.storage import (
     exists,
     iter_parquet,
@@ -59,7 +60,6 @@ from pipelines.storage import (
     write_parquet,
     write_text,
 )
-from pipelines.versioning import git_revision
 
 PREDICTION_COLUMNS = (
     "flight_id",
@@ -112,7 +112,7 @@ def resolve_alias(params: Params, alias: str = CHAMPION) -> PinnedModel | None:
     from mlflow.exceptions import MlflowException
 
     from mlflow import MlflowClient
-    from pipelines.tracking import use_tracking_server
+    from pipelines.training.tracking import use_tracking_server
 
     uri = use_tracking_server(params.mlflow)
     client = MlflowClient()

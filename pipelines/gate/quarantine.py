@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines import contracts, landing
-from pipelines.chunked_gate import READ_ERRORS, UnreadableBatch
 from pipelines.config import Params
-from pipelines.gate import (
+from pipelines.data import landing
+from pipelines.gate import contracts
+from pipelines.gate.chunked import READ_ERRORS, UnreadableBatch
+from pipelines.gate.validation import (
     QUARANTINED_ROWS,
     REJECTED,
     DataGateError,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.contracts import Contract
+from pipelines.gate.contracts import Contract
 
 #: Column-map expectations whose failures are single rows (only without `mostly`).
 ROW_LEVEL = frozenset(
@@ -148,7 +148,7 @@ class GreatExpectationsRunner:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        from pipelines.chunked_gate import disable_small_frame_fingerprint
+        from pipelines.gate.chunked import disable_small_frame_fingerprint
 
         disable_small_frame_fingerprint()
         self.gx_dir = gx_dir
@@ -409,14 +409,14 @@ def validate_parquet(
     allow_row_quarantine: bool = True,
     warning_sample_rows: int = 200_000,
 ) -> Validation:
-    """Validate a parquet batch too large to hold, chunk by chunk (`pipelines.chunked_gate`).
+    """Validate a parquet batch too large to hold, chunk by chunk (`pipelines.gate.chunked`).
 
     A passing or rejected batch is never loaded whole: `clean` is None and the file stands as
     it is. Only when every blocking failure is row-level and could fit the quarantine budget is
     the batch read and handed to `validate_frame`, which finds and splits off the bad rows."""
     import pyarrow.parquet as pq
 
-    from pipelines import chunked_gate
+    from pipelines.gate import chunked as chunked_gate
     from pipelines.storage import filesystem, read_parquet, row_ranges
 
     fs, path = filesystem(uri)

@@ -19,7 +19,7 @@ from great_expectations.expectations.expectation import FailureSeverity
 
 from features.build import CATEGORICAL_FEATURES, KEY_COLUMNS, numeric_features
 from pipelines.config import FeatureParams, GateParams
-from pipelines.landing import OUTCOME_COLUMNS, SCHEDULED_COLUMNS
+from pipelines.data.landing import OUTCOME_COLUMNS, SCHEDULED_COLUMNS
 
 E = gx.expectations
 CRITICAL, WARNING = FailureSeverity.CRITICAL, FailureSeverity.WARNING

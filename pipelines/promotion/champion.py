@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from features.build import model_inputs
-from pipelines import evaluate, promotion, registry, tracking, train
 from pipelines.config import Params
-from pipelines.registry import CHALLENGER, CHAMPION, ChampionMoved, PromotionLog
+from pipelines.data.versioning import git_revision
+from pipelines.promotion import aliases as registry
+from pipelines.promotion import rules as promotion
+from pipelines.promotion.aliases import CHALLENGER, CHAMPION, ChampionMoved, PromotionLog
 from pipelines.storage import read_parquet
-from pipelines.versioning import git_revision
+from pipelines.training import evaluate, tracking, train
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
 

@@ -22,7 +22,7 @@ from pipelines.config import (
     HIGHER_IS_BETTER,  # noqa: E402
     PromotionPolicy,
 )
-from pipelines.evaluate import classification_metrics
+from pipelines.training.evaluate import classification_metrics
 
 
 @dataclass(frozen=True)

