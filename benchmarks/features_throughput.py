@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from features.build import build_features
-from pipelines.config import FeatureParams
+from pipelines.config import REPO_ROOT, load_params
 from pipelines.data import landing
-from pipelines.upstream import sources
+from pipelines.upstream import delivery, sources
 
 
 def _best_of(repeats: int, action) -> float:
@@ -27,17 +27,15 @@ def _best_of(repeats: int, action) -> float:
 def run(repeats: int = 3) -> dict:
     flights = sources.source_flights().copy()
     flights["flight_date"] = flights["flight_date"].map(date.isoformat)
-    flights["flight_id"] = landing.flight_id(flights)
-    flights["time_hour"] = pd.to_datetime(flights["time_hour"], utc=True)
+    flights["flight_id"] = delivery.flight_id(flights)
     scheduled = flights.loc[:, list(landing.SCHEDULED_COLUMNS)]
     weather = sources.source_reference_table("weather")
-    planes = sources.source_reference_table("planes")
-    params = FeatureParams()
+    params = load_params(REPO_ROOT / "params.yaml").features
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "flights.parquet"
         scheduled.to_parquet(path, index=False)
         read_seconds = _best_of(repeats, lambda: pd.read_parquet(path))
-    build_seconds = _best_of(repeats, lambda: build_features(scheduled, weather, planes, params))
+    build_seconds = _best_of(repeats, lambda: build_features(scheduled, weather, params))
     return {
         "rows": len(scheduled),
         "read_parquet_seconds": round(read_seconds, 4),

@@ -27,12 +27,11 @@ CASES = {"one_day": 0, "full_year": 1, "synthetic_1m": 1_000_000, "synthetic_10m
 
 def scheduled_year() -> pd.DataFrame:
     from pipelines.data import landing
-    from pipelines.upstream import sources
+    from pipelines.upstream import delivery, sources
 
     flights = sources.source_flights().copy()
     flights["flight_date"] = flights["flight_date"].map(date.isoformat)
-    flights["flight_id"] = landing.flight_id(flights)
-    flights["time_hour"] = pd.to_datetime(flights["time_hour"], utc=True)
+    flights["flight_id"] = delivery.flight_id(flights)
     return flights.loc[:, list(landing.SCHEDULED_COLUMNS)]
 
 
@@ -74,6 +73,7 @@ def measure_gate(case: str, path: Path, dates: list[str]) -> dict:
     rows = pq.ParquetFile(path).metadata.num_rows
     parameters = {
         "batch_dates": dates,
+        "flight_id_date_pattern": contracts.flight_id_date_pattern(dates),
         "min_rows": 1,
         "max_rows": 10 * rows,
         "known_carriers": sorted(sources.source_reference_table("airlines")["carrier"]),

@@ -58,30 +58,28 @@ def set_up(root: Path, tracking_uri: str) -> Path:
     """Land reference tables; fit, log, register and alias the champion."""
     import mlflow
     from features.build import attach_labels, build_features
-    from mlflow import MlflowClient
+    from pipelines import registry
     from pipelines.config import load_params
-    from pipelines.data import landing
     from pipelines.training import tracking
     from pipelines.training.train import fit_model, temporal_split
-    from pipelines.upstream import sources
+    from pipelines.upstream import delivery, sources
 
     params_path = _workspace_params(root, tracking_uri)
     params = load_params(params_path)
-    landing.land_reference_tables(params.landing_root)
+    delivery.land_reference_tables(params.landing_root)
     year = scheduled_year()
     outcomes = sources.source_flights().copy()
     outcomes["flight_date"] = outcomes["flight_date"].map(date.isoformat)
-    outcomes["flight_id"] = landing.flight_id(outcomes)
+    outcomes["flight_id"] = delivery.flight_id(outcomes)
     features = build_features(
         year,
         sources.source_reference_table("weather"),
-        sources.source_reference_table("planes"),
         params.features,
     )
     labelled = attach_labels(features, outcomes, params.features).dropna(subset=["label"])
     split = temporal_split(labelled, params.train.holdout_start)
     model = fit_model(split.train, params.train, params.features)
-    tracking.use_tracking_server(params.mlflow)
+    registry.client(params.mlflow)
     mlflow.set_experiment("benchmarks")  # artifacts proxied by the server, as in production
     with mlflow.start_run(run_name="scoring-benchmark") as run:
         mlflow.sklearn.log_model(
@@ -92,7 +90,7 @@ def set_up(root: Path, tracking_uri: str) -> Path:
             skops_trusted_types=tracking.trusted_types(model),
         )
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL)
-    MlflowClient().set_registered_model_alias(MODEL, "champion", version.version)
+    registry.client(params.mlflow).set_registered_model_alias(MODEL, "champion", version.version)
     return params_path
 
 
@@ -123,6 +121,7 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
     rows = parquet_row_count(uri)
     parameters = {
         "batch_dates": dates,
+        "flight_id_date_pattern": contracts.flight_id_date_pattern(dates),
         "min_rows": 1,
         "max_rows": 10 * rows,
         **quarantine.reference_codes(params),
@@ -168,14 +167,15 @@ def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
     plan with the day's schedule counts while the model loads, shards, publish), which times
     its own steps."""
     from pipelines.config import load_params
-    from pipelines.scoring.day import resolve_alias, score_day
+    from pipelines.registry import resolve_alias
+    from pipelines.scoring.day import score_day
 
     params = load_params(params_path)
     steps: dict[str, float] = {}
     gate = functools.partial(synthetic_gate, dates)
     with PeakTreeMemory() as memory:
         started, cpu_started = time.perf_counter(), _cpu_seconds()
-        pinned = resolve_alias(params)
+        pinned = resolve_alias(params.mlflow)
         assert pinned is not None
         resolved = time.perf_counter()
         result = score_day(params, DAY, pinned, "benchmark", gate=gate, step_seconds=steps)
@@ -198,18 +198,17 @@ def measure_raw(params_path: Path) -> dict:
     from features.build import build_features, model_inputs
     from pipelines.config import load_params
     from pipelines.data import landing
-    from pipelines.scoring.day import load_pinned, resolve_alias
+    from pipelines.registry import load_model, resolve_alias
 
     params = load_params(params_path)
-    pinned = resolve_alias(params)
+    pinned = resolve_alias(params.mlflow)
     assert pinned is not None
-    model = load_pinned(pinned)
+    model = load_model(pinned)
     flights = landing.read_partition(params.landing_root, "flights", DAY)
     inputs = model_inputs(
         build_features(
             flights,
             landing.read_reference(params.landing_root, "weather"),
-            landing.read_reference(params.landing_root, "planes"),
             params.features,
         ),
         params.features,

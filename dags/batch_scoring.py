@@ -7,10 +7,12 @@ Scores each day's scheduled flights with the champion, every night, before the d
   `landing/flights/date=D` (a real data interval, `CronDataIntervalTimetable` in
   America/New_York). Backfill a range with `airflow backfill create --dag-id batch_scoring
   --from-date … --to-date …`; `mlops score --date D` runs the same code outside Airflow.
-* **Waits** for the landed batch with a deferrable sensor (no worker slot held); after
-  `scoring.wait_for_data_hours` it fails with "data is late".
-* **Gate**: the same Great Expectations contract as training; a rejected batch stops the run
-  before scoring, and the batch goes to quarantine.
+* **Waits** for the gate's verdict on the day's batch (`ingestion` owns the gate and emits the
+  `validated_flights` Asset event) with a deferrable sensor (no worker slot held). A
+  quarantined batch fails the run at once, naming the failed expectations and the release
+  command; no verdict after `scoring.wait_for_data_hours` fails with "data is late".
+* **Reads** the validated partition (`validated/flights/date=D`, inlet `validated_flights`),
+  never the landing zone.
 * **Pinned model**: `resolve_models` turns `@champion` (and `@challenger`) into versions once;
   every task uses those versions even if an alias moves mid-run, and each row carries its
   version, run id and training-data version.
@@ -26,13 +28,13 @@ Runbook: `runbooks/batch-scoring.md`.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-from orchestration.landing_sensor import LandedBatchSensor
-from orchestration.schedule import default_args, nightly, target_day
+from orchestration.assets import VALIDATED_FLIGHTS
+from orchestration.landing_sensor import GateVerdictSensor
+from orchestration.schedule import default_args, nightly, settings, target_day
 
 
 @dag(
@@ -46,12 +48,11 @@ from orchestration.schedule import default_args, nightly, target_day
     doc_md=__doc__,
 )
 def batch_scoring() -> None:
-    wait_for_flights = LandedBatchSensor(
+    wait_for_flights = GateVerdictSensor(
         task_id="wait_for_flights",
-        dataset="flights",
-        day="{{ data_interval_end.in_timezone('America/New_York').date().isoformat() }}",
-        wait=timedelta(hours=float(os.environ.get("MLOPS_WAIT_FOR_DATA_HOURS", "6"))),
-        poke_seconds=60,
+        contract="scheduled_flights",
+        timeout=settings().scoring.wait_for_data_hours * 3600,
+        poke_interval=60,
         retries=1,  # one more wait window after "data is late", then on-call
         execution_timeout=timedelta(hours=8),
     )
@@ -60,32 +61,23 @@ def batch_scoring() -> None:
     def resolve_models() -> dict:
         """Pin `@champion` (and `@challenger`) to concrete versions, once, for the whole run."""
         from pipelines.config import load_params
-        from pipelines.promotion.aliases import CHALLENGER
-        from pipelines.scoring.day import ModelUnavailable, resolve_alias
+        from pipelines.registry import CHALLENGER, ModelUnavailable, resolve_alias
 
         params = load_params()
-        champion = resolve_alias(params)
+        champion = resolve_alias(params.mlflow)
         if champion is None:
             raise ModelUnavailable(f"{params.mlflow.registered_model} has no champion yet")
-        challenger = resolve_alias(params, CHALLENGER)
+        challenger = resolve_alias(params.mlflow, CHALLENGER)
         return {
             "champion": champion.as_dict(),
             "challenger": challenger.as_dict() if challenger else None,
         }
 
-    @task
-    def gate_flights() -> dict:
-        """The scheduled-flights contract on the day's batch (the one training uses)."""
-        from pipelines.config import load_params
-        from pipelines.gate.quarantine import gate_landed_batch
-
-        return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
-
-    @task
-    def plan_shards(gate: dict) -> list[dict]:
+    @task(inlets=[VALIDATED_FLIGHTS])
+    def plan_shards() -> list[dict]:
         """Row ranges of at most `scoring.shard_rows` rows: one mapped task per shard."""
         from pipelines.config import load_params
-        from pipelines.scoring.day import plan_shards
+        from pipelines.scoring.shards import plan_shards
 
         return [shard.as_dict() for shard in plan_shards(load_params(), target_day())]
 
@@ -94,15 +86,18 @@ def batch_scoring() -> None:
         """Features with the training code, champion (and shadow) scores, streamed in record
         batches into the day's staging folder."""
         from pipelines.config import load_params
-        from pipelines.scoring.day import PinnedModel, Shard, score_shard
+        from pipelines.registry import ModelVersionRef
+        from pipelines.scoring.shards import Shard, score_shard
 
         planned = Shard.from_dict(shard)
         get_current_context()["shard_label"] = f"shard {planned.index} ({planned.rows} rows)"  # type: ignore[typeddict-unknown-key]
-        challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
+        challenger = (
+            ModelVersionRef.from_dict(models["challenger"]) if models["challenger"] else None
+        )
         return score_shard(
             load_params(),
             planned,
-            PinnedModel(**models["champion"]),
+            ModelVersionRef.from_dict(models["champion"]),
             get_current_context()["run_id"],
             challenger,
         ).as_dict()
@@ -111,22 +106,26 @@ def batch_scoring() -> None:
     def publish_predictions(models: dict, shards: list[dict]) -> dict:
         """All shards, or none: the day is published in one step, then staging is cleared."""
         from pipelines.config import load_params
-        from pipelines.scoring.day import PinnedModel, ShardResult, publish_day
+        from pipelines.registry import ModelVersionRef
+        from pipelines.scoring.publish import publish_day
+        from pipelines.scoring.shards import ShardResult
 
-        challenger = PinnedModel(**models["challenger"]) if models["challenger"] else None
+        challenger = (
+            ModelVersionRef.from_dict(models["challenger"]) if models["challenger"] else None
+        )
         result = publish_day(
             load_params(),
             target_day(),
             [ShardResult(**shard) for shard in shards],
-            PinnedModel(**models["champion"]),
+            ModelVersionRef.from_dict(models["champion"]),
             challenger,
         )
         return result.__dict__
 
     models = resolve_models()
-    gate = gate_flights()
-    wait_for_flights >> gate
-    scored = score_shard.partial(models=models).expand(shard=plan_shards(gate))
+    shards = plan_shards()
+    wait_for_flights >> [models, shards]
+    scored = score_shard.partial(models=models).expand(shard=shards)
     publish_predictions(models, scored)
 
 

@@ -7,12 +7,18 @@ day D-1 (`landing/outcomes/date=D-1`, delivered a day late).
 
 * **Run for D**: the run whose data interval ends at local midnight of D (`data_interval_end`,
   a `CronDataIntervalTimetable` in America/New_York).
+* **One owner**: this DAG is the only place a landed batch is validated. A batch that passes is
+  copied to `validated/<dataset>/date=D/` and an event is emitted on the Asset
+  `validated_flights` / `validated_outcomes` (extra: day, rows, partition, status); scoring
+  waits for this verdict and reads the validated partition.
 * **Blocking failure**: the task fails with a message naming each failed expectation, its column
-  and the observed value, plus a Data Docs link. The batch is moved to
-  `quarantine/<contract>/date=…/` beside its validation JSON. Single bad rows within the budget
-  (`gate.row_quarantine_budget`) are quarantined alone and the clean rows go on.
+  and the observed value, plus a Data Docs link. A copy of the batch goes to
+  `quarantine/<contract>/date=…/` beside its validation JSON; the landing zone is never
+  touched. Single bad rows within the budget (`gate.row_quarantine_budget`) are quarantined
+  alone and the clean rows are published.
 * **Data late**: the task fails with "no landed … batch" and retries.
-* **Idempotent**: re-running a date re-validates what is landed; a held batch stays held
+* **Idempotent**: the verdict is stored with the sha256 of the landed content; re-running a date
+  on the same content returns the same verdict and writes nothing new. A held batch stays held
   until `mlops quarantine release`.
 
 Runbook: `runbooks/data-gate.md`.
@@ -22,8 +28,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import dag, task
+from airflow.sdk import Metadata, dag, task
 
+from orchestration.assets import VALIDATED_FLIGHTS, VALIDATED_OUTCOMES
 from orchestration.schedule import default_args, nightly, target_day
 
 
@@ -38,16 +45,17 @@ from orchestration.schedule import default_args, nightly, target_day
     doc_md=__doc__,
 )
 def ingestion() -> None:
-    @task
-    def gate_scheduled_flights() -> dict:
-        """Gate the scheduled flights landed for the run's day."""
+    @task(outlets=[VALIDATED_FLIGHTS])
+    def gate_scheduled_flights():  # type: ignore[no-untyped-def]
+        """Gate the scheduled flights landed for the run's day; publish the validated day."""
         from pipelines.config import load_params
         from pipelines.gate.quarantine import gate_landed_batch
 
-        return gate_landed_batch(load_params(), "scheduled_flights", target_day()).summary()
+        report = gate_landed_batch(load_params(), "scheduled_flights", target_day())
+        yield Metadata(VALIDATED_FLIGHTS, report.event_extra())
 
-    @task
-    def gate_outcomes() -> dict:
+    @task(outlets=[VALIDATED_OUTCOMES])
+    def gate_outcomes():  # type: ignore[no-untyped-def]
         """Gate the outcomes of the day before (labels arrive a day late)."""
         from datetime import timedelta as days
 
@@ -55,7 +63,8 @@ def ingestion() -> None:
         from pipelines.gate.quarantine import gate_landed_batch
 
         day = target_day() - days(days=1)
-        return gate_landed_batch(load_params(), "outcomes", day).summary()
+        report = gate_landed_batch(load_params(), "outcomes", day)
+        yield Metadata(VALIDATED_OUTCOMES, report.event_extra())
 
     gate_scheduled_flights()
     gate_outcomes()

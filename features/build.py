@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import aircraft, calendar, label, schedule, weather
-from pipelines.config import FeatureParams
+from features import calendar, label, schedule, weather
+from features.params import FeatureParams
 
 KEY_COLUMNS = ("flight_id", "flight_date")
-CATEGORICAL_FEATURES = ("carrier", "origin", "dest", "plane_engine")
+CATEGORICAL_FEATURES = ("carrier", "origin", "dest")
 BASE_NUMERIC_FEATURES = (
     "distance",
     "dep_hour",
@@ -26,8 +26,6 @@ BASE_NUMERIC_FEATURES = (
     "origin_hour_flights",
     "origin_day_flights",
     "carrier_day_flights",
-    "plane_age",
-    "plane_seats",
 )
 #: Columns that exist only after a flight happened; none may ever be a feature.
 FORBIDDEN_COLUMNS = ("dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "label")
@@ -53,11 +51,9 @@ def feature_columns(params: FeatureParams) -> tuple[str, ...]:
 FLIGHT_INPUT_COLUMNS = (
     "flight_id",
     "flight_date",
-    "year",
     "sched_dep_time",
     "sched_arr_time",
     "carrier",
-    "tailnum",
     "origin",
     "dest",
     "distance",
@@ -78,7 +74,6 @@ def day_schedule_counts(flights: pd.DataFrame) -> schedule.ScheduleCounts:
 def build_features(
     flights: pd.DataFrame,
     weather_observations: pd.DataFrame,
-    planes: pd.DataFrame,
     params: FeatureParams,
     schedule_counts: schedule.ScheduleCounts | None = None,
 ) -> pd.DataFrame:
@@ -96,7 +91,6 @@ def build_features(
     columns["carrier"] = flights["carrier"].astype("object")
     columns["origin"] = flights["origin"].astype("object")
     columns["dest"] = flights["dest"].astype("object")
-    columns["plane_engine"] = aircraft.plane_engine(flights["tailnum"], planes)
     columns["distance"] = flights["distance"].astype("float64")
     columns["dep_hour"] = calendar.dep_hour(flights["sched_dep_time"])
     columns["dep_minute_of_day"] = calendar.dep_minute_of_day(flights["sched_dep_time"])
@@ -113,8 +107,6 @@ def build_features(
     )
     columns["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"], counts)
     columns["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"], counts)
-    columns["plane_age"] = aircraft.plane_age(flights["tailnum"], flights["year"], planes)
-    columns["plane_seats"] = aircraft.plane_seats(flights["tailnum"], planes)
     columns["cutoff_at"] = weather.prediction_cutoff(
         date, params.timezone, params.cutoff_hours_before_day
     )

@@ -169,6 +169,29 @@ def train_command(
 
 
 @app.command()
+def holdout(
+    unobserved_arrival: Annotated[
+        str | None, typer.Option(help="Override features.unobserved_arrival (exclude|positive).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Holdout figures of the model and both baselines, from the upstream source, no servers:
+    lands the snapshot window into a temporary folder, then features, split, fit, score."""
+    import dataclasses
+    import tempfile
+
+    from pipelines import stages
+
+    params = _params(params_path)
+    if unobserved_arrival:
+        features = dataclasses.replace(params.features, unobserved_arrival=unobserved_arrival)
+        params = dataclasses.replace(params, features=features)
+    with tempfile.TemporaryDirectory(prefix="holdout-landing-") as landing_root:
+        metrics = stages.holdout_figures(params, landing_root)
+    typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
+
+
+@app.command()
 def register(
     run_id: Annotated[str, typer.Option(help="MLflow run whose model to register.")],
     params_path: ParamsOption = None,
@@ -294,21 +317,20 @@ def promote(
     """Make a version champion through the same checks as the training DAG (or --force)."""
     import tempfile
 
-    from pipelines import stages
-    from pipelines.promotion import aliases as registry
-    from pipelines.promotion import champion
+    from pipelines import registry, stages
+    from pipelines.promotion import aliases, champion
 
     params = _params(params_path)
-    client = champion.registry_client(params)
+    client = registry.client(params.mlflow)
     name = params.mlflow.registered_model
     log = champion.promotion_log(params)
     if force:
-        entry = registry.set_champion(
+        entry = aliases.set_champion(
             client,
             name,
             log,
             version,
-            registry.ANY_CHAMPION,
+            aliases.ANY_CHAMPION,
             reason=f"forced: {reason}",
             kind="forced",
         )
@@ -337,17 +359,18 @@ def score(
     """Score one landed day with the champion (and the challenger in shadow): same code as
     the batch_scoring DAG. Re-running a date replaces it with identical rows."""
     from pipelines.promotion.aliases import CHALLENGER
-    from pipelines.scoring.day import resolve_alias, score_day
+    from pipelines.registry import resolve_alias
+    from pipelines.scoring.day import score_day
 
     params = _params(params_path)
-    champion = resolve_alias(params)
+    champion = resolve_alias(params.mlflow)
     if champion is None:
         typer.echo(
             f"no champion for {params.mlflow.registered_model}: promote a model first", err=True
         )
         raise typer.Exit(1)
     result = score_day(
-        params, _parse_date(day), champion, run_id, resolve_alias(params, CHALLENGER)
+        params, _parse_date(day), champion, run_id, resolve_alias(params.mlflow, CHALLENGER)
     )
     typer.echo(json.dumps(result.__dict__, indent=2, default=str))
 
@@ -364,7 +387,7 @@ def predictions(
     before a re-run or backfill and compare after: a re-scored day keeps its digest."""
     from datetime import timedelta
 
-    from pipelines.scoring.day import published_day
+    from pipelines.scoring.publish import published_day
 
     params = _params(params_path)
     day, stop = _parse_date(start), _parse_date(end)
@@ -384,12 +407,12 @@ def rollback(
     params_path: ParamsOption = None,
 ) -> None:
     """Point `champion` back at the previous champion from the promotion log (one step)."""
-    from pipelines.promotion import aliases as registry
-    from pipelines.promotion import champion
+    from pipelines import registry
+    from pipelines.promotion import aliases, champion
 
     params = _params(params_path)
-    entry = registry.rollback(
-        champion.registry_client(params),
+    entry = aliases.rollback(
+        registry.client(params.mlflow),
         params.mlflow.registered_model,
         champion.promotion_log(params),
         reason,
@@ -400,14 +423,14 @@ def rollback(
 @app.command()
 def promotions(params_path: ParamsOption = None) -> None:
     """The promotion log (after noting any change made in the MLflow UI) and the aliases."""
-    from pipelines.promotion import aliases as registry
-    from pipelines.promotion import champion
+    from pipelines import registry
+    from pipelines.promotion import aliases, champion
 
     params = _params(params_path)
-    client = champion.registry_client(params)
+    client = registry.client(params.mlflow)
     name = params.mlflow.registered_model
     log = champion.promotion_log(params)
-    registry.reconcile(client, name, log)
+    aliases.reconcile(client, name, log)
     for entry in log.entries():
         typer.echo(
             f"{entry['at']}  {entry['kind']:24} v{entry['from_version']} -> v{entry['to_version']}"

@@ -8,12 +8,15 @@ so the same installed code runs against any checkout.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from features.params import FeatureParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,43 +42,14 @@ class DataParams:
 
 
 @dataclass(frozen=True)
-class FeatureParams:
-    timezone: str = "America/New_York"
-    cutoff_hours_before_day: int = 4
-    weather_columns: tuple[str, ...] = (
-        "temp",
-        "dewp",
-        "humid",
-        "wind_speed",
-        "wind_gust",
-        "precip",
-        "pressure",
-        "visib",
-    )
-    weather_lookback_hours: int = 24
-    holiday_window_days: int = 30
-    label_delay_minutes: int = 15
-    unobserved_arrival: str = "exclude"
-
-    def __post_init__(self) -> None:
-        if self.unobserved_arrival not in ("exclude", "positive"):
-            raise ValueError(
-                f"features.unobserved_arrival must be 'exclude' or 'positive', "
-                f"got {self.unobserved_arrival!r}"
-            )
-        if not 0 <= self.cutoff_hours_before_day <= 24 * 7:
-            raise ValueError("features.cutoff_hours_before_day must be within 0..168")
-
-
-@dataclass(frozen=True)
 class TrainParams:
     holdout_start: date
-    model: str = "hist_gradient_boosting"
-    seed: int = 42
-    hist_gradient_boosting: dict[str, Any] = field(default_factory=dict)
-    logistic_regression: dict[str, Any] = field(default_factory=dict)
-    importance_sample_rows: int = 20_000
-    importance_repeats: int = 3
+    model: str
+    seed: int
+    hist_gradient_boosting: dict[str, Any]
+    logistic_regression: dict[str, Any]
+    importance_sample_rows: int
+    importance_repeats: int
 
     def __post_init__(self) -> None:
         if self.model not in ("hist_gradient_boosting", "logistic_regression"):
@@ -93,27 +67,28 @@ class TrainParams:
 class GateParams:
     """The data-quality gate: budgets, bounds and where rejected data and reports go."""
 
-    quarantine_root: str = "data/quarantine"
-    validations_dir: str = "reports/validations"
-    data_docs_dir: str = "reports/data_docs"
-    gx_dir: str = "data/gx"
-    row_quarantine_budget: float = 0.01
-    unknown_carrier_budget: float = 0.01
-    unknown_airport_budget: float = 0.05
-    min_distance: float = 1
-    max_distance: float = 6000
-    max_delay_minutes: float = 1800
-    row_count_history_days: int = 28
-    row_count_min_history_days: int = 7
-    row_count_tolerance: float = 0.5
-    row_count_prior: tuple[int, int] = (100, 3000)
-    null_share_ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
-    build_data_docs: bool = True
-    warning_sample_rows: int = 200_000
-    stream_above_rows: int = 500_000
-    chunk_rows: int = 250_000
-    key_bucket_rows: int = 1_000_000
-    workers: int = 2
+    validated_root: str
+    quarantine_root: str
+    validations_dir: str
+    data_docs_dir: str
+    gx_dir: str
+    row_quarantine_budget: float
+    unknown_carrier_budget: float
+    unknown_airport_budget: float
+    min_distance: float
+    max_distance: float
+    max_delay_minutes: float
+    row_count_history_days: int
+    row_count_min_history_days: int
+    row_count_tolerance: float
+    row_count_prior: tuple[int, int]
+    null_share_ceilings: dict[str, dict[str, float]]
+    build_data_docs: bool
+    warning_sample_rows: int
+    stream_above_rows: int
+    chunk_rows: int
+    key_bucket_rows: int
+    workers: int
 
     def __post_init__(self) -> None:
         for name in ("row_quarantine_budget", "unknown_carrier_budget", "unknown_airport_budget"):
@@ -127,12 +102,12 @@ class GateParams:
 
 @dataclass(frozen=True)
 class ScoringParams:
-    output_root: str = "data"  # predictions/ and shadow/ live under it; s3://… in production
-    threshold: float = 0.35
-    batch_rows: int = 100_000
-    shard_rows: int = 500_000
-    workers: int = 2  # shards scored at once by `mlops score` (the DAG maps tasks instead)
-    wait_for_data_hours: float = 6.0
+    output_root: str
+    threshold: float
+    batch_rows: int
+    shard_rows: int
+    workers: int
+    wait_for_data_hours: float
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -152,19 +127,19 @@ class SliceRule:
 
 @dataclass(frozen=True)
 class PromotionPolicy:
-    primary_metric: str = "roc_auc"
-    min_improvement: float = 0.0
-    confidence: float = 0.95
-    bootstrap_samples: int = 1000
-    seed: int = 42
-    slices: tuple[SliceRule, ...] = ()
-    log_path: str = "data/registry/promotion_log.jsonl"
-    slice_tolerance: float = 0.02
-    calibration_metric: str = "brier"
-    calibration_tolerance: float = 0.002
-    max_latency_ratio: float = 2.0
-    absolute_floor: float = 0.55
-    baseline_metric: str = "log_loss"
+    primary_metric: str
+    min_improvement: float
+    confidence: float
+    bootstrap_samples: int
+    seed: int
+    slices: tuple[SliceRule, ...]
+    log_path: str
+    slice_tolerance: float
+    calibration_metric: str
+    calibration_tolerance: float
+    max_latency_ratio: float
+    absolute_floor: float
+    baseline_metric: str
 
     def __post_init__(self) -> None:
         for name in (self.primary_metric, self.calibration_metric, self.baseline_metric):
@@ -182,10 +157,6 @@ class MlflowParams:
     experiment: str
     registered_model: str
 
-    @property
-    def resolved_tracking_uri(self) -> str:
-        return os.environ.get("MLFLOW_TRACKING_URI", self.tracking_uri)
-
 
 @dataclass(frozen=True)
 class Params:
@@ -194,9 +165,9 @@ class Params:
     train: TrainParams
     mlflow: MlflowParams
     workspace: Path
-    gate: GateParams = field(default_factory=GateParams)
-    promotion: PromotionPolicy = field(default_factory=lambda: PromotionPolicy())
-    scoring: ScoringParams = field(default_factory=ScoringParams)
+    gate: GateParams
+    promotion: PromotionPolicy
+    scoring: ScoringParams
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -207,8 +178,7 @@ class Params:
 
     @property
     def landing_root(self) -> str:
-        """`MLOPS_LANDING_ROOT` (a deployment's bucket) overrides params."""
-        return self.workspace_path(os.environ.get("MLOPS_LANDING_ROOT", self.data.landing_root))
+        return self.workspace_path(self.data.landing_root)
 
     @property
     def snapshot_dir(self) -> Path:
@@ -216,8 +186,31 @@ class Params:
 
     @property
     def artifacts_root(self) -> str:
-        """`MLOPS_ARTIFACTS_ROOT` (shared storage for several workers) overrides params."""
-        return self.workspace_path(os.environ.get("MLOPS_ARTIFACTS_ROOT", self.data.artifacts_root))
+        return self.workspace_path(self.data.artifacts_root)
+
+
+#: Environment variables a deployment sets instead of editing params.yaml (a bucket, a server):
+#: applied once, in `load_params`, to the key they name.
+ENV_OVERRIDES = {
+    "MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri"),
+    "MLOPS_LANDING_ROOT": ("data", "landing_root"),
+    "MLOPS_ARTIFACTS_ROOT": ("data", "artifacts_root"),
+    "MLOPS_OUTPUT_ROOT": ("scoring", "output_root"),
+    "MLOPS_VALIDATED_ROOT": ("gate", "validated_root"),
+    "MLOPS_QUARANTINE_ROOT": ("gate", "quarantine_root"),
+}
+
+
+def with_environment_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A copy of the parsed YAML with `ENV_OVERRIDES` applied (only those set)."""
+    environ = os.environ if environ is None else environ
+    resolved = {section: dict(values) for section, values in raw.items()}
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            resolved[section][key] = environ[variable]
+    return resolved
 
 
 def _as_date(value: Any) -> date:
@@ -225,24 +218,22 @@ def _as_date(value: Any) -> date:
 
 
 def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
-    """Build typed params from the parsed YAML; unknown keys are an error, not ignored."""
+    """Build typed params from the parsed YAML: every key required, unknown keys refused."""
     data = dict(raw["data"])
     train = dict(raw["train"])
-    features = dict(raw.get("features", {}))
-    gate = dict(raw.get("gate", {}))
-    promotion = dict(raw.get("promotion", {}))
-    promotion["slices"] = tuple(SliceRule(**rule) for rule in promotion.get("slices", []))
-    if "row_count_prior" in gate:
-        gate["row_count_prior"] = tuple(gate["row_count_prior"])
-    if "weather_columns" in features:
-        features["weather_columns"] = tuple(features["weather_columns"])
+    features = dict(raw["features"])
+    gate = dict(raw["gate"])
+    promotion = dict(raw["promotion"])
+    promotion["slices"] = tuple(SliceRule(**rule) for rule in promotion["slices"])
+    gate["row_count_prior"] = tuple(gate["row_count_prior"])
+    features["weather_columns"] = tuple(features["weather_columns"])
     params = Params(
         data=DataParams(
-            landing_root=str(data["landing_root"]),
-            snapshot_dir=str(data["snapshot_dir"]),
-            snapshot_start=_as_date(data["snapshot_start"]),
-            snapshot_end=_as_date(data["snapshot_end"]),
-            artifacts_root=str(data["artifacts_root"]),
+            **{
+                **data,
+                "snapshot_start": _as_date(data["snapshot_start"]),
+                "snapshot_end": _as_date(data["snapshot_end"]),
+            }
         ),
         features=FeatureParams(**features),
         train=TrainParams(**{**train, "holdout_start": _as_date(train["holdout_start"])}),
@@ -250,7 +241,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         workspace=workspace,
         gate=GateParams(**gate),
         promotion=PromotionPolicy(**promotion),
-        scoring=ScoringParams(**raw.get("scoring", {})),
+        scoring=ScoringParams(**raw["scoring"]),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")
@@ -258,8 +249,9 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
 
 
 def load_params(path: Path | str | None = None) -> Params:
-    """Read `params.yaml` (default: the workspace's) into frozen typed objects."""
+    """Read `params.yaml` (default: the workspace's) into frozen typed objects, with the
+    deployment's environment overrides (`ENV_OVERRIDES`) applied once, here."""
     params_path = Path(path) if path else workspace_dir() / "params.yaml"
     with open(params_path) as handle:
         raw = yaml.safe_load(handle)
-    return params_from_dict(raw, workspace=params_path.resolve().parent)
+    return params_from_dict(with_environment_overrides(raw), workspace=params_path.resolve().parent)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,14 @@ from pipelines.config import REPO_ROOT, Params
 from pipelines.data import landing, snapshot
 from pipelines.data.versioning import DataVersion, git_revision, pull_snapshot
 from pipelines.gate import quarantine
+from pipelines.registry import ModelVersionRef
 from pipelines.storage import read_parquet, write_parquet
 from pipelines.training import evaluate, tracking, train
+from pipelines.upstream import delivery
 
 
-def land(params: Params, start: date, end: date) -> list[landing.Delivery]:
-    return landing.land_days(params.landing_root, landing.days(start, end))
+def land(params: Params, start: date, end: date) -> list[delivery.Delivery]:
+    return delivery.land_days(params.landing_root, landing.days(start, end))
 
 
 def build_snapshot(params: Params, out_dir: Path | None = None) -> snapshot.SnapshotManifest:
@@ -49,9 +51,7 @@ def validate_snapshot(params: Params, data_version: DataVersion) -> list[dict[st
 def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
     """Features plus labels of the snapshot, gated by the feature contract, written to `out_uri`."""
     tables = snapshot.read_snapshot(snapshot_dir)
-    features = build_features(
-        tables["flights"], tables["weather"], tables["planes"], params.features
-    )
+    features = build_features(tables["flights"], tables["weather"], params.features)
     labelled = attach_labels(features, tables["outcomes"], params.features)
     quarantine.gate_features(params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True)
     return write_parquet(labelled, out_uri)
@@ -67,18 +67,16 @@ def _metrics(prefix: str, values: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{name}": value for name, value in values.items()}
 
 
-def train_and_log(
-    params: Params,
-    features_uri: str,
-    data_version: DataVersion,
-    reports_dir: Path,
-    run_name: str,
-    extra_tags: dict[str, str] | None = None,
-    validation: list[dict[str, Any]] | None = None,
-) -> TrainingResult:
-    """Fit the configured model and the baselines on the temporal split; log all of it to MLflow."""
-    labelled = read_parquet(features_uri)
-    split = train.temporal_split(labelled, params.train.holdout_start)
+@dataclass(frozen=True)
+class FittedOnSplit:
+    model: Any
+    curves: dict[str, np.ndarray]
+    metrics: dict[str, float]
+
+
+def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
+    """The configured model and both baselines fit on the split's training days and scored on
+    its holdout (what `train_and_log` logs and `mlops holdout` prints)."""
     y_holdout = split.holdout["label"].astype(int).to_numpy()
     model = train.fit_model(split.train, params.train, params.features)
     baseline = train.fit_logistic_baseline(split.train, params.train, params.features)
@@ -107,6 +105,36 @@ def train_and_log(
         "train_late_share": float(split.train["label"].mean()),
         "holdout_late_share": float(np.mean(y_holdout)),
     }
+    return FittedOnSplit(model, curves, metrics)
+
+
+def holdout_figures(params: Params, landing_root: str) -> dict[str, float]:
+    """Land the snapshot window from the upstream source into `landing_root`, then features,
+    split, fit and score exactly as training does, with no server: the README's holdout table."""
+    start, end = params.data.snapshot_start, params.data.snapshot_end
+    delivery.land_days(landing_root, landing.days(start, end + timedelta(days=1)))
+    tables = snapshot.collect_snapshot(landing_root, start, end)
+    features = build_features(tables["flights"], tables["weather"], params.features)
+    labelled = attach_labels(features, tables["outcomes"], params.features)
+    split = train.temporal_split(labelled, params.train.holdout_start)
+    return fit_and_score(split, params).metrics
+
+
+def train_and_log(
+    params: Params,
+    features_uri: str,
+    data_version: DataVersion,
+    reports_dir: Path,
+    run_name: str,
+    extra_tags: dict[str, str] | None = None,
+    validation: list[dict[str, Any]] | None = None,
+) -> TrainingResult:
+    """Fit the configured model and the baselines on the temporal split; log all of it to MLflow."""
+    labelled = read_parquet(features_uri)
+    split = train.temporal_split(labelled, params.train.holdout_start)
+    y_holdout = split.holdout["label"].astype(int).to_numpy()
+    fitted = fit_and_score(split, params)
+    model, curves, metrics = fitted.model, fitted.curves, fitted.metrics
     holdout_inputs = model_inputs(split.holdout, params.features)
     importances = evaluate.permutation_importances(
         model,
@@ -194,5 +222,5 @@ def _write_reports(
         figure.savefig(plots_dir / f"{name}.png", dpi=100)
 
 
-def register(params: Params, run_id: str) -> tracking.RegisteredVersion:
+def register(params: Params, run_id: str) -> ModelVersionRef:
     return tracking.register_model(params.mlflow, run_id)

@@ -7,6 +7,7 @@ one rename (local) or one PUT (S3), so a reader never sees a half-written file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import uuid
@@ -37,23 +38,28 @@ def _storage_options(uri: str) -> dict[str, object]:
     return {}
 
 
-def write_parquet(frame: pd.DataFrame, uri: str) -> str:
-    """Write `frame` to `uri` atomically and return the URI."""
+def _publish_bytes(content: bytes, uri: str) -> str:
+    """The one atomic write: a hidden temporary file renamed into place (local), one PUT (S3)."""
     fs, path = filesystem(uri)
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
     if "file" in fs.protocol:
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
         temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
         with open(temporary, "wb") as handle:
-            handle.write(buffer.getvalue())
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     else:
-        fs.pipe_file(path, buffer.getvalue())
+        fs.pipe_file(path, content)
     return uri
+
+
+def write_parquet(frame: pd.DataFrame, uri: str) -> str:
+    """Write `frame` to `uri` atomically and return the URI."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return _publish_bytes(buffer.getvalue(), uri)
 
 
 def read_parquet(
@@ -72,31 +78,61 @@ def exists(uri: str) -> bool:
     return bool(fs.exists(path))
 
 
-def move(source_uri: str, target_uri: str) -> str:
-    """Move a file between URIs of one filesystem (rename locally, copy + delete on S3)."""
-    fs, source = filesystem(source_uri)
-    _, target = filesystem(target_uri)
-    if "file" in fs.protocol:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.replace(source, target)
+def copy(source_uri: str, target_uri: str, block_bytes: int = 64 << 20) -> str:
+    """Copy a file between any two URIs (local, S3, one to the other), published whole.
+
+    To a local target the bytes go to a hidden name that is then renamed; to S3 they are
+    streamed from the source's filesystem (an upload becomes the object only when complete)."""
+    source_fs, source = filesystem(source_uri)
+    target_fs, target = filesystem(target_uri)
+    if "file" in target_fs.protocol:
+        directory = os.path.dirname(target)
+        os.makedirs(directory, exist_ok=True)
+        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
+        with source_fs.open(source, "rb") as reader, open(temporary, "wb") as writer:
+            while block := reader.read(block_bytes):
+                writer.write(block)
+            writer.flush()
+            os.fsync(writer.fileno())
+        os.replace(temporary, target)
+    elif type(source_fs) is type(target_fs):
+        target_fs.copy(source, target)
     else:
-        fs.copy(source, target)
-        fs.rm(source)
+        with source_fs.open(source, "rb") as reader, target_fs.open(target, "wb") as writer:
+            while block := reader.read(block_bytes):
+                writer.write(block)
     return target_uri
 
 
-def write_text(content: str, uri: str) -> str:
+def move(source_uri: str, target_uri: str) -> str:
+    """Move a file between any two URIs: a rename within one local filesystem, else a copy to
+    the target (published whole), then the source's removal."""
+    source_fs, source = filesystem(source_uri)
+    target_fs, target = filesystem(target_uri)
+    if "file" in source_fs.protocol and "file" in target_fs.protocol:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.replace(source, target)
+            return target_uri
+        except OSError:  # another device: copy, then remove
+            pass
+    copy(source_uri, target_uri)
+    source_fs.rm(source)
+    return target_uri
+
+
+def content_sha256(uri: str, block_bytes: int = 16 << 20) -> str:
+    """sha256 of a file's bytes, streamed: names the content a verdict was given for."""
     fs, path = filesystem(uri)
-    if "file" in fs.protocol:
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
-        with open(temporary, "w") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    else:
-        fs.pipe_file(path, content.encode())
-    return uri
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as handle:
+        while block := handle.read(block_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_text(content: str, uri: str) -> str:
+    return _publish_bytes(content.encode(), uri)
 
 
 def read_text(uri: str) -> str:

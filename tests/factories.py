@@ -9,22 +9,15 @@ def scheduled_flights(rows: int = 3, day: str = "2013-01-10") -> pd.DataFrame:
     base = pd.DataFrame(
         {
             "flight_date": [day] * rows,
-            "year": [2013] * rows,
-            "month": [int(day[5:7])] * rows,
-            "day": [int(day[8:10])] * rows,
             "sched_dep_time": [600 + 100 * i for i in range(rows)],
             "sched_arr_time": [900 + 100 * i for i in range(rows)],
             "carrier": ["UA", "AA", "B6"][:rows] + ["UA"] * max(0, rows - 3),
             "flight": list(range(100, 100 + rows)),
-            "tailnum": ["N14228", "N619AA", None][:rows] + ["N14228"] * max(0, rows - 3),
             "origin": ["EWR", "JFK", "LGA"][:rows] + ["EWR"] * max(0, rows - 3),
             "dest": ["IAH", "MIA", "BOS"][:rows] + ["ORD"] * max(0, rows - 3),
             "distance": [1400, 1089, 184][:rows] + [719] * max(0, rows - 3),
-            "hour": [6 + i for i in range(rows)],
-            "minute": [0] * rows,
         }
     )
-    base["time_hour"] = pd.to_datetime(day).tz_localize("America/New_York").tz_convert("UTC")
     base["flight_id"] = (
         base["flight_date"]
         + "_"
@@ -61,18 +54,6 @@ def weather(
     return pd.concat(frames, ignore_index=True)
 
 
-def planes() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "tailnum": ["N14228", "N619AA"],
-            "year": [1999.0, 1990.0],
-            "seats": [149, 178],
-            "engine": ["Turbo-fan", "Turbo-jet"],
-            "engines": [2, 2],
-        }
-    )
-
-
 def outcomes(flights: pd.DataFrame, arr_delay: list[float | None]) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -85,3 +66,10 @@ def outcomes(flights: pd.DataFrame, arr_delay: list[float | None]) -> pd.DataFra
             "air_time": 100.0,
         }
     )
+
+
+def repository_params():
+    """The committed params.yaml, typed (every tunable is required: tests use the real ones)."""
+    from pipelines.config import REPO_ROOT, load_params
+
+    return load_params(REPO_ROOT / "params.yaml")

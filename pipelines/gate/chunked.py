@@ -25,10 +25,9 @@ object strings and eager copies. The verdicts are the in-memory gate's (tests/da
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -37,6 +36,7 @@ import pandas as pd
 from pyarrow import ArrowException
 
 from pipelines.gate.contracts import Contract
+from pipelines.parallel import process_pool
 
 #: Expectations judged on the whole batch at once (they do not decompose over chunks).
 WHOLE_BATCH = frozenset(
@@ -336,10 +336,7 @@ def validate_chunk(
 
 def chunk_executor(workers: int) -> Executor | None:
     """Forked workers (GX is already imported here: a spawned one would spend seconds on it)."""
-    if workers <= 1:
-        return None
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    return process_pool(workers) if workers > 1 else None
 
 
 def validate_chunks(

@@ -10,6 +10,7 @@ Severity: `critical` expectations block the batch; `warning` ones are recorded o
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,8 @@ from great_expectations.expectations import Expectation
 from great_expectations.expectations.expectation import FailureSeverity
 
 from features.build import CATEGORICAL_FEATURES, KEY_COLUMNS, numeric_features
-from pipelines.config import FeatureParams, GateParams
+from features.params import FeatureParams
+from pipelines.config import GateParams
 from pipelines.data.landing import OUTCOME_COLUMNS, SCHEDULED_COLUMNS
 
 E = gx.expectations
@@ -32,6 +34,11 @@ TIMESTAMP = "Timestamp"
 
 def parameter(name: str) -> dict[str, str]:
     return {"$PARAMETER": name}
+
+
+def flight_id_date_pattern(batch_dates: list[str]) -> str:
+    """`flight_id` starts with its flight's date: that date must be one of the batch's."""
+    return "^(?:" + "|".join(re.escape(day) for day in batch_dates) + ")_"
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,10 @@ def _null_ceilings(
 
 
 def scheduled_flights(gate: GateParams) -> Contract:
-    """The day's scheduled flights, pre-departure columns only (training and scoring)."""
-    required = [c for c in SCHEDULED_COLUMNS if c != "tailnum"]
+    """The day's scheduled flights, what is known the evening before (training and scoring).
+
+    Every column must be present; every column carrying the date (`flight_date`, and the
+    `flight_id` built from it) must name the partition's day, so they agree with each other."""
     return Contract(
         "scheduled_flights",
         (
@@ -78,27 +87,17 @@ def scheduled_flights(gate: GateParams) -> Contract:
                 min_value=parameter("min_rows"), max_value=parameter("max_rows")
             ),
             *_types(
-                [
-                    "year",
-                    "month",
-                    "day",
-                    "sched_dep_time",
-                    "sched_arr_time",
-                    "flight",
-                    "distance",
-                    "hour",
-                    "minute",
-                ],
+                ["sched_dep_time", "sched_arr_time", "flight", "distance"],
                 NUMBER_TYPES,
             ),
-            E.ExpectColumnValuesToBeOfType(column="time_hour", type_=TIMESTAMP),
-            *_not_null(required),
+            *_not_null(list(SCHEDULED_COLUMNS)),
             E.ExpectColumnValuesToBeUnique(column="flight_id"),
             E.ExpectColumnValuesToBeInSet(column="flight_date", value_set=parameter("batch_dates")),
+            E.ExpectColumnValuesToMatchRegex(
+                column="flight_id", regex=parameter("flight_id_date_pattern")
+            ),
             E.ExpectColumnValuesToBeBetween(column="sched_dep_time", min_value=0, max_value=2359),
             E.ExpectColumnValuesToBeBetween(column="sched_arr_time", min_value=0, max_value=2359),
-            E.ExpectColumnValuesToBeBetween(column="hour", min_value=0, max_value=23),
-            E.ExpectColumnValuesToBeBetween(column="minute", min_value=0, max_value=59),
             E.ExpectColumnValuesToBeBetween(
                 column="distance", min_value=gate.min_distance, max_value=gate.max_distance
             ),
@@ -112,10 +111,6 @@ def scheduled_flights(gate: GateParams) -> Contract:
                 column="dest",
                 value_set=parameter("known_airports"),
                 mostly=1.0 - gate.unknown_airport_budget,
-            ),
-            *_null_ceilings(gate.null_share_ceilings.get("scheduled_flights", {})),
-            E.ExpectColumnValuesToMatchRegex(
-                column="tailnum", regex=r"^N[0-9A-Z]+$", mostly=0.99, severity=WARNING
             ),
         ),
     )

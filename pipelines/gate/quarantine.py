@@ -1,9 +1,14 @@
-"""The gate at the edges: read a batch, validate it, store the result, quarantine what fails.
+"""The gate at the edges: read a landed batch, validate it, publish or hold it, store the verdict.
 
-Nothing is ever deleted. A rejected batch is *moved* to
-`quarantine/<contract>/date=D/part-0.parquet` beside `validation.json`; rows quarantined one by
-one go to `quarantine/<contract>/date=D/rows.parquet`, and the clean rows replace the landed
-file. `release` re-validates a fixed batch before putting it back.
+The landing zone belongs to the upstream system: nothing here moves, rewrites or deletes
+anything under it. A batch that passes is copied to its validated partition
+(`validated/<dataset>/date=D/part-0.parquet`, what training and scoring read); a rejected batch
+is *copied* to `quarantine/<contract>/date=D/part-0.parquet` beside `validation.json`; rows
+quarantined one by one go to `quarantine/<contract>/date=D/rows.parquet` and the clean rows are
+what is validated. The verdict (`validations/<contract>/date=D.json`) records the sha256 of the
+landed content it judged: the gate of the same content again returns that verdict and writes
+nothing new; new content is validated afresh. `release` re-validates a fixed batch and
+publishes it to the validated partition.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from pipelines.gate.validation import (
     validate_parquet,
 )
 from pipelines.storage import (
+    content_sha256,
+    copy,
     exists,
     join_uri,
     list_files,
@@ -90,6 +97,7 @@ def batch_parameters(params: Params, contract_name: str, day: date) -> dict[str,
     )
     values: dict[str, Any] = {
         "batch_dates": [day.isoformat()],
+        "flight_id_date_pattern": contracts.flight_id_date_pattern([day.isoformat()]),
         "min_rows": bounds.low,
         "max_rows": bounds.high,
         "row_count_bounds_source": bounds.source,
@@ -97,6 +105,11 @@ def batch_parameters(params: Params, contract_name: str, day: date) -> dict[str,
     if contract_name == "scheduled_flights":
         values.update(reference_codes(params))
     return values
+
+
+def validated_uri(params: Params, dataset: str, day: date) -> str:
+    """The validated partition of a landed dataset: what downstream stages read."""
+    return landing.partition_uri(params.workspace_path(params.gate.validated_root), dataset, day)
 
 
 def quarantine_dir(params: Params, contract_name: str, batch: str) -> str:
@@ -176,20 +189,37 @@ def _store_result(params: Params, report: GateReport) -> GateReport:
     return stored
 
 
+def stored_verdict(params: Params, contract_name: str, day: date) -> GateReport | None:
+    """The verdict stored for the day's batch, or None if it has not been gated."""
+    uri = result_uri(params, contract_name, f"date={day.isoformat()}")
+    return report_from_summary(json.loads(read_text(uri))) if exists(uri) else None
+
+
+def _verdict_stands(report: GateReport | None, digest: str) -> bool:
+    """A stored verdict stands for the same landed content, with its outputs in place."""
+    if report is None or report.content_sha256 != digest:
+        return False
+    kept = report.validated_path if report.passed else report.quarantine_path
+    return kept is None or exists(kept)
+
+
 def gate_landed_batch(
     params: Params, contract_name: str, day: date, dry_run: bool = False
 ) -> GateReport:
-    """Validate the landed batch of `day`; raise `DataGateError` if it is held.
+    """Validate the landed batch of `day` once per content; raise `DataGateError` if it is held.
 
-    With `dry_run` nothing moves and nothing raises: the report says what would happen."""
+    With `dry_run` nothing is written and nothing raises: the report says what would happen."""
     dataset = DATASET_OF[contract_name]
     batch = f"date={day.isoformat()}"
     source = landing.partition_uri(params.landing_root, dataset, day)
-    held = join_uri(quarantine_dir(params, contract_name, batch), "part-0.parquet")
     if not exists(source):
-        if exists(held):
-            raise DataGateError(_stored_report(params, contract_name, batch))
         raise FileNotFoundError(f"no landed {dataset} batch for {day}: {source}")
+    digest = content_sha256(source)
+    stored = None if dry_run else stored_verdict(params, contract_name, day)
+    if stored is not None and _verdict_stands(stored, digest):
+        if not stored.passed:
+            raise DataGateError(stored)
+        return stored
     parameters = batch_parameters(params, contract_name, day)
     try:
         large = parquet_row_count(source) > params.gate.stream_above_rows
@@ -197,7 +227,7 @@ def gate_landed_batch(
         if frame is None:  # validated in chunks, never loaded whole
             validation = _validate_file(params, contract_name, source, parameters, batch, dry_run)
     except UNREADABLE as error:  # corrupt, truncated, not parquet
-        unreadable = unreadable_report(contract_name, batch, error)
+        unreadable = replace(unreadable_report(contract_name, batch, error), content_sha256=digest)
         return unreadable if dry_run else _reject(params, unreadable, source)
     if frame is not None:
         validation = _validate(
@@ -209,25 +239,22 @@ def gate_landed_batch(
             build_docs=not dry_run,
             allow_row_quarantine=True,
         )
-    report = validation.report
+    report = replace(validation.report, content_sha256=digest)
     if dry_run:
         return report
     if report.status == REJECTED:
         return _reject(params, report, source)
+    target = validated_uri(params, dataset, day)
     if report.status == QUARANTINED_ROWS:
         assert validation.quarantined is not None and validation.clean is not None
         rows_uri = join_uri(quarantine_dir(params, contract_name, batch), "rows.parquet")
-        previous = read_parquet(rows_uri) if exists(rows_uri) else None
-        held_rows = (
-            validation.quarantined
-            if previous is None
-            else pd.concat([previous, validation.quarantined], ignore_index=True)
-        )
-        write_parquet(held_rows, rows_uri)
+        write_parquet(validation.quarantined, rows_uri)  # replaced, never appended to
         report = replace(report, quarantine_path=rows_uri)
         _write_validation_beside(params, report, rows_uri)
-        write_parquet(validation.clean, source)
-    return _store_result(params, report)
+        write_parquet(validation.clean, target)
+    else:
+        copy(source, target)
+    return _store_result(params, replace(report, validated_path=target))
 
 
 def _write_validation_beside(params: Params, report: GateReport, data_uri: str) -> None:
@@ -238,29 +265,22 @@ def _write_validation_beside(params: Params, report: GateReport, data_uri: str) 
 
 
 def _reject(params: Params, report: GateReport, source: str) -> GateReport:
-    """Move the whole batch to quarantine beside its validation result, then raise."""
+    """Copy the whole batch to quarantine beside its validation result, then raise."""
     target = join_uri(quarantine_dir(params, report.contract, report.batch), "part-0.parquet")
-    move(source, target)
+    copy(source, target)
     report = replace(report, quarantine_path=target)
     _write_validation_beside(params, report, target)
     raise DataGateError(_store_result(params, report))
 
 
-def _stored_report(params: Params, contract_name: str, batch: str) -> GateReport:
-    uri = join_uri(quarantine_dir(params, contract_name, batch), "validation.json")
-    raw = json.loads(read_text(uri)) if exists(uri) else {}
-    return GateReport(
-        contract=contract_name,
-        batch=batch,
-        status=REJECTED,
-        rows=raw.get("rows", 0),
-        quarantined_rows=raw.get("quarantined_rows", 0),
-        evaluated_expectations=raw.get("evaluated_expectations", 0),
-        data_docs_url=raw.get("data_docs_url"),
-        result_path=uri,
-        quarantine_path=join_uri(quarantine_dir(params, contract_name, batch), "part-0.parquet"),
-        failures=tuple(_failure_from_dict(f) for f in raw.get("failures", [])),
-    )
+def report_from_summary(raw: dict[str, Any]) -> GateReport:
+    """A stored `GateReport.summary()` back as a report (its parameters as stored)."""
+    fields = {
+        **raw,
+        "failures": tuple(_failure_from_dict(f) for f in raw.get("failures", [])),
+        "warnings": tuple(_failure_from_dict(f) for f in raw.get("warnings", [])),
+    }
+    return GateReport(**{k: v for k, v in fields.items() if k in GateReport.__dataclass_fields__})
 
 
 def _failure_from_dict(raw: dict[str, Any]) -> ExpectationFailure:
@@ -300,10 +320,12 @@ def list_quarantine(params: Params) -> list[QuarantineEntry]:
 
 
 def release(params: Params, contract_name: str, day: date) -> GateReport:
-    """Put a fixed batch (or fixed rows) back and re-validate; on failure it stays held."""
+    """Re-validate a fixed batch (or fixed rows) and publish it to the validated partition;
+    on failure it stays held. The landed batch is never touched."""
     batch = f"date={day.isoformat()}"
+    dataset = DATASET_OF[contract_name]
     folder = quarantine_dir(params, contract_name, batch)
-    target = landing.partition_uri(params.landing_root, DATASET_OF[contract_name], day)
+    target = validated_uri(params, dataset, day)
     held_batch, held_rows = join_uri(folder, "part-0.parquet"), join_uri(folder, "rows.parquet")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     archive = join_uri(
@@ -334,7 +356,15 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
         uri = join_uri(folder, name)
         if exists(uri):
             move(uri, join_uri(archive, name))
-    return _store_result(params, replace(validation.report, quarantine_path=None))
+    source = landing.partition_uri(params.landing_root, dataset, day)
+    released = replace(
+        validation.report,
+        quarantine_path=None,
+        validated_path=target,
+        content_sha256=content_sha256(source) if exists(source) else None,
+        released_from=restored,
+    )
+    return _store_result(params, released)
 
 
 def snapshot_parameters(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
@@ -343,6 +373,7 @@ def snapshot_parameters(params: Params, tables: dict[str, pd.DataFrame]) -> dict
     airlines, airports = tables["airlines"], tables["airports"]
     return {
         "batch_dates": [d.isoformat() for d in days],
+        "flight_id_date_pattern": contracts.flight_id_date_pattern([d.isoformat() for d in days]),
         "min_rows": low * len(days),
         "max_rows": high * len(days),
         "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),

@@ -73,6 +73,10 @@ class GateReport:
     result_path: str | None = None
     quarantine_path: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: sha256 of the landed content judged: the verdict stands for that content only.
+    content_sha256: str | None = None
+    validated_path: str | None = None
+    released_from: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -86,6 +90,18 @@ class GateReport:
             for key, value in self.parameters.items()
         }
         return dict(json.loads(json.dumps(raw, default=str)))
+
+    def event_extra(self) -> dict[str, Any]:
+        """What an Asset event says about a validated day (small, JSON-ready)."""
+        return {
+            "contract": self.contract,
+            "day": self.batch.removeprefix("date="),
+            "status": self.status,
+            "rows": self.rows - self.quarantined_rows,
+            "quarantined_rows": self.quarantined_rows,
+            "partition": self.validated_path,
+            "content_sha256": self.content_sha256,
+        }
 
     def message(self) -> str:
         lines = [

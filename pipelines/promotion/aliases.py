@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+from pipelines.registry import CHALLENGER, CHAMPION, alias_version
+
 #: `expected_from` for a forced change: whatever the champion is when the lock is taken.
 ANY_CHAMPION = "<any>"
 
@@ -79,15 +80,6 @@ def actor() -> str:
         return f"user:{getpass.getuser()}"
     except Exception:  # no passwd entry in some containers
         return "user:unknown"
-
-
-def alias_version(client: Any, name: str, alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
 
 
 def _now() -> str:

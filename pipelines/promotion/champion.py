@@ -16,13 +16,15 @@ import numpy as np
 import pandas as pd
 
 from features.build import model_inputs
+from pipelines import registry
 from pipelines.config import Params
 from pipelines.data.versioning import git_revision
-from pipelines.promotion import aliases as registry
+from pipelines.promotion import aliases
 from pipelines.promotion import rules as promotion
-from pipelines.promotion.aliases import CHALLENGER, CHAMPION, ChampionMoved, PromotionLog
+from pipelines.promotion.aliases import ChampionMoved, PromotionLog
+from pipelines.registry import CHALLENGER, CHAMPION
 from pipelines.storage import read_parquet
-from pipelines.training import evaluate, tracking, train
+from pipelines.training import evaluate, train
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
 
@@ -32,10 +34,7 @@ def promotion_log(params: Params) -> PromotionLog:
 
 
 def registry_client(params: Params) -> Any:
-    from mlflow import MlflowClient
-
-    tracking.use_tracking_server(params.mlflow)
-    return MlflowClient()
+    return registry.client(params.mlflow)
 
 
 def seconds_per_million_rows(model: Any, inputs: pd.DataFrame, repeats: int = 3) -> float:
@@ -48,10 +47,8 @@ def seconds_per_million_rows(model: Any, inputs: pd.DataFrame, repeats: int = 3)
     return min(timings) / max(len(inputs), 1) * 1e6
 
 
-def _load(name: str, version: str) -> Any:
-    import mlflow
-
-    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+def _load(client: Any, name: str, version: str) -> Any:
+    return registry.load_model(registry.version_ref(client, name, version, alias=None))
 
 
 def _inputs_for(model: Any, holdout: pd.DataFrame, params: Params) -> pd.DataFrame:
@@ -71,7 +68,7 @@ def evaluate_challenger(
     """Decide challenger vs the current champion; log the record; return a small summary."""
     client = registry_client(params)
     name = params.mlflow.registered_model
-    registry.reconcile(client, name, promotion_log(params))
+    aliases.reconcile(client, name, promotion_log(params))
     champion_version = registry.alias_version(client, name, CHAMPION)
     labelled = read_parquet(features_uri)
     split = train.temporal_split(labelled, params.train.holdout_start)
@@ -86,7 +83,7 @@ def evaluate_challenger(
     )
     holdout = split.holdout.loc[split.holdout["flight_date"] > trained_until]
     y = holdout["label"].astype(int).to_numpy()
-    challenger_model = _load(name, challenger_version)
+    challenger_model = _load(client, name, challenger_version)
     challenger_inputs = _inputs_for(challenger_model, holdout, params)
     challenger = promotion.ModelScores(
         "challenger",
@@ -97,7 +94,7 @@ def evaluate_challenger(
     champion = None
     baselines: dict[str, np.ndarray] = {}
     if champion_version:
-        champion_model = _load(name, champion_version)
+        champion_model = _load(client, name, champion_version)
         champion_inputs = _inputs_for(champion_model, holdout, params)
         champion = promotion.ModelScores(
             "champion",
@@ -175,7 +172,7 @@ def apply_decision(params: Params, decision: dict[str, Any], attempts: int = 3) 
             client.set_registered_model_alias(name, CHALLENGER, version)
             return {"action": "rejected", **decision}
         try:
-            entry = registry.set_champion(
+            entry = aliases.set_champion(
                 client,
                 name,
                 promotion_log(params),

@@ -6,7 +6,6 @@ plots, the data version (DVC md5 + git rev) and the code version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -14,27 +13,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline
 
+from pipelines import registry
 from pipelines.config import MlflowParams
-
-
-@dataclass(frozen=True)
-class RegisteredVersion:
-    name: str
-    version: str
-    run_id: str
-    source: str
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-
-def use_tracking_server(params: MlflowParams) -> str:
-    import mlflow
-
-    uri = params.resolved_tracking_uri
-    mlflow.set_tracking_uri(uri)
-    return uri
 
 
 def model_requirements() -> list[str]:
@@ -69,7 +49,7 @@ def log_training_run(
 
     import mlflow
 
-    use_tracking_server(params)
+    registry.client(params)  # the fluent API below logs to the configured server
     mlflow.set_experiment(params.experiment)
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.set_tags(tags)
@@ -109,41 +89,21 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def register_model(params: MlflowParams, run_id: str) -> RegisteredVersion:
-    """Register the run's model as a new version of the one registered model, with lineage tags."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    use_tracking_server(params)
-    client = MlflowClient()
-    run = client.get_run(run_id)
+def register_model(params: MlflowParams, run_id: str) -> registry.ModelVersionRef:
+    """Register the run's model (once per run) with its lineage tags and a model card."""
+    run = registry.client(params).get_run(run_id)
     lineage = {
         k: v
         for k, v in run.data.tags.items()
         if k.split(".")[0] in ("data", "code", "model", "split")
     }
-    registered = mlflow.register_model(
-        f"runs:/{run_id}/model", params.registered_model, tags=lineage
-    )
-    client.update_model_version(
-        params.registered_model, registered.version, description=model_card(run, run.data.metrics)
-    )
-    # The newest candidate is the challenger until a decision says otherwise.
-    client.set_registered_model_alias(params.registered_model, "challenger", registered.version)
-    return RegisteredVersion(
-        name=params.registered_model,
-        version=str(registered.version),
-        run_id=run_id,
-        source=str(registered.source),
-    )
+    return registry.register_run(params, run_id, model_card(run, run.data.metrics), lineage)
 
 
 def describe_latest_version(params: MlflowParams) -> dict[str, Any]:
     """The newest version of the registered model, its run's metrics and lineage, and UI links."""
-    from mlflow import MlflowClient
-
-    uri = use_tracking_server(params)
-    client = MlflowClient()
+    uri = params.tracking_uri
+    client = registry.client(params)
     versions = client.search_model_versions(f"name = '{params.registered_model}'")
     if not versions:
         raise LookupError(f"no version of {params.registered_model!r} is registered at {uri}")

@@ -18,7 +18,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from features.build import CATEGORICAL_FEATURES, model_inputs, numeric_features
-from pipelines.config import FeatureParams, TrainParams
+from features.params import FeatureParams
+from pipelines.config import TrainParams
 
 
 @dataclass(frozen=True)

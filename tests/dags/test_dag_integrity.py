@@ -88,10 +88,79 @@ def test_batch_scoring_waits_gates_then_scores_shards_with_pinned_models(dagbag)
     score = dag.get_task("score_shard")
     assert type(score).__name__.endswith("MappedOperator"), "one mapped task per shard"
     assert score.upstream_task_ids == {"resolve_models", "plan_shards"}
-    assert dag.get_task("plan_shards").upstream_task_ids == {"gate_flights"}
+    assert dag.get_task("plan_shards").upstream_task_ids == {"wait_for_flights"}
     assert dag.get_task("publish_predictions").upstream_task_ids == {
         "resolve_models",
         "score_shard",
     }
-    assert dag.get_task("gate_flights").upstream_task_ids == {"wait_for_flights"}
-    assert dag.get_task("wait_for_flights").__class__.__name__ == "LandedBatchSensor"
+    assert dag.get_task("resolve_models").upstream_task_ids == {"wait_for_flights"}
+    assert dag.get_task("wait_for_flights").__class__.__name__ == "GateVerdictSensor"
+
+
+def test_scoring_reads_the_validated_asset_that_only_ingestion_produces(dagbag):
+    """One owner gates each landed batch: no scoring task validates, ingestion emits events."""
+    from orchestration.assets import VALIDATED_FLIGHTS, VALIDATED_OUTCOMES
+
+    scoring, ingestion = dagbag.dags["batch_scoring"], dagbag.dags["ingestion"]
+    assert not [t.task_id for t in scoring.tasks if "gate" in t.task_id]
+    assert VALIDATED_FLIGHTS in scoring.get_task("plan_shards").inlets
+    assert ingestion.get_task("gate_scheduled_flights").outlets == [VALIDATED_FLIGHTS]
+    assert ingestion.get_task("gate_outcomes").outlets == [VALIDATED_OUTCOMES]
+
+
+def test_the_verdict_sensor_keeps_airflow_sensor_semantics(dagbag):
+    """timeout, soft_fail, mode and poke mean what they mean for any Airflow sensor."""
+    from orchestration.landing_sensor import GateVerdictSensor
+    from tests.factories import repository_params
+
+    sensor = dagbag.dags["batch_scoring"].get_task("wait_for_flights")
+    assert sensor.timeout == repository_params().scoring.wait_for_data_hours * 3600
+    assert sensor.deferrable and sensor.poke_interval == 60
+    assert "poke" in GateVerdictSensor.__dict__, "the check is poke(), not a custom execute loop"
+    plain = GateVerdictSensor(
+        task_id="t",
+        contract="scheduled_flights",
+        deferrable=False,
+        mode="reschedule",
+        soft_fail=True,
+    )
+    assert plain.mode == "reschedule" and plain.soft_fail and not plain.deferrable
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_layering_holds():
+    """features/ never imports pipelines/; neither imports airflow; DAG files import only
+    airflow.sdk and orchestration/ at module level, and pipelines inside tasks."""
+    for path in (REPO_ROOT / "features").rglob("*.py"):
+        assert not [m for m in _imports(path) if m.split(".")[0] in ("pipelines", "airflow")], path
+    for path in (REPO_ROOT / "pipelines").rglob("*.py"):
+        assert not [m for m in _imports(path) if m.split(".")[0] == "airflow"], path
+    for path in DAG_FILES:
+        top = {m for m in _top_level_imports(path) if m not in ("__future__",)}
+        allowed = {"airflow.sdk", "datetime"} | {m for m in top if m.startswith("orchestration")}
+        assert top <= allowed, f"{path.name} imports {sorted(top - allowed)} at module level"

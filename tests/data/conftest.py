@@ -11,6 +11,7 @@ import yaml
 
 from pipelines.config import REPO_ROOT, Params, params_from_dict
 from pipelines.data import landing
+from pipelines.upstream import delivery
 
 TARGET_DAY = date(2013, 1, 12)  # eleven days of history before it: learned row-count bounds
 
@@ -27,7 +28,7 @@ def workspace_params(root: Path, **gate_overrides) -> Params:
 def landed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("landed-template")
     params = workspace_params(root)
-    landing.land_days(params.landing_root, landing.days(date(2013, 1, 1), date(2013, 1, 15)))
+    delivery.land_days(params.landing_root, landing.days(date(2013, 1, 1), date(2013, 1, 15)))
     return root
 
 

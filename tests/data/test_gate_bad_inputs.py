@@ -83,8 +83,12 @@ BAD_SCHEDULED_BATCHES: dict[str, tuple[Corruption, list[str]]] = {
         ["expect_column_values_to_not_be_null on 'flight_id'"],
     ),
     "null spike in one column": (
-        lambda f: f.assign(tailnum=f["tailnum"].where(f.index % 10 == 0)),
-        ["expect_column_proportion_of_non_null_values_to_be_between on 'tailnum'"],
+        lambda f: f.assign(dest=f["dest"].where(f.index % 10 == 0)),
+        ["expect_column_values_to_not_be_null on 'dest'"],
+    ),
+    "flight ids dated another day than the partition": (
+        lambda f: f.assign(flight_id=f["flight_id"].str.replace("2013-", "2012-", n=1)),
+        ["expect_column_values_to_match_regex on 'flight_id'"],
     ),
     "every row duplicated": (
         lambda f: pd.concat([f, f], ignore_index=True),

@@ -11,6 +11,7 @@ import pytest
 from pipelines.data import landing, snapshot
 from pipelines.gate.quarantine import gate_landed_batch, gate_snapshot, list_quarantine
 from pipelines.gate.validation import DataGateError
+from pipelines.upstream import delivery
 from tests.data.conftest import workspace_params
 
 HARD_DAYS = [
@@ -31,7 +32,7 @@ def hard_days_landed(tmp_path_factory):
     deliveries = set()
     for day in HARD_DAYS:
         deliveries.update(landing.days(day - timedelta(days=8), day + timedelta(days=1)))
-    landing.land_days(params.landing_root, sorted(deliveries))
+    delivery.land_days(params.landing_root, sorted(deliveries))
     return params
 
 

@@ -126,7 +126,7 @@ def test_sharded_streamed_scores_equal_scoring_the_whole_day_at_once(scoring):
     """No skew from shards or record batches: the day's features and scores in one piece."""
     from features.build import build_features, model_inputs
     from pipelines.data import landing
-    from pipelines.scoring.day import load_pinned, resolve_alias
+    from pipelines.registry import load_model, resolve_alias
 
     ws, params = scoring["ws"], scoring["params"]
     ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "sharded")
@@ -135,10 +135,9 @@ def test_sharded_streamed_scores_equal_scoring_the_whole_day_at_once(scoring):
     features = build_features(
         flights,
         landing.read_reference(params.landing_root, "weather"),
-        landing.read_reference(params.landing_root, "planes"),
         params.features,
     )
-    model = load_pinned(resolve_alias(params))
+    model = load_model(resolve_alias(params.mlflow))
     whole_day = model.predict_proba(model_inputs(features, params.features))[:, 1]
     assert published["flight_id"].tolist() == features["flight_id"].tolist()
     assert published["late_probability"].to_numpy() == pytest.approx(whole_day, abs=1e-12)
@@ -217,10 +216,11 @@ def test_sigkill_mid_write_leaves_the_published_day_whole_and_a_rerun_restores_i
 
 
 def test_a_run_keeps_the_version_it_started_with_when_the_alias_moves(scoring):
-    from pipelines.scoring.day import resolve_alias, score_day
+    from pipelines.registry import resolve_alias
+    from pipelines.scoring.day import score_day
 
     params, client = scoring["params"], scoring["client"]
-    pinned = resolve_alias(params)
+    pinned = resolve_alias(params.mlflow)
     client.set_registered_model_alias(MODEL, "champion", scoring["v2"])  # moved mid-run
     try:
         score_day(params, DAY, pinned, "pinned-run")
@@ -246,7 +246,8 @@ def test_the_challenger_scores_in_shadow_and_agreement_is_logged(scoring):
 
 
 def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, monkeypatch):
-    from pipelines.scoring.day import ModelUnavailable, PinnedModel, resolve_alias, score_day
+    from pipelines.registry import ModelUnavailable, ModelVersionRef, resolve_alias
+    from pipelines.scoring.day import score_day
 
     params = scoring["params"]
     before = _predictions(scoring["ws"]).read_bytes()
@@ -254,9 +255,9 @@ def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, mo
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail in seconds, not minutes
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     with pytest.raises(ModelUnavailable, match="127.0.0.1:9"):
-        resolve_alias(params)
+        resolve_alias(params.mlflow)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", scoring["uri"])
-    missing = PinnedModel(MODEL, "champion", "999", "no-run", "none")
+    missing = ModelVersionRef(MODEL, "champion", "999", "no-run", "none")
     with pytest.raises(ModelUnavailable, match="cannot load models:/flight-delay-scoring/999"):
         score_day(params, DAY, missing, "doomed-run")
     assert _predictions(scoring["ws"]).read_bytes() == before
@@ -264,7 +265,8 @@ def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, mo
 
 @pytest.mark.parametrize("case", list(BAD_SCHEDULED_BATCHES), ids=list(BAD_SCHEDULED_BATCHES))
 def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case):
-    from pipelines.scoring.day import resolve_alias, score_day
+    from pipelines.registry import resolve_alias
+    from pipelines.scoring.day import score_day
 
     ws, params, client = scoring["ws"], scoring["params"], scoring["client"]
     landed = ws.path / "data" / "landing" / "flights" / f"date={DAY}" / "part-0.parquet"
@@ -276,7 +278,7 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
     held = ws.path / "data" / "quarantine" / "scheduled_flights" / f"date={DAY}"
     try:
         with pytest.raises(DataGateError) as caught:
-            score_day(params, DAY, resolve_alias(params), "bad-input-run")
+            score_day(params, DAY, resolve_alias(params.mlflow), "bad-input-run")
         assert all(fragment in str(caught.value) for fragment in expected)
         assert (held / "part-0.parquet").exists() and not landed.exists()
         assert _predictions(ws).read_bytes() == predictions_before

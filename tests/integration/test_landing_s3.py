@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipelines.data import landing, snapshot
+from pipelines.upstream import delivery
 from tests.integration.conftest import make_bucket
 
 pytestmark = pytest.mark.integration
@@ -20,8 +21,8 @@ def test_land_and_snapshot_from_s3_match_a_local_landing(
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     make_bucket(s3_endpoint, "landing")
     days = [date(2013, 6, 1), date(2013, 6, 2), date(2013, 6, 3)]
-    landing.land_days("s3://landing/prod", days)
-    landing.land_days(str(tmp_path), days)
+    delivery.land_days("s3://landing/prod", days)
+    delivery.land_days(str(tmp_path), days)
     assert landing.partition_exists("s3://landing/prod", "flights", date(2013, 6, 3))
     remote = snapshot.collect_snapshot("s3://landing/prod", date(2013, 6, 1), date(2013, 6, 2))
     local = snapshot.collect_snapshot(str(tmp_path), date(2013, 6, 1), date(2013, 6, 2))

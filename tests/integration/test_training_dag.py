@@ -104,7 +104,7 @@ def test_registered_model_loads_and_scores_probabilities(
     tables = snapshot.read_snapshot(workspace.path / "data" / "snapshot")
     day = tables["flights"].loc[tables["flights"]["flight_date"] == "2013-02-20"]
     features = model_inputs(
-        build_features(day, tables["weather"], tables["planes"], params.features), params.features
+        build_features(day, tables["weather"], params.features), params.features
     )
     assert list(features.columns) == signature_inputs
     probabilities = model.predict(features)

@@ -15,12 +15,12 @@ from features.build import (
     feature_columns,
     model_inputs,
 )
-from pipelines.config import FeatureParams
 from pipelines.data import landing
-from pipelines.upstream import sources
+from pipelines.upstream import delivery, sources
 from tests import factories
+from tests.factories import repository_params
 
-PARAMS = FeatureParams()
+PARAMS = repository_params().features
 
 
 def test_feature_columns_hold_no_outcome():
@@ -38,12 +38,12 @@ def test_scheduled_contract_holds_no_outcome():
 def test_outcome_columns_are_refused():
     flights = factories.scheduled_flights().assign(arr_delay=1.0)
     with pytest.raises(ValueError, match="arr_delay"):
-        build_features(flights, factories.weather(), factories.planes(), PARAMS)
+        build_features(flights, factories.weather(), PARAMS)
 
 
 def test_tiny_batch_features():
     flights = factories.scheduled_flights()
-    table = build_features(flights, factories.weather(), factories.planes(), PARAMS)
+    table = build_features(flights, factories.weather(), PARAMS)
     assert table["flight_id"].tolist() == flights["flight_id"].tolist()
     assert table.loc[2, "plane_engine"] == "unknown"  # no tail number
     assert table.loc[0, "plane_age"] == 14.0
@@ -62,21 +62,17 @@ def test_the_declared_input_columns_are_all_the_features_need():
     """Scoring reads only `FLIGHT_INPUT_COLUMNS` from a landed file: the same features."""
     flights = factories.scheduled_flights()
     assert set(FLIGHT_INPUT_COLUMNS) < set(flights.columns) <= set(landing.SCHEDULED_COLUMNS)
-    whole = build_features(flights, factories.weather(), factories.planes(), PARAMS)
-    narrow = build_features(
-        flights.loc[:, list(FLIGHT_INPUT_COLUMNS)], factories.weather(), factories.planes(), PARAMS
-    )
+    whole = build_features(flights, factories.weather(), PARAMS)
+    narrow = build_features(flights.loc[:, list(FLIGHT_INPUT_COLUMNS)], factories.weather(), PARAMS)
     pd.testing.assert_frame_equal(narrow, whole)
     for column in FLIGHT_INPUT_COLUMNS:  # and each of them is needed
         with pytest.raises(KeyError):
-            build_features(
-                flights.drop(columns=column), factories.weather(), factories.planes(), PARAMS
-            )
+            build_features(flights.drop(columns=column), factories.weather(), PARAMS)
 
 
 def test_labels_join_by_key_and_keep_unobserved_missing():
     flights = factories.scheduled_flights()
-    table = build_features(flights, factories.weather(), factories.planes(), PARAMS)
+    table = build_features(flights, factories.weather(), PARAMS)
     labelled = attach_labels(table, factories.outcomes(flights, [30.0, 0.0, None]), PARAMS)
     assert labelled["label"].tolist()[:2] == [1.0, 0.0]
     assert pd.isna(labelled["label"].iloc[2])
@@ -86,10 +82,9 @@ def test_a_day_scored_alone_equals_the_same_day_in_training():
     """No train/serve skew: nightly scoring builds one day; training builds many at once."""
     flights = sources.source_flights()
     window = [date(2013, 3, 9), date(2013, 3, 10), date(2013, 3, 11)]  # across the DST change
-    batches = [landing.scheduled_flights(flights, day) for day in window]
+    batches = [delivery.scheduled_flights(flights, day) for day in window]
     weather = sources.source_reference_table("weather")
-    planes = sources.source_reference_table("planes")
-    together = build_features(pd.concat(batches, ignore_index=True), weather, planes, PARAMS)
-    alone = build_features(batches[1], weather, planes, PARAMS)
+    together = build_features(pd.concat(batches, ignore_index=True), weather, PARAMS)
+    alone = build_features(batches[1], weather, PARAMS)
     expected = together.loc[together["flight_date"] == "2013-03-10"].reset_index(drop=True)
     pd.testing.assert_frame_equal(alone, expected)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.config import GateParams
 from pipelines.gate.chunked import (
     PROPORTION,
     merge_chunk_results,
@@ -12,6 +11,7 @@ from pipelines.gate.chunked import (
     whole_batch_columns,
 )
 from pipelines.gate.contracts import scheduled_flights
+from tests.factories import repository_params
 
 
 def _column_map(unexpected: int, element: int, missing: int = 0, mostly: float | None = None):
@@ -90,7 +90,7 @@ def test_an_error_in_any_chunk_fails_the_expectation_with_its_message():
 
 
 def test_row_count_and_uniqueness_are_judged_on_the_whole_batch_by_key_only():
-    chunk, whole = split_contract(scheduled_flights(GateParams()))
+    chunk, whole = split_contract(scheduled_flights(repository_params().gate))
     whole_types = {e.expectation_type for e in whole.expectations}
     assert whole_types == {
         "expect_table_row_count_to_be_between",

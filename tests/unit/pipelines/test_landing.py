@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.data import landing
-from pipelines.upstream import sources
+from pipelines.upstream import delivery, sources
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -18,7 +18,7 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def test_delivery_brings_the_day_s_flights_and_yesterday_s_outcomes(tmp_path: Path):
-    deliveries = landing.land_days(str(tmp_path), [date(2013, 1, 2)])
+    deliveries = delivery.land_days(str(tmp_path), [date(2013, 1, 2)])
     assert deliveries[0].flights_rows == 943
     assert deliveries[0].outcomes_rows == 842  # 2013-01-01, delivered a day later
     flights = landing.read_partition(str(tmp_path), "flights", date(2013, 1, 2))
@@ -30,25 +30,25 @@ def test_delivery_brings_the_day_s_flights_and_yesterday_s_outcomes(tmp_path: Pa
 
 
 def test_landing_twice_is_byte_identical_and_leaves_no_temporary_file(tmp_path: Path):
-    landing.land_days(str(tmp_path), [date(2013, 5, 1), date(2013, 5, 2)])
+    delivery.land_days(str(tmp_path), [date(2013, 5, 1), date(2013, 5, 2)])
     first = _digest(tmp_path)
-    landing.land_days(str(tmp_path), [date(2013, 5, 2), date(2013, 5, 1)])
+    delivery.land_days(str(tmp_path), [date(2013, 5, 2), date(2013, 5, 1)])
     assert _digest(tmp_path) == first
     assert not [p for p in tmp_path.rglob(".tmp-*")]
 
 
 def test_delivery_after_the_last_day_brings_only_outcomes(tmp_path: Path):
-    delivery = landing.land_day(str(tmp_path), date(2014, 1, 1), sources.source_flights())
-    assert delivery.flights_rows is None and delivery.outcomes_rows == 776
+    delivered = delivery.land_day(str(tmp_path), date(2014, 1, 1), sources.source_flights())
+    assert delivered.flights_rows is None and delivered.outcomes_rows == 776
 
 
 def test_nothing_to_deliver_is_an_error(tmp_path: Path):
     with pytest.raises(ValueError, match="no data to deliver"):
-        landing.land_day(str(tmp_path), date(2015, 6, 1), sources.source_flights())
+        delivery.land_day(str(tmp_path), date(2015, 6, 1), sources.source_flights())
 
 
 def test_flight_key_is_unique_over_the_year():
     flights = sources.source_flights()
-    assert landing.flight_id(
+    assert delivery.flight_id(
         flights.assign(flight_date=flights["flight_date"].astype(str))
     ).is_unique

@@ -8,16 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config import PromotionPolicy, SliceRule
+from pipelines.config import SliceRule
 from pipelines.promotion.rules import (
     ModelScores,
     decide,
     delong_auc_difference,
     paired_bootstrap_difference,
 )
+from tests.factories import repository_params
 
 ROWS = 6000
-POLICY = PromotionPolicy(
+POLICY = dataclasses.replace(
+    repository_params().promotion,
+    primary_metric="roc_auc",
+    min_improvement=0.0,
+    calibration_metric="brier",
+    baseline_metric="log_loss",
     slices=(SliceRule("origin", 500),),
     slice_tolerance=0.02,
     calibration_tolerance=0.002,

@@ -10,17 +10,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.scoring.day import (
+from pipelines.registry import ModelVersionRef
+from pipelines.scoring.rows import (
     DICTIONARY_COLUMNS,
     PREDICTION_COLUMNS,
-    AgreementSums,
-    PinnedModel,
     content_digest,
     prediction_rows,
 )
+from pipelines.scoring.shadow import AgreementSums
 from pipelines.storage import parquet_sink
 
-PINNED = PinnedModel("flight-delay", "champion", "7", "run-7", "md5-7")
+PINNED = ModelVersionRef("flight-delay", "champion", "7", "run-7", "md5-7")
 
 
 def _features() -> pd.DataFrame:
@@ -78,7 +78,7 @@ def test_agreement_sums_over_batches_equal_the_whole_day():
 
 
 def _published(probability: list[float], run_id: str, version: str = "7") -> pd.DataFrame:
-    pinned = PinnedModel("flight-delay", "champion", version, "run-7", "md5-7")
+    pinned = ModelVersionRef("flight-delay", "champion", version, "run-7", "md5-7")
     return prediction_rows(
         _features(), np.array(probability), pinned, 0.35, "code-1", run_id
     ).to_pandas()
@@ -97,7 +97,8 @@ def test_a_published_day_in_brief(tmp_path: Path):
     import yaml
 
     from pipelines.config import REPO_ROOT, params_from_dict
-    from pipelines.scoring.day import predictions_uri, published_day
+    from pipelines.scoring.paths import predictions_uri
+    from pipelines.scoring.publish import published_day
     from pipelines.storage import write_parquet
 
     params = params_from_dict(

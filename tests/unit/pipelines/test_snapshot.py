@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 
 from pipelines.data import landing, snapshot
+from pipelines.upstream import delivery
 
 
 def test_snapshot_needs_every_day_of_the_window(tmp_path: Path):
-    landing.land_days(str(tmp_path / "landing"), [date(2013, 1, 1), date(2013, 1, 2)])
+    delivery.land_days(str(tmp_path / "landing"), [date(2013, 1, 1), date(2013, 1, 2)])
     with pytest.raises(snapshot.MissingLandedData, match="outcomes/date=2013-01-02"):
         snapshot.collect_snapshot(str(tmp_path / "landing"), date(2013, 1, 1), date(2013, 1, 2))
 
 
 def test_snapshot_is_deterministic(tmp_path: Path):
     root = str(tmp_path / "landing")
-    landing.land_days(str(root), landing.days(date(2013, 1, 1), date(2013, 1, 3)))
+    delivery.land_days(str(root), landing.days(date(2013, 1, 1), date(2013, 1, 3)))
     digests = []
     for name in ("a", "b"):
         tables = snapshot.collect_snapshot(root, date(2013, 1, 1), date(2013, 1, 2))

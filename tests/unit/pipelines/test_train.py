@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 
 from features.build import CATEGORICAL_FEATURES, numeric_features
-from pipelines.config import FeatureParams, TrainParams
 from pipelines.training import evaluate, train
+from tests.factories import repository_params
 
-FEATURES = FeatureParams()
-TRAIN = TrainParams(
+FEATURES = repository_params().features
+TRAIN = dataclasses.replace(
+    repository_params().train,
     holdout_start=date(2013, 1, 20),
+    model="hist_gradient_boosting",
     hist_gradient_boosting={"max_iter": 30, "max_leaf_nodes": 7, "learning_rate": 0.1},
     logistic_regression={"C": 1.0, "max_iter": 500},
 )

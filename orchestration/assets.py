@@ -1,0 +1,9 @@
+"""The Airflow Assets that link the DAGs: the gate's owner (`ingestion`) emits one event per
+validated day, with the day, the rows and the partition in the event's extra."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+VALIDATED_FLIGHTS = Asset(name="validated_flights", uri="file:///mlops/validated/flights")
+VALIDATED_OUTCOMES = Asset(name="validated_outcomes", uri="file:///mlops/validated/outcomes")

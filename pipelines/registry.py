@@ -1,0 +1,169 @@
+"""The one way this code talks to the MLflow tracking server and model registry.
+
+* `client(params)` is the only client factory; it also points MLflow's fluent API (runs,
+  `models:/` URIs) at the same server, so no other module sets a tracking URI.
+* `alias_version` tells "the alias is not set" (the only case that means "no champion") from
+  "the registry cannot answer" (`RegistryUnavailable`, which fails the task naming the server).
+* `ModelVersionRef` is the one typed reference to a model version: registration returns it,
+  promotion decides on it, scoring pins it and writes it on every row.
+* `register_run` is idempotent: registering the same MLflow run again returns its version.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pipelines.config import MlflowParams
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+#: MLflow's error code for an alias, version or model that does not exist.
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+
+
+class ModelUnavailable(RuntimeError):
+    """A model version cannot be resolved or loaded: nothing is written."""
+
+
+class RegistryUnavailable(ModelUnavailable):
+    """The registry did not answer (down, 5xx, timeout): nothing may be assumed about it."""
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """A registered version, resolved once: what a prediction row says about its model."""
+
+    name: str
+    alias: str | None
+    version: str
+    run_id: str
+    data_version: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ModelVersionRef:
+        return cls(**{key: raw[key] for key in cls.__dataclass_fields__})
+
+
+def client(params: MlflowParams) -> Any:
+    """An `MlflowClient` for the configured server (and the fluent API pointed at it)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(params.tracking_uri)
+    return MlflowClient(tracking_uri=params.tracking_uri, registry_uri=params.tracking_uri)
+
+
+def _is_not_found(error: Exception) -> bool:
+    return getattr(error, "error_code", None) == NOT_FOUND
+
+
+def _unavailable(what: str, error: Exception, tracking_uri: str) -> RegistryUnavailable:
+    return RegistryUnavailable(
+        f"the MLflow registry at {tracking_uri} did not answer {what}: {error} "
+        "(nothing was changed; retry when the registry is back)"
+    )
+
+
+def _registry_uri(mlflow_client: Any) -> str:
+    return str(getattr(mlflow_client, "_registry_uri", None) or "the configured tracking URI")
+
+
+def alias_version(mlflow_client: Any, name: str, alias: str) -> str | None:
+    """The version `alias` points at; None only if the alias (or model) does not exist."""
+    try:
+        return str(mlflow_client.get_model_version_by_alias(name, alias).version)
+    except Exception as error:
+        if _is_not_found(error):
+            return None
+        raise _unavailable(f"{name}@{alias}", error, _registry_uri(mlflow_client)) from error
+
+
+def version_ref(mlflow_client: Any, name: str, version: str, alias: str | None) -> ModelVersionRef:
+    model_version = mlflow_client.get_model_version(name, version)
+    return ModelVersionRef(
+        name=name,
+        alias=alias,
+        version=str(model_version.version),
+        run_id=str(model_version.run_id),
+        data_version=str(model_version.tags.get("data.dvc_md5", "unknown")),
+    )
+
+
+def resolve_alias(params: MlflowParams, alias: str = CHAMPION) -> ModelVersionRef | None:
+    """Pin `alias` to a version now; None if the alias is not set."""
+    mlflow_client = client(params)
+    name = params.registered_model
+    try:
+        model_version = mlflow_client.get_model_version_by_alias(name, alias)
+    except Exception as error:
+        if _is_not_found(error):
+            return None
+        raise _unavailable(f"{name}@{alias}", error, params.tracking_uri) from error
+    return ModelVersionRef(
+        name=name,
+        alias=alias,
+        version=str(model_version.version),
+        run_id=str(model_version.run_id),
+        data_version=str(model_version.tags.get("data.dvc_md5", "unknown")),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(ref: ModelVersionRef) -> Any:
+    """The scikit-learn model of a version (cached: a version's artifacts never change)."""
+    import mlflow
+
+    try:
+        return mlflow.sklearn.load_model(ref.uri)
+    except Exception as error:
+        raise ModelUnavailable(
+            f"cannot load {ref.uri} ({ref.alias or 'no alias'}, run {ref.run_id}): {error}"
+        ) from error
+
+
+def versions_of_run(mlflow_client: Any, name: str, run_id: str) -> list[str]:
+    """Versions of `name` registered from `run_id`, oldest first."""
+    found = mlflow_client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return sorted((str(v.version) for v in found), key=int)
+
+
+def register_run(
+    params: MlflowParams, run_id: str, description: str, tags: dict[str, str]
+) -> ModelVersionRef:
+    """Register the run's model (alias `challenger`); a run already registered keeps its
+    version, so a retry after a transient error never makes a second one."""
+    import mlflow
+
+    mlflow_client = client(params)
+    name = params.registered_model
+    existing = (
+        versions_of_run(mlflow_client, name, run_id) if _model_exists(mlflow_client, name) else []
+    )
+    if existing:
+        version = existing[0]
+    else:
+        version = str(mlflow.register_model(f"runs:/{run_id}/model", name, tags=tags).version)
+    mlflow_client.update_model_version(name, version, description=description)
+    # The newest candidate is the challenger until a decision says otherwise.
+    mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
+    return version_ref(mlflow_client, name, version, CHALLENGER)
+
+
+def _model_exists(mlflow_client: Any, name: str) -> bool:
+    try:
+        mlflow_client.get_registered_model(name)
+    except Exception as error:
+        if _is_not_found(error):
+            return False
+        raise _unavailable(
+            f"registered model {name}", error, _registry_uri(mlflow_client)
+        ) from error
+    return True

@@ -1,0 +1,81 @@
+"""Prediction rows: their schema, how they are built, and the digest a re-run must keep."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.registry import ModelVersionRef
+
+PREDICTION_COLUMNS = (
+    "flight_id",
+    "flight_date",
+    "late_probability",
+    "predicted_late",
+    "model_version",
+    "model_run_id",
+    "model_data_version",
+    "feature_code_version",
+    "scoring_run_id",
+)
+
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("flight_id", pa.string()),
+        ("flight_date", pa.string()),
+        ("late_probability", pa.float64()),
+        ("predicted_late", pa.bool_()),
+        *((column, pa.string()) for column in PREDICTION_COLUMNS[4:]),
+    ]
+)
+
+
+#: Columns with few distinct values per file; flight ids and scores are stored plain.
+DICTIONARY_COLUMNS = ["flight_date", *PREDICTION_COLUMNS[4:]]
+
+
+def prediction_rows(
+    features: pd.DataFrame,
+    probability: np.ndarray,
+    pinned: ModelVersionRef,
+    threshold: float,
+    feature_code_version: str,
+    scoring_run_id: str,
+) -> pa.Table:
+    """One row per flight, in the landed order (deterministic: a re-run writes the same file).
+
+    Built in Arrow: a column that says the same thing on every row (model version, run ids)
+    is one value repeated by Arrow, not a million Python strings converted one by one."""
+    rows = len(features)
+
+    def same_on_every_row(value: str) -> pa.Array:
+        return pa.repeat(pa.scalar(value, pa.string()), rows)
+
+    return pa.Table.from_arrays(
+        [
+            pa.array(features["flight_id"].to_numpy(), pa.string()),
+            pa.array(features["flight_date"].to_numpy(), pa.string()),
+            pa.array(probability, pa.float64()),
+            pa.array(probability >= threshold, pa.bool_()),
+            same_on_every_row(pinned.version),
+            same_on_every_row(pinned.run_id),
+            same_on_every_row(pinned.data_version),
+            same_on_every_row(feature_code_version),
+            same_on_every_row(scoring_run_id),
+        ],
+        schema=PREDICTION_SCHEMA,
+    )
+
+
+#: What a re-run must reproduce: every column but the scoring run id (each run has its own).
+SCORED_CONTENT_COLUMNS = [column for column in PREDICTION_COLUMNS if column != "scoring_run_id"]
+
+
+def content_digest(predictions: pd.DataFrame) -> str:
+    """sha256 over the scored content, row by row in file order (scores compared bit for bit)."""
+    row_hashes = pd.util.hash_pandas_object(predictions.loc[:, SCORED_CONTENT_COLUMNS], index=False)
+    return hashlib.sha256(row_hashes.to_numpy().tobytes()).hexdigest()

@@ -1,0 +1,212 @@
+"""A day split into shards (row ranges), each streamed in record batches through the
+training feature code and the pinned model(s) into the day's staging folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.build import (
+    FLIGHT_INPUT_COLUMNS,
+    SCHEDULE_COUNT_COLUMNS,
+    build_features,
+    day_schedule_counts,
+    model_inputs,
+)
+from features.schedule import ScheduleCounts
+from pipelines.config import Params
+from pipelines.data import landing
+from pipelines.data.versioning import git_revision
+from pipelines.gate.quarantine import validated_uri
+from pipelines.registry import ModelVersionRef, load_model
+from pipelines.scoring.paths import safe_name, schedule_counts_uri, staging_uri
+from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA, prediction_rows
+from pipelines.scoring.shadow import AgreementSums, shadow_of
+from pipelines.storage import (
+    iter_parquet,
+    iter_parquet_rows,
+    join_uri,
+    parquet_row_count,
+    parquet_sink,
+    read_parquet,
+    remove_tree,
+    row_ranges,
+    write_parquet,
+)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Rows [start, stop) of a day's landed file: the unit one worker scores."""
+
+    day: str
+    index: int
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Shard:
+        return cls(raw["day"], int(raw["index"]), int(raw["start"]), int(raw["stop"]))
+
+
+def validated_flights_uri(params: Params, day: date) -> str:
+    """Scoring reads the day's validated partition, never the landing zone directly."""
+    return validated_uri(params, "flights", day)
+
+
+def count_day_schedule(params: Params, day: date) -> ScheduleCounts:
+    """The day's schedule counts from a streaming pass over four columns of its file."""
+    uri = validated_flights_uri(params, day)
+    counts: ScheduleCounts | None = None
+    # Four columns only: shard-sized parts (fewer partial counts to add) fit where a shard does.
+    for part in iter_parquet(uri, params.scoring.shard_rows, columns=list(SCHEDULE_COUNT_COLUMNS)):
+        part_counts = day_schedule_counts(part)
+        counts = part_counts if counts is None else counts.plus(part_counts)
+    if counts is None:
+        counts = day_schedule_counts(pd.DataFrame(columns=list(SCHEDULE_COUNT_COLUMNS)))
+    return counts
+
+
+def plan_shards(params: Params, day: date) -> list[Shard]:
+    """Split the day into shards of at most `scoring.shard_rows` rows, and stage the day's
+    schedule counts once for all of them (a shard sees only its own rows).
+
+    Stale shards of an interrupted run for this day are cleared first; scoring runs one at a
+    time per day (the DAG has `max_active_runs=1`)."""
+    for folder in ("predictions", "shadow"):
+        remove_tree(staging_uri(params, day, folder))
+    write_parquet(count_day_schedule(params, day).to_frame(), schedule_counts_uri(params, day))
+    rows = parquet_row_count(validated_flights_uri(params, day))
+    return [
+        Shard(day.isoformat(), i, start, stop)
+        for i, (start, stop) in enumerate(row_ranges(rows, params.scoring.shard_rows))
+    ]
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """What every record batch of a day needs besides its own rows (read once per shard)."""
+
+    weather: pd.DataFrame
+    schedule_counts: ScheduleCounts
+    feature_code_version: str
+
+
+def day_context(params: Params, day: date) -> DayContext:
+    """Reference tables, and the schedule counts `plan_shards` staged for the day."""
+    return DayContext(
+        weather=landing.read_reference(params.landing_root, "weather"),
+        schedule_counts=ScheduleCounts.from_frame(read_parquet(schedule_counts_uri(params, day))),
+        feature_code_version=git_revision(Path(__file__).resolve().parents[1]).git_rev,
+    )
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    index: int
+    rows: int
+    predictions_uri: str
+    shadow_uri: str | None
+    agreement: dict[str, Any] = field(default_factory=dict)  # AgreementSums, summed later
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A pinned version and its loaded model."""
+
+    pinned: ModelVersionRef
+    model: Any
+
+
+def score_batches(
+    batches: Iterable[pd.DataFrame],
+    context: DayContext,
+    params: Params,
+    champion: ScoringModel,
+    scoring_run_id: str,
+    champion_uri: str,
+    challenger: ScoringModel | None = None,
+    shadow_uri: str | None = None,
+) -> tuple[int, AgreementSums | None]:
+    """Features (training code) → `predict_proba` → rows, one record batch at a time, into
+    one parquet file per model, each published when the last batch is written."""
+    threshold = params.scoring.threshold
+    code = context.feature_code_version
+    models = [(champion, champion_uri)]
+    if challenger is not None and shadow_uri:
+        models.append((challenger, shadow_uri))
+    agreement = AgreementSums() if len(models) == 2 else None
+    with ExitStack() as outputs:  # both files are published only if every batch succeeded
+        sinks = [
+            (model, outputs.enter_context(parquet_sink(uri, PREDICTION_SCHEMA, DICTIONARY_COLUMNS)))
+            for model, uri in models
+        ]
+        for flights in batches:
+            features = build_features(
+                flights, context.weather, params.features, context.schedule_counts
+            )
+            inputs = model_inputs(features, params.features)
+            probabilities = []
+            for model, sink in sinks:
+                probability = model.model.predict_proba(inputs)[:, 1]
+                rows = prediction_rows(
+                    features, probability, model.pinned, threshold, code, scoring_run_id
+                )
+                sink.write_table(rows)
+                probabilities.append(probability)
+            if agreement is not None:
+                agreement.add(probabilities[0], probabilities[1], threshold)
+    return sinks[0][1].rows, agreement
+
+
+def score_shard(
+    params: Params,
+    shard: Shard,
+    champion: ModelVersionRef,
+    scoring_run_id: str,
+    challenger: ModelVersionRef | None = None,
+) -> ShardResult:
+    """Score one shard with the pinned model(s) into the day's staging folder."""
+    day = date.fromisoformat(shard.day)
+    shadow = shadow_of(champion, challenger)
+    champion_model = ScoringModel(champion, load_model(champion))
+    challenger_model = ScoringModel(shadow, load_model(shadow)) if shadow else None
+    name = f"{safe_name(scoring_run_id)}-shard-{shard.index:05d}.parquet"
+    champion_uri = join_uri(staging_uri(params, day), name)
+    shadow_uri = join_uri(staging_uri(params, day, "shadow"), name) if shadow else None
+    batches = iter_parquet_rows(
+        validated_flights_uri(params, day),
+        shard.start,
+        shard.stop,
+        params.scoring.batch_rows,
+        columns=list(FLIGHT_INPUT_COLUMNS),
+    )
+    rows, agreement = score_batches(
+        batches,
+        day_context(params, day),
+        params,
+        champion_model,
+        scoring_run_id,
+        champion_uri,
+        challenger_model,
+        shadow_uri,
+    )
+    return ShardResult(
+        shard.index, rows, champion_uri, shadow_uri, asdict(agreement) if agreement else {}
+    )
