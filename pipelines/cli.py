@@ -217,7 +217,7 @@ def gate_batch(
     day: Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")],
     params_path: ParamsOption = None,
 ) -> None:
-    """Validate one landed batch; a rejected batch is moved to quarantine (exit code 1)."""
+    """Validate one landed batch (once per content); a rejected one is copied to quarantine."""
     from pipelines.gate.quarantine import gate_landed_batch
     from pipelines.gate.validation import DataGateError
 

@@ -14,7 +14,13 @@ import pytest
 
 from pipelines.config import Params
 from pipelines.data import landing
-from pipelines.gate.quarantine import gate_landed_batch, list_quarantine, quarantine_dir
+from pipelines.gate.quarantine import (
+    gate_landed_batch,
+    list_quarantine,
+    quarantine_dir,
+    result_uri,
+    validated_uri,
+)
 from pipelines.gate.validation import DataGateError
 from tests.data.conftest import TARGET_DAY
 
@@ -47,10 +53,12 @@ def _reject_and_check(params: Params, contract: str, expected: list[str]) -> Dat
         assert fragment in message, f"{fragment!r} not in:\n{message}"
     assert "Data Docs" in message or "batch_is_readable_parquet" in message
     held = Path(quarantine_dir(params, contract, f"date={TARGET_DAY}"))
-    assert (held / "part-0.parquet").read_bytes() == original_bytes, "the batch must move intact"
+    assert (held / "part-0.parquet").read_bytes() == original_bytes, "the batch is kept intact"
     stored = json.loads((held / "validation.json").read_text())
     assert stored["status"] == "rejected" and stored["failures"]
-    assert not original.exists(), "a rejected batch must leave the landing zone"
+    assert original.read_bytes() == original_bytes, "the landing zone is never touched"
+    dataset = "flights" if contract == "scheduled_flights" else "outcomes"
+    assert not Path(validated_uri(params, dataset, TARGET_DAY)).exists(), "nothing published"
     assert _fingerprint(params) == others, "other days must be untouched"
     assert [e.batch for e in list_quarantine(params)] == [f"date={TARGET_DAY}"]
     return caught.value
@@ -163,6 +171,10 @@ def test_a_held_batch_stays_held_on_rerun(landed: Params):
     _corrupt(landed, lambda f: f.drop(columns="distance"))
     with pytest.raises(DataGateError):
         gate_landed_batch(landed, "scheduled_flights", TARGET_DAY)
+    verdict = Path(result_uri(landed, "scheduled_flights", f"date={TARGET_DAY}"))
+    held = Path(quarantine_dir(landed, "scheduled_flights", f"date={TARGET_DAY}"))
+    stored, copy = verdict.read_bytes(), (held / "part-0.parquet").read_bytes()
     with pytest.raises(DataGateError, match="missing"):  # re-run: same verdict, nothing moves
         gate_landed_batch(landed, "scheduled_flights", TARGET_DAY)
     assert len(list_quarantine(landed)) == 1
+    assert verdict.read_bytes() == stored and (held / "part-0.parquet").read_bytes() == copy

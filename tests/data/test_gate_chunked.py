@@ -100,7 +100,7 @@ def test_chunked_gate_holds_a_bad_batch_and_names_the_failure(landed: Params):
     message = str(caught.value)
     assert all(fragment in message for fragment in expected)
     assert "Data Docs:" in message
-    assert not _flights_path(landed).exists()
+    assert _flights_path(landed).exists(), "the landing zone is never touched"
     assert [e.kind for e in list_quarantine(landed)] == ["batch"]
 
 
@@ -109,7 +109,7 @@ def test_a_key_duplicated_across_chunks_is_quarantined_row_by_row(landed: Params
     _rewrite(landed, lambda f: pd.concat([f, f.iloc[[3]]], ignore_index=True))  # first + last
     report = gate_landed_batch(_chunked(landed), "scheduled_flights", TARGET_DAY)
     assert report.status == QUARANTINED_ROWS and report.quarantined_rows == 2
-    clean = pd.read_parquet(_flights_path(landed))
+    clean = pd.read_parquet(str(report.validated_path))
     held = pd.read_parquet(Path(str(report.quarantine_path)))
     assert clean["flight_id"].is_unique and len(clean) + len(held) == len(original) + 1
     assert set(held["flight_id"]) == {original.iloc[3]["flight_id"]}

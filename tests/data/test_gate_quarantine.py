@@ -8,13 +8,23 @@ import pandas as pd
 import pytest
 
 from pipelines.data import landing
-from pipelines.gate.quarantine import gate_landed_batch, list_quarantine, quarantine_dir, release
+from pipelines.gate.quarantine import (
+    gate_landed_batch,
+    list_quarantine,
+    quarantine_dir,
+    release,
+    validated_uri,
+)
 from pipelines.gate.validation import QUARANTINED_ROWS, DataGateError
 from tests.data.conftest import TARGET_DAY
 
 
 def _flights_path(params) -> Path:
     return Path(landing.partition_uri(params.landing_root, "flights", TARGET_DAY))
+
+
+def _validated_path(params) -> Path:
+    return Path(validated_uri(params, "flights", TARGET_DAY))
 
 
 def test_one_duplicated_flight_is_quarantined_alone_and_the_rest_goes_on(landed):
@@ -24,13 +34,17 @@ def test_one_duplicated_flight_is_quarantined_alone_and_the_rest_goes_on(landed)
     report = gate_landed_batch(landed, "scheduled_flights", TARGET_DAY)
     assert report.status == QUARANTINED_ROWS and report.quarantined_rows == 2
     assert "expect_column_values_to_be_unique on 'flight_id'" in report.message()
-    clean = pd.read_parquet(path)
+    landed_bytes = path.read_bytes()
+    clean = pd.read_parquet(_validated_path(landed))
     held = pd.read_parquet(Path(report.quarantine_path))
     assert len(clean) == len(original) - 1 and clean["flight_id"].is_unique
     assert len(clean) + len(held) == len(original) + 1, "nothing lost"
     assert set(held["flight_id"]) == {original.iloc[3]["flight_id"]}
     again = gate_landed_batch(landed, "scheduled_flights", TARGET_DAY)  # idempotent re-run
-    assert again.status == "passed" and len(pd.read_parquet(path)) == len(clean)
+    assert again.status == report.status and again.quarantined_rows == report.quarantined_rows
+    assert len(pd.read_parquet(_validated_path(landed))) == len(clean)
+    assert len(pd.read_parquet(Path(again.quarantine_path))) == len(held), "no rows appended"
+    assert path.read_bytes() == landed_bytes, "the landing zone is never touched"
 
 
 def test_row_failures_above_the_budget_hold_the_whole_batch(landed):
@@ -54,12 +68,14 @@ def test_release_revalidates_a_fixed_batch(landed):
     )
     with pytest.raises(DataGateError, match="dest"):  # not fixed yet: stays held
         release(landed, "scheduled_flights", TARGET_DAY)
-    assert held.exists() and not path.exists()
+    assert held.exists() and not _validated_path(landed).exists()
     pd.read_parquet(held).rename(columns={"destination": "dest"}).to_parquet(held, index=False)
     report = release(landed, "scheduled_flights", TARGET_DAY)
     assert report.status == "passed"
-    pd.testing.assert_frame_equal(pd.read_parquet(path), original)
+    pd.testing.assert_frame_equal(pd.read_parquet(_validated_path(landed)), original)
     assert list_quarantine(landed) == []
+    again = gate_landed_batch(landed, "scheduled_flights", TARGET_DAY)  # same landed content
+    assert again.status == "passed" and again.released_from is not None
     archived = list(
         Path(landed.workspace_path(landed.gate.quarantine_root)).glob("_released/*/*/*/*")
     )
@@ -79,5 +95,5 @@ def test_released_rows_rejoin_their_day(landed):
         held, index=False
     )
     release(landed, "scheduled_flights", TARGET_DAY)
-    restored = pd.read_parquet(path).sort_values("flight_id", ignore_index=True)
+    restored = pd.read_parquet(_validated_path(landed)).sort_values("flight_id", ignore_index=True)
     pd.testing.assert_frame_equal(restored, original.sort_values("flight_id", ignore_index=True))

@@ -60,12 +60,13 @@ def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
         before_publish=_own_model,
     )
     ws.overrides["MLFLOW_TRACKING_URI"] = mlflow_server
-    ws.overrides["MLOPS_WAIT_FOR_DATA_HOURS"] = "0.01"  # fail fast rather than hang if absent
     ws.run(
         "mlops", "land", "--start", "2013-02-16", "--end", DAY.isoformat()
     )  # the nights to score
     landed = pd.read_parquet(_landed(ws))  # a "large" day: several row groups, several shards
     landed.to_parquet(_landed(ws), index=False, row_group_size=ROW_GROUP_ROWS)
+    for night in pd.date_range("2013-02-16", DAY).date:  # what the ingestion DAG does nightly
+        ws.run("mlops", "gate", "batch", "--contract", "scheduled_flights", "--date", str(night))
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
     params = load_params(ws.path / "params.yaml")
     features = stages.make_feature_table(
@@ -275,12 +276,14 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
     champion_before = client.get_model_version_by_alias(MODEL, "champion").version
     change, expected = BAD_SCHEDULED_BATCHES[case]
     change(pd.read_parquet(landed)).to_parquet(landed, index=False)
+    changed = landed.read_bytes()
     held = ws.path / "data" / "quarantine" / "scheduled_flights" / f"date={DAY}"
     try:
         with pytest.raises(DataGateError) as caught:
             score_day(params, DAY, resolve_alias(params.mlflow), "bad-input-run")
         assert all(fragment in str(caught.value) for fragment in expected)
-        assert (held / "part-0.parquet").exists() and not landed.exists()
+        assert (held / "part-0.parquet").exists()
+        assert landed.read_bytes() == changed, "the landing zone is never touched"
         assert _predictions(ws).read_bytes() == predictions_before
         assert client.get_model_version_by_alias(MODEL, "champion").version == champion_before
     finally:

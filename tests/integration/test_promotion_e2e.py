@@ -186,3 +186,57 @@ def test_retraining_on_identical_data_and_params_reproduces_the_metrics(history,
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     assert first.run_id != second.run_id
     assert first.metrics == second.metrics
+
+
+def test_a_registry_outage_during_the_decision_fails_and_never_moves_the_champion(
+    history, monkeypatch: pytest.MonkeyPatch
+):
+    """The alias read answers 503: that is not "no champion" (which would judge the
+    challenger on the floor only and compare-and-set against None): the decision fails,
+    naming the registry, and the champion stays where it was."""
+    import dataclasses
+
+    from pipelines.config import load_params
+    from pipelines.promotion.champion import evaluate_challenger
+    from pipelines.registry import RegistryUnavailable
+    from tests.support.faulty_proxy import faulty_proxy
+
+    ws, client, runs = history["ws"], history["client"], history["runs"]
+    champion_before = _champion(client)
+    features = sorted((ws.path / "data" / "runs").rglob("features.parquet"))[-1]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    params = load_params(ws.path / "params.yaml")
+
+    def alias_read(method: str, path: str) -> bool:
+        return method == "GET" and "registered-models/alias" in path
+
+    with faulty_proxy(history["uri"], alias_read) as proxy:
+        broken = dataclasses.replace(
+            params, mlflow=dataclasses.replace(params.mlflow, tracking_uri=proxy)
+        )
+        with pytest.raises(RegistryUnavailable, match=proxy):
+            evaluate_challenger(broken, runs["worse"]["version"], str(features))
+    assert _champion(client) == champion_before
+
+
+def test_registering_the_same_run_again_returns_its_version(history):
+    """A retry after a transient error must not make a second version of one run."""
+    from pipelines.config import load_params
+    from pipelines.training import tracking
+
+    ws, client, runs = history["ws"], history["client"], history["runs"]
+    params = load_params(ws.path / "params.yaml")
+    params = __import__("dataclasses").replace(
+        params,
+        mlflow=__import__("dataclasses").replace(params.mlflow, tracking_uri=history["uri"]),
+    )
+    challenger_before = client.get_registered_model(MODEL).aliases.get("challenger")
+    versions_before = len(client.search_model_versions(f"name = '{MODEL}'"))
+    run_id = client.get_model_version(MODEL, runs["worse"]["version"]).run_id
+    again = tracking.register_model(params.mlflow, run_id)
+    assert again.version == runs["worse"]["version"] and again.run_id == run_id
+    assert len(client.search_model_versions(f"name = '{MODEL}'")) == versions_before
+    if challenger_before:
+        client.set_registered_model_alias(MODEL, "challenger", challenger_before)
+    else:
+        client.delete_registered_model_alias(MODEL, "challenger")
