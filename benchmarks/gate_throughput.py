@@ -81,31 +81,26 @@ def measure_gate(case: str, path: Path, dates: list[str]) -> dict:
     }
     contract = contracts.scheduled_flights(gate)
     chunked = rows > gate.stream_above_rows
-    with tempfile.TemporaryDirectory() as scratch:
-        gx_dir = Path(scratch)
-        warm_up = pq.ParquetFile(path).read_row_group(0).slice(0, 100).to_pandas()
-        validate_frame(contract, warm_up, parameters, "warm-up", gx_dir, None, 0.01)
-        memory = PeakTreeMemory().__enter__()
-        started = time.perf_counter()
-        if chunked:
-            validation = validate_parquet(
-                contract,
-                str(path),
-                parameters,
-                case,
-                gx_dir,
-                None,
-                0.01,
-                chunk_rows=gate.chunk_rows,
-                workers=gate.workers,
-                key_bucket_rows=gate.key_bucket_rows,
-            )
-        else:
-            validation = validate_frame(
-                contract, pd.read_parquet(path), parameters, case, gx_dir, None, 0.01
-            )
-        gate_seconds = time.perf_counter() - started
-        memory.__exit__(None, None, None)
+    warm_up = pq.ParquetFile(path).read_row_group(0).slice(0, 100).to_pandas()
+    validate_frame(contract, warm_up, parameters, "warm-up", None, 0.01)
+    memory = PeakTreeMemory().__enter__()
+    started = time.perf_counter()
+    if chunked:
+        validation = validate_parquet(
+            contract,
+            str(path),
+            parameters,
+            case,
+            None,
+            0.01,
+            chunk_rows=gate.chunk_rows,
+            workers=gate.workers,
+            key_bucket_rows=gate.key_bucket_rows,
+        )
+    else:
+        validation = validate_frame(contract, pd.read_parquet(path), parameters, case, None, 0.01)
+    gate_seconds = time.perf_counter() - started
+    memory.__exit__(None, None, None)
     return {
         "mode": f"chunked ({gate.workers} workers, {gate.chunk_rows} rows)"
         if chunked

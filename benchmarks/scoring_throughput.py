@@ -127,7 +127,6 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
         **quarantine.reference_codes(params),
     }
     contract = contracts.scheduled_flights(params.gate)
-    gx_dir = Path(params.workspace_path(params.gate.gx_dir))
     budget = params.gate.row_quarantine_budget
     if rows > params.gate.stream_above_rows:
         validation = validate_parquet(
@@ -135,7 +134,6 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
             uri,
             parameters,
             "benchmark",
-            gx_dir,
             None,
             budget,
             chunk_rows=params.gate.chunk_rows,
@@ -144,7 +142,7 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
         )
     else:
         validation = validate_frame(
-            contract, read_parquet(uri), parameters, "benchmark", gx_dir, None, budget
+            contract, read_parquet(uri), parameters, "benchmark", None, budget
         )
     if not validation.report.passed:
         raise RuntimeError(validation.report.message())

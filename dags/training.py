@@ -52,33 +52,36 @@ def training() -> None:
     @task
     def pull_data() -> dict:
         """`dvc pull` the snapshot of dvc.lock; returns its data version."""
-        from pipelines import stages
         from pipelines.config import load_params
+        from pipelines.data import steps as data_steps
+        from pipelines.training import dataset as dataset
 
-        return stages.pull_data(load_params()).as_dict()
+        return data_steps.pull_data(load_params()).as_dict()
 
     @task
     def validate_snapshot(data_version: dict) -> list[dict]:
         """Great Expectations gate on every snapshot table; fails naming each failed expectation."""
-        from pipelines import stages
         from pipelines.config import load_params
+        from pipelines.data import steps as data_steps
         from pipelines.data.versioning import DataVersion
+        from pipelines.training import dataset as dataset
 
         params = load_params()
-        stages.pull_data(params, remote=data_version["remote"] or None)
-        return stages.validate_snapshot(params, DataVersion.from_dict(data_version))
+        data_steps.pull_data(params, remote=data_version["remote"] or None)
+        return dataset.validate_snapshot(params, DataVersion.from_dict(data_version))
 
     @task
     def build_features(data_version: dict, validation: list[dict]) -> str:
         """Feature table of the pulled snapshot, written under the run's artifacts folder."""
-        from pipelines import stages
         from pipelines.config import load_params
+        from pipelines.data import steps as data_steps
         from pipelines.storage import join_uri
+        from pipelines.training import dataset as dataset
 
         params = load_params()
-        stages.pull_data(params, remote=data_version["remote"] or None)
+        data_steps.pull_data(params, remote=data_version["remote"] or None)
         out_uri = join_uri(params.artifacts_root, "training", _run_scope(), "features.parquet")
-        return stages.make_feature_table(params, params.snapshot_dir, out_uri)
+        return dataset.make_feature_table(params, params.snapshot_dir, out_uri)
 
     @task
     def train_model(features_uri: str, data_version: dict, validation: list[dict]) -> str:
@@ -86,14 +89,15 @@ def training() -> None:
         import tempfile
         from pathlib import Path
 
-        from pipelines import stages
         from pipelines.config import load_params
         from pipelines.data.versioning import DataVersion
+        from pipelines.training import dataset as dataset
+        from pipelines.training import steps as training_steps
 
         params = load_params()
         context = get_current_context()
         with tempfile.TemporaryDirectory(prefix="training-reports-") as reports:
-            result = stages.train_and_log(
+            result = training_steps.train_and_log(
                 params,
                 features_uri,
                 DataVersion.from_dict(data_version),
@@ -112,10 +116,11 @@ def training() -> None:
         """Register the run's model as a new version with lineage tags and a model card."""
         from dataclasses import asdict
 
-        from pipelines import stages
         from pipelines.config import load_params
+        from pipelines.training import dataset as dataset
+        from pipelines.training import steps as training_steps
 
-        return asdict(stages.register(load_params(), mlflow_run_id))
+        return asdict(training_steps.register(load_params(), mlflow_run_id))
 
     @task
     def decide_promotion(registered: dict, features_uri: str) -> dict:

@@ -64,7 +64,8 @@ def land(
     A delivery on day D brings the flights scheduled for D and the outcomes (labels) of D-1.
     Re-landing a day rewrites identical files.
     """
-    from pipelines import stages
+    from pipelines.data import landing
+    from pipelines.upstream import delivery
 
     if day and (start or end):
         raise typer.BadParameter("give either --date or --start/--end")
@@ -75,7 +76,7 @@ def land(
     else:
         raise typer.BadParameter("give --date D, or --start S --end E")
     params = _params(params_path)
-    deliveries = stages.land(params, first, last)
+    deliveries = delivery.land_days(params.landing_root, landing.days(first, last))
     flights = sum(d.flights_rows or 0 for d in deliveries)
     outcomes = sum(d.outcomes_rows or 0 for d in deliveries)
     typer.echo(
@@ -87,10 +88,10 @@ def land(
 @app.command()
 def snapshot(params_path: ParamsOption = None) -> None:
     """Build the training snapshot from landed days (the `snapshot` stage of dvc.yaml)."""
-    from pipelines import stages
+    from pipelines.data import steps as data_steps
 
     params = _params(params_path)
-    manifest = stages.build_snapshot(params)
+    manifest = data_steps.build_snapshot(params)
     typer.echo(
         f"snapshot {manifest.start}..{manifest.end} in {params.snapshot_dir}: {manifest.rows}"
     )
@@ -119,9 +120,9 @@ def data_pull(
     params_path: ParamsOption = None,
 ) -> None:
     """`dvc pull` the snapshot recorded in dvc.lock and check it matches."""
-    from pipelines import stages
+    from pipelines.data import steps as data_steps
 
-    version = stages.pull_data(_params(params_path), remote=remote)
+    version = data_steps.pull_data(_params(params_path), remote=remote)
     typer.echo(json.dumps(version.as_dict(), indent=2))
 
 
@@ -133,10 +134,10 @@ def features(
     params_path: ParamsOption = None,
 ) -> None:
     """Build features and labels from the snapshot (the `features` stage of dvc.yaml)."""
-    from pipelines import stages
+    from pipelines.training import dataset
 
     params = _params(params_path)
-    written = stages.make_feature_table(params, params.snapshot_dir, str(out))
+    written = dataset.make_feature_table(params, params.snapshot_dir, str(out))
     typer.echo(f"features written to {written}")
 
 
@@ -152,8 +153,8 @@ def train_command(
     params_path: ParamsOption = None,
 ) -> None:
     """Train the model and the baselines on the temporal split; log everything to MLflow."""
-    from pipelines import stages
     from pipelines.data.versioning import DataVersion, default_remote, git_revision, locked_md5
+    from pipelines.training import steps as training_steps
 
     params = _params(params_path)
     git = git_revision(params.workspace)
@@ -164,7 +165,7 @@ def train_command(
         git_dirty=git.git_dirty,
         remote=default_remote(params.workspace),
     )
-    result = stages.train_and_log(params, str(features_path), version, reports, run_name)
+    result = training_steps.train_and_log(params, str(features_path), version, reports, run_name)
     typer.echo(json.dumps({"run_id": result.run_id, **result.metrics}, indent=2))
 
 
@@ -180,14 +181,14 @@ def holdout(
     import dataclasses
     import tempfile
 
-    from pipelines import stages
+    from pipelines.training import holdout
 
     params = _params(params_path)
     if unobserved_arrival:
         features = dataclasses.replace(params.features, unobserved_arrival=unobserved_arrival)
         params = dataclasses.replace(params, features=features)
     with tempfile.TemporaryDirectory(prefix="holdout-landing-") as landing_root:
-        metrics = stages.holdout_figures(params, landing_root)
+        metrics = holdout.holdout_figures(params, landing_root)
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
 
 
@@ -197,9 +198,9 @@ def register(
     params_path: ParamsOption = None,
 ) -> None:
     """Register a run's model as a new version of the registered model."""
-    from pipelines import stages
+    from pipelines.training import steps as training_steps
 
-    registered = stages.register(_params(params_path), run_id)
+    registered = training_steps.register(_params(params_path), run_id)
     typer.echo(f"registered {registered.uri} from run {registered.run_id}")
 
 
@@ -293,7 +294,7 @@ def quarantine_release(
     day: Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")],
     params_path: ParamsOption = None,
 ) -> None:
-    """Put a fixed batch (or fixed rows) back into the landing zone, after re-validating it."""
+    """Publish a fixed batch (or fixed rows) to the validated partition, after re-validating it."""
     from pipelines.gate.quarantine import release
     from pipelines.gate.validation import DataGateError
 
@@ -317,8 +318,10 @@ def promote(
     """Make a version champion through the same checks as the training DAG (or --force)."""
     import tempfile
 
-    from pipelines import registry, stages
+    from pipelines import registry
+    from pipelines.data import steps as data_steps
     from pipelines.promotion import aliases, champion
+    from pipelines.training import dataset
 
     params = _params(params_path)
     client = registry.client(params.mlflow)
@@ -336,9 +339,9 @@ def promote(
         )
         typer.echo(f"champion v{entry['from_version']} -> v{entry['to_version']} (forced, logged)")
         return
-    stages.pull_data(params)
+    data_steps.pull_data(params)
     with tempfile.TemporaryDirectory() as scratch:
-        features_uri = stages.make_feature_table(
+        features_uri = dataset.make_feature_table(
             params, params.snapshot_dir, f"{scratch}/features.parquet"
         )
         decision = champion.evaluate_challenger(params, version, features_uri)

@@ -71,7 +71,6 @@ class GateParams:
     quarantine_root: str
     validations_dir: str
     data_docs_dir: str
-    gx_dir: str
     row_quarantine_budget: float
     unknown_carrier_budget: float
     unknown_airport_budget: float
@@ -198,6 +197,9 @@ ENV_OVERRIDES = {
     "MLOPS_OUTPUT_ROOT": ("scoring", "output_root"),
     "MLOPS_VALIDATED_ROOT": ("gate", "validated_root"),
     "MLOPS_QUARANTINE_ROOT": ("gate", "quarantine_root"),
+    "MLOPS_DATA_DOCS": ("gate", "data_docs_dir"),
+    "MLOPS_VALIDATIONS": ("gate", "validations_dir"),
+    "MLOPS_PROMOTION_LOG": ("promotion", "log_path"),
 }
 
 

@@ -332,6 +332,108 @@ def remove_stale_temporaries(directory_uri: str) -> list[str]:
     return stale
 
 
+def publish_tree(
+    local_dir: str, target_uri: str, published: dict[str, int], skip: tuple[str, ...] = ()
+) -> list[str]:
+    """Copy the files of `local_dir` that are new or changed since the last call (`published`
+    records their mtimes) to the same relative paths under `target_uri`."""
+    copied = []
+    for folder, _, names in os.walk(local_dir):
+        for name in names:
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, local_dir)
+            stamp = os.stat(path).st_mtime_ns
+            if relative in skip or published.get(relative) == stamp:
+                continue
+            copied.append(copy(path, join_uri(target_uri, *relative.split(os.sep))))
+            published[relative] = stamp
+    return copied
+
+
+def create_exclusive(content: bytes, uri: str) -> bool:
+    """Create `uri` with `content` only if it does not exist; False if it does. Atomic on a
+    local filesystem (O_EXCL on a link to a complete file) and on S3 (`If-None-Match: *`)."""
+    fs, path = filesystem(uri)
+    if "file" in fs.protocol:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if `path` exists: the whole file appears at once
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.remove(temporary)
+    try:
+        fs.pipe_file(path, content, mode="create")
+    except FileExistsError:
+        return False
+    except OSError as error:  # a 412 Precondition Failed that s3fs did not translate
+        if "PreconditionFailed" in str(error) or "412" in str(error):
+            return False
+        raise
+    return True
+
+
+class LeaseHeld(TimeoutError):
+    """Another process held the lease for longer than we were willing to wait."""
+
+
+@contextmanager
+def exclusive_lease(
+    uri: str, holder: str, ttl_seconds: float, wait_seconds: float, poll_seconds: float = 0.2
+) -> Iterator[None]:
+    """Hold `uri` as a lease: a file created exclusively on shared storage (a folder or S3),
+    so processes on different hosts serialize without sharing a local lock file.
+
+    A lease older than `ttl_seconds` (its holder died) is broken. Removing it and creating
+    ours are two steps: keep the TTL far above the longest critical section."""
+    import json
+    import time
+
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        expires = time.time() + ttl_seconds
+        body = json.dumps({"holder": holder, "token": token, "expires_at": expires}).encode()
+        if create_exclusive(body, uri):
+            break
+        try:
+            current = json.loads(read_text(uri))
+        except (FileNotFoundError, ValueError):
+            continue  # released meanwhile: try again at once
+        if float(current.get("expires_at", 0)) < time.time():
+            remove_file(uri)
+            continue
+        if time.monotonic() > deadline:
+            raise LeaseHeld(
+                f"{uri} is held by {current.get('holder')} (until "
+                f"{time.strftime('%H:%M:%S', time.gmtime(float(current['expires_at'])))} UTC)"
+            )
+        time.sleep(poll_seconds)
+    try:
+        yield
+    finally:
+        try:
+            if json.loads(read_text(uri)).get("token") == token:
+                remove_file(uri)
+        except FileNotFoundError:
+            pass
+
+
+def remove_file(uri: str) -> None:
+    fs, path = filesystem(uri)
+    try:
+        fs.rm(path)
+    except FileNotFoundError:
+        pass
+
+
 def remove_tree(uri: str) -> None:
     fs, path = filesystem(uri)
     if fs.exists(path):

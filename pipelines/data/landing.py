@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines.storage import exists, join_uri, read_parquet
 
 FLIGHT_KEY = "flight_id"
+REFERENCE_TABLES = ("weather", "planes", "airlines", "airports")
 
 #: Columns known the evening before, and only those: the flight columns scoring ever sees.
 #: Not delivered: `tailnum` (the source empties it for cancelled flights, so its emptiness

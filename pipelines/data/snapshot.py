@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.data import landing
-from pipelines.upstream.sources import REFERENCE_TABLES
+from pipelines.data.landing import REFERENCE_TABLES
 
 SNAPSHOT_TABLES = ("flights", "outcomes", *REFERENCE_TABLES)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -122,16 +121,8 @@ def result_uri(params: Params, contract_name: str, batch: str) -> str:
     )
 
 
-def _docs_dir(params: Params) -> Path | None:
-    return (
-        Path(params.workspace_path(params.gate.data_docs_dir))
-        if params.gate.build_data_docs
-        else None
-    )
-
-
-def _gx_dir(params: Params) -> Path:
-    return Path(params.workspace_path(params.gate.gx_dir))
+def _docs_uri(params: Params) -> str | None:
+    return params.workspace_path(params.gate.data_docs_dir) if params.gate.build_data_docs else None
 
 
 def _validate(
@@ -144,14 +135,13 @@ def _validate(
     build_docs: bool = True,
     allow_row_quarantine: bool = False,
 ) -> Validation:
-    """`validate_frame` with this workspace's GX project, Data Docs and budgets."""
+    """`validate_frame` with this workspace's Data Docs and budgets."""
     return validate_frame(
         contracts.contract_for(contract_name, params.gate, params.features),
         frame,
         parameters,
         batch,
-        _gx_dir(params),
-        _docs_dir(params) if build_docs else None,
+        _docs_uri(params) if build_docs else None,
         params.gate.row_quarantine_budget,
         allow_row_quarantine=allow_row_quarantine,
         warning_sample_rows=params.gate.warning_sample_rows,
@@ -172,8 +162,7 @@ def _validate_file(
         uri,
         parameters,
         batch,
-        _gx_dir(params),
-        None if dry_run else _docs_dir(params),
+        None if dry_run else _docs_uri(params),
         params.gate.row_quarantine_budget,
         chunk_rows=params.gate.chunk_rows,
         workers=params.gate.workers,

@@ -8,14 +8,11 @@ column and the observed value, and links the Data Docs page.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -134,32 +131,15 @@ class Validation:
     quarantined: pd.DataFrame | None
 
 
-@contextmanager
-def project_lock(gx_dir: Path) -> Iterator[None]:
-    """Serialize the processes that use one GX project (a POSIX file lock in it).
-
-    GX's file stores rewrite a suite's JSON in place on every `add_or_update`: two gates at
-    once (a backfill runs several days in parallel, ingestion beside scoring) read each
-    other's half-written files and fail with a JSON decode error."""
-    gx_dir.mkdir(parents=True, exist_ok=True)
-    with open(gx_dir / ".gate.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class GreatExpectationsRunner:
-    """One GX file context per process: suites, validation definitions, checkpoints, Data Docs.
+    """One ephemeral GX context per process, built from the suites in code.
 
-    Every use of the project's stores holds `project_lock`."""
+    Nothing is written to a GX project at run time, so nothing needs a lock, and any number
+    of gates can run at once on any number of workers. Data Docs are rendered into a scratch
+    folder and published to `data_docs_uri` (a folder or `s3://…`, shared by the workers):
+    each validation's page under `validations/`, and an index of every page published there."""
 
-    def __init__(self, gx_dir: Path, data_docs_dir: Path | None):
-        with project_lock(gx_dir):
-            self._open(gx_dir, data_docs_dir)
-
-    def _open(self, gx_dir: Path, data_docs_dir: Path | None) -> None:
+    def __init__(self, data_docs_uri: str | None):
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -167,41 +147,60 @@ class GreatExpectationsRunner:
         from pipelines.gate.chunked import disable_small_frame_fingerprint
 
         disable_small_frame_fingerprint()
-        self.gx_dir = gx_dir
-        self.context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+        self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.data_docs_uri = data_docs_uri
         self.docs_site: str | None = None
-        self.source: Any
-        if data_docs_dir is not None:
+        self._scratch: str | None = None
+        if data_docs_uri is not None:
             self.docs_site = "reports"
-            sites = self.context.get_site_names()
-            if self.docs_site not in sites:
-                self.context.add_data_docs_site(
-                    site_name=self.docs_site,
-                    site_config={
-                        "class_name": "SiteBuilder",
-                        "store_backend": {
-                            "class_name": "TupleFilesystemStoreBackend",
-                            "base_directory": str(data_docs_dir.resolve()),
-                        },
-                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            self._scratch = tempfile.mkdtemp(prefix="gx-data-docs-")
+            self.context.add_data_docs_site(
+                site_name=self.docs_site,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": self._scratch,
                     },
-                )
-        source_name = "batches"
-        try:
-            self.source = self.context.data_sources.get(source_name)
-        except (KeyError, ValueError, LookupError):
-            self.source = self.context.data_sources.add_pandas(source_name)
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        self.source = self.context.data_sources.add_pandas("batches")
+        self._definitions: dict[tuple[str, bool], Any] = {}
+        self._published: dict[str, int] = {}
 
-    def _batch_definition(self, asset_name: str) -> Any:
-        try:
-            asset = self.source.get_asset(asset_name)
-        except LookupError:
-            asset = self.source.add_dataframe_asset(asset_name)
-        try:
-            return asset.get_batch_definition("whole")
-        except (KeyError, LookupError, ValueError):
-            return asset.add_batch_definition_whole_dataframe("whole")
+    def _checkpoint(self, contract: Contract, result_format: str, build_docs: bool) -> Any:
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        suite = json.dumps(
+            [e.configuration.to_json_dict() for e in contract.expectations],
+            sort_keys=True,
+            default=str,
+        )
+        key = (f"{contract.name}:{result_format}:{suite}", build_docs)
+        if key not in self._definitions:
+            asset = self.source.add_dataframe_asset(f"{contract.name}-{len(self._definitions)}")
+            definition = self.context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=f"{contract.name}-{len(self._definitions)}",
+                    data=asset.add_batch_definition_whole_dataframe("whole"),
+                    suite=self.context.suites.add(contract.suite()),
+                )
+            )
+            actions: list[Any] = []
+            if build_docs and self.docs_site:
+                actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
+            self._definitions[key] = self.context.checkpoints.add(
+                gx.Checkpoint(
+                    name=f"{contract.name}-{len(self._definitions)}",
+                    validation_definitions=[definition],
+                    actions=actions,
+                    result_format={"result_format": result_format},
+                )
+            )
+        return self._definitions[key]
 
     def run(
         self,
@@ -210,49 +209,75 @@ class GreatExpectationsRunner:
         parameters: dict[str, Any],
         result_format: str,
         build_docs: bool,
+        run_name: str | None = None,
     ) -> tuple[Any, str | None]:
-        import great_expectations as gx
-        from great_expectations.checkpoint import UpdateDataDocsAction
+        """Validate `frame`; with `build_docs`, its Data Docs page is filed under `run_name`
+        (the batch, e.g. `date=2013-02-08`) and its URL returned."""
+        from great_expectations.core.run_identifier import RunIdentifier
 
-        with project_lock(self.gx_dir):
-            suite = self.context.suites.add_or_update(contract.suite())
-            definition = self.context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(
-                    name=contract.name, data=self._batch_definition(contract.name), suite=suite
-                )
+        build_docs = build_docs and self.docs_site is not None
+        checkpoint = self._checkpoint(contract, result_format, build_docs)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=parameters,
+            run_id=RunIdentifier(run_name=run_name) if run_name else None,
+        )
+        identifier, validation = next(iter(result.run_results.items()))
+        docs_url = None
+        if build_docs and self.docs_site:
+            urls = self.context.get_docs_sites_urls(
+                resource_identifier=identifier, site_names=[self.docs_site]
             )
-            actions: list[Any] = []
-            if build_docs and self.docs_site:
-                actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
-            checkpoint = self.context.checkpoints.add_or_update(
-                gx.Checkpoint(
-                    name=f"{contract.name}-{'docs' if actions else 'plain'}",
-                    validation_definitions=[definition],
-                    actions=actions,
-                    result_format={"result_format": result_format},
-                )
-            )
-            result = checkpoint.run(
-                batch_parameters={"dataframe": frame}, expectation_parameters=parameters
-            )
-            identifier, validation = next(iter(result.run_results.items()))
-            docs_url = None
-            if actions and self.docs_site:
-                urls = self.context.get_docs_sites_urls(
-                    resource_identifier=identifier, site_names=[self.docs_site]
-                )
-                docs_url = urls[0]["site_url"] if urls else None
-            return validation, docs_url
+            page = urls[0]["site_url"] if urls else None
+            docs_url = self._publish_docs(page)
+        return validation, docs_url
+
+    def _publish_docs(self, page_url: str | None) -> str | None:
+        """Copy the rendered pages to the shared Data Docs location; return the page's URL."""
+        from pipelines.storage import join_uri, publish_tree
+
+        assert self._scratch is not None and self.data_docs_uri is not None
+        publish_tree(self._scratch, self.data_docs_uri, self._published, skip=("index.html",))
+        write_data_docs_index(self.data_docs_uri)
+        if not page_url:
+            return None
+        relative = page_url.split(self._scratch, 1)[-1].lstrip("/")
+        published = join_uri(self.data_docs_uri, relative)
+        return published if "://" in published else f"file://{published}"
 
 
-_RUNNERS: dict[tuple[str, str | None], GreatExpectationsRunner] = {}
+def write_data_docs_index(data_docs_uri: str) -> str:
+    """An index of every validation page published under `data_docs_uri` by any worker (each
+    ephemeral context knows only its own), newest first per suite."""
+    from html import escape
+
+    from pipelines.storage import join_uri, list_files, write_text
+
+    root = data_docs_uri.rstrip("/")
+    pages = [uri[len(root) + 1 :] for uri in list_files(root, "validations/**/*.html")]
+    by_suite: dict[str, list[str]] = {}
+    for page in sorted(pages, reverse=True):
+        by_suite.setdefault(page.split("/")[1], []).append(page)
+    sections = "".join(
+        f"<h2>{escape(suite)}</h2><ul>"
+        + "".join(f'<li><a href="{escape(p)}">{escape(p.split("/", 2)[2])}</a></li>' for p in found)
+        + "</ul>"
+        for suite, found in sorted(by_suite.items())
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Data Docs</title></head>"
+        f"<body><h1>Great Expectations validations</h1>{sections}</body></html>"
+    )
+    return write_text(page, join_uri(root, "index.html"))
 
 
-def runner(gx_dir: Path, data_docs_dir: Path | None) -> GreatExpectationsRunner:
-    key = (str(gx_dir), str(data_docs_dir) if data_docs_dir else None)
-    if key not in _RUNNERS:
-        _RUNNERS[key] = GreatExpectationsRunner(gx_dir, data_docs_dir)
-    return _RUNNERS[key]
+_RUNNERS: dict[str | None, GreatExpectationsRunner] = {}
+
+
+def runner(data_docs_uri: str | None) -> GreatExpectationsRunner:
+    if data_docs_uri not in _RUNNERS:
+        _RUNNERS[data_docs_uri] = GreatExpectationsRunner(data_docs_uri)
+    return _RUNNERS[data_docs_uri]
 
 
 def _failure(result: Any, columns: set[str]) -> ExpectationFailure:
@@ -326,8 +351,7 @@ def validate_frame(
     frame: pd.DataFrame,
     parameters: dict[str, Any],
     batch: str,
-    gx_dir: Path,
-    data_docs_dir: Path | None,
+    data_docs_uri: str | None,
     row_quarantine_budget: float,
     allow_row_quarantine: bool = True,
     warning_sample_rows: int = 200_000,
@@ -340,11 +364,11 @@ def validate_frame(
     close to one pass over the batch on large days."""
     if not frame.index.equals(pd.RangeIndex(len(frame))):
         frame = frame.reset_index(drop=True)  # positions name quarantined rows
-    gx_runner = runner(gx_dir, data_docs_dir)
+    gx_runner = runner(data_docs_uri)
     blocking_contract, warning_contract = _severity_split(contract)
     prepared = frame  # validated as is: any rebuilt or converted copy measured slower in GX
     validation, docs_url = gx_runner.run(
-        blocking_contract, prepared, parameters, "SUMMARY", bool(data_docs_dir)
+        blocking_contract, prepared, parameters, "SUMMARY", bool(data_docs_uri), batch
     )
     blocking, _ = _split_failures(validation, set(frame.columns))
     warnings: list[ExpectationFailure] = []
@@ -389,7 +413,8 @@ def validate_frame(
         clean,
         parameters,
         "SUMMARY",
-        bool(data_docs_dir),
+        bool(data_docs_uri),
+        batch,
     )
     still_blocking, _ = _split_failures(recheck, set(clean.columns))
     if still_blocking:
@@ -415,8 +440,7 @@ def validate_parquet(
     uri: str,
     parameters: dict[str, Any],
     batch: str,
-    gx_dir: Path,
-    data_docs_dir: Path | None,
+    data_docs_uri: str | None,
     row_quarantine_budget: float,
     *,
     chunk_rows: int,
@@ -445,7 +469,7 @@ def validate_parquet(
     chunks = row_ranges(rows, chunk_rows) if rows else []
     chunk_sizes = [stop - start for start, stop in chunks]
     share = min(1.0, warning_sample_rows / rows) if rows else 1.0
-    gx_runner = runner(gx_dir, data_docs_dir)
+    gx_runner = runner(data_docs_uri)
 
     def whole_batch_pass() -> tuple[list[Any], str | None]:
         """Row count and key uniqueness; keys in hash buckets of `key_bucket_rows` at most."""
@@ -462,7 +486,7 @@ def validate_parquet(
         )
         no_columns = pd.DataFrame(index=pd.RangeIndex(rows))
         counts, docs = gx_runner.run(
-            counted, no_columns, parameters, "SUMMARY", bool(data_docs_dir)
+            counted, no_columns, parameters, "SUMMARY", bool(data_docs_uri), batch
         )
         if not keyed.expectations:
             return list(counts.results), docs
@@ -522,8 +546,7 @@ def validate_parquet(
             read_parquet(uri),
             parameters,
             batch,
-            gx_dir,
-            data_docs_dir,
+            data_docs_uri,
             row_quarantine_budget,
             warning_sample_rows=warning_sample_rows,
         )

@@ -8,13 +8,13 @@
 * A change made outside this code (the MLflow UI, the API) is noticed at the next promotion,
   rollback or `mlops promotions` and written to the log as `observed_external_change`.
 
-The lock is a POSIX file lock beside the log: it serializes processes on one host (and on
-a shared filesystem). The Airflow `promotion` pool serializes the DAG's promote tasks.
+Changes are serialized by a lease on the log's own storage (exclusive create: `O_EXCL`
+locally, `If-None-Match` on S3), so two hosts never need a shared lock file. The Airflow
+`promotion` pool also serializes the DAG's promote tasks.
 """
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import json
 import os
@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pipelines.registry import CHALLENGER, CHAMPION, alias_version
+from pipelines.storage import exclusive_lease, exists, read_text, write_text
 
 #: `expected_from` for a forced change: whatever the champion is when the lock is taken.
 ANY_CHAMPION = "<any>"
@@ -39,36 +39,40 @@ class NoPreviousChampion(RuntimeError):
     """Rollback has nowhere to go."""
 
 
+#: How long a promotion may hold the log's lease before others may break it (a dead holder).
+LEASE_SECONDS = 600.0
+#: How long a promotion waits for another to finish before it gives up, naming the holder.
+WAIT_SECONDS = 300.0
+
+
 @dataclass(frozen=True)
 class PromotionLog:
-    path: Path
+    """The append-only promotion log at a URI (a folder or `s3://…`), one JSON line per change.
+
+    Changes are serialized by a lease beside it (`<log>.lease`, created exclusively on the
+    same storage), so promotions on different hosts take turns without a shared lock file."""
+
+    uri: str
 
     @property
-    def lock_path(self) -> Path:
-        return self.path.with_suffix(".lock")
+    def lease_uri(self) -> str:
+        return self.uri.rsplit(".", 1)[0] + ".lease"
 
     def entries(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
+        if not exists(self.uri):
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        return [json.loads(line) for line in read_text(self.uri).splitlines() if line.strip()]
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Add one line (under the lease: the log is rewritten whole, atomically)."""
+        previous = read_text(self.uri) if exists(self.uri) else ""
+        write_text(previous + json.dumps(entry, sort_keys=True) + "\n", self.uri)
         return entry
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with exclusive_lease(self.lease_uri, actor(), LEASE_SECONDS, WAIT_SECONDS):
+            yield
 
 
 def actor() -> str:

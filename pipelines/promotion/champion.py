@@ -30,7 +30,7 @@ METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
 
 
 def promotion_log(params: Params) -> PromotionLog:
-    return PromotionLog(Path(params.workspace_path(params.promotion.log_path)))
+    return PromotionLog(params.workspace_path(params.promotion.log_path))
 
 
 def registry_client(params: Params) -> Any:

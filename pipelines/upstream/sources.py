@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-REFERENCE_TABLES = ("weather", "planes", "airlines", "airports")
+from pipelines.data.landing import REFERENCE_TABLES
 
 
 def package_data_dir() -> Path:

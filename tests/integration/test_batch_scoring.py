@@ -47,9 +47,10 @@ def _landed(ws: Workspace) -> Path:
 
 @pytest.fixture(scope="module")
 def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
-    from pipelines import stages
     from pipelines.config import load_params
     from pipelines.data.versioning import DataVersion
+    from pipelines.training import dataset as dataset
+    from pipelines.training import steps as training_steps
     from pipelines.training import tracking
 
     ws = build_workspace(
@@ -69,13 +70,13 @@ def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
         ws.run("mlops", "gate", "batch", "--contract", "scheduled_flights", "--date", str(night))
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
     params = load_params(ws.path / "params.yaml")
-    features = stages.make_feature_table(
+    features = dataset.make_feature_table(
         params, params.snapshot_dir, str(tmp_path_factory.mktemp("features") / "f.parquet")
     )
     version = DataVersion("data/snapshot", ws.locked_snapshot_md5(), ws.head(), False, "local")
     reports = tmp_path_factory.mktemp("reports")
-    first = stages.train_and_log(params, features, version, reports, "scoring-v1")
-    second = stages.train_and_log(
+    first = training_steps.train_and_log(params, features, version, reports, "scoring-v1")
+    second = training_steps.train_and_log(
         __import__("dataclasses").replace(
             params,
             train=__import__("dataclasses").replace(

@@ -168,9 +168,9 @@ def test_concurrent_promotions_leave_one_champion_and_a_consistent_log(history):
 
 
 def test_retraining_on_identical_data_and_params_reproduces_the_metrics(history, tmp_path):
-    from pipelines import stages
     from pipelines.config import load_params
     from pipelines.data.versioning import DataVersion
+    from pipelines.training import steps as training_steps
 
     ws = history["ws"]
     import os
@@ -180,8 +180,9 @@ def test_retraining_on_identical_data_and_params_reproduces_the_metrics(history,
         params = load_params(ws.path / "params.yaml")
         features = sorted((ws.path / "data" / "runs" / "training").glob("*/features.parquet"))[-1]
         version = DataVersion("data/snapshot", "md5", "rev", False, "local")
-        first = stages.train_and_log(params, str(features), version, tmp_path / "a", "repro-1")
-        second = stages.train_and_log(params, str(features), version, tmp_path / "b", "repro-2")
+        train_and_log = training_steps.train_and_log
+        first = train_and_log(params, str(features), version, tmp_path / "a", "repro-1")
+        second = train_and_log(params, str(features), version, tmp_path / "b", "repro-2")
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     assert first.run_id != second.run_id
@@ -240,3 +241,41 @@ def test_registering_the_same_run_again_returns_its_version(history):
         client.set_registered_model_alias(MODEL, "challenger", challenger_before)
     else:
         client.delete_registered_model_alias(MODEL, "challenger")
+
+
+def test_concurrent_promotions_share_no_lock_file_when_the_log_is_on_s3(history, s3_endpoint: str):
+    """Hosts with no common filesystem: the log and its lease live in a bucket (moto), and
+    promotions still take turns: none lost, each starting where the last ended."""
+    from tests.integration.conftest import make_bucket
+
+    ws, client = history["ws"], history["client"]
+    make_bucket(s3_endpoint, "registry")
+    log_uri = "s3://registry/prod/promotion_log.jsonl"
+    env = {**ws.env, "MLOPS_PROMOTION_LOG": log_uri, "AWS_ENDPOINT_URL": s3_endpoint}
+    versions = sorted({history["runs"][k]["version"] for k in ("first", "better")})
+    processes = [
+        subprocess.Popen(
+            ["mlops", "promote", "--version", v, "--reason", f"s3 race {v}", "--force"],
+            cwd=ws.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in versions * 2
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+    import boto3
+
+    bucket = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    body = bucket.get_object(Bucket="registry", Key="prod/promotion_log.jsonl")["Body"].read()
+    entries = [json.loads(line) for line in body.decode().splitlines()]
+    forced = [e for e in entries if e["kind"] == "forced"]
+    assert len(forced) == len(processes), "no promotion may be lost"
+    for earlier, later in zip(forced, forced[1:], strict=False):
+        assert later["from_version"] == earlier["to_version"]
+    keys = {o["Key"] for o in bucket.list_objects_v2(Bucket="registry")["Contents"]}
+    assert keys == {"prod/promotion_log.jsonl"}, "the lease is released"
+    assert _champion(client) == forced[-1]["to_version"]

@@ -1,60 +1,22 @@
-"""The stages as called by the CLI, `dvc.yaml` and the Airflow DAGs: I/O at the edges,
-pure step functions (features/, train.py, evaluate.py) in the middle.
-"""
+"""Training as the CLI, `dvc.yaml` and the DAGs call it: I/O at the edges, the pure steps
+(features/, train.py, evaluate.py) in the middle."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.build import attach_labels, build_features, model_inputs
+from features.build import model_inputs
 from pipelines.config import REPO_ROOT, Params
-from pipelines.data import landing, snapshot
-from pipelines.data.versioning import DataVersion, git_revision, pull_snapshot
-from pipelines.gate import quarantine
+from pipelines.data.versioning import DataVersion, git_revision
 from pipelines.registry import ModelVersionRef
-from pipelines.storage import read_parquet, write_parquet
+from pipelines.storage import read_parquet
 from pipelines.training import evaluate, tracking, train
-from pipelines.upstream import delivery
-
-
-def land(params: Params, start: date, end: date) -> list[delivery.Delivery]:
-    return delivery.land_days(params.landing_root, landing.days(start, end))
-
-
-def build_snapshot(params: Params, out_dir: Path | None = None) -> snapshot.SnapshotManifest:
-    tables = snapshot.collect_snapshot(
-        params.landing_root, params.data.snapshot_start, params.data.snapshot_end
-    )
-    return snapshot.write_snapshot(
-        tables, out_dir or params.snapshot_dir, params.data.snapshot_start, params.data.snapshot_end
-    )
-
-
-def pull_data(params: Params, remote: str | None = None) -> DataVersion:
-    return pull_snapshot(params.workspace, params.data.snapshot_dir, remote=remote)
-
-
-def validate_snapshot(params: Params, data_version: DataVersion) -> list[dict[str, Any]]:
-    """Every snapshot table through its Great Expectations contract; raises `DataGateError`."""
-    tables = snapshot.read_snapshot(params.snapshot_dir)
-    batch = f"snapshot-{data_version.md5.split('.')[0][:12]}"
-    return [report.summary() for report in quarantine.gate_snapshot(params, tables, batch)]
-
-
-def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
-    """Features plus labels of the snapshot, gated by the feature contract, written to `out_uri`."""
-    tables = snapshot.read_snapshot(snapshot_dir)
-    features = build_features(tables["flights"], tables["weather"], params.features)
-    labelled = attach_labels(features, tables["outcomes"], params.features)
-    quarantine.gate_features(params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True)
-    return write_parquet(labelled, out_uri)
 
 
 @dataclass(frozen=True)
@@ -106,18 +68,6 @@ def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
         "holdout_late_share": float(np.mean(y_holdout)),
     }
     return FittedOnSplit(model, curves, metrics)
-
-
-def holdout_figures(params: Params, landing_root: str) -> dict[str, float]:
-    """Land the snapshot window from the upstream source into `landing_root`, then features,
-    split, fit and score exactly as training does, with no server: the README's holdout table."""
-    start, end = params.data.snapshot_start, params.data.snapshot_end
-    delivery.land_days(landing_root, landing.days(start, end + timedelta(days=1)))
-    tables = snapshot.collect_snapshot(landing_root, start, end)
-    features = build_features(tables["flights"], tables["weather"], params.features)
-    labelled = attach_labels(features, tables["outcomes"], params.features)
-    split = train.temporal_split(labelled, params.train.holdout_start)
-    return fit_and_score(split, params).metrics
 
 
 def train_and_log(
