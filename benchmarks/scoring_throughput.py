@@ -110,12 +110,13 @@ def land_batch(params_path: Path, rows: int) -> dict:
 
 
 def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
-    """The scheduled-flights gate on the landed file, as `gate_landed_batch` runs it, with the
-    synthetic batch's dates and size as parameters (its learned bounds would reject it)."""
+    """The scheduled-flights gate on the landed file, as `gate_landed_batch` runs it (validate,
+    then publish the validated partition), with the synthetic batch's dates and size as
+    parameters (its learned bounds would reject it)."""
     from pipelines.data import landing
     from pipelines.gate import contracts, quarantine
     from pipelines.gate.validation import validate_frame, validate_parquet
-    from pipelines.storage import parquet_row_count, read_parquet
+    from pipelines.storage import copy, parquet_row_count, read_parquet
 
     uri = landing.partition_uri(params.landing_root, "flights", day)
     rows = parquet_row_count(uri)
@@ -146,6 +147,7 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
         )
     if not validation.report.passed:
         raise RuntimeError(validation.report.message())
+    copy(uri, quarantine.validated_uri(params, "flights", day))  # published, as the gate does
     return validation.report.status
 
 
@@ -176,7 +178,9 @@ def measure_end_to_end(params_path: Path, dates: list[str]) -> dict:
         pinned = resolve_alias(params.mlflow)
         assert pinned is not None
         resolved = time.perf_counter()
-        result = score_day(params, DAY, pinned, "benchmark", gate=gate, step_seconds=steps)
+        result = score_day(
+            params, DAY, pinned, "benchmark", gate=gate, on_step=StepTimer(steps).done
+        )
         finished, cpu_finished = time.perf_counter(), _cpu_seconds()
     steps["resolve_alias_seconds"] = round(resolved - started, 2)  # first MLflow call: imports
     return {
@@ -220,6 +224,22 @@ def measure_raw(params_path: Path) -> dict:
     }
 
 
+class StepTimer:
+    """Wall seconds since the previous step, recorded under each step's name."""
+
+    def __init__(self, seconds: dict[str, float]):
+        import time
+
+        self._clock = time.perf_counter
+        self._mark = self._clock()
+        self.seconds = seconds
+
+    def done(self, step: str) -> None:
+        now = self._clock()
+        self.seconds[f"{step}_seconds"] = round(now - self._mark, 2)
+        self._mark = now
+
+
 def _child(*arguments: str) -> dict:
     child = subprocess.run(
         [sys.executable, "-m", "benchmarks.scoring_throughput", *arguments],
@@ -231,12 +251,13 @@ def _child(*arguments: str) -> dict:
     return dict(json.loads(child.stdout.strip().splitlines()[-1]))
 
 
-def run(cases: list[str] | None = None) -> dict:
+def run(cases: dict[str, int] | None = None) -> dict:
+    """Each case (name: rows) end to end and raw, in one scratch workspace and MLflow server."""
     results = {}
     with tempfile.TemporaryDirectory() as scratch, mlflow_server(Path(scratch) / "mlflow") as uri:
         params_path = set_up(Path(scratch), uri)
-        for case in cases or list(CASES):
-            landed = land_batch(params_path, CASES[case])
+        for case, case_rows in (cases or CASES).items():
+            landed = land_batch(params_path, case_rows)
             end_to_end = _child("end-to-end", str(params_path), json.dumps(landed["dates"]))
             raw = _child("raw", str(params_path))
             rows = landed["rows"]

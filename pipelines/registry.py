@@ -51,6 +51,17 @@ class ModelVersionRef:
     def from_dict(cls, raw: dict[str, Any]) -> ModelVersionRef:
         return cls(**{key: raw[key] for key in cls.__dataclass_fields__})
 
+    @classmethod
+    def of(cls, model_version: Any, alias: str | None) -> ModelVersionRef:
+        """From an MLflow `ModelVersion` (its data version is its `data.dvc_md5` tag)."""
+        return cls(
+            name=str(model_version.name),
+            alias=alias,
+            version=str(model_version.version),
+            run_id=str(model_version.run_id),
+            data_version=str(model_version.tags.get("data.dvc_md5", "unknown")),
+        )
+
 
 def client(params: MlflowParams) -> Any:
     """An `MlflowClient` for the configured server (and the fluent API pointed at it)."""
@@ -87,14 +98,7 @@ def alias_version(mlflow_client: Any, name: str, alias: str) -> str | None:
 
 
 def version_ref(mlflow_client: Any, name: str, version: str, alias: str | None) -> ModelVersionRef:
-    model_version = mlflow_client.get_model_version(name, version)
-    return ModelVersionRef(
-        name=name,
-        alias=alias,
-        version=str(model_version.version),
-        run_id=str(model_version.run_id),
-        data_version=str(model_version.tags.get("data.dvc_md5", "unknown")),
-    )
+    return ModelVersionRef.of(mlflow_client.get_model_version(name, version), alias)
 
 
 def resolve_alias(params: MlflowParams, alias: str = CHAMPION) -> ModelVersionRef | None:
@@ -107,13 +111,7 @@ def resolve_alias(params: MlflowParams, alias: str = CHAMPION) -> ModelVersionRe
         if _is_not_found(error):
             return None
         raise _unavailable(f"{name}@{alias}", error, params.tracking_uri) from error
-    return ModelVersionRef(
-        name=name,
-        alias=alias,
-        version=str(model_version.version),
-        run_id=str(model_version.run_id),
-        data_version=str(model_version.tags.get("data.dvc_md5", "unknown")),
-    )
+    return ModelVersionRef.of(model_version, alias)
 
 
 @functools.lru_cache(maxsize=4)

@@ -38,18 +38,23 @@ def _storage_options(uri: str) -> dict[str, object]:
     return {}
 
 
+def _hidden_local_copy(content: bytes, path: str) -> str:
+    """`content` written and synced to a hidden temporary file beside `path`; its name."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
+    with open(temporary, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temporary
+
+
 def _publish_bytes(content: bytes, uri: str) -> str:
     """The one atomic write: a hidden temporary file renamed into place (local), one PUT (S3)."""
     fs, path = filesystem(uri)
     if "file" in fs.protocol:
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
-        with open(temporary, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        os.replace(_hidden_local_copy(content, path), path)
     else:
         fs.pipe_file(path, content)
     return uri
@@ -355,13 +360,7 @@ def create_exclusive(content: bytes, uri: str) -> bool:
     local filesystem (O_EXCL on a link to a complete file) and on S3 (`If-None-Match: *`)."""
     fs, path = filesystem(uri)
     if "file" in fs.protocol:
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
-        with open(temporary, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+        temporary = _hidden_local_copy(content, path)
         try:
             os.link(temporary, path)  # fails if `path` exists: the whole file appears at once
             return True

@@ -87,42 +87,26 @@ def score_day(
     scoring_run_id: str,
     challenger: ModelVersionRef | None = None,
     gate: Callable[[Params, date], str] | None = gate_scheduled_flights,
-    step_seconds: dict[str, float] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> ScoringResult:
     """Gate, then the shards, then publish: the DAG's steps, in one command.
 
     `gate=None` when the caller ran the gate as its own step (the DAG's `gate_flights`).
-    `step_seconds`, if given, receives each step's wall time (the benchmark reads it)."""
-    timer = _StepTimer(step_seconds if step_seconds is not None else {})
+    `on_step(name)`, if given, is called as each step ends (the benchmark times them)."""
+    done = on_step or (lambda step: None)
     gate_status = gate(params, day) if gate is not None else "gated upstream"
-    timer.done("gate")
+    done("gate")
     shadow = shadow_of(champion, challenger)
     with process_pool(1) as planner:  # the day's counts are taken while the models load
         planning = planner.submit(plan_shards, params, day)
         load_model(champion)  # fail before any shard is written if the model cannot be loaded
         if shadow is not None:
             load_model(shadow)  # loaded before forking: workers inherit the cache
-        timer.done("model_load")
+        done("model_load")
         shards = planning.result()
-        timer.done("plan_and_counts")  # what was left of it once the models were loaded
+        done("plan_and_counts")  # what was left of it once the models were loaded
     results = score_shards(params, shards, champion, scoring_run_id, challenger)
-    timer.done("shards")
+    done("shards")
     published = publish_day(params, day, results, champion, challenger, gate_status)
-    timer.done("publish")
+    done("publish")
     return published
-
-
-class _StepTimer:
-    """Wall seconds since the previous step, recorded under each step's name."""
-
-    def __init__(self, seconds: dict[str, float]):
-        import time
-
-        self._clock = time.perf_counter
-        self._mark = self._clock()
-        self.seconds = seconds
-
-    def done(self, step: str) -> None:
-        now = self._clock()
-        self.seconds[f"{step}_seconds"] = round(now - self._mark, 2)
-        self._mark = now

@@ -124,6 +124,38 @@ def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
     assert "rendered_map_index='shard 0 (" in output
 
 
+def test_a_quarantined_day_fails_the_scoring_run_at_once_naming_the_failures(scoring):
+    """Ingestion held day D: scoring does not wait hours for data that will not come, it
+    fails naming the failed expectations and the release command, and writes nothing."""
+    ws = scoring["ws"]
+    held_day = "2013-02-17"
+    landed = ws.path / "data" / "landing" / "flights" / f"date={held_day}" / "part-0.parquet"
+    original = landed.read_bytes()
+    pd.read_parquet(landed).assign(origin="BOS").to_parquet(landed, index=False)
+    try:
+        gate = subprocess.run(
+            ["mlops", "gate", "batch", "--contract", "scheduled_flights", "--date", held_day],
+            cwd=ws.path,
+            env=ws.env,
+            capture_output=True,
+            text=True,
+        )
+        assert gate.returncode == 1, gate.stdout + gate.stderr
+        started = time.monotonic()
+        result = airflow_dags_test(
+            ws, scoring["uri"], "batch_scoring", f"{held_day}T05:00:00+00:00"
+        )
+        output = result.stdout + result.stderr
+        assert f"batch {held_day} is quarantined" in output, output[-6000:]
+        assert "expect_column_values_to_be_in_set on 'origin'" in output
+        assert "mlops quarantine release --contract scheduled_flights" in output
+        assert time.monotonic() - started < 180, "failed at once, not after the wait"
+        assert not (ws.path / "data" / "predictions" / f"date={held_day}").exists()
+    finally:
+        landed.write_bytes(original)
+        ws.run("mlops", "gate", "batch", "--contract", "scheduled_flights", "--date", held_day)
+
+
 def test_sharded_streamed_scores_equal_scoring_the_whole_day_at_once(scoring):
     """No skew from shards or record batches: the day's features and scores in one piece."""
     from features.build import build_features, model_inputs

@@ -49,6 +49,27 @@ def _champion(client: MlflowClient) -> str:
     return client.get_model_version_by_alias(MODEL, "champion").version
 
 
+def _race_forced_promotions(
+    ws: Workspace, env: dict[str, str], versions: list[str], reason: str
+) -> list[subprocess.Popen]:
+    """`mlops promote --force` of each version, all at once; each must succeed."""
+    processes = [
+        subprocess.Popen(
+            ["mlops", "promote", "--version", v, "--reason", f"{reason} {v}", "--force"],
+            cwd=ws.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in versions
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+    return processes
+
+
 def _log(ws: Workspace) -> list[dict]:
     path = ws.path / "data" / "registry" / "promotion_log.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -142,20 +163,7 @@ def test_concurrent_promotions_leave_one_champion_and_a_consistent_log(history):
     ws, client = history["ws"], history["client"]
     versions = sorted({history["runs"][k]["version"] for k in ("first", "worse", "better")})
     before = len(_log(ws))
-    processes = [
-        subprocess.Popen(
-            ["mlops", "promote", "--version", v, "--reason", f"race {v}", "--force"],
-            cwd=ws.path,
-            env=ws.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for v in versions * 2
-    ]
-    for process in processes:
-        _, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err[-3000:]
+    processes = _race_forced_promotions(ws, ws.env, versions * 2, "race")
     entries = _log(ws)
     raced = entries[before:]
     assert len(raced) == len(processes), "no promotion may be lost"
@@ -253,20 +261,7 @@ def test_concurrent_promotions_share_no_lock_file_when_the_log_is_on_s3(history,
     log_uri = "s3://registry/prod/promotion_log.jsonl"
     env = {**ws.env, "MLOPS_PROMOTION_LOG": log_uri, "AWS_ENDPOINT_URL": s3_endpoint}
     versions = sorted({history["runs"][k]["version"] for k in ("first", "better")})
-    processes = [
-        subprocess.Popen(
-            ["mlops", "promote", "--version", v, "--reason", f"s3 race {v}", "--force"],
-            cwd=ws.path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for v in versions * 2
-    ]
-    for process in processes:
-        _, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err[-3000:]
+    processes = _race_forced_promotions(ws, env, versions * 2, "s3 race")
     import boto3
 
     bucket = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

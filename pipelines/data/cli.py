@@ -1,0 +1,93 @@
+"""`mlops` commands of the data stage: deliver days (the simulated upstream), build and
+version the training snapshot."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from pipelines.cli_options import ParamsOption, load, parse_date
+
+commands = typer.Typer()
+data_app = typer.Typer(
+    help="Version the training snapshot with DVC (push / pull).", no_args_is_help=True
+)
+commands.add_typer(data_app, name="data")
+
+
+@commands.command()
+def land(
+    day: Annotated[str | None, typer.Option("--date", help="Deliver one day (YYYY-MM-DD).")] = None,
+    start: Annotated[str | None, typer.Option(help="First delivery date of a range.")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last delivery date of a range (inclusive).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Deliver days from the upstream system into the landing zone.
+
+    A delivery on day D brings the flights scheduled for D and the outcomes (labels) of D-1.
+    Re-landing a day rewrites identical files.
+    """
+    from pipelines.data import landing
+    from pipelines.upstream import delivery
+
+    if day and (start or end):
+        raise typer.BadParameter("give either --date or --start/--end")
+    if day:
+        first = last = parse_date(day)
+    elif start and end:
+        first, last = parse_date(start), parse_date(end)
+    else:
+        raise typer.BadParameter("give --date D, or --start S --end E")
+    params = load(params_path)
+    deliveries = delivery.land_days(params.landing_root, landing.days(first, last))
+    flights = sum(d.flights_rows or 0 for d in deliveries)
+    outcomes = sum(d.outcomes_rows or 0 for d in deliveries)
+    typer.echo(
+        f"landed {len(deliveries)} deliveries ({first}..{last}) under {params.landing_root}: "
+        f"{flights} scheduled flights, {outcomes} outcomes"
+    )
+
+
+@commands.command()
+def snapshot(params_path: ParamsOption = None) -> None:
+    """Build the training snapshot from landed days (the `snapshot` stage of dvc.yaml)."""
+    from pipelines.data import steps as data_steps
+
+    params = load(params_path)
+    manifest = data_steps.build_snapshot(params)
+    typer.echo(
+        f"snapshot {manifest.start}..{manifest.end} in {params.snapshot_dir}: {manifest.rows}"
+    )
+
+
+@data_app.command("publish")
+def data_publish(
+    remote: Annotated[
+        str | None, typer.Option(help="DVC remote (default: the configured one).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote."""
+    from pipelines.data.versioning import publish_snapshot
+
+    params = load(params_path)
+    md5 = publish_snapshot(params.workspace, remote=remote)
+    typer.echo(f"snapshot {params.data.snapshot_dir} versioned as md5 {md5} and pushed")
+
+
+@data_app.command("pull")
+def data_pull(
+    remote: Annotated[
+        str | None, typer.Option(help="DVC remote (default: the configured one).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """`dvc pull` the snapshot recorded in dvc.lock and check it matches."""
+    from pipelines.data import steps as data_steps
+
+    version = data_steps.pull_data(load(params_path), remote=remote)
+    typer.echo(json.dumps(version.as_dict(), indent=2))

@@ -1,0 +1,97 @@
+"""`mlops` commands of promotion: promote (through the checks or forced), roll back, the log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipelines.cli_options import ParamsOption, load
+
+commands = typer.Typer()
+
+
+@commands.command()
+def promote(
+    version: Annotated[str, typer.Option(help="Model version to make champion.")],
+    reason: Annotated[str, typer.Option(help="Why: goes into the promotion log.")],
+    force: Annotated[
+        bool, typer.Option(help="Skip the checks (logged as forced). For emergencies.")
+    ] = False,
+    params_path: ParamsOption = None,
+) -> None:
+    """Make a version champion through the same checks as the training DAG (or --force)."""
+    import tempfile
+
+    from pipelines import registry
+    from pipelines.data import steps as data_steps
+    from pipelines.promotion import aliases, champion
+    from pipelines.training import dataset
+
+    params = load(params_path)
+    client = registry.client(params.mlflow)
+    name = params.mlflow.registered_model
+    log = champion.promotion_log(params)
+    if force:
+        entry = aliases.set_champion(
+            client,
+            name,
+            log,
+            version,
+            aliases.ANY_CHAMPION,
+            reason=f"forced: {reason}",
+            kind="forced",
+        )
+        typer.echo(f"champion v{entry['from_version']} -> v{entry['to_version']} (forced, logged)")
+        return
+    data_steps.pull_data(params)
+    with tempfile.TemporaryDirectory() as scratch:
+        features_uri = dataset.make_feature_table(
+            params, params.snapshot_dir, f"{scratch}/features.parquet"
+        )
+        decision = champion.evaluate_challenger(params, version, features_uri)
+        if not decision["promote"]:
+            typer.echo(f"not promoted: {decision['summary']}", err=True)
+            raise typer.Exit(1)
+        decision["summary"] = f"{reason} ({decision['summary']})"
+        outcome = champion.apply_decision(params, decision)
+    typer.echo(f"{outcome['action']}: {outcome['summary']}")
+
+
+@commands.command()
+def rollback(
+    reason: Annotated[str, typer.Option(help="Why: goes into the promotion log.")] = "rollback",
+    params_path: ParamsOption = None,
+) -> None:
+    """Point `champion` back at the previous champion from the promotion log (one step)."""
+    from pipelines import registry
+    from pipelines.promotion import aliases, champion
+
+    params = load(params_path)
+    entry = aliases.rollback(
+        registry.client(params.mlflow),
+        params.mlflow.registered_model,
+        champion.promotion_log(params),
+        reason,
+    )
+    typer.echo(f"champion v{entry['from_version']} -> v{entry['to_version']} (rollback, logged)")
+
+
+@commands.command()
+def promotions(params_path: ParamsOption = None) -> None:
+    """The promotion log (after noting any change made in the MLflow UI) and the aliases."""
+    from pipelines import registry
+    from pipelines.promotion import aliases, champion
+
+    params = load(params_path)
+    client = registry.client(params.mlflow)
+    name = params.mlflow.registered_model
+    log = champion.promotion_log(params)
+    aliases.reconcile(client, name, log)
+    for entry in log.entries():
+        typer.echo(
+            f"{entry['at']}  {entry['kind']:24} v{entry['from_version']} -> v{entry['to_version']}"
+            f"  by {entry['actor']}: {entry['reason'][:120]}"
+        )
+    for alias in (registry.CHAMPION, registry.CHALLENGER):
+        typer.echo(f"{alias}: v{registry.alias_version(client, name, alias)}")
