@@ -205,7 +205,7 @@ def measure_raw(params_path: Path) -> dict:
     params = load_params(params_path)
     pinned = resolve_alias(params.mlflow)
     assert pinned is not None
-    model = load_model(pinned)
+    model = load_model(params.mlflow, pinned)
     flights = landing.read_partition(params.landing_root, "flights", DAY)
     inputs = model_inputs(
         build_features(

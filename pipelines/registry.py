@@ -20,6 +20,7 @@ from pipelines.config import MlflowParams
 CHAMPION, CHALLENGER = "champion", "challenger"
 #: MLflow's error code for an alias, version or model that does not exist.
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+INVALID_PARAMETER = "INVALID_PARAMETER_VALUE"
 
 
 class ModelUnavailable(RuntimeError):
@@ -73,7 +74,15 @@ def client(params: MlflowParams) -> Any:
 
 
 def _is_not_found(error: Exception) -> bool:
-    return getattr(error, "error_code", None) == NOT_FOUND
+    """The registry answered "no such alias / version / model" (a 4xx it chose to send).
+
+    MLflow 3 says so with `RESOURCE_DOES_NOT_EXIST`, or, for an alias that is not set, with
+    `INVALID_PARAMETER_VALUE: Registered model alias … not found`. Anything else (connection
+    refused, a 5xx, a timeout) is an outage, never "not there"."""
+    code = getattr(error, "error_code", None)
+    if code == NOT_FOUND:
+        return True
+    return code == INVALID_PARAMETER and "not found" in str(error).lower()
 
 
 def _unavailable(what: str, error: Exception, tracking_uri: str) -> RegistryUnavailable:
@@ -115,10 +124,12 @@ def resolve_alias(params: MlflowParams, alias: str = CHAMPION) -> ModelVersionRe
 
 
 @functools.lru_cache(maxsize=4)
-def load_model(ref: ModelVersionRef) -> Any:
-    """The scikit-learn model of a version (cached: a version's artifacts never change)."""
+def load_model(params: MlflowParams, ref: ModelVersionRef) -> Any:
+    """The scikit-learn model of a version from the configured registry (cached: a version's
+    artifacts never change)."""
     import mlflow
 
+    client(params)  # `models:/` URIs resolve against the configured server
     try:
         return mlflow.sklearn.load_model(ref.uri)
     except Exception as error:

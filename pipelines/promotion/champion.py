@@ -47,8 +47,9 @@ def seconds_per_million_rows(model: Any, inputs: pd.DataFrame, repeats: int = 3)
     return min(timings) / max(len(inputs), 1) * 1e6
 
 
-def _load(client: Any, name: str, version: str) -> Any:
-    return registry.load_model(registry.version_ref(client, name, version, alias=None))
+def _load(params: Params, client: Any, name: str, version: str) -> Any:
+    ref = registry.version_ref(client, name, version, alias=None)
+    return registry.load_model(params.mlflow, ref)
 
 
 def _inputs_for(model: Any, holdout: pd.DataFrame, params: Params) -> pd.DataFrame:
@@ -83,7 +84,7 @@ def evaluate_challenger(
     )
     holdout = split.holdout.loc[split.holdout["flight_date"] > trained_until]
     y = holdout["label"].astype(int).to_numpy()
-    challenger_model = _load(client, name, challenger_version)
+    challenger_model = _load(params, client, name, challenger_version)
     challenger_inputs = _inputs_for(challenger_model, holdout, params)
     challenger = promotion.ModelScores(
         "challenger",
@@ -94,7 +95,7 @@ def evaluate_challenger(
     champion = None
     baselines: dict[str, np.ndarray] = {}
     if champion_version:
-        champion_model = _load(client, name, champion_version)
+        champion_model = _load(params, client, name, champion_version)
         champion_inputs = _inputs_for(champion_model, holdout, params)
         champion = promotion.ModelScores(
             "champion",

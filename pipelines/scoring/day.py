@@ -99,9 +99,11 @@ def score_day(
     shadow = shadow_of(champion, challenger)
     with process_pool(1) as planner:  # the day's counts are taken while the models load
         planning = planner.submit(plan_shards, params, day)
-        load_model(champion)  # fail before any shard is written if the model cannot be loaded
+        load_model(
+            params.mlflow, champion
+        )  # fail before any shard is written if the model cannot be loaded
         if shadow is not None:
-            load_model(shadow)  # loaded before forking: workers inherit the cache
+            load_model(params.mlflow, shadow)  # loaded before forking: workers inherit the cache
         done("model_load")
         shards = planning.result()
         done("plan_and_counts")  # what was left of it once the models were loaded

@@ -185,8 +185,8 @@ def score_shard(
     """Score one shard with the pinned model(s) into the day's staging folder."""
     day = date.fromisoformat(shard.day)
     shadow = shadow_of(champion, challenger)
-    champion_model = ScoringModel(champion, load_model(champion))
-    challenger_model = ScoringModel(shadow, load_model(shadow)) if shadow else None
+    champion_model = ScoringModel(champion, load_model(params.mlflow, champion))
+    challenger_model = ScoringModel(shadow, load_model(params.mlflow, shadow)) if shadow else None
     name = f"{safe_name(scoring_run_id)}-shard-{shard.index:05d}.parquet"
     champion_uri = join_uri(staging_uri(params, day), name)
     shadow_uri = join_uri(staging_uri(params, day, "shadow"), name) if shadow else None

@@ -38,6 +38,8 @@ def _own_model(checkout: Path) -> None:
     params = yaml.safe_load((checkout / "params.yaml").read_text())
     params["mlflow"]["registered_model"] = MODEL
     params["scoring"].update(shard_rows=SHARD_ROWS, batch_rows=BATCH_ROWS)
+    # A scheduled run for a day with no verdict (the scheduler's own "today") gives up fast.
+    params["scoring"]["wait_for_data_hours"] = 0.01
     (checkout / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -171,7 +173,7 @@ def test_sharded_streamed_scores_equal_scoring_the_whole_day_at_once(scoring):
         landing.read_reference(params.landing_root, "weather"),
         params.features,
     )
-    model = load_model(resolve_alias(params.mlflow))
+    model = load_model(params.mlflow, resolve_alias(params.mlflow))
     whole_day = model.predict_proba(model_inputs(features, params.features))[:, 1]
     assert published["flight_id"].tolist() == features["flight_id"].tolist()
     assert published["late_probability"].to_numpy() == pytest.approx(whole_day, abs=1e-12)
@@ -280,17 +282,18 @@ def test_the_challenger_scores_in_shadow_and_agreement_is_logged(scoring):
 
 
 def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, monkeypatch):
+    import dataclasses
+
     from pipelines.registry import ModelUnavailable, ModelVersionRef, resolve_alias
     from pipelines.scoring.day import score_day
 
     params = scoring["params"]
     before = _predictions(scoring["ws"]).read_bytes()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    down = dataclasses.replace(params.mlflow, tracking_uri="http://127.0.0.1:9")  # nothing there
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail in seconds, not minutes
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     with pytest.raises(ModelUnavailable, match="127.0.0.1:9"):
-        resolve_alias(params.mlflow)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", scoring["uri"])
+        resolve_alias(down)
     missing = ModelVersionRef(MODEL, "champion", "999", "no-run", "none")
     with pytest.raises(ModelUnavailable, match="cannot load models:/flight-delay-scoring/999"):
         score_day(params, DAY, missing, "doomed-run")
