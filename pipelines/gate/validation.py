@@ -167,7 +167,7 @@ class GreatExpectationsRunner:
                 },
             )
         self.source = self.context.data_sources.add_pandas("batches")
-        self._definitions: dict[tuple[str, bool], Any] = {}
+        self._definitions: dict[tuple[str, bool], tuple[str, Any]] = {}
         self._published: dict[str, int] = {}
 
     def _checkpoint(self, contract: Contract, result_format: str, build_docs: bool) -> Any:
@@ -181,26 +181,33 @@ class GreatExpectationsRunner:
         )
         key = (f"{contract.name}:{result_format}:{suite}", build_docs)
         if key not in self._definitions:
-            asset = self.source.add_dataframe_asset(f"{contract.name}-{len(self._definitions)}")
+            # One suite, asset and definition per distinct suite content: names must be unique
+            # in a context, and a contract's row-level subset differs from batch to batch.
+            used = {name for name, _ in self._definitions.values()}
+            unique = contract.name if contract.name not in used else f"{contract.name}-{len(used)}"
+            asset = self.source.add_dataframe_asset(unique)
             definition = self.context.validation_definitions.add(
                 gx.ValidationDefinition(
-                    name=f"{contract.name}-{len(self._definitions)}",
+                    name=unique,
                     data=asset.add_batch_definition_whole_dataframe("whole"),
-                    suite=self.context.suites.add(contract.suite()),
+                    suite=self.context.suites.add(Contract(unique, contract.expectations).suite()),
                 )
             )
             actions: list[Any] = []
             if build_docs and self.docs_site:
                 actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
-            self._definitions[key] = self.context.checkpoints.add(
-                gx.Checkpoint(
-                    name=f"{contract.name}-{len(self._definitions)}",
-                    validation_definitions=[definition],
-                    actions=actions,
-                    result_format={"result_format": result_format},
-                )
+            self._definitions[key] = (
+                unique,
+                self.context.checkpoints.add(
+                    gx.Checkpoint(
+                        name=unique,
+                        validation_definitions=[definition],
+                        actions=actions,
+                        result_format={"result_format": result_format},
+                    )
+                ),
             )
-        return self._definitions[key]
+        return self._definitions[key][1]
 
     def run(
         self,

@@ -8,6 +8,7 @@ run here fans out into several shards, each streamed in record batches of 150 ro
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -124,6 +125,29 @@ def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
     for index in range(shards):  # one mapped task instance per shard, each run to its end
         assert f"end task task_id=score_shard map_index={index}" in output, output[-6000:]
     assert "rendered_map_index='shard 0 (" in output
+
+
+def test_ingestion_publishes_the_validated_day_and_emits_an_asset_event(scoring, airflow_db):
+    """The gate's owner: the day's verdict, its validated partition, and one event on the
+    `validated_flights` Asset whose extra names the day, the rows and the partition."""
+    ws = scoring["ws"]
+    day = "2013-02-16"
+    result = airflow_dags_test(ws, scoring["uri"], "ingestion", f"{day}T05:00:00+00:00")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "state=success" in output, output[-6000:]
+    validated = ws.path / "data" / "validated" / "flights" / f"date={day}" / "part-0.parquet"
+    landed = ws.path / "data" / "landing" / "flights" / f"date={day}" / "part-0.parquet"
+    assert validated.read_bytes() == landed.read_bytes()
+    events = _query(
+        airflow_db,
+        "select e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where a.name = 'validated_flights'",
+    )
+    extras = [json.loads(extra) for (extra,) in events]
+    mine = [e for e in extras if e.get("day") == day]
+    assert mine, extras
+    assert mine[-1]["status"] == "passed" and mine[-1]["rows"] == len(pd.read_parquet(landed))
+    assert mine[-1]["partition"].endswith(f"validated/flights/date={day}/part-0.parquet")
 
 
 def test_a_quarantined_day_fails_the_scoring_run_at_once_naming_the_failures(scoring):

@@ -33,7 +33,7 @@ def test_land_and_snapshot_from_s3_match_a_local_landing(
 def test_files_move_and_copy_between_s3_and_a_local_folder(
     s3_endpoint: str, tmp_path: Path, monkeypatch
 ):
-    """An s3:// landing root with a local quarantine (docker-compose.yml's layout): each end
+    """An s3:// landing root with a local quarantine (a mixed deployment): each end
     through its own filesystem."""
     from pipelines.storage import content_sha256, copy, exists, move, write_text
 
