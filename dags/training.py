@@ -54,7 +54,6 @@ def training() -> None:
         """`dvc pull` the snapshot of dvc.lock; returns its data version."""
         from pipelines.config import load_params
         from pipelines.data import steps as data_steps
-        from pipelines.training import dataset as dataset
 
         return data_steps.pull_data(load_params()).as_dict()
 
@@ -64,7 +63,7 @@ def training() -> None:
         from pipelines.config import load_params
         from pipelines.data import steps as data_steps
         from pipelines.data.versioning import DataVersion
-        from pipelines.training import dataset as dataset
+        from pipelines.training import dataset
 
         params = load_params()
         data_steps.pull_data(params, remote=data_version["remote"] or None)
@@ -76,7 +75,7 @@ def training() -> None:
         from pipelines.config import load_params
         from pipelines.data import steps as data_steps
         from pipelines.storage import join_uri
-        from pipelines.training import dataset as dataset
+        from pipelines.training import dataset
 
         params = load_params()
         data_steps.pull_data(params, remote=data_version["remote"] or None)
@@ -91,7 +90,6 @@ def training() -> None:
 
         from pipelines.config import load_params
         from pipelines.data.versioning import DataVersion
-        from pipelines.training import dataset as dataset
         from pipelines.training import steps as training_steps
 
         params = load_params()
@@ -117,7 +115,6 @@ def training() -> None:
         from dataclasses import asdict
 
         from pipelines.config import load_params
-        from pipelines.training import dataset as dataset
         from pipelines.training import steps as training_steps
 
         return asdict(training_steps.register(load_params(), mlflow_run_id))
@@ -128,17 +125,17 @@ def training() -> None:
         from pipelines.config import load_params
         from pipelines.promotion.champion import evaluate_challenger
 
-        return evaluate_challenger(load_params(), registered["version"], features_uri)
+        return evaluate_challenger(load_params(), registered["version"], features_uri).as_dict()
 
     @task(pool="promotion")
     def promote_champion(decision: dict) -> dict:
         """Move `champion` only if it still points where the decision assumed (else re-decide)."""
         from pipelines.config import load_params
-        from pipelines.promotion.champion import apply_decision
+        from pipelines.promotion.champion import ChallengerVerdict, apply_decision
 
-        outcome = apply_decision(load_params(), decision)
-        print(f"{outcome['action'].upper()}: {outcome['summary']}")
-        return {k: v for k, v in outcome.items() if k != "log_entry"}
+        outcome = apply_decision(load_params(), ChallengerVerdict.from_dict(decision))
+        print(f"{outcome.action.upper()}: {outcome.verdict.summary}")
+        return outcome.as_dict()
 
     data_version = pull_data()
     validation = validate_snapshot(data_version)

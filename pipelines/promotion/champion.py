@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,38 @@ from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
+
+
+@dataclass(frozen=True)
+class ChallengerVerdict:
+    """The decision on one challenger, small enough to hand between tasks (the full record,
+    every number and interval, is `record_uri` on the challenger's run)."""
+
+    challenger_version: str
+    champion_version: str | None
+    promote: bool
+    summary: str
+    record_uri: str
+    features_uri: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ChallengerVerdict:
+        return cls(**{key: raw[key] for key in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """What acting on a verdict did: `promoted` (with its promotion-log entry) or `rejected`."""
+
+    action: str
+    verdict: ChallengerVerdict
+    log_entry: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action, **self.verdict.as_dict()}
 
 
 def promotion_log(params: Params) -> PromotionLog:
@@ -65,7 +97,7 @@ def _inputs_for(model: Any, holdout: pd.DataFrame, params: Params) -> pd.DataFra
 
 def evaluate_challenger(
     params: Params, challenger_version: str, features_uri: str
-) -> dict[str, Any]:
+) -> ChallengerVerdict:
     """Decide challenger vs the current champion; log the record; return a small summary."""
     client = registry_client(params)
     name = params.mlflow.registered_model
@@ -141,14 +173,14 @@ def evaluate_challenger(
     markdown = promotion.render_markdown(record_json)
     client.log_text(challenger_run.info.run_id, markdown, "decision/decision.md")
     print(markdown)  # lands in the Airflow task log
-    return {
-        "challenger_version": str(challenger_version),
-        "champion_version": champion_version,
-        "promote": bool(decision.promote),
-        "summary": decision.summary,
-        "record_uri": f"runs:/{challenger_run.info.run_id}/decision/decision.json",
-        "features_uri": features_uri,
-    }
+    return ChallengerVerdict(
+        challenger_version=str(challenger_version),
+        champion_version=champion_version,
+        promote=bool(decision.promote),
+        summary=decision.summary,
+        record_uri=f"runs:/{challenger_run.info.run_id}/decision/decision.json",
+        features_uri=features_uri,
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -159,34 +191,34 @@ def _jsonable(value: Any) -> Any:
     )
 
 
-def apply_decision(params: Params, decision: dict[str, Any], attempts: int = 3) -> dict[str, Any]:
-    """Act on a decision: move `champion` (compare-and-set) or record the rejection."""
+def apply_decision(
+    params: Params, verdict: ChallengerVerdict, attempts: int = 3
+) -> PromotionOutcome:
+    """Act on a verdict: move `champion` (compare-and-set) or record the rejection."""
     client = registry_client(params)
     name = params.mlflow.registered_model
-    version = decision["challenger_version"]
+    version = verdict.challenger_version
     for _ in range(attempts):
-        if not decision["promote"]:
+        if not verdict.promote:
             client.set_model_version_tag(name, version, "decision", "rejected")
-            client.set_model_version_tag(
-                name, version, "decision.reason", decision["summary"][:5000]
-            )
+            client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
             client.set_registered_model_alias(name, CHALLENGER, version)
-            return {"action": "rejected", **decision}
+            return PromotionOutcome("rejected", verdict)
         try:
             entry = aliases.set_champion(
                 client,
                 name,
                 promotion_log(params),
                 version,
-                decision["champion_version"],
-                reason=decision["summary"],
+                verdict.champion_version,
+                reason=verdict.summary,
                 kind="promotion",
-                decision_record=decision["record_uri"],
+                decision_record=verdict.record_uri,
             )
         except ChampionMoved:
-            decision = evaluate_challenger(params, version, decision["features_uri"])
+            verdict = evaluate_challenger(params, version, verdict.features_uri)
             continue
         client.set_model_version_tag(name, version, "decision", "promoted")
-        client.set_model_version_tag(name, version, "decision.reason", decision["summary"][:5000])
-        return {"action": "promoted", "log_entry": entry, **decision}
+        client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
+        return PromotionOutcome("promoted", verdict, entry)
     raise ChampionMoved(f"the champion kept moving during {attempts} decisions; try again later")

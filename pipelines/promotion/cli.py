@@ -21,6 +21,7 @@ def promote(
     params_path: ParamsOption = None,
 ) -> None:
     """Make a version champion through the same checks as the training DAG (or --force)."""
+    import dataclasses
     import tempfile
 
     from pipelines import registry
@@ -49,13 +50,13 @@ def promote(
         features_uri = dataset.make_feature_table(
             params, params.snapshot_dir, f"{scratch}/features.parquet"
         )
-        decision = champion.evaluate_challenger(params, version, features_uri)
-        if not decision["promote"]:
-            typer.echo(f"not promoted: {decision['summary']}", err=True)
+        verdict = champion.evaluate_challenger(params, version, features_uri)
+        if not verdict.promote:
+            typer.echo(f"not promoted: {verdict.summary}", err=True)
             raise typer.Exit(1)
-        decision["summary"] = f"{reason} ({decision['summary']})"
-        outcome = champion.apply_decision(params, decision)
-    typer.echo(f"{outcome['action']}: {outcome['summary']}")
+        verdict = dataclasses.replace(verdict, summary=f"{reason} ({verdict.summary})")
+        outcome = champion.apply_decision(params, verdict)
+    typer.echo(f"{outcome.action}: {outcome.verdict.summary}")
 
 
 @commands.command()

@@ -52,9 +52,8 @@ def _landed(ws: Workspace) -> Path:
 def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
     from pipelines.config import load_params
     from pipelines.data.versioning import DataVersion
-    from pipelines.training import dataset as dataset
+    from pipelines.training import dataset, tracking
     from pipelines.training import steps as training_steps
-    from pipelines.training import tracking
 
     ws = build_workspace(
         tmp_path_factory.mktemp("scoring"),
