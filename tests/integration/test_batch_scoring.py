@@ -153,7 +153,7 @@ def test_a_quarantined_day_fails_the_scoring_run_at_once_naming_the_failures(sco
     """Ingestion held day D: scoring does not wait hours for data that will not come, it
     fails naming the failed expectations and the release command, and writes nothing."""
     ws = scoring["ws"]
-    held_day = "2013-02-17"
+    held_day = "2013-02-16"  # outside the backfill test's logical dates (17, 18)
     landed = ws.path / "data" / "landing" / "flights" / f"date={held_day}" / "part-0.parquet"
     original = landed.read_bytes()
     pd.read_parquet(landed).assign(origin="BOS").to_parquet(landed, index=False)
