@@ -131,3 +131,19 @@ def test_schedule_counts_survive_storage_between_tasks():
     )
     again = ScheduleCounts.from_frame(day.to_frame())
     assert again.origin_hour.equals(day.origin_hour) and again.carrier_day.equals(day.carrier_day)
+
+
+def test_the_flight_id_date_pattern_accepts_exactly_the_batch_dates():
+    import re
+    from datetime import date, timedelta
+
+    from pipelines.gate.contracts import flight_id_date_pattern
+
+    year = [(date(2013, 1, 1) + timedelta(days=i)).isoformat() for i in range(365)]
+    pattern = re.compile(flight_id_date_pattern(year[10:40]))
+    for day in year:
+        matched = bool(pattern.match(f"{day}_UA1545_EWR"))
+        assert matched == (day in year[10:40]), day
+    assert not pattern.match("2013-01-15UA1545_EWR") and not pattern.match("x2013-01-15_UA1")
+    one = re.compile(flight_id_date_pattern(["2013-06-14"]))
+    assert one.match("2013-06-14_B6_JFK") and not one.match("2013-06-15_B6_JFK")
