@@ -1,5 +1,6 @@
-"""Gates of several days at once share one GX project (a backfill runs days in parallel):
-none may read another's half-written store files."""
+"""Gates of several days at once (a backfill runs days in parallel, on any worker): each
+process validates with its own ephemeral GX context, so there is no project on disk to share,
+no lock to take, and nothing half-written to read."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ def test_gates_of_several_days_at_once_all_pass(landed):
     with context.Pool(len(DAYS)) as pool:
         statuses = pool.starmap(_gate_repeatedly, [(landed, day, 4) for day in DAYS])
     assert statuses == ["passed"] * len(DAYS)
+    workspace = landed.workspace
+    assert not (workspace / "data" / "gx").exists(), "no GX project is written at run time"
+    assert not list(workspace.rglob("*.lock")), "no host-local lock file"
+    docs = workspace / "reports" / "data_docs"
+    pages = list((docs / "validations").rglob("*.html"))
+    assert len(pages) == len(DAYS), "each gate's Data Docs page is published"
+    from pipelines.gate.validation import write_data_docs_index
+
+    write_data_docs_index(str(docs))  # what the next gate does: gates at once may race on it
+    index = (docs / "index.html").read_text()
+    assert all(f"date={day}" in index for day in DAYS), "the index lists every worker's page"
