@@ -72,12 +72,12 @@ def measure_gate(case: str, path: Path, dates: list[str]) -> dict:
     gate = load_params().gate
     rows = pq.ParquetFile(path).metadata.num_rows
     parameters = {
-        "batch_dates": dates,
-        "flight_id_date_pattern": contracts.flight_id_date_pattern(dates),
+        **contracts.date_parameters(dates),
         "min_rows": 1,
         "max_rows": 10 * rows,
-        "known_carriers": sorted(sources.source_reference_table("airlines")["carrier"]),
-        "known_airports": sorted(sources.source_reference_table("airports")["faa"]),
+        **contracts.reference_code_parameters(
+            sources.source_reference_table("airlines"), sources.source_reference_table("airports")
+        ),
     }
     contract = contracts.scheduled_flights(gate)
     chunked = rows > gate.stream_above_rows

@@ -121,8 +121,7 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
     uri = landing.partition_uri(params.landing_root, "flights", day)
     rows = parquet_row_count(uri)
     parameters = {
-        "batch_dates": dates,
-        "flight_id_date_pattern": contracts.flight_id_date_pattern(dates),
+        **contracts.date_parameters(dates),
         "min_rows": 1,
         "max_rows": 10 * rows,
         **quarantine.reference_codes(params),
@@ -147,7 +146,7 @@ def synthetic_gate(dates: list[str], params: Params, day: date) -> str:
         )
     if not validation.report.passed:
         raise RuntimeError(validation.report.message())
-    copy(uri, quarantine.validated_uri(params, "flights", day))  # published, as the gate does
+    copy(uri, landing.validated_uri(params, "flights", day))  # published, as the gate does
     return validation.report.status
 
 

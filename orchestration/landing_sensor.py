@@ -36,14 +36,11 @@ def verdict_uri(contract: str, day: date) -> str:
 
 def verdict_state(uri: str) -> tuple[str, str]:
     """(state, detail) of the verdict stored at `uri` (pending if there is none yet)."""
-    import json
+    from pipelines.gate.quarantine import read_verdict
 
-    from pipelines.gate.quarantine import report_from_summary
-    from pipelines.storage import exists, read_text
-
-    if not exists(uri):
+    report = read_verdict(uri)
+    if report is None:
         return PENDING, ""
-    report = report_from_summary(json.loads(read_text(uri)))
     if report.passed:
         return PASSED, str(report.validated_path)
     failed = "; ".join(failure.describe() for failure in report.failures)

@@ -92,18 +92,21 @@ def _unavailable(what: str, error: Exception, tracking_uri: str) -> RegistryUnav
     )
 
 
-def _registry_uri(mlflow_client: Any) -> str:
-    return str(getattr(mlflow_client, "_registry_uri", None) or "the configured tracking URI")
+def _version_by_alias(mlflow_client: Any, name: str, alias: str) -> Any | None:
+    """The one alias read: the `ModelVersion` behind `name@alias`, None only if the alias (or
+    the model) does not exist; anything else is `RegistryUnavailable`."""
+    try:
+        return mlflow_client.get_model_version_by_alias(name, alias)
+    except Exception as error:
+        if _is_not_found(error):
+            return None
+        raise _unavailable(f"{name}@{alias}", error, str(mlflow_client.tracking_uri)) from error
 
 
 def alias_version(mlflow_client: Any, name: str, alias: str) -> str | None:
     """The version `alias` points at; None only if the alias (or model) does not exist."""
-    try:
-        return str(mlflow_client.get_model_version_by_alias(name, alias).version)
-    except Exception as error:
-        if _is_not_found(error):
-            return None
-        raise _unavailable(f"{name}@{alias}", error, _registry_uri(mlflow_client)) from error
+    model_version = _version_by_alias(mlflow_client, name, alias)
+    return None if model_version is None else str(model_version.version)
 
 
 def version_ref(mlflow_client: Any, name: str, version: str, alias: str | None) -> ModelVersionRef:
@@ -112,15 +115,8 @@ def version_ref(mlflow_client: Any, name: str, version: str, alias: str | None) 
 
 def resolve_alias(params: MlflowParams, alias: str = CHAMPION) -> ModelVersionRef | None:
     """Pin `alias` to a version now; None if the alias is not set."""
-    mlflow_client = client(params)
-    name = params.registered_model
-    try:
-        model_version = mlflow_client.get_model_version_by_alias(name, alias)
-    except Exception as error:
-        if _is_not_found(error):
-            return None
-        raise _unavailable(f"{name}@{alias}", error, params.tracking_uri) from error
-    return ModelVersionRef.of(model_version, alias)
+    model_version = _version_by_alias(client(params), params.registered_model, alias)
+    return None if model_version is None else ModelVersionRef.of(model_version, alias)
 
 
 @functools.lru_cache(maxsize=4)
@@ -153,9 +149,7 @@ def register_run(
 
     mlflow_client = client(params)
     name = params.registered_model
-    existing = (
-        versions_of_run(mlflow_client, name, run_id) if _model_exists(mlflow_client, name) else []
-    )
+    existing = versions_of_run(mlflow_client, name, run_id)  # [] if the model is new
     if existing:
         version = existing[0]
     else:
@@ -164,15 +158,3 @@ def register_run(
     # The newest candidate is the challenger until a decision says otherwise.
     mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
     return version_ref(mlflow_client, name, version, CHALLENGER)
-
-
-def _model_exists(mlflow_client: Any, name: str) -> bool:
-    try:
-        mlflow_client.get_registered_model(name)
-    except Exception as error:
-        if _is_not_found(error):
-            return False
-        raise _unavailable(
-            f"registered model {name}", error, _registry_uri(mlflow_client)
-        ) from error
-    return True

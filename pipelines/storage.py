@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,23 +38,29 @@ def _storage_options(uri: str) -> dict[str, object]:
     return {}
 
 
-def _hidden_local_copy(content: bytes, path: str) -> str:
-    """`content` written and synced to a hidden temporary file beside `path`; its name."""
+def _hidden_local_copy(blocks: Iterable[bytes], path: str) -> str:
+    """The bytes written and synced to a hidden temporary file beside `path`; its name."""
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
     with open(temporary, "wb") as handle:
-        handle.write(content)
+        for block in blocks:
+            handle.write(block)
         handle.flush()
         os.fsync(handle.fileno())
     return temporary
+
+
+def _blocks(handle: Any, block_bytes: int) -> Iterator[bytes]:
+    while block := handle.read(block_bytes):
+        yield block
 
 
 def _publish_bytes(content: bytes, uri: str) -> str:
     """The one atomic write: a hidden temporary file renamed into place (local), one PUT (S3)."""
     fs, path = filesystem(uri)
     if "file" in fs.protocol:
-        os.replace(_hidden_local_copy(content, path), path)
+        os.replace(_hidden_local_copy([content], path), path)
     else:
         fs.pipe_file(path, content)
     return uri
@@ -91,20 +97,13 @@ def copy(source_uri: str, target_uri: str, block_bytes: int = 64 << 20) -> str:
     source_fs, source = filesystem(source_uri)
     target_fs, target = filesystem(target_uri)
     if "file" in target_fs.protocol:
-        directory = os.path.dirname(target)
-        os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
-        with source_fs.open(source, "rb") as reader, open(temporary, "wb") as writer:
-            while block := reader.read(block_bytes):
-                writer.write(block)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(temporary, target)
+        with source_fs.open(source, "rb") as reader:
+            os.replace(_hidden_local_copy(_blocks(reader, block_bytes), target), target)
     elif type(source_fs) is type(target_fs):
         target_fs.copy(source, target)
     else:
         with source_fs.open(source, "rb") as reader, target_fs.open(target, "wb") as writer:
-            while block := reader.read(block_bytes):
+            for block in _blocks(reader, block_bytes):
                 writer.write(block)
     return target_uri
 
@@ -131,7 +130,7 @@ def content_sha256(uri: str, block_bytes: int = 16 << 20) -> str:
     fs, path = filesystem(uri)
     digest = hashlib.sha256()
     with fs.open(path, "rb") as handle:
-        while block := handle.read(block_bytes):
+        for block in _blocks(handle, block_bytes):
             digest.update(block)
     return digest.hexdigest()
 
@@ -360,7 +359,7 @@ def create_exclusive(content: bytes, uri: str) -> bool:
     local filesystem (O_EXCL on a link to a complete file) and on S3 (`If-None-Match: *`)."""
     fs, path = filesystem(uri)
     if "file" in fs.protocol:
-        temporary = _hidden_local_copy(content, path)
+        temporary = _hidden_local_copy([content], path)
         try:
             os.link(temporary, path)  # fails if `path` exists: the whole file appears at once
             return True

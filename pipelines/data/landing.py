@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from pipelines.config import Params
 from pipelines.storage import exists, join_uri, read_parquet
 
 FLIGHT_KEY = "flight_id"
@@ -52,6 +53,12 @@ OUTCOME_COLUMNS = (
 
 def partition_uri(landing_root: str, dataset: str, day: date) -> str:
     return join_uri(landing_root, dataset, f"date={day.isoformat()}", "part-0.parquet")
+
+
+def validated_uri(params: Params, dataset: str, day: date) -> str:
+    """The day's validated partition (same layout under `gate.validated_root`): what the gate
+    publishes and downstream stages read."""
+    return partition_uri(params.workspace_path(params.gate.validated_root), dataset, day)
 
 
 def reference_uri(landing_root: str, table: str) -> str:

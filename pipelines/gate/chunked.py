@@ -270,30 +270,6 @@ def spill_key_buckets(
     return paths if writers else []
 
 
-# --- worker side: one ephemeral GX context per process, built on first use -----------------
-
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_definition(contract: Contract) -> Any:
-    if _WORKER.get("contract") != contract.name:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        disable_small_frame_fingerprint()
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = context.data_sources.add_pandas("chunks").add_dataframe_asset("chunk")
-        _WORKER["definition"] = gx.ValidationDefinition(
-            name=contract.name,
-            data=asset.add_batch_definition_whole_dataframe("rows"),
-            suite=context.suites.add(contract.suite()),
-        )
-        _WORKER["contract"] = contract.name
-    return _WORKER["definition"]
-
-
 def disable_small_frame_fingerprint() -> None:
     """GX md5-hashes every frame under 1 GB to name its batch; chunks are named by position."""
     from great_expectations.execution_engine import pandas_execution_engine
@@ -319,17 +295,14 @@ def validate_chunk(
     seed: int,
 ) -> ChunkOutcome:
     """Read rows [start, stop), validate them, and keep a fixed-seed sample for warnings."""
+    from pipelines.gate.validation import runner
+
     frame = read_chunk(uri, *rows)
-    definition = _worker_definition(contract)
     # Copy-on-write: GX filters nulls with `df[df[column].notnull()]` per expectation, which
     # deep-copies the whole chunk when nothing is null; under CoW that copy is deferred (and,
     # as GX only reads, never made). A third of a chunk's time went to those copies.
     with pd.option_context("mode.copy_on_write", True):
-        validation = definition.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters=parameters,
-            result_format="SUMMARY",
-        )
+        validation, _ = runner(None).run(contract, frame, parameters, "SUMMARY", False)
     sample = frame.sample(n=min(sample_rows, len(frame)), random_state=seed)
     return ChunkOutcome(len(frame), compact_results(validation), sample)
 

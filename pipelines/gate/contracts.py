@@ -36,12 +36,28 @@ def parameter(name: str) -> dict[str, str]:
     return {"$PARAMETER": name}
 
 
+def date_parameters(batch_dates: list[str]) -> dict[str, Any]:
+    """The `$PARAMETER`s that pin a batch to its dates: `flight_date` must be one of them,
+    and so must the date `flight_id` starts with."""
+    return {
+        "batch_dates": batch_dates,
+        "flight_id_date_pattern": flight_id_date_pattern(batch_dates),
+    }
+
+
+def reference_code_parameters(airlines: Any, airports: Any) -> dict[str, list[str]]:
+    """The carrier and airport codes the reference tables know (`$PARAMETER`s)."""
+    return {
+        "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
+        "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
+    }
+
+
 def flight_id_date_pattern(batch_dates: list[str]) -> str:
     """`flight_id` starts with its flight's date: that date must be one of the batch's.
 
-    The dates are folded into a trie (year, then month, then day): a year of dates matches
-    4x faster than 365 alternatives (0.36 s against 1.5 s per million ids), one date as fast
-    as the literal."""
+    The dates are folded into a trie (year, then month, then day): the regex engine tests a
+    few digits per level instead of every date in turn, and one date is the literal."""
     tree: dict[str, dict[str, set[str]]] = {}
     for day in batch_dates:
         year, month, day_of_month = day.split("-")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipelines.config import Params
 from pipelines.data import landing
+from pipelines.data.landing import validated_uri
 from pipelines.gate import contracts
 from pipelines.gate.chunked import READ_ERRORS, UnreadableBatch
 from pipelines.gate.validation import (
@@ -82,12 +83,10 @@ def landed_history(params: Params, dataset: str, day: date) -> list[int]:
 
 
 def reference_codes(params: Params) -> dict[str, list[str]]:
-    airlines = landing.read_reference(params.landing_root, "airlines")
-    airports = landing.read_reference(params.landing_root, "airports")
-    return {
-        "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
-        "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
-    }
+    return contracts.reference_code_parameters(
+        landing.read_reference(params.landing_root, "airlines"),
+        landing.read_reference(params.landing_root, "airports"),
+    )
 
 
 def batch_parameters(params: Params, contract_name: str, day: date) -> dict[str, Any]:
@@ -95,8 +94,7 @@ def batch_parameters(params: Params, contract_name: str, day: date) -> dict[str,
         landed_history(params, DATASET_OF[contract_name], day), params
     )
     values: dict[str, Any] = {
-        "batch_dates": [day.isoformat()],
-        "flight_id_date_pattern": contracts.flight_id_date_pattern([day.isoformat()]),
+        **contracts.date_parameters([day.isoformat()]),
         "min_rows": bounds.low,
         "max_rows": bounds.high,
         "row_count_bounds_source": bounds.source,
@@ -104,11 +102,6 @@ def batch_parameters(params: Params, contract_name: str, day: date) -> dict[str,
     if contract_name == "scheduled_flights":
         values.update(reference_codes(params))
     return values
-
-
-def validated_uri(params: Params, dataset: str, day: date) -> str:
-    """The validated partition of a landed dataset: what downstream stages read."""
-    return landing.partition_uri(params.workspace_path(params.gate.validated_root), dataset, day)
 
 
 def quarantine_dir(params: Params, contract_name: str, batch: str) -> str:
@@ -178,10 +171,14 @@ def _store_result(params: Params, report: GateReport) -> GateReport:
     return stored
 
 
+def read_verdict(uri: str) -> GateReport | None:
+    """The verdict stored at `uri`, or None if there is none (yet)."""
+    return report_from_summary(json.loads(read_text(uri))) if exists(uri) else None
+
+
 def stored_verdict(params: Params, contract_name: str, day: date) -> GateReport | None:
     """The verdict stored for the day's batch, or None if it has not been gated."""
-    uri = result_uri(params, contract_name, f"date={day.isoformat()}")
-    return report_from_summary(json.loads(read_text(uri))) if exists(uri) else None
+    return read_verdict(result_uri(params, contract_name, f"date={day.isoformat()}"))
 
 
 def _verdict_stands(report: GateReport | None, digest: str) -> bool:
@@ -359,14 +356,11 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
 def snapshot_parameters(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     days = landing.days(params.data.snapshot_start, params.data.snapshot_end)
     low, high = params.gate.row_count_prior
-    airlines, airports = tables["airlines"], tables["airports"]
     return {
-        "batch_dates": [d.isoformat() for d in days],
-        "flight_id_date_pattern": contracts.flight_id_date_pattern([d.isoformat() for d in days]),
+        **contracts.date_parameters([d.isoformat() for d in days]),
         "min_rows": low * len(days),
         "max_rows": high * len(days),
-        "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
-        "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
+        **contracts.reference_code_parameters(tables["airlines"], tables["airports"]),
     }
 
 

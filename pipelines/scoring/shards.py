@@ -22,8 +22,8 @@ from features.build import (
 from features.schedule import ScheduleCounts
 from pipelines.config import Params
 from pipelines.data import landing
+from pipelines.data.landing import validated_uri
 from pipelines.data.versioning import git_revision
-from pipelines.gate.quarantine import validated_uri
 from pipelines.registry import ModelVersionRef, load_model
 from pipelines.scoring.paths import safe_name, schedule_counts_uri, staging_uri
 from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA, prediction_rows

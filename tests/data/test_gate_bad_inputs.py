@@ -14,12 +14,12 @@ import pytest
 
 from pipelines.config import Params
 from pipelines.data import landing
+from pipelines.data.landing import validated_uri
 from pipelines.gate.quarantine import (
     gate_landed_batch,
     list_quarantine,
     quarantine_dir,
     result_uri,
-    validated_uri,
 )
 from pipelines.gate.validation import DataGateError
 from tests.data.conftest import TARGET_DAY

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from pipelines.data import landing
+from pipelines.data.landing import validated_uri
 from pipelines.gate.quarantine import (
     gate_landed_batch,
     list_quarantine,
     quarantine_dir,
     release,
-    validated_uri,
 )
 from pipelines.gate.validation import QUARANTINED_ROWS, DataGateError
 from tests.data.conftest import TARGET_DAY

@@ -15,7 +15,7 @@ class _Version:
 
 class _Registry:
     def __init__(self, error: Exception | None):
-        self.error, self._registry_uri = error, "http://registry:5000"
+        self.error, self.tracking_uri = error, "http://registry:5000"
 
     def get_model_version_by_alias(self, name: str, alias: str) -> _Version:
         if self.error is not None:
