@@ -41,9 +41,14 @@ def target_day() -> date:
 
 
 def default_args(retries: int, retry_delay_seconds: int, timeout_minutes: int) -> dict[str, Any]:
-    """`MLOPS_RETRY_DELAY_SECONDS` shortens the delay (tests)."""
+    """Retries, timeouts and the failure alert every task shares.
+
+    `MLOPS_RETRY_DELAY_SECONDS` shortens the delay (tests)."""
+    from orchestration.notifiers import TaskFailureNotifier
+
     delay = int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", retry_delay_seconds))
     return {
+        "on_failure_callback": [TaskFailureNotifier()],
         "owner": "ml-platform",
         "retries": retries,
         "retry_delay": timedelta(seconds=delay),

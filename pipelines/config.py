@@ -151,6 +151,46 @@ class PromotionPolicy:
 
 
 @dataclass(frozen=True)
+class VerdictPolicy:
+    """How the nightly signals become `ok` / `watch` / `act` (pipelines/monitoring/verdict.py)."""
+
+    important_features: int
+    minor_drift_min_columns: int
+    performance_tolerance: float
+    estimate_tolerance: float
+    labels_late_days: int
+
+
+@dataclass(frozen=True)
+class MonitoringParams:
+    reports_dir: str
+    alerts_path: str
+    reference_rows: int
+    reference_seed: int
+    current_sample_rows: int
+    min_rows: int
+    numeric_method: str
+    categorical_method: str
+    per_column_method: dict[str, str]
+    threshold_quantile: float
+    prediction_threshold_quantile: float
+    exempt_columns: tuple[str, ...]
+    rolling_days: int
+    confidence: float
+    top_columns: int
+    history_days_on_page: int
+    alert_repeat_days: int
+    verdict: VerdictPolicy
+
+    def __post_init__(self) -> None:
+        for name in ("threshold_quantile", "prediction_threshold_quantile"):
+            if not 0.5 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"monitoring.{name} must be in [0.5, 1]")
+        if self.reference_rows < 1000 or self.current_sample_rows < 100:
+            raise ValueError("monitoring.reference_rows >= 1000, current_sample_rows >= 100")
+
+
+@dataclass(frozen=True)
 class MlflowParams:
     tracking_uri: str
     experiment: str
@@ -167,6 +207,7 @@ class Params:
     gate: GateParams
     promotion: PromotionPolicy
     scoring: ScoringParams
+    monitoring: MonitoringParams
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -200,6 +241,8 @@ ENV_OVERRIDES = {
     "MLOPS_DATA_DOCS": ("gate", "data_docs_dir"),
     "MLOPS_VALIDATIONS": ("gate", "validations_dir"),
     "MLOPS_PROMOTION_LOG": ("promotion", "log_path"),
+    "MLOPS_MONITORING_REPORTS": ("monitoring", "reports_dir"),
+    "MLOPS_ALERTS": ("monitoring", "alerts_path"),
 }
 
 
@@ -229,6 +272,9 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     promotion["slices"] = tuple(SliceRule(**rule) for rule in promotion["slices"])
     gate["row_count_prior"] = tuple(gate["row_count_prior"])
     features["weather_columns"] = tuple(features["weather_columns"])
+    monitoring = dict(raw["monitoring"])
+    monitoring["exempt_columns"] = tuple(monitoring["exempt_columns"])
+    monitoring["verdict"] = VerdictPolicy(**monitoring["verdict"])
     params = Params(
         data=DataParams(
             **{
@@ -244,6 +290,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         gate=GateParams(**gate),
         promotion=PromotionPolicy(**promotion),
         scoring=ScoringParams(**raw["scoring"]),
+        monitoring=MonitoringParams(**monitoring),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")

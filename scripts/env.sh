@@ -13,6 +13,7 @@ export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-http://$MLFLOW_HOST:$MLFLOW_P
 
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$MLOPS_STATE/airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/orchestration/plugins"   # the on-call pages (/monitoring/)
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"

@@ -1,0 +1,113 @@
+"""
+### Monitoring
+
+Every night, once day D is scored, answers on-call's question: *can the champion still be
+trusted, and if not, what do I do?*
+
+* **Run for D**: the run whose data interval ends at local midnight of D (like `batch_scoring`).
+  It waits for D's published predictions (`wait_for_predictions`; "predictions are late"
+  after `scoring.wait_for_data_hours`).
+* **Signals** (`pipelines/monitoring/`): Evidently drift of D's inputs and scores against the
+  reference stored with the version that scored D (thresholds calibrated on its training
+  days); the estimated performance of D from its scores alone (CBPE); D-1's delayed labels
+  (landed today) with Evidently's classification report, and the rolling window's ROC AUC
+  against the holdout's, with its interval.
+* **Verdict** `ok` / `watch` / `act` (policy in `params.yaml`), emitted on the Asset
+  `monitoring_verdict`. Here it only alerts; retraining listens to it.
+* **Outputs**: `reports/monitoring/date=D/` (Evidently HTML/JSON, summary, the on-call page),
+  one row per date in `history.parquet` (a re-run replaces it), MLflow run
+  `monitoring-v<version>` (metrics with the date as step). Pages: *Browse → Monitoring* in this UI.
+* **Alerts**: a `watch` / `act` verdict and any task failure go to the alert log (and Slack or
+  e-mail when `mlops_slack` / `mlops_email` exist); a persisting condition is grouped.
+
+Runbooks: `runbooks/drift-alert.md`, `performance-drop.md`, `labels-late.md`, `monitoring.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Metadata, PokeReturnValue, dag, task
+
+from orchestration.assets import MONITORING_VERDICT
+from orchestration.schedule import default_args, nightly, settings, target_day
+
+
+@dag(
+    dag_id="monitoring",
+    schedule=nightly(),
+    start_date=datetime(2013, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
+    tags=["mlops", "monitoring", "evidently"],
+    doc_md=__doc__,
+)
+def monitoring() -> None:
+    @task.sensor(
+        poke_interval=300,
+        timeout=settings().scoring.wait_for_data_hours * 3600,
+        mode="reschedule",
+        retries=0,
+        execution_timeout=timedelta(hours=8),
+    )
+    def wait_for_predictions() -> PokeReturnValue:
+        """D's predictions are published by `batch_scoring` (one file, atomically)."""
+        from pipelines.config import load_params
+        from pipelines.scoring.paths import predictions_uri
+        from pipelines.storage import exists
+
+        uri = predictions_uri(load_params(), target_day())
+        return PokeReturnValue(is_done=exists(uri), xcom_value=uri)
+
+    @task(outlets=[MONITORING_VERDICT])
+    def monitor():  # type: ignore[no-untyped-def]
+        """Drift, estimate, delayed labels, verdict, reports, history, page, MLflow."""
+        from pipelines.config import load_params
+        from pipelines.monitoring.nightly import monitor_day
+
+        summary = monitor_day(load_params(), target_day())
+        verdict = summary["verdict"]
+        yield Metadata(
+            MONITORING_VERDICT,
+            {
+                "day": summary["date"],
+                "verdict": verdict["level"],
+                "triggers": verdict["triggers"],
+                "model_version": summary["model"]["version"],
+                "drifted": summary["drift"]["drifted"][:5],
+            },
+        )
+        drift = {"top": summary["drift"]["top"], "drifted": summary["drift"]["drifted"]}
+        return {"date": summary["date"], "model": summary["model"], "verdict": verdict, "drift": drift}
+
+    @task
+    def alert(summary: dict) -> dict:
+        """Alert on `watch` / `act`, once per persisting condition (grouped in the alert log)."""
+        from pipelines.config import load_params
+        from pipelines.monitoring.alerts import decide_alert, read_alerts, verdict_alert
+
+        from orchestration.notifiers import deliver, runbook_base, ui_base
+
+        params = load_params()
+        log = params.workspace_path(params.monitoring.alerts_path)
+        day = target_day()
+        decision = decide_alert(
+            read_alerts(log),
+            day,
+            summary["verdict"]["level"],
+            summary["verdict"]["triggers"],
+            params.monitoring.alert_repeat_days,
+        )
+        if not decision.send:
+            return {"sent": False, "why": decision.why}
+        page = f"{ui_base()}/monitoring/date={day.isoformat()}/index.html"
+        record = deliver(verdict_alert(summary, page, runbook_base()))
+        return {"sent": True, "why": decision.why, "channels": record["channels"]}
+
+    summary = monitor()
+    wait_for_predictions() >> summary
+    alert(summary)
+
+
+monitoring()

@@ -1,0 +1,96 @@
+"""Alerts: what to say, whether to say it again, and the append-only log every channel shares.
+
+A persisting condition is alerted once, then at most every `alert_repeat_days` while it lasts
+(the condition is the verdict level and its triggers); a changed condition alerts at once.
+Re-running a night never alerts twice for it. Deciding is pure; the log is at the edge."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pipelines.storage import exclusive_lease, exists, read_text, write_text
+
+RUNBOOK_BY_TRIGGER = {
+    "prediction_drift": "drift-alert.md",
+    "important_drift": "drift-alert.md",
+    "minor_drift": "drift-alert.md",
+    "too_few_rows": "monitoring.md",
+    "labels_late": "labels-late.md",
+    "performance_drop": "performance-drop.md",
+    "performance_dip": "performance-drop.md",
+    "estimate_drop": "performance-drop.md",
+}
+
+
+def condition(level: str, triggers: list[str]) -> str:
+    return f"{level}:{','.join(sorted(triggers))}"
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    send: bool
+    why: str
+
+
+def decide_alert(
+    alerts: list[dict[str, Any]], day: date, level: str, triggers: list[str], repeat_days: int
+) -> AlertDecision:
+    """Send for a new `watch`/`act` condition; group a persisting one (pure)."""
+    if level == "ok":
+        return AlertDecision(False, "verdict ok")
+    key = condition(level, triggers)
+    verdicts = [a for a in alerts if a.get("kind") == "verdict"]
+    if any(a["date"] == day.isoformat() and a["condition"] == key for a in verdicts):
+        return AlertDecision(False, "already alerted for this night")
+    earlier = [a for a in verdicts if a["date"] < day.isoformat()]
+    if not earlier:
+        return AlertDecision(True, "first alert")
+    last = max(earlier, key=lambda a: a["date"])
+    if last["condition"] != key:
+        return AlertDecision(True, f"condition changed from {last['condition']}")
+    since = (day - date.fromisoformat(last["date"])).days
+    if since >= repeat_days:
+        return AlertDecision(True, f"still {key} after {since} days")
+    return AlertDecision(False, f"grouped with the alert of {last['date']} ({key})")
+
+
+def verdict_alert(summary: dict[str, Any], page_url: str, runbook_base: str) -> dict[str, Any]:
+    verdict = summary["verdict"]
+    runbook = RUNBOOK_BY_TRIGGER.get(next(iter(verdict["triggers"]), ""), "drift-alert.md")
+    top = [f"{r['column']} {r['score']:.3g} (threshold {r['threshold']:.3g})" for r in summary["drift"]["top"] if r["drifted"]]
+    return {
+        "kind": "verdict",
+        "date": summary["date"],
+        "level": verdict["level"],
+        "condition": condition(verdict["level"], verdict["triggers"]),
+        "signals": verdict["triggers"],
+        "reasons": verdict["reasons"],
+        "top_columns": top,
+        "model_version": summary["model"]["version"],
+        "page": page_url,
+        "runbook": f"{runbook_base}/{runbook}",
+        "message": (
+            f"[{verdict['level'].upper()}] flight-delay model v{summary['model']['version']} on "
+            f"{summary['date']}: {'; '.join(verdict['reasons'])}. Top drift: "
+            f"{', '.join(top) or 'none'}. Page: {page_url}. Runbook: {runbook_base}/{runbook}"
+        ),
+    }
+
+
+def read_alerts(uri: str) -> list[dict[str, Any]]:
+    if not exists(uri):
+        return []
+    return [json.loads(line) for line in read_text(uri).splitlines() if line.strip()]
+
+
+def append_alert(uri: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Append one JSON line. Object stores cannot append: the log is rewritten atomically
+    under a lease beside it, so concurrent notifiers (any DAG's failures) never lose a line."""
+    stamped = {"sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
+    with exclusive_lease(uri + ".lease", "alerts", ttl_seconds=60, wait_seconds=30):
+        lines = read_text(uri) if exists(uri) else ""
+        write_text(lines + json.dumps(stamped, sort_keys=True, default=str) + "\n", uri)
+    return stamped

@@ -1,0 +1,94 @@
+"""The day being monitored, bounded in memory: a deterministic sample of its scored flights.
+
+A day above `monitoring.current_sample_rows` is sampled by a hash of the flight id (the same
+flights every run, whatever the record batches), streamed from the predictions and the
+validated partition; the sample's features are rebuilt with the training feature code and
+the whole day's schedule counts, exactly as scoring built them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from features.build import FLIGHT_INPUT_COLUMNS, build_features
+from pipelines.config import Params
+from pipelines.data import landing
+from pipelines.scoring.paths import predictions_uri
+from pipelines.scoring.shards import count_day_schedule, validated_flights_uri
+from pipelines.storage import exists, iter_parquet, parquet_row_count
+
+PREDICTION_READ = ["flight_id", "late_probability", "model_version", "model_run_id", "model_data_version"]
+
+
+class PredictionsMissing(LookupError):
+    """Day D has no published predictions: scoring has not run (or failed) for it."""
+
+
+def sample_fraction(rows: int, cap: int) -> float:
+    return 1.0 if rows <= cap else cap / rows
+
+
+def sampled(flight_id: pd.Series, fraction: float) -> np.ndarray:
+    """Rows kept at `fraction`, decided by the flight id alone (deterministic, batch-free)."""
+    if fraction >= 1.0:
+        return np.ones(len(flight_id), dtype=bool)
+    hashed = pd.util.hash_pandas_object(flight_id, index=False).to_numpy()
+    return hashed < np.uint64(fraction * float(2**64 - 1))
+
+
+@dataclass(frozen=True)
+class ScoredDay:
+    """A day's sampled predictions and who scored them."""
+
+    day: date
+    rows: int  # all scored rows of the day
+    fraction: float
+    predictions: pd.DataFrame  # flight_id, late_probability (the sample)
+    model_version: str | None
+    model_run_id: str | None
+    model_data_version: str | None
+
+
+def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDay:
+    uri = predictions_uri(params, day)
+    if not exists(uri):
+        raise PredictionsMissing(
+            f"no published predictions for {day} at {uri}: run batch scoring for that day first "
+            f"(runbooks/batch-scoring.md)"
+        )
+    rows = parquet_row_count(uri)
+    fraction = sample_fraction(rows, params.monitoring.current_sample_rows)
+    parts, version = [], (None, None, None)
+    for part in iter_parquet(uri, batch_rows, columns=PREDICTION_READ):
+        if len(part) and version[0] is None:
+            first = part.iloc[0]
+            version = (str(first["model_version"]), str(first["model_run_id"]), str(first["model_data_version"]))
+        parts.append(part.loc[sampled(part["flight_id"], fraction), ["flight_id", "late_probability"]])
+    predictions = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame({"flight_id": pd.Series(dtype=object), "late_probability": pd.Series(dtype=float)})
+    )
+    return ScoredDay(day, rows, fraction, predictions, *version)
+
+
+def scored_features(params: Params, scored: ScoredDay, batch_rows: int = 500_000) -> pd.DataFrame:
+    """The sampled flights' features (training code) with the score they got."""
+    keep = set(scored.predictions["flight_id"])
+    flights = [
+        part[part["flight_id"].isin(keep)]
+        for part in iter_parquet(
+            validated_flights_uri(params, scored.day), batch_rows, columns=list(FLIGHT_INPUT_COLUMNS)
+        )
+    ]
+    frame = pd.concat(flights, ignore_index=True)
+    features = build_features(
+        frame,
+        landing.read_reference(params.landing_root, "weather"),
+        params.features,
+        count_day_schedule(params, scored.day),
+    )
+    return features.merge(scored.predictions, on="flight_id", how="inner", validate="one_to_one")

@@ -1,0 +1,38 @@
+"""The monitoring history: one row per date, replaced (never duplicated) when a date re-runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pipelines.storage import exists, join_uri, read_parquet, write_parquet
+
+HISTORY_FILE = "history.parquet"
+
+
+def history_uri(reports_root: str) -> str:
+    return join_uri(reports_root, HISTORY_FILE)
+
+
+def read_history(reports_root: str) -> pd.DataFrame:
+    uri = history_uri(reports_root)
+    return read_parquet(uri) if exists(uri) else pd.DataFrame({"date": pd.Series(dtype=str)})
+
+
+def upsert(history: pd.DataFrame, row: dict[str, Any]) -> pd.DataFrame:
+    """`history` with the row for `row["date"]` replaced by `row` (pure)."""
+    kept = history[history["date"] != row["date"]]
+    return pd.concat([kept, pd.DataFrame([row])], ignore_index=True).sort_values("date").reset_index(drop=True)
+
+
+def update(history: pd.DataFrame, day: str, fields: dict[str, Any]) -> pd.DataFrame:
+    """`history` with `fields` set on the row of `day` (a row that does not exist is made)."""
+    existing = history[history["date"] == day]
+    row = existing.iloc[0].to_dict() if len(existing) else {"date": day}
+    row.update(fields)
+    return upsert(history, row)
+
+
+def write_history(history: pd.DataFrame, reports_root: str) -> str:
+    return write_parquet(history, history_uri(reports_root))

@@ -1,0 +1,323 @@
+"""The nightly monitoring of day D, as the `monitoring` DAG and `mlops monitor` run it.
+
+1. D's published predictions (sampled when the day is big) and the version that scored them;
+   that version's reference, stored with its MLflow run.
+2. Drift of D's features and scores against the reference (Evidently, calibrated thresholds),
+   ranked by drift × permutation importance.
+3. The estimate of D's performance from its scores alone (CBPE), and over the rolling window.
+4. Delayed labels: D-1's outcomes landed today; D-1's row gets its observed performance
+   (Evidently's classification report), and the rolling window's ROC AUC its interval.
+5. The verdict; `date=D/` reports, the history row, the on-call page, MLflow.
+
+Re-running a date replaces its outputs and its history row; the row keeps the version that
+scored D, whichever is champion at the time of the re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import Params
+from pipelines.data.landing import validated_uri
+from pipelines.monitoring import current, drift, estimate, history, performance
+from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
+from pipelines.monitoring.reference import MonitoringReference, load_reference
+from pipelines.monitoring.verdict import ObservedWindow, Signals, Verdict, decide_verdict
+from pipelines.storage import exists, join_uri, read_parquet, write_text
+
+
+
+def reports_root(params: Params) -> str:
+    return params.workspace_path(params.monitoring.reports_dir)
+
+
+def day_dir(params: Params, day: date) -> str:
+    return join_uri(reports_root(params), f"date={day.isoformat()}")
+
+
+def reference_cache(params: Params) -> Path:
+    return Path(tempfile.gettempdir()) / "mlops-monitoring-reference"
+
+
+@dataclass(frozen=True)
+class DayPerformance:
+    """One labelled day: its joined rows and what could not be joined."""
+
+    day: date
+    joined: performance.JoinedLabels
+
+
+def labelled_day(params: Params, day: date) -> DayPerformance | None:
+    """D's (sampled) predictions joined to D's validated outcomes; None while either is missing."""
+    outcomes_uri = validated_uri(params, "outcomes", day)
+    if not exists(outcomes_uri):
+        return None
+    try:
+        scored = current.scored_day(params, day)
+    except current.PredictionsMissing:
+        return None
+    outcomes = read_parquet(outcomes_uri, columns=["flight_id", "arr_delay", "dep_time"])
+    if scored.fraction < 1.0:
+        outcomes = outcomes[current.sampled(outcomes["flight_id"], scored.fraction)]
+    return DayPerformance(day, performance.join_labels(scored.predictions, outcomes, params.features))
+
+
+def _was_scored(params: Params, day: date) -> bool:
+    from pipelines.scoring.paths import predictions_uri
+
+    return exists(predictions_uri(params, day))
+
+
+def classification_report(labelled: pd.DataFrame, threshold: float) -> Any:
+    """Evidently's classification preset on a labelled day (ROC AUC, log loss, confusion)."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import MeanValue
+    from evidently.presets import ClassificationPreset
+
+    frame = pd.DataFrame(
+        {
+            "label": labelled["label"].astype(int).to_numpy(),
+            "late_probability": labelled["late_probability"].to_numpy(),
+            "predicted_late": (labelled["late_probability"] >= threshold).astype(int).to_numpy(),
+        }
+    )
+    definition = DataDefinition(
+        numerical_columns=["late_probability"],
+        classification=[
+            BinaryClassification(
+                target="label", prediction_probas="late_probability", prediction_labels="predicted_late"
+            )
+        ],
+    )
+    report = Report([ClassificationPreset(), MeanValue(column="label"), MeanValue(column="late_probability")])
+    return report.run(Dataset.from_pandas(frame, data_definition=definition), None)
+
+
+def _evidently_values(snapshot: Any) -> dict[str, float]:
+    values = {}
+    for metric in snapshot.dict()["metrics"]:
+        name = metric["metric_name"]
+        if name.startswith("RocAuc("):
+            values["roc_auc"] = float(metric["value"])
+        elif name.startswith("LogLoss("):
+            values["log_loss"] = float(metric["value"])
+        elif name.startswith("MeanValue(column=label"):
+            values["delay_rate"] = float(metric["value"])
+    return values
+
+
+def calibration_error(labelled: pd.DataFrame, bins: int = 10) -> float:
+    """Expected calibration error over equal-count bins of the score."""
+    if len(labelled) < bins:
+        return float("nan")
+    ranked = labelled.assign(bin=pd.qcut(labelled["late_probability"].rank(method="first"), bins, labels=False))
+    grouped = ranked.groupby("bin").agg(p=("late_probability", "mean"), y=("label", "mean"), n=("label", "size"))
+    return float(np.sum(np.abs(grouped["p"] - grouped["y"]) * grouped["n"]) / len(labelled))
+
+
+def _save_snapshot(snapshot: Any, directory: str, name: str) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        html = Path(scratch) / f"{name}.html"
+        snapshot.save_html(str(html))
+        write_text(html.read_text(), join_uri(directory, f"{name}.html"))
+        write_text(snapshot.json(), join_uri(directory, f"{name}.json"))
+
+
+def actual_performance(params: Params, labelled: DayPerformance) -> dict[str, Any]:
+    """D's observed figures (Evidently's report saved beside D's drift report)."""
+    joined = labelled.joined
+    fields: dict[str, Any] = {
+        "labels": "in",
+        "actual_rows": len(joined.labelled),
+        "unmatched_outcomes": joined.unmatched_outcomes,
+        "unlabelled_predictions": joined.unlabelled_predictions,
+        "unobserved_arrivals": joined.unobserved,
+    }
+    figures = performance.observed_metrics(joined.labelled, params.monitoring.confidence)
+    if "roc_auc" in figures:
+        snapshot = classification_report(joined.labelled, params.scoring.threshold)
+        _save_snapshot(snapshot, day_dir(params, labelled.day), "performance")
+        from_evidently = _evidently_values(snapshot)
+        figures.update(from_evidently)
+        figures["calibration_error"] = calibration_error(joined.labelled)
+    fields.update({f"actual_{k}": v for k, v in figures.items() if k != "rows"})
+    return fields
+
+
+def observed_window(days: list[DayPerformance], confidence: float) -> ObservedWindow | None:
+    labelled = [d.joined.labelled for d in days if len(d.joined.labelled)]
+    if not labelled:
+        return None
+    pooled = pd.concat(labelled, ignore_index=True)
+    y = pooled["label"].to_numpy().astype(int)
+    if len(np.unique(y)) < 2:
+        return None
+    auc, low, high = performance.auc_interval(y, pooled["late_probability"].to_numpy(), confidence)
+    return ObservedWindow(auc, low, high, len(labelled), len(pooled))
+
+
+def _reference_for(params: Params, scored: current.ScoredDay) -> tuple[MonitoringReference, str, str]:
+    """The reference of the version that scored D (the champion now, if D has no rows)."""
+    from pipelines import registry
+
+    version, run_id = scored.model_version, scored.model_run_id
+    if version is None or run_id is None:
+        champion = registry.resolve_alias(params.mlflow)
+        if champion is None:
+            raise LookupError(f"{scored.day} has no scored rows and no champion is set")
+        version, run_id = champion.version, champion.run_id
+    return load_reference(params.mlflow, version, run_id, reference_cache(params)), version, run_id
+
+
+def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
+    """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
+    settings = params.monitoring
+    scored = current.scored_day(params, day)
+    reference, version, run_id = _reference_for(params, scored)
+    directory = day_dir(params, day)
+
+    scores: dict[str, float | None] = {name: None for name in reference.columns.all}
+    empty: tuple[str, ...] = ()
+    judged = scored.rows >= settings.min_rows
+    if judged:
+        features = current.scored_features(params, scored)
+        run = drift.drift_report(reference.sample, features, reference.columns, reference.thresholds)
+        scores, empty = run.scores, run.empty_columns
+        if run.snapshot is not None:
+            _save_snapshot(run.snapshot, directory, "drift")
+    ranked = drift.ranked_drift(scores, reference.thresholds, reference.importance)
+    drifted = [r["column"] for r in ranked if r["drifted"]]
+
+    calibrator = reference.calibrator
+    window_start = day - timedelta(days=settings.rolling_days - 1)
+    estimated = (
+        estimate.estimated_metrics(scored.predictions["late_probability"].to_numpy(), calibrator)
+        if len(scored.predictions) >= 2
+        else {}
+    )
+    pooled_scores = [scored.predictions["late_probability"].to_numpy()]
+    for offset in range(1, settings.rolling_days):
+        earlier = day - timedelta(days=offset)
+        try:
+            pooled_scores.append(current.scored_day(params, earlier).predictions["late_probability"].to_numpy())
+        except current.PredictionsMissing:
+            continue
+    pooled = np.concatenate(pooled_scores)
+    estimated_window = estimate.estimated_metrics(pooled, calibrator) if len(pooled) >= 2 else {}
+
+    # Labels: D-1's landed today; the window is the labelled days before D.
+    labelled_days, labels_missing = [], []
+    for offset in range(1, settings.rolling_days + 1):
+        earlier = day - timedelta(days=offset)
+        found = labelled_day(params, earlier)
+        if found is not None:
+            labelled_days.append(found)
+        elif _was_scored(params, earlier):
+            labels_missing.append(earlier.isoformat())
+    table = history.read_history(reports_root(params))
+    yesterday = day - timedelta(days=1)
+    latest = next((d for d in labelled_days if d.day == yesterday), None)
+    if latest is not None:
+        table = history.update(table, yesterday.isoformat(), actual_performance(params, latest))
+    window = observed_window(labelled_days, settings.confidence)
+
+    signals = Signals(
+        drifted=tuple(drifted),
+        important=reference.important(settings.verdict.important_features),
+        rows=scored.rows,
+        min_rows=settings.min_rows,
+        holdout_roc_auc=reference.holdout["holdout_roc_auc"],
+        estimated_roc_auc=estimated_window.get("roc_auc"),
+        observed=window,
+        labels_missing=tuple(sorted(labels_missing)),
+    )
+    verdict = decide_verdict(signals, settings.verdict)
+    summary = _summary(params, day, scored, version, run_id, reference, ranked, drifted, empty,
+                       estimated, estimated_window, window, verdict, latest is not None, window_start)
+    write_text(json.dumps(summary, indent=2, sort_keys=True, default=str), join_uri(directory, "summary.json"))
+    previous = table[table["date"] == day.isoformat()]
+    row = _history_row(summary)
+    if len(previous):  # D's own labels, if a later run already brought them, stay
+        kept = {k: v for k, v in previous.iloc[0].to_dict().items() if k.startswith(("actual_", "labels")) or k in ("unmatched_outcomes", "unlabelled_predictions", "unobserved_arrivals")}
+        row.update({k: v for k, v in kept.items() if pd.notna(v)} if kept else {})
+    table = history.upsert(table, row)
+    history.write_history(table, reports_root(params))
+    from pipelines.monitoring import page
+
+    page.write_pages(params, day, summary, table)
+    if log_to_mlflow:
+        from pipelines.monitoring import tracking
+
+        summary["mlflow_run_id"] = tracking.log_monitoring(params, day, summary, directory)
+        summary["mlflow_url"] = tracking.run_url(params, summary["mlflow_run_id"])
+        write_text(json.dumps(summary, indent=2, sort_keys=True, default=str), join_uri(directory, "summary.json"))
+        page.write_pages(params, day, summary, table)
+    return summary
+
+
+def _summary(params, day, scored, version, run_id, reference, ranked, drifted, empty,
+             estimated, estimated_window, window, verdict: Verdict, labels_in: bool, window_start) -> dict[str, Any]:
+    settings = params.monitoring
+    watched = [r for r in ranked if r["column"] != drift.SCORE_COLUMN]
+    runbooks = sorted({RUNBOOK_BY_TRIGGER[t] for t in verdict.triggers if t in RUNBOOK_BY_TRIGGER})
+    return {
+        "date": day.isoformat(),
+        "model": {"name": params.mlflow.registered_model, "version": version, "run_id": run_id,
+                  "data_version": scored.model_data_version},
+        "rows": scored.rows,
+        "sampled_rows": len(scored.predictions),
+        "sample_fraction": scored.fraction,
+        "drift": {
+            "judged": scored.rows >= settings.min_rows,
+            "share": (len([c for c in drifted if c != drift.SCORE_COLUMN]) / len(watched)) if watched else None,
+            "drifted": drifted,
+            "top": ranked[: settings.top_columns],
+            "columns": ranked,
+            "empty_columns": list(empty),
+            "prediction_drift_score": next((r["score"] for r in ranked if r["column"] == drift.SCORE_COLUMN), None),
+        },
+        "estimate": {"day": estimated, "window": estimated_window, "window_start": window_start.isoformat()},
+        "performance": {
+            "labels_for_previous_day": "in" if labels_in else "pending",
+            "window": asdict(window) if window else None,
+            "holdout": {k: v for k, v in reference.holdout.items() if k.startswith("holdout_")},
+        },
+        "reference": {"window": reference.window, "false_alarms": {k: v for k, v in reference.false_alarms.items() if k != "per_column"}},
+        "verdict": verdict.as_dict(),
+        "runbooks": runbooks or ["drift-alert.md"] if verdict.level != "ok" else [],
+    }
+
+
+def _history_row(summary: dict[str, Any]) -> dict[str, Any]:
+    window = summary["performance"]["window"] or {}
+    return {
+        "date": summary["date"],
+        "model_version": summary["model"]["version"],
+        "model_run_id": summary["model"]["run_id"],
+        "model_data_version": summary["model"]["data_version"],
+        "rows": summary["rows"],
+        "drift_share": summary["drift"]["share"],
+        "drifted_columns": json.dumps(summary["drift"]["drifted"]),
+        "top_columns": json.dumps([{k: r[k] for k in ("column", "score", "threshold")} for r in summary["drift"]["top"]]),
+        "prediction_drift_score": summary["drift"]["prediction_drift_score"],
+        "est_roc_auc": summary["estimate"]["day"].get("roc_auc"),
+        "est_brier": summary["estimate"]["day"].get("brier"),
+        "est_delay_rate": summary["estimate"]["day"].get("delay_rate"),
+        "est_window_roc_auc": summary["estimate"]["window"].get("roc_auc"),
+        "window_roc_auc": window.get("roc_auc"),
+        "window_low": window.get("low"),
+        "window_high": window.get("high"),
+        "window_days": window.get("days"),
+        "labels": "pending",
+        "verdict": summary["verdict"]["level"],
+        "triggers": json.dumps(summary["verdict"]["triggers"]),
+        "reasons": json.dumps(summary["verdict"]["reasons"]),
+    }

@@ -1,0 +1,140 @@
+"""The on-call page: one HTML per date (`date=D/index.html`) and an index of dates.
+
+It answers "can the champion still be trusted, and if not, what do I do?": the verdict and
+why, the drift that matters most, trends of the last days (drift share, ROC AUC observed vs
+estimated, delay rate), the model and data versions, and links to Evidently's reports, the
+Data Docs, the MLflow run and the runbook. Served by the Airflow plugin under /monitoring/."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import Params
+from pipelines.storage import join_uri, write_text
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+.ok{background:#d4edda}.watch{background:#fff3cd}.act{background:#f8d7da}
+.verdict{font-size:1.6em;padding:.3em .6em;display:inline-block;border-radius:6px}"""
+
+
+def _trend_png(history: pd.DataFrame, day: str, days: int) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = history[history["date"] <= day].tail(days)
+    x = pd.to_datetime(shown["date"])
+
+    def column(name: str) -> pd.Series:
+        return pd.to_numeric(shown[name], errors="coerce") if name in shown else pd.Series(float("nan"), index=shown.index)
+
+    figure, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+    axes[0].plot(x, column("drift_share"), marker=".", label="drift share")
+    axes[0].set_ylabel("drifted columns")
+    axes[1].plot(x, column("actual_roc_auc"), marker=".", linestyle="", label="observed (day)")
+    axes[1].plot(x, column("window_roc_auc"), label="observed (rolling, labelled days before)")
+    axes[1].plot(x, column("est_window_roc_auc"), linestyle="--", label="estimated (rolling, CBPE)")
+    axes[1].set_ylabel("ROC AUC")
+    axes[2].plot(x, column("actual_delay_rate"), marker=".", label="observed")
+    axes[2].plot(x, column("est_delay_rate"), linestyle="--", label="estimated")
+    axes[2].set_ylabel("delay rate")
+    for axis in axes:
+        axis.legend(loc="best", fontsize=8)
+        axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _rows(rows: list[dict[str, Any]], keys: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(r.get(k, '')))}</td>" for k in keys) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> str:
+    day = summary["date"]
+    verdict = summary["verdict"]
+    model = summary["model"]
+    performance = summary["performance"]
+    window = performance["window"]
+    estimate = summary["estimate"]
+    previous = (date.fromisoformat(day).toordinal() - 1)
+    yesterday = date.fromordinal(previous).isoformat()
+    runbooks = " ".join(f'<a href="../runbooks/{r}">{r}</a>' for r in summary["runbooks"]) or "none needed"
+    mlflow_link = (
+        f'<a href="{html.escape(summary["mlflow_url"])}">monitoring run</a>' if summary.get("mlflow_url") else "not logged"
+    )
+    observed = (
+        f"{window['roc_auc']:.3f} [{window['low']:.3f}, {window['high']:.3f}] over {window['days']} labelled days"
+        if window
+        else "pending (no labelled day in the window yet)"
+    )
+    holdout_auc = performance["holdout"].get("holdout_roc_auc")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Monitoring {day}</title>
+<style>{_STYLE}</style></head><body>
+<p><a href="../index.html">all dates</a></p>
+<h1>Flight delay model, {day}</h1>
+<p class="verdict {verdict['level']}">{verdict['level'].upper()}</p>
+<ul>{''.join(f'<li>{html.escape(r)}</li>' for r in verdict['reasons'])}</ul>
+<p>Runbook: {runbooks}</p>
+<h2>Model</h2>
+<p>{html.escape(model['name'])} version {html.escape(str(model['version']))} (run {html.escape(str(model['run_id']))}),
+data version {html.escape(str(model['data_version']))}. {mlflow_link}.
+Scored rows: {summary['rows']} (monitored sample {summary['sampled_rows']}).</p>
+<h2>Drift that matters (score × permutation importance)</h2>
+<p>Drift share {summary['drift']['share'] if summary['drift']['share'] is None else f"{summary['drift']['share']:.2f}"};
+empty columns: {', '.join(summary['drift']['empty_columns']) or 'none'}.
+<a href="drift.html">Evidently drift report</a>.</p>
+{_rows(summary['drift']['top'], ['column', 'score', 'threshold', 'drifted', 'importance', 'weighted'])}
+<h2>Performance</h2>
+<p>Observed ROC AUC (rolling): {observed}; holdout {holdout_auc if holdout_auc is None else f"{holdout_auc:.3f}"}.
+Estimated today (CBPE): ROC AUC {estimate['day'].get('roc_auc', float('nan')):.3f},
+delay rate {estimate['day'].get('delay_rate', float('nan')):.3f};
+rolling since {estimate['window_start']}: ROC AUC {estimate['window'].get('roc_auc', float('nan')):.3f}.
+Labels for {yesterday}: {performance['labels_for_previous_day']}
+(<a href="../date={yesterday}/performance.html">Evidently classification report for {yesterday}</a>).</p>
+<img alt="trends" src="data:image/png;base64,{_trend_png(history, day, params.monitoring.history_days_on_page)}">
+<h2>Data</h2>
+<p><a href="../data_docs/index.html">Great Expectations Data Docs</a>.
+Thresholds were calibrated on {summary['reference']['window']['train_start']}..{summary['reference']['window']['train_end']};
+on the holdout days they gave watch-or-act {summary['reference']['false_alarms']['watch_or_act']:.0%} of days, act {summary['reference']['false_alarms']['act']:.0%}.</p>
+</body></html>"""
+
+
+def index_page(history: pd.DataFrame) -> str:
+    rows = []
+    for record in history.sort_values("date", ascending=False).to_dict("records"):
+        day = record["date"]
+        reasons = "; ".join(json.loads(record.get("reasons") or "[]"))
+        rows.append(
+            f'<tr class="{record.get("verdict", "")}"><td><a href="date={day}/index.html">{day}</a></td>'
+            f"<td>{record.get('verdict', '')}</td><td>{record.get('model_version', '')}</td>"
+            f"<td>{html.escape(reasons)}</td></tr>"
+        )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Monitoring</title>
+<style>{_STYLE}</style></head><body><h1>Flight delay model: monitoring</h1>
+<table><tr><th>date</th><th>verdict</th><th>version</th><th>why</th></tr>{''.join(rows)}</table>
+</body></html>"""
+
+
+def write_pages(params: Params, day: date, summary: dict[str, Any], history: pd.DataFrame) -> str:
+    root = params.workspace_path(params.monitoring.reports_dir)
+    page_uri = join_uri(root, f"date={day.isoformat()}", "index.html")
+    write_text(day_page(params, summary, history), page_uri)
+    write_text(index_page(history), join_uri(root, "index.html"))
+    return page_uri

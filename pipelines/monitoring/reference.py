@@ -1,0 +1,260 @@
+"""The champion's monitoring reference, chosen and stored when its run is logged.
+
+* `sample`: a seeded sample of the training rows' watched columns and the model's scores;
+  the nightly drift compares a day against it and never re-reads the training data.
+* `thresholds`: each column's drift threshold, a quantile of its drift scores over the
+  training window's days (a normal day), with the per-day scores kept for audit.
+* `false_alarms`: how often those thresholds fire on the holdout days (after the training
+  window, not trained on): what on-call should expect from a healthy model.
+* `calibration`: the holdout's scores and labels, for the performance estimate.
+* `importance`, `holdout`: the permutation importance and holdout figures at training.
+
+Stored as artifacts of the model's MLflow run under `monitoring_reference/`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.build import CATEGORICAL_FEATURES, model_inputs, numeric_features
+from pipelines.config import MlflowParams, Params
+from pipelines.monitoring import drift
+from pipelines.monitoring.estimate import Calibrator, fit_calibrator
+from pipelines.monitoring.verdict import Signals, decide_verdict, important_features
+
+ARTIFACT_DIR = "monitoring_reference"
+_FILES = ("sample.parquet", "calibration.parquet", "daily_scores.parquet", "reference.json")
+
+
+class ReferenceMissing(LookupError):
+    """The model version's run has no stored reference (a version older than monitoring)."""
+
+
+@dataclass(frozen=True)
+class MonitoringReference:
+    sample: pd.DataFrame
+    calibration: pd.DataFrame
+    daily_scores: pd.DataFrame  # one row per day: `day`, `period` (train/holdout), a score per column
+    columns: drift.DriftColumns
+    thresholds: dict[str, float]
+    importance: dict[str, float]
+    holdout: dict[str, float]
+    false_alarms: dict[str, Any]
+    window: dict[str, str]
+
+    @property
+    def calibrator(self) -> Calibrator:
+        return fit_calibrator(
+            self.calibration["late_probability"].to_numpy(), self.calibration["label"].to_numpy()
+        )
+
+    def important(self, count: int) -> tuple[str, ...]:
+        return important_features(self.importance, count)
+
+
+def _daily_scores(
+    frame: pd.DataFrame, sample: pd.DataFrame, columns: drift.DriftColumns, period: str
+) -> pd.DataFrame:
+    rows = [
+        {"day": day, "period": period, "rows": len(part), **drift.drift_scores(sample, part, columns)}
+        for day, part in frame.groupby("flight_date", sort=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _scored(frame: pd.DataFrame, model: Any, params: Params) -> pd.DataFrame:
+    scored = frame.copy()
+    scored[drift.SCORE_COLUMN] = model.predict_proba(model_inputs(frame, params.features))[:, 1]
+    return scored
+
+
+def false_alarm_rates(
+    holdout_scores: pd.DataFrame,
+    thresholds: dict[str, float],
+    importance: dict[str, float],
+    params: Params,
+) -> dict[str, Any]:
+    """The drift verdicts the thresholds give on days the model never saw (labels aside)."""
+    policy = params.monitoring.verdict
+    important = important_features(importance, policy.important_features)
+    levels, per_column = [], {name: 0 for name in thresholds}
+    for row in holdout_scores.to_dict("records"):
+        scores = {name: row.get(name) for name in thresholds}
+        drifted = drift.drifted({k: v for k, v in scores.items() if pd.notna(v)}, thresholds)
+        for name in drifted:
+            per_column[name] += 1
+        signals = Signals(
+            drifted=tuple(drifted),
+            important=important,
+            rows=int(row["rows"]),
+            min_rows=params.monitoring.min_rows,
+            holdout_roc_auc=0.0,
+            estimated_roc_auc=None,
+            observed=None,
+        )
+        levels.append(decide_verdict(signals, policy).level)
+    days = max(len(levels), 1)
+    return {
+        "days": len(levels),
+        "watch_or_act": sum(level != "ok" for level in levels) / days,
+        "act": sum(level == "act" for level in levels) / days,
+        "per_column": {name: count / days for name, count in per_column.items()},
+    }
+
+
+def build_reference(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    model: Any,
+    importance: dict[str, float],
+    holdout_metrics: dict[str, float],
+    params: Params,
+) -> MonitoringReference:
+    """Sample, calibrate the thresholds on the training days, measure them on the holdout's."""
+    settings = params.monitoring
+    columns = drift.drift_columns(numeric_features(params.features), CATEGORICAL_FEATURES, settings)
+    train_scored, holdout_scored = _scored(train, model, params), _scored(holdout, model, params)
+    keep = ["flight_date", *columns.all]
+    sample = train_scored.sample(
+        n=min(settings.reference_rows, len(train_scored)), random_state=settings.reference_seed
+    ).loc[:, keep].reset_index(drop=True)
+    train_days = _daily_scores(train_scored, sample, columns, "train")
+    holdout_days = _daily_scores(holdout_scored, sample, columns, "holdout")
+    thresholds = drift.calibrate_thresholds(
+        train_days.loc[:, list(columns.all)],
+        settings.threshold_quantile,
+        settings.prediction_threshold_quantile,
+    )
+    labelled = holdout_scored.dropna(subset=["label"])
+    return MonitoringReference(
+        sample=sample,
+        calibration=pd.DataFrame(
+            {
+                "flight_date": labelled["flight_date"].to_numpy(),
+                "late_probability": labelled[drift.SCORE_COLUMN].to_numpy(),
+                "label": labelled["label"].to_numpy().astype(int),
+            }
+        ),
+        daily_scores=pd.concat([train_days, holdout_days], ignore_index=True),
+        columns=columns,
+        thresholds=thresholds,
+        importance={k: float(v) for k, v in importance.items()},
+        holdout={k: float(v) for k, v in holdout_metrics.items()},
+        false_alarms=false_alarm_rates(holdout_days, thresholds, importance, params),
+        window={
+            "train_start": str(train["flight_date"].min()),
+            "train_end": str(train["flight_date"].max()),
+            "holdout_start": str(holdout["flight_date"].min()),
+            "holdout_end": str(holdout["flight_date"].max()),
+        },
+    )
+
+
+def save_reference(reference: MonitoringReference, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    reference.sample.to_parquet(directory / "sample.parquet", index=False)
+    reference.calibration.to_parquet(directory / "calibration.parquet", index=False)
+    reference.daily_scores.to_parquet(directory / "daily_scores.parquet", index=False)
+    meta = {
+        "numeric": list(reference.columns.numeric),
+        "categorical": list(reference.columns.categorical),
+        "methods": reference.columns.methods,
+        "thresholds": reference.thresholds,
+        "importance": reference.importance,
+        "holdout": reference.holdout,
+        "false_alarms": reference.false_alarms,
+        "window": reference.window,
+        "rows": len(reference.sample),
+    }
+    (directory / "reference.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return directory
+
+
+def read_reference(directory: Path) -> MonitoringReference:
+    meta = json.loads((directory / "reference.json").read_text())
+    return MonitoringReference(
+        sample=pd.read_parquet(directory / "sample.parquet"),
+        calibration=pd.read_parquet(directory / "calibration.parquet"),
+        daily_scores=pd.read_parquet(directory / "daily_scores.parquet"),
+        columns=drift.DriftColumns(
+            tuple(meta["numeric"]), tuple(meta["categorical"]), dict(meta["methods"])
+        ),
+        thresholds={k: float(v) for k, v in meta["thresholds"].items()},
+        importance=meta["importance"],
+        holdout=meta["holdout"],
+        false_alarms=meta["false_alarms"],
+        window=meta["window"],
+    )
+
+
+def log_reference(params: MlflowParams, run_id: str, reference: MonitoringReference) -> None:
+    """Store the reference with the model's run (and its false-alarm rate as run metrics)."""
+    from pipelines import registry
+
+    client = registry.client(params)
+    with tempfile.TemporaryDirectory() as scratch:
+        client.log_artifacts(run_id, str(save_reference(reference, Path(scratch))), ARTIFACT_DIR)
+    client.log_metric(run_id, "monitoring_false_alarm_watch_or_act", reference.false_alarms["watch_or_act"])
+    client.log_metric(run_id, "monitoring_false_alarm_act", reference.false_alarms["act"])
+
+
+def load_reference(params: MlflowParams, version: str, run_id: str, cache_dir: Path) -> MonitoringReference:
+    """The reference stored with the version's run (cached on disk: a run's artifacts never
+    change). A run without one raises `ReferenceMissing` naming the command that builds it."""
+    from pipelines import registry
+
+    target = cache_dir / run_id
+    if not all((target / ARTIFACT_DIR / name).exists() for name in _FILES):
+        client = registry.client(params)
+        try:
+            listed = {Path(f.path).name for f in client.list_artifacts(run_id, ARTIFACT_DIR)}
+        except Exception as error:
+            raise registry.RegistryUnavailable(
+                f"cannot list the artifacts of run {run_id} at {params.tracking_uri}: {error}"
+            ) from error
+        if not set(_FILES) <= listed:
+            raise ReferenceMissing(
+                f"model version {version} (run {run_id}) has no monitoring reference; build it "
+                f"once with `mlops monitoring-reference --model-version {version}`"
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        client.download_artifacts(run_id, ARTIFACT_DIR, str(target))
+    return read_reference(target / ARTIFACT_DIR)
+
+
+
+def rebuild_reference(params: Params, version: str) -> MonitoringReference:
+    """A reference for a version logged before monitoring existed: its run's training window
+    landed again from the landing zone, featurised and scored exactly as at training, with the
+    run's own permutation importance and holdout figures. Logged to its run (once)."""
+    from datetime import date
+
+    from features.build import attach_labels, build_features
+    from pipelines import registry
+    from pipelines.data.snapshot import collect_snapshot
+    from pipelines.training import train
+
+    client = registry.client(params.mlflow)
+    ref = registry.version_ref(client, params.mlflow.registered_model, version, None)
+    run = client.get_run(ref.run_id)
+    tags = run.data.tags
+    start, holdout_start, end = (
+        date.fromisoformat(tags[key])
+        for key in ("split.train_start", "split.holdout_start", "split.holdout_end")
+    )
+    tables = collect_snapshot(params.landing_root, start, end)
+    features = build_features(tables["flights"], tables["weather"], params.features)
+    split = train.temporal_split(attach_labels(features, tables["outcomes"], params.features), holdout_start)
+    import mlflow
+
+    importance = mlflow.artifacts.load_dict(f"runs:/{ref.run_id}/feature_importance.json")
+    model = registry.load_model(params.mlflow, ref)
+    reference = build_reference(split.train, split.holdout, model, importance, dict(run.data.metrics), params)
+    log_reference(params.mlflow, ref.run_id, reference)
+    return reference

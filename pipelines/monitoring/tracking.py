@@ -1,0 +1,80 @@
+"""Monitoring in MLflow: one run per model version (experiment `<experiment>-monitoring`),
+each night's figures as metrics with the date as step, the reports as artifacts, and the
+run linked from the model version (tag `monitoring.run_id`).
+
+Metrics carry the date's midnight as timestamp: re-logging the same night's figures is
+deduplicated by MLflow instead of doubling the history."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipelines import registry
+from pipelines.config import Params
+from pipelines.storage import join_uri, list_files, read_text
+
+LEVELS = {"ok": 0.0, "watch": 1.0, "act": 2.0}
+
+
+def monitoring_run_id(params: Params, version: str, model_run_id: str) -> str:
+    client = registry.client(params.mlflow)
+    name = f"{params.mlflow.experiment}-monitoring"
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.model_version = '{version}' and tags.model_name = '{params.mlflow.registered_model}'",
+        max_results=1,
+    )
+    if found:
+        return str(found[0].info.run_id)
+    run = client.create_run(
+        experiment_id,
+        run_name=f"monitoring-v{version}",
+        tags={"model_version": version, "model_name": params.mlflow.registered_model, "model_run_id": model_run_id},
+    )
+    client.set_model_version_tag(params.mlflow.registered_model, version, "monitoring.run_id", run.info.run_id)
+    return str(run.info.run_id)
+
+
+def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    window = summary["performance"]["window"] or {}
+    values = {
+        "rows": summary["rows"],
+        "drift_share": summary["drift"]["share"],
+        "prediction_drift_score": summary["drift"]["prediction_drift_score"],
+        "estimated_roc_auc": summary["estimate"]["day"].get("roc_auc"),
+        "estimated_brier": summary["estimate"]["day"].get("brier"),
+        "estimated_delay_rate": summary["estimate"]["day"].get("delay_rate"),
+        "estimated_window_roc_auc": summary["estimate"]["window"].get("roc_auc"),
+        "window_roc_auc": window.get("roc_auc"),
+        "window_roc_auc_low": window.get("low"),
+        "verdict_level": LEVELS[summary["verdict"]["level"]],
+    }
+    return {k: float(v) for k, v in values.items() if v is not None}
+
+
+def log_monitoring(params: Params, day: date, summary: dict[str, Any], reports_dir: str) -> str:
+    from mlflow.entities import Metric
+
+    client = registry.client(params.mlflow)
+    model = summary["model"]
+    run_id = monitoring_run_id(params, model["version"], model["run_id"])
+    step = int(day.strftime("%Y%m%d"))
+    stamp = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    metrics = [Metric(k, v, stamp, step) for k, v in summary_metrics(summary).items()]
+    client.log_batch(run_id, metrics=metrics)
+    with tempfile.TemporaryDirectory() as scratch:
+        for uri in list_files(reports_dir, "*.html"):
+            (Path(scratch) / uri.rsplit("/", 1)[1]).write_text(read_text(uri))
+        client.log_artifacts(run_id, scratch, f"date={day.isoformat()}")
+    return run_id
+
+
+def run_url(params: Params, run_id: str) -> str:
+    client = registry.client(params.mlflow)
+    experiment_id = client.get_run(run_id).info.experiment_id
+    return join_uri(params.mlflow.tracking_uri, f"#/experiments/{experiment_id}/runs/{run_id}")

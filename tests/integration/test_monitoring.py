@@ -1,0 +1,272 @@
+"""Nightly monitoring against a real MLflow server: a week of real nights (Evidently drift,
+the estimate, delayed labels), idempotent re-runs, every bad input of the issue, the
+monitoring DAG through `airflow dags test` with its alerts, and the plugin's pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace
+
+pytestmark = pytest.mark.integration
+
+MODEL = "flight-delay-monitoring"
+FIRST, LAST = date(2013, 3, 1), date(2013, 3, 8)  # scored nights; the 9th is left unscored
+NIGHTS = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
+
+
+def _own_model(checkout: Path) -> None:
+    params = yaml.safe_load((checkout / "params.yaml").read_text())
+    params["mlflow"]["registered_model"] = MODEL
+    params["scoring"]["wait_for_data_hours"] = 0.002  # a night without predictions fails fast
+    (checkout / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _day_dir(ws: Workspace, day: date) -> Path:
+    return ws.path / "reports" / "monitoring" / f"date={day}"
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
+    from mlflow import MlflowClient
+    from pipelines.config import load_params
+    from pipelines.data.versioning import DataVersion
+    from pipelines.gate.quarantine import gate_landed_batch
+    from pipelines.scoring.day import score_day
+    from pipelines.training import dataset, tracking
+    from pipelines.training import steps as training_steps
+
+    ws = build_workspace(
+        tmp_path_factory.mktemp("monitoring"), "2013-01-01", "2013-02-27", "2013-02-14", _own_model
+    )
+    ws.overrides["MLFLOW_TRACKING_URI"] = mlflow_server
+    ws.run("mlops", "land", "--start", "2013-03-01", "--end", "2013-03-10")
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
+    params = load_params(ws.path / "params.yaml")
+    for night in [*NIGHTS, LAST + timedelta(days=1), LAST + timedelta(days=2)]:
+        gate_landed_batch(params, "scheduled_flights", night)
+        gate_landed_batch(params, "outcomes", night - timedelta(days=1))
+    features = dataset.make_feature_table(
+        params, params.snapshot_dir, str(tmp_path_factory.mktemp("features") / "f.parquet")
+    )
+    version = DataVersion("data/snapshot", ws.locked_snapshot_md5(), ws.head(), False, "local")
+    trained = training_steps.train_and_log(
+        params, features, version, tmp_path_factory.mktemp("reports"), "monitoring-v1"
+    )
+    champion = tracking.register_model(params.mlflow, trained.run_id)
+    client = MlflowClient(tracking_uri=mlflow_server)
+    client.set_registered_model_alias(MODEL, "champion", champion.version)
+    client.delete_registered_model_alias(MODEL, "challenger")
+    for night in NIGHTS:
+        score_day(params, night, champion, "test-scoring", gate=None)
+    yield {"ws": ws, "params": params, "client": client, "champion": champion, "uri": mlflow_server}
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def _history(ws: Workspace) -> pd.DataFrame:
+    return pd.read_parquet(ws.path / "reports" / "monitoring" / "history.parquet")
+
+
+def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
+    from pipelines.monitoring.nightly import monitor_day
+
+    ws, params = monitored["ws"], monitored["params"]
+    summaries = [monitor_day(params, night) for night in NIGHTS[1:6]]  # 2nd..6th
+    for night, summary in zip(NIGHTS[1:6], summaries):
+        folder = _day_dir(ws, night)
+        for name in ("drift.html", "drift.json", "summary.json", "index.html"):
+            assert (folder / name).exists(), (night, name)
+        assert summary["model"]["version"] == monitored["champion"].version
+        assert summary["verdict"]["level"] in ("ok", "watch", "act")
+        assert 0.5 < summary["estimate"]["day"]["roc_auc"] < 0.9
+        assert summary["drift"]["judged"] and len(summary["drift"]["columns"]) >= 15
+    # The labels of D land with D+1: the 5th's row got them from the run of the 6th.
+    history = _history(ws)
+    assert list(history["date"]) == [str(d) for d in NIGHTS[1:6]]
+    labelled = history.set_index("date")
+    assert labelled.loc[str(NIGHTS[4]), "labels"] == "in"
+    assert 0.4 < labelled.loc[str(NIGHTS[4]), "actual_roc_auc"] < 1.0
+    assert labelled.loc[str(NIGHTS[5]), "labels"] == "pending"
+    assert (_day_dir(ws, NIGHTS[4]) / "performance.html").exists()
+    assert summaries[-1]["performance"]["window"]["days"] >= 4
+    # MLflow: one monitoring run for the version, the date as step, linked from the version.
+    client = monitored["client"]
+    version = client.get_model_version(MODEL, monitored["champion"].version)
+    run_id = version.tags["monitoring.run_id"]
+    steps = [m.step for m in client.get_metric_history(run_id, "drift_share")]
+    assert sorted(steps) == [int(d.strftime("%Y%m%d")) for d in NIGHTS[1:6]]
+    assert any(a.path.startswith("date=") for a in client.list_artifacts(run_id))
+    index = (ws.path / "reports" / "monitoring" / "index.html").read_text()
+    assert all(f"date={d}/index.html" in index for d in NIGHTS[1:6])
+
+
+def test_rerunning_a_night_replaces_its_row_and_keeps_its_labels(monitored):
+    from pipelines.monitoring.nightly import monitor_day
+
+    ws, params = monitored["ws"], monitored["params"]
+    before = _history(ws).set_index("date").loc[str(NIGHTS[3])]
+    again = monitor_day(params, NIGHTS[3])
+    history = _history(ws)
+    assert history["date"].is_unique and len(history) == 5
+    after = history.set_index("date").loc[str(NIGHTS[3])]
+    assert after["verdict"] == before["verdict"] == again["verdict"]["level"]
+    assert after["drift_share"] == before["drift_share"]
+    assert after["labels"] == "in" and after["actual_roc_auc"] == before["actual_roc_auc"]
+    run_id = monitored["client"].get_model_version(MODEL, monitored["champion"].version).tags[
+        "monitoring.run_id"
+    ]
+    steps = [m.step for m in monitored["client"].get_metric_history(run_id, "drift_share")]
+    assert len(steps) == len(set(steps)), "a re-run must not double the metric history"
+
+
+def test_labels_that_never_arrive_leave_performance_pending(monitored):
+    from pipelines.monitoring.nightly import monitor_day
+
+    ws, params = monitored["ws"], monitored["params"]
+    outcomes = ws.path / "data" / "validated" / "outcomes" / f"date={NIGHTS[6]}"
+    shutil.move(outcomes, outcomes.with_name("held-back"))
+    try:
+        summary = monitor_day(params, NIGHTS[7], log_to_mlflow=False)
+    finally:
+        shutil.move(outcomes.with_name("held-back"), outcomes)
+    assert summary["performance"]["labels_for_previous_day"] == "pending"
+    assert any(f"labels pending for {NIGHTS[6]}" in r for r in summary["verdict"]["reasons"])
+
+
+def test_outcome_keys_that_match_no_prediction_are_counted_not_fatal(monitored):
+    from pipelines.monitoring.nightly import monitor_day
+
+    ws, params = monitored["ws"], monitored["params"]
+    path = ws.path / "data" / "validated" / "outcomes" / f"date={NIGHTS[6]}" / "part-0.parquet"
+    original = path.read_bytes()
+    outcomes = pd.read_parquet(path)
+    strangers = outcomes.head(3).assign(flight_id=lambda f: f["flight_id"] + "-unknown")
+    pd.concat([outcomes, strangers]).to_parquet(path, index=False)
+    try:
+        monitor_day(params, NIGHTS[7], log_to_mlflow=False)
+    finally:
+        path.write_bytes(original)
+    row = _history(ws).set_index("date").loc[str(NIGHTS[6])]
+    assert row["unmatched_outcomes"] == 3 and row["labels"] == "in"
+    assert 0.4 < row["actual_roc_auc"] < 1.0
+
+
+def test_a_day_with_zero_scored_rows_is_a_watch_not_a_crash(monitored):
+    from pipelines.monitoring.nightly import monitor_day
+    from pipelines.scoring.paths import predictions_uri
+    from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA
+    from pipelines.storage import parquet_sink
+
+    ws, params = monitored["ws"], monitored["params"]
+    empty_day = LAST + timedelta(days=2)
+    with parquet_sink(predictions_uri(params, empty_day), PREDICTION_SCHEMA, DICTIONARY_COLUMNS):
+        pass
+    summary = monitor_day(params, empty_day, log_to_mlflow=False)
+    assert summary["rows"] == 0 and summary["verdict"]["level"] == "watch"
+    assert "too_few_rows" in summary["verdict"]["triggers"]
+    assert summary["model"]["version"] == monitored["champion"].version  # the champion's reference
+    shutil.rmtree(Path(predictions_uri(params, empty_day)).parent)
+
+
+def test_a_rerun_after_the_champion_moved_keeps_the_version_that_scored_the_day(monitored):
+    from pipelines.monitoring.nightly import monitor_day
+    from pipelines.training import tracking
+
+    ws, params, client = monitored["ws"], monitored["params"], monitored["client"]
+    first = monitored["champion"]
+    other = tracking.register_model(params.mlflow, first.run_id)  # same run: same version
+    assert other.version == first.version
+    newer = client.create_model_version(MODEL, f"runs:/{first.run_id}/model", first.run_id)
+    client.set_registered_model_alias(MODEL, "champion", newer.version)
+    try:
+        summary = monitor_day(params, NIGHTS[2], log_to_mlflow=False)
+    finally:
+        client.set_registered_model_alias(MODEL, "champion", first.version)
+    assert summary["model"]["version"] == first.version
+    assert _history(ws).set_index("date").loc[str(NIGHTS[2]), "model_version"] == first.version
+
+
+def test_a_version_without_a_reference_names_the_command_that_builds_it(monitored):
+    from pipelines import registry
+    from pipelines.monitoring.nightly import monitor_day
+    from pipelines.monitoring.reference import ReferenceMissing
+    from pipelines.scoring.day import score_day
+    from pipelines.training import tracking
+
+    ws, params, client = monitored["ws"], monitored["params"], monitored["client"]
+    first = monitored["champion"]
+    run = client.get_run(first.run_id)
+    model = registry.load_model(params.mlflow, first)
+    sample = pd.read_parquet(ws.path / "data" / "validated" / "flights" / f"date={NIGHTS[0]}")
+    from features.build import build_features, model_inputs
+    from pipelines.data import landing
+
+    inputs = model_inputs(
+        build_features(sample, landing.read_reference(params.landing_root, "weather"), params.features),
+        params.features,
+    ).head(50)
+    old_run = tracking.log_training_run(
+        params.mlflow, "before-monitoring", model, inputs, inputs.head(5), {}, {
+            k: v for k, v in run.data.metrics.items()
+        }, dict(run.data.tags), {}, {"feature_importance.json": json.loads(
+            Path(client.download_artifacts(first.run_id, "feature_importance.json")).read_text()
+        )},
+    )
+    old = tracking.register_model(params.mlflow, old_run)
+    client.delete_registered_model_alias(MODEL, "challenger")
+    day = NIGHTS[0]
+    score_day(params, day, old, "old-version", gate=None)
+    with pytest.raises(ReferenceMissing, match=f"mlops monitoring-reference --model-version {old.version}"):
+        monitor_day(params, day, log_to_mlflow=False)
+    assert not (_day_dir(ws, day) / "summary.json").exists()
+    built = ws.run("mlops", "monitoring-reference", "--model-version", old.version)
+    assert "false_alarms" in built.stdout
+    summary = monitor_day(params, day, log_to_mlflow=False)
+    assert summary["model"]["version"] == old.version
+    score_day(params, day, first, "test-scoring", gate=None)  # the day as the others had it
+
+
+def test_the_dag_monitors_its_night_and_alerts_once_per_condition(monitored):
+    ws = monitored["ws"]
+    alerts = ws.path / "reports" / "monitoring" / "alerts.jsonl"
+    alerts.unlink(missing_ok=True)
+    night = NIGHTS[6]
+    result = airflow_dags_test(ws, monitored["uri"], "monitoring", f"{night}T05:00:00+00:00")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "state=success" in output, output[-6000:]
+    summary = json.loads((_day_dir(ws, night) / "summary.json").read_text())
+    records = [json.loads(line) for line in alerts.read_text().splitlines()] if alerts.exists() else []
+    if summary["verdict"]["level"] == "ok":
+        assert records == []
+    else:
+        assert [r["date"] for r in records] == [str(night)]
+        assert records[0]["page"].endswith(f"/monitoring/date={night}/index.html")
+        assert records[0]["runbook"].endswith(".md") and records[0]["signals"]
+    # The same night again: no second alert.
+    again = airflow_dags_test(ws, monitored["uri"], "monitoring", f"{night}T05:00:00+00:00")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    after = alerts.read_text().splitlines() if alerts.exists() else []
+    assert len(after) == len(records)
+
+
+def test_a_failed_task_is_alerted_with_its_runbook(monitored):
+    """A night with no predictions: the sensor gives up ("late") and the failure notifier
+    writes the alert naming the DAG, the task, the day and the runbook."""
+    ws = monitored["ws"]
+    alerts = ws.path / "reports" / "monitoring" / "alerts.jsonl"
+    alerts.unlink(missing_ok=True)
+    night = date(2013, 3, 20)
+    result = airflow_dags_test(ws, monitored["uri"], "monitoring", f"{night}T05:00:00+00:00")
+    assert result.returncode != 0
+    records = [json.loads(line) for line in alerts.read_text().splitlines()]
+    failure = [r for r in records if r["kind"] == "task_failure"]
+    assert failure and failure[0]["task_id"] == "wait_for_predictions"
+    assert failure[0]["date"] == str(night) and failure[0]["runbook"].endswith("monitoring.md")
