@@ -120,7 +120,10 @@ def index_page(history: pd.DataFrame) -> str:
     rows = []
     for record in history.sort_values("date", ascending=False).to_dict("records"):
         day = record["date"]
-        reasons = "; ".join(json.loads(record.get("reasons") or "[]"))
+        monitored = isinstance(record.get("reasons"), str)
+        reasons = "; ".join(json.loads(record["reasons"])) if monitored else "labels only (not monitored)"
+        if not monitored:
+            record = {**record, "verdict": "", "model_version": record.get("model_version") or ""}
         rows.append(
             f'<tr class="{record.get("verdict", "")}"><td><a href="date={day}/index.html">{day}</a></td>'
             f"<td>{record.get('verdict', '')}</td><td>{record.get('model_version', '')}</td>"

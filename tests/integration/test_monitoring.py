@@ -90,8 +90,10 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
         assert summary["drift"]["judged"] and len(summary["drift"]["columns"]) >= 15
     # The labels of D land with D+1: the 5th's row got them from the run of the 6th.
     history = _history(ws)
-    assert list(history["date"]) == [str(d) for d in NIGHTS[1:6]]
+    # The 1st was scored, not monitored: its row holds its labels only.
+    assert list(history["date"]) == [str(d) for d in NIGHTS[:6]]
     labelled = history.set_index("date")
+    assert pd.isna(labelled.loc[str(NIGHTS[0]), "verdict"])
     assert labelled.loc[str(NIGHTS[4]), "labels"] == "in"
     assert 0.4 < labelled.loc[str(NIGHTS[4]), "actual_roc_auc"] < 1.0
     assert labelled.loc[str(NIGHTS[5]), "labels"] == "pending"
@@ -115,7 +117,7 @@ def test_rerunning_a_night_replaces_its_row_and_keeps_its_labels(monitored):
     before = _history(ws).set_index("date").loc[str(NIGHTS[3])]
     again = monitor_day(params, NIGHTS[3])
     history = _history(ws)
-    assert history["date"].is_unique and len(history) == 5
+    assert history["date"].is_unique and len(history) == 6
     after = history.set_index("date").loc[str(NIGHTS[3])]
     assert after["verdict"] == before["verdict"] == again["verdict"]["level"]
     assert after["drift_share"] == before["drift_share"]
