@@ -48,7 +48,7 @@ def monitoring() -> None:
         poke_interval=300,
         timeout=settings().scoring.wait_for_data_hours * 3600,
         mode="reschedule",
-        retries=0,
+        retries=1,  # one more wait window after "predictions are late", then on-call
         execution_timeout=timedelta(hours=8),
     )
     def wait_for_predictions() -> PokeReturnValue:

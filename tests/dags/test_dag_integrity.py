@@ -36,11 +36,13 @@ def test_every_dag_has_tags_docs_and_a_single_active_run(dagbag):
         assert dag.max_active_runs == 1, f"{dag_id} allows concurrent runs"
 
 
-def test_every_task_retries_and_times_out(dagbag):
+def test_every_task_retries_times_out_and_alerts_on_failure(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
             assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no timeout"
+            notifiers = [type(n).__name__ for n in (task.on_failure_callback or [])]
+            assert "TaskFailureNotifier" in notifiers, f"{dag_id}.{task.task_id} fails silently"
 
 
 def test_training_dag_shape(dagbag):

@@ -1,0 +1,199 @@
+"""How far to trust the monitoring, measured on 2013 (`mlops monitoring-backtest`).
+
+A model is trained on the first months (the training code, unchanged), its reference built
+as at registration, then every later day is monitored as the nightly job would: drift scores
+from the same Evidently stattests as its report (`drift.drift_scores`), the CBPE estimate,
+the delayed labels of the days before, the verdict. Reported:
+
+* how often a normal day alarms (`watch`/`act` from drift), in the first weeks after the
+  window and over the rest of the year;
+* how often an injected fault alarms, on the same days: a numeric feature shifted by one
+  reference standard deviation, a categorical column collapsed to one value, the whole
+  schedule moved by three hours (rebuilt from the raw flights with the feature code);
+* the mean absolute error of the estimated rolling ROC AUC against the one the labels give.
+No server: everything lands into a scratch folder, like `mlops holdout`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from features.build import attach_labels, build_features, model_inputs
+from pipelines.config import Params
+from pipelines.monitoring import drift, estimate, performance
+from pipelines.monitoring.reference import MonitoringReference, build_reference
+from pipelines.monitoring.verdict import ObservedWindow, Signals, decide_verdict
+from pipelines.training import evaluate, train
+
+
+@dataclass(frozen=True)
+class BacktestWindow:
+    train_start: date
+    holdout_start: date
+    window_end: date  # last day of the holdout; monitoring starts the day after
+    monitor_end: date
+    early_days: int  # "the first weeks after the window"
+    inject_every: int  # inject faults on every n-th monitored day
+
+
+def _with_schedule_moved(flights: pd.DataFrame, hours: int) -> pd.DataFrame:
+    moved = flights.copy()
+    for column in ("sched_dep_time", "sched_arr_time"):
+        minutes = (moved[column] // 100) * 60 + moved[column] % 100 + 60 * hours
+        minutes = minutes.clip(upper=23 * 60 + 59)
+        moved[column] = (minutes // 60) * 100 + minutes % 60
+    return moved
+
+
+def injected_days(
+    day_features: pd.DataFrame,
+    day_flights: pd.DataFrame,
+    weather: pd.DataFrame,
+    reference: MonitoringReference,
+    params: Params,
+) -> dict[str, pd.DataFrame]:
+    """The day's features under each injected fault (scores are recomputed by the caller)."""
+    numeric = [c for c in reference.columns.numeric if c != drift.SCORE_COLUMN]
+    top_numeric = max(numeric, key=lambda c: reference.importance.get(c, 0.0))
+    categorical = [c for c in reference.columns.categorical]
+    top_categorical = max(categorical, key=lambda c: reference.importance.get(c, 0.0))
+    shifted = day_features.copy()
+    shifted[top_numeric] = shifted[top_numeric] + float(reference.sample[top_numeric].std())
+    collapsed = day_features.copy()
+    collapsed[top_categorical] = collapsed[top_categorical].mode().iloc[0]
+    moved = build_features(_with_schedule_moved(day_flights, 3), weather, params.features)
+    return {
+        f"numeric_shift:{top_numeric}": shifted,
+        f"categorical_collapse:{top_categorical}": collapsed,
+        "schedule_moved_3h": moved,
+    }
+
+
+def _drift_level(scores: dict[str, float | None], rows: int, reference: MonitoringReference, params: Params) -> str:
+    drifted = drift.drifted(scores, reference.thresholds)
+    signals = Signals(
+        drifted=tuple(drifted),
+        important=reference.important(params.monitoring.verdict.important_features),
+        rows=rows,
+        min_rows=params.monitoring.min_rows,
+        holdout_roc_auc=0.0,
+        estimated_roc_auc=None,
+        observed=None,
+    )
+    return decide_verdict(signals, params.monitoring.verdict).level
+
+
+def run_backtest(params: Params, tables: dict[str, pd.DataFrame], window: BacktestWindow) -> dict[str, Any]:
+    """Train, build the reference, monitor every later day (see the module docstring)."""
+    features = build_features(tables["flights"], tables["weather"], params.features)
+    labelled = attach_labels(features, tables["outcomes"], params.features)
+    in_window = labelled[
+        (labelled["flight_date"] >= window.train_start.isoformat())
+        & (labelled["flight_date"] <= window.window_end.isoformat())
+    ]
+    split = train.temporal_split(in_window, window.holdout_start)
+    model = train.fit_model(split.train, params.train, params.features)
+    y_holdout = split.holdout["label"].astype(int).to_numpy()
+    holdout_p = train.predict_late_probability(model, split.holdout, params.features)
+    holdout = {f"holdout_{k}": v for k, v in evaluate.classification_metrics(y_holdout, holdout_p).items()}
+    importance = evaluate.permutation_importances(
+        model, model_inputs(split.holdout, params.features), y_holdout,
+        params.train.importance_sample_rows, params.train.importance_repeats, params.train.seed,
+    ).to_dict()
+    reference = build_reference(split.train, split.holdout, model, importance, holdout, params)
+    calibrator = reference.calibrator
+    settings = params.monitoring
+    flights_by_day = dict(tuple(tables["flights"].groupby("flight_date")))
+    later = labelled[
+        (labelled["flight_date"] > window.window_end.isoformat())
+        & (labelled["flight_date"] <= window.monitor_end.isoformat())
+    ].copy()
+    later[drift.SCORE_COLUMN] = model.predict_proba(model_inputs(later, params.features))[:, 1]
+    days: list[dict[str, Any]] = []
+    scored: dict[str, pd.DataFrame] = {}
+    for index, (day, frame) in enumerate(later.groupby("flight_date", sort=True)):
+        scored[day] = frame
+        scores = drift.drift_scores(reference.sample, frame, reference.columns)
+        level = _drift_level(scores, len(frame), reference, params)
+        d = date.fromisoformat(day)
+        recent = [scored[k] for k in (str(d - timedelta(days=o)) for o in range(settings.rolling_days)) if k in scored]
+        pooled = pd.concat(recent, ignore_index=True)
+        labelled_before = [scored[k].dropna(subset=["label"]) for k in (str(d - timedelta(days=o)) for o in range(1, settings.rolling_days + 1)) if k in scored]
+        observed = None
+        if labelled_before:
+            prior = pd.concat(labelled_before, ignore_index=True)
+            auc, low, high = performance.auc_interval(prior["label"].to_numpy(), prior[drift.SCORE_COLUMN].to_numpy(), settings.confidence)
+            observed = ObservedWindow(auc, low, high, len(labelled_before), len(prior))
+        estimated_window = estimate.estimated_metrics(pooled[drift.SCORE_COLUMN].to_numpy(), calibrator)
+        truth = pooled.dropna(subset=["label"])
+        actual_window = performance.auc_interval(truth["label"].to_numpy(), truth[drift.SCORE_COLUMN].to_numpy(), settings.confidence)[0]
+        full = decide_verdict(
+            Signals(
+                drifted=tuple(drift.drifted(scores, reference.thresholds)),
+                important=reference.important(settings.verdict.important_features),
+                rows=len(frame), min_rows=settings.min_rows,
+                holdout_roc_auc=holdout["holdout_roc_auc"],
+                estimated_roc_auc=estimated_window["roc_auc"], observed=observed,
+            ),
+            settings.verdict,
+        )
+        row: dict[str, Any] = {
+            "date": day, "days_after_window": (d - window.window_end).days, "rows": len(frame),
+            "drift_level": level, "verdict": full.level, "triggers": ",".join(full.triggers),
+            "drifted": ",".join(drift.drifted(scores, reference.thresholds)),
+            "estimated_window_roc_auc": estimated_window["roc_auc"],
+            "actual_window_roc_auc": actual_window,
+            "estimated_delay_rate": estimate.estimated_metrics(frame[drift.SCORE_COLUMN].to_numpy(), calibrator)["delay_rate"],
+            "actual_delay_rate": float(frame["label"].mean()),
+        }
+        if index % window.inject_every == 0:
+            for fault, faulty in injected_days(frame, flights_by_day[day], tables["weather"], reference, params).items():
+                faulty = faulty.copy()
+                faulty[drift.SCORE_COLUMN] = model.predict_proba(model_inputs(faulty, params.features))[:, 1]
+                row[f"inject:{fault}"] = _drift_level(drift.drift_scores(reference.sample, faulty, reference.columns), len(faulty), reference, params)
+        days.append(row)
+    return summarise(pd.DataFrame(days), reference, window)
+
+
+def _alarm_share(levels: pd.Series) -> float:
+    levels = levels.dropna()
+    return float((levels != "ok").mean()) if len(levels) else float("nan")
+
+
+def summarise(days: pd.DataFrame, reference: MonitoringReference, window: BacktestWindow) -> dict[str, Any]:
+    early = days[days["days_after_window"] <= window.early_days]
+    injected = [c for c in days.columns if c.startswith("inject:")]
+    error = (days["estimated_window_roc_auc"] - days["actual_window_roc_auc"]).abs()
+    return {
+        "window": {k: str(v) for k, v in window.__dict__.items()},
+        "monitored_days": len(days),
+        "holdout_false_alarms": reference.false_alarms,
+        "normal_day_alarm_rate": {
+            f"first_{window.early_days}_days": _alarm_share(early["drift_level"]),
+            "all_days": _alarm_share(days["drift_level"]),
+        },
+        "normal_day_act_rate": {
+            f"first_{window.early_days}_days": float((early["drift_level"] == "act").mean()),
+            "all_days": float((days["drift_level"] == "act").mean()),
+        },
+        "injected_alarm_rate": {c.removeprefix("inject:"): _alarm_share(days[c]) for c in injected},
+        "injected_days": int(days[injected[0]].notna().sum()) if injected else 0,
+        "estimate": {
+            "mae_rolling_roc_auc": float(error.mean()),
+            "mae_delay_rate": float((days["estimated_delay_rate"] - days["actual_delay_rate"]).abs().mean()),
+        },
+        "full_verdicts": days["verdict"].value_counts().to_dict(),
+    }
+
+
+def backtest_from_source(params: Params, landing_root: str, window: BacktestWindow) -> dict[str, Any]:
+    """Land the year from the upstream source into `landing_root`, then `run_backtest`."""
+    from pipelines.data import landing, snapshot
+    from pipelines.upstream import delivery
+
+    delivery.land_days(landing_root, landing.days(window.train_start, window.monitor_end + timedelta(days=1)))
+    tables = snapshot.collect_snapshot(landing_root, window.train_start, window.monitor_end)
+    return run_backtest(params, tables, window)
