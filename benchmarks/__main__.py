@@ -7,13 +7,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import features_throughput, gate_throughput, scoring_throughput
+from benchmarks import (
+    features_throughput,
+    gate_throughput,
+    monitoring_throughput,
+    scoring_throughput,
+)
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "features_throughput": features_throughput.run,
     "gate_throughput": gate_throughput.run,
     "scoring_throughput": scoring_throughput.run,
+    "monitoring_throughput": monitoring_throughput.run,
 }
 
 

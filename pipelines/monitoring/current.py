@@ -20,7 +20,8 @@ from pipelines.scoring.paths import predictions_uri
 from pipelines.scoring.shards import count_day_schedule, validated_flights_uri
 from pipelines.storage import exists, iter_parquet, parquet_row_count
 
-PREDICTION_READ = ["flight_id", "late_probability", "model_version", "model_run_id", "model_data_version"]
+SCORE_READ = ["flight_id", "late_probability"]
+VERSION_READ = ["model_version", "model_run_id", "model_data_version"]
 
 
 class PredictionsMissing(LookupError):
@@ -61,12 +62,14 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
         )
     rows = parquet_row_count(uri)
     fraction = sample_fraction(rows, params.monitoring.current_sample_rows)
-    parts, version = [], (None, None, None)
-    for part in iter_parquet(uri, batch_rows, columns=PREDICTION_READ):
-        if len(part) and version[0] is None:
-            first = part.iloc[0]
-            version = (str(first["model_version"]), str(first["model_run_id"]), str(first["model_data_version"]))
-        parts.append(part.loc[sampled(part["flight_id"], fraction), ["flight_id", "late_probability"]])
+    version: tuple[str | None, ...] = (None, None, None)
+    for first in iter_parquet(uri, 1, columns=VERSION_READ):  # one version scores a whole day
+        version = tuple(str(first.iloc[0][c]) for c in VERSION_READ)
+        break
+    parts = [
+        part.loc[sampled(part["flight_id"], fraction)]
+        for part in iter_parquet(uri, batch_rows, columns=SCORE_READ)
+    ]
     predictions = (
         pd.concat(parts, ignore_index=True)
         if parts
@@ -77,9 +80,8 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
 
 def scored_features(params: Params, scored: ScoredDay, batch_rows: int = 500_000) -> pd.DataFrame:
     """The sampled flights' features (training code) with the score they got."""
-    keep = set(scored.predictions["flight_id"])
     flights = [
-        part[part["flight_id"].isin(keep)]
+        part[sampled(part["flight_id"], scored.fraction)]
         for part in iter_parquet(
             validated_flights_uri(params, scored.day), batch_rows, columns=list(FLIGHT_INPUT_COLUMNS)
         )

@@ -1,0 +1,200 @@
+"""The nightly verdict on constructed signals: each branch on its own, then their mix."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipelines.config import load_params
+from pipelines.monitoring.drift import SCORE_COLUMN
+from pipelines.monitoring.verdict import (
+    ACT,
+    OK,
+    WATCH,
+    ObservedWindow,
+    Signals,
+    decide_verdict,
+    important_features,
+    worst,
+)
+
+# the committed policy, pinned to the numbers the cases below are built around
+POLICY = dataclasses.replace(
+    load_params().monitoring.verdict,
+    important_features=5,
+    minor_drift_min_columns=2,
+    performance_tolerance=0.02,
+    estimate_tolerance=0.03,
+    labels_late_days=3,
+)
+HOLDOUT = 0.75
+HEALTHY = ObservedWindow(roc_auc=0.75, low=0.73, high=0.77, days=7, rows=5000)
+
+
+def _signals(**overrides) -> Signals:
+    values = dict(
+        drifted=(),
+        important=("distance", "dep_hour"),
+        rows=1000,
+        min_rows=100,
+        holdout_roc_auc=HOLDOUT,
+        estimated_roc_auc=HOLDOUT,
+        observed=HEALTHY,
+        labels_missing=(),
+    )
+    values.update(overrides)
+    return Signals(**values)
+
+
+def test_no_signal_is_ok():
+    verdict = decide_verdict(_signals(), POLICY)
+    assert verdict.level == OK
+    assert verdict.reasons == ("no signal",)
+    assert verdict.triggers == ()
+
+
+def test_drift_on_an_important_feature_is_act():
+    verdict = decide_verdict(_signals(drifted=("dep_hour",)), POLICY)
+    assert verdict.level == ACT
+    assert verdict.triggers == ("important_drift",)
+    assert "dep_hour" in verdict.reasons[0]
+
+
+def test_drift_of_the_score_column_is_act_prediction_drift():
+    verdict = decide_verdict(_signals(drifted=(SCORE_COLUMN,)), POLICY)
+    assert verdict.level == ACT
+    assert verdict.triggers == ("prediction_drift",)
+
+
+def test_score_column_does_not_count_as_a_minor_feature():
+    verdict = decide_verdict(_signals(drifted=(SCORE_COLUMN, "wind_speed")), POLICY)
+    assert verdict.triggers == ("prediction_drift",)
+
+
+def test_fewer_minor_drifted_columns_than_the_minimum_is_ok():
+    verdict = decide_verdict(_signals(drifted=("wind_speed",)), POLICY)
+    assert verdict.level == OK
+    assert verdict.triggers == ()
+
+
+@pytest.mark.parametrize("minimum", [2, 3])
+def test_minor_drift_on_the_minimum_number_of_columns_is_watch(minimum):
+    policy = dataclasses.replace(POLICY, minor_drift_min_columns=minimum)
+    columns = ("wind_speed", "visibility", "precipitation")[:minimum]
+    below = decide_verdict(_signals(drifted=columns[:-1]), policy)
+    at = decide_verdict(_signals(drifted=columns), policy)
+    assert below.level == OK
+    assert at.level == WATCH
+    assert at.triggers == ("minor_drift",)
+    assert all(c in at.reasons[0] for c in columns)
+
+
+def test_too_few_rows_is_watch_and_drift_is_not_judged():
+    signals = _signals(rows=99, drifted=("distance", SCORE_COLUMN, "wind_speed", "visibility"))
+    verdict = decide_verdict(signals, POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("too_few_rows",)
+    assert "drift not judged" in verdict.reasons[0]
+
+
+def test_exactly_min_rows_is_judged():
+    verdict = decide_verdict(_signals(rows=100, drifted=("distance",)), POLICY)
+    assert verdict.triggers == ("important_drift",)
+
+
+def test_window_interval_entirely_below_the_holdout_is_act_performance_drop():
+    observed = ObservedWindow(roc_auc=0.70, low=0.68, high=0.72, days=7, rows=5000)
+    verdict = decide_verdict(_signals(observed=observed), POLICY)
+    assert verdict.level == ACT
+    assert verdict.triggers == ("performance_drop",)
+
+
+def test_drop_whose_interval_includes_the_holdout_is_watch_performance_dip():
+    observed = ObservedWindow(roc_auc=0.72, low=0.69, high=0.76, days=3, rows=800)
+    verdict = decide_verdict(_signals(observed=observed), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("performance_dip",)
+
+
+def test_interval_below_the_holdout_but_point_within_tolerance_is_ok():
+    """A tight interval just under the holdout is no drop: the point must also be past the tolerance."""
+    observed = ObservedWindow(roc_auc=0.74, low=0.735, high=0.745, days=7, rows=90000)
+    verdict = decide_verdict(_signals(observed=observed), POLICY)
+    assert verdict.level == OK
+    assert verdict.triggers == ()
+
+
+def test_estimate_below_the_holdout_by_more_than_its_tolerance_is_watch():
+    verdict = decide_verdict(_signals(estimated_roc_auc=0.71), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("estimate_drop",)
+
+
+@pytest.mark.parametrize("estimate", [0.73, None])
+def test_estimate_within_tolerance_or_missing_is_ok(estimate):
+    verdict = decide_verdict(_signals(estimated_roc_auc=estimate), POLICY)
+    assert verdict.level == OK
+    assert verdict.triggers == ()
+
+
+def test_no_labelled_window_is_ok_with_performance_pending():
+    verdict = decide_verdict(_signals(observed=None), POLICY)
+    assert verdict.level == OK
+    assert verdict.triggers == ()
+    assert any("pending" in r for r in verdict.reasons)
+
+
+def test_labels_missing_for_fewer_than_the_late_days_are_pending():
+    missing = ("2024-03-03", "2024-03-04")
+    verdict = decide_verdict(_signals(labels_missing=missing), POLICY)
+    assert verdict.level == OK
+    assert verdict.triggers == ()
+    assert "labels pending for 2024-03-03, 2024-03-04" in verdict.reasons
+
+
+def test_labels_missing_for_the_late_days_is_watch_labels_late():
+    missing = ("2024-03-02", "2024-03-03", "2024-03-04")
+    verdict = decide_verdict(_signals(labels_missing=missing), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("labels_late",)
+    assert "3 days" in verdict.reasons[0]
+
+
+def test_worst_level_wins_and_triggers_are_sorted():
+    signals = _signals(
+        drifted=("distance",),
+        estimated_roc_auc=0.70,
+        labels_missing=("2024-03-02", "2024-03-03", "2024-03-04"),
+    )
+    verdict = decide_verdict(signals, POLICY)
+    assert verdict.level == ACT
+    assert verdict.triggers == ("estimate_drop", "important_drift", "labels_late")
+
+
+def test_reasons_are_ordered_worst_first():
+    """`too_few_rows` (watch) is found before the performance drop (act) but is said after it;
+    the pending note (ok) is found before `labels_late` (watch) but is said last."""
+    drop = ObservedWindow(roc_auc=0.70, low=0.68, high=0.72, days=7, rows=5000)
+    verdict = decide_verdict(_signals(rows=10, observed=drop), POLICY)
+    assert verdict.reasons[0].startswith("ROC AUC 0.700")
+    assert verdict.reasons[1].startswith("only 10 scored rows")
+
+    late = ("2024-03-02", "2024-03-03", "2024-03-04")
+    verdict = decide_verdict(_signals(observed=None, labels_missing=late), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.reasons[0].startswith("labels missing")
+    assert "pending" in verdict.reasons[-1]
+
+
+def test_important_features_are_the_top_positive_importances():
+    importance = {"distance": 0.3, "carrier": 0.0, "visibility": -0.1, "dep_hour": 0.5, "wind": 0.01}
+    assert important_features(importance, 3) == ("dep_hour", "distance", "wind")
+    assert important_features(importance, 1) == ("dep_hour",)
+    assert important_features(importance, 10) == ("dep_hour", "distance", "wind")
+
+
+def test_worst_of_levels():
+    assert worst([OK, ACT, WATCH]) == ACT
+    assert worst([OK, WATCH]) == WATCH
+    assert worst([]) == OK
