@@ -13,6 +13,9 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mlops-test-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(
+    Path(__file__).resolve().parents[1] / "orchestration" / "plugins"
+)
 # as scripts/env.sh: wait for SQLite's write lock up to 30 s (the driver's default is 5 s)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
     f"sqlite:///{_AIRFLOW_HOME}/airflow.db?timeout=30"

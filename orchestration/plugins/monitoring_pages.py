@@ -77,7 +77,8 @@ def page(path: str) -> Response:
 
     params = load_params()
     if path.rstrip("/").startswith("date=") and path.count("/") == 0:
-        return RedirectResponse(f"{PREFIX}/{path.rstrip('/')}/index.html")
+        # relative, so it works under any mount: ".../date=D" -> "date=D/index.html"
+        return RedirectResponse("index.html" if path.endswith("/") else f"{path}/index.html")
     return _serve(params.workspace_path(params.monitoring.reports_dir), path or "index.html")
 
 
