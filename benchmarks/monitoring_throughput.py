@@ -39,7 +39,7 @@ CASES = {"synthetic_1m": 1_000_000, "synthetic_10m": 10_000_000}
 def attach_reference(params_path: Path) -> None:
     """The champion's reference, built and logged exactly as `train_and_log` does."""
     import mlflow
-
+    from benchmarks.gate_throughput import scheduled_year
     from features.build import attach_labels, build_features, model_inputs
     from pipelines.config import load_params
     from pipelines.monitoring.reference import build_reference, log_reference
@@ -47,7 +47,6 @@ def attach_reference(params_path: Path) -> None:
     from pipelines.training import evaluate
     from pipelines.training.train import temporal_split
     from pipelines.upstream import delivery, sources
-    from benchmarks.gate_throughput import scheduled_year
 
     params = load_params(params_path)
     champion = resolve_alias(params.mlflow)
@@ -56,15 +55,23 @@ def attach_reference(params_path: Path) -> None:
     outcomes = sources.source_flights().copy()
     outcomes["flight_date"] = outcomes["flight_date"].map(date.isoformat)
     outcomes["flight_id"] = delivery.flight_id(outcomes)
-    features = build_features(scheduled_year(), sources.source_reference_table("weather"), params.features)
+    features = build_features(
+        scheduled_year(), sources.source_reference_table("weather"), params.features
+    )
     labelled = attach_labels(features, outcomes, params.features)
     split = temporal_split(labelled, params.train.holdout_start)
     y = split.holdout["label"].astype(int).to_numpy()
     probability = model.predict_proba(model_inputs(split.holdout, params.features))[:, 1]
-    holdout = {f"holdout_{k}": v for k, v in evaluate.classification_metrics(y, probability).items()}
+    holdout = {
+        f"holdout_{k}": v for k, v in evaluate.classification_metrics(y, probability).items()
+    }
     importance = evaluate.permutation_importances(
-        model, model_inputs(split.holdout, params.features), y,
-        params.train.importance_sample_rows, params.train.importance_repeats, params.train.seed,
+        model,
+        model_inputs(split.holdout, params.features),
+        y,
+        params.train.importance_sample_rows,
+        params.train.importance_repeats,
+        params.train.seed,
     ).to_dict()
     reference = build_reference(split.train, split.holdout, model, importance, holdout, params)
     log_reference(params.mlflow, champion.run_id, reference)
@@ -144,11 +151,15 @@ def _levels(scores: dict, reference, params_path: Path) -> dict:
         estimated_roc_auc=None,
         observed=None,
     )
-    return {"drifted": sorted(drifted), "drift_verdict": decide_verdict(signals, params.monitoring.verdict).level}
+    return {
+        "drifted": sorted(drifted),
+        "drift_verdict": decide_verdict(signals, params.monitoring.verdict).level,
+    }
 
 
 def measure_drift(params_path: Path) -> dict:
     import evidently.presets  # noqa: F401  imported before the clock, as the baseline's is
+
     import pipelines.monitoring.nightly  # noqa: F401
 
     with PeakTreeMemory() as memory:
@@ -174,10 +185,16 @@ def _day_features(params_path: Path):  # type: ignore[no-untyped-def]
     from pipelines.scoring.paths import predictions_uri
 
     params = load_params(params_path)
-    flights = pd.read_parquet(landing.partition_uri(params.landing_root, "flights", scoring_throughput.DAY))
-    features = build_features(flights, landing.read_reference(params.landing_root, "weather"), params.features)
+    flights = pd.read_parquet(
+        landing.partition_uri(params.landing_root, "flights", scoring_throughput.DAY)
+    )
+    features = build_features(
+        flights, landing.read_reference(params.landing_root, "weather"), params.features
+    )
     del flights
-    scores = pd.read_parquet(predictions_uri(params, scoring_throughput.DAY), columns=["flight_id", "late_probability"])
+    scores = pd.read_parquet(
+        predictions_uri(params, scoring_throughput.DAY), columns=["flight_id", "late_probability"]
+    )
     return params, features.merge(scores, on="flight_id", validate="one_to_one")
 
 
@@ -189,8 +206,13 @@ def measure_unsampled(params_path: Path) -> dict:
     params, current_features = _day_features(params_path)
     reference, _, _ = _reference_for(params, scored_day(params, scoring_throughput.DAY))
     started = time.perf_counter()
-    run = drift.drift_report(reference.sample, current_features, reference.columns, reference.thresholds)
-    return {"unsampled_drift_seconds": round(time.perf_counter() - started, 2), **_levels(run.scores, reference, params_path)}
+    run = drift.drift_report(
+        reference.sample, current_features, reference.columns, reference.thresholds
+    )
+    return {
+        "unsampled_drift_seconds": round(time.perf_counter() - started, 2),
+        **_levels(run.scores, reference, params_path),
+    }
 
 
 def measure_baseline(params_path: Path) -> dict:
@@ -210,9 +232,13 @@ def measure_baseline(params_path: Path) -> dict:
 
     picked = np.random.default_rng(1).integers(0, len(training), size=len(current_features))
     reference = build_features(
-        training.iloc[picked].reset_index(drop=True), sources.source_reference_table("weather"), params.features
+        training.iloc[picked].reset_index(drop=True),
+        sources.source_reference_table("weather"),
+        params.features,
     )
-    reference["late_probability"] = current_features["late_probability"].sample(frac=1.0, random_state=1).to_numpy()
+    reference["late_probability"] = (
+        current_features["late_probability"].sample(frac=1.0, random_state=1).to_numpy()
+    )
     columns = [*CATEGORICAL_FEATURES, *numeric_features(params.features), "late_probability"]
     definition = DataDefinition(
         numerical_columns=[*numeric_features(params.features), "late_probability"],
@@ -228,7 +254,11 @@ def measure_baseline(params_path: Path) -> dict:
         )
         seconds = time.perf_counter() - started
     _ = pd
-    return {"baseline_seconds": round(seconds, 2), "baseline_peak_memory_mb": memory.mb, "rows": len(current_frame)}
+    return {
+        "baseline_seconds": round(seconds, 2),
+        "baseline_peak_memory_mb": memory.mb,
+        "rows": len(current_frame),
+    }
 
 
 COMMANDS = {
@@ -241,7 +271,14 @@ COMMANDS = {
 
 def _child(command: str, params_path: Path, *extra: str) -> dict:
     child = subprocess.run(
-        [sys.executable, "-m", "benchmarks.monitoring_throughput", command, str(params_path), *extra],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.monitoring_throughput",
+            command,
+            str(params_path),
+            *extra,
+        ],
         capture_output=True,
         text=True,
     )
@@ -263,7 +300,12 @@ def run(cases: dict[str, int] | None = None, baseline: bool = True) -> dict:
         print(json.dumps(results["real_day"]), file=sys.stderr)
         for case, rows in (cases or CASES).items():
             landed = scoring_throughput.land_batch(params_path, rows)
-            _child("score", params_path, scoring_throughput.DAY.isoformat(), json.dumps(landed["dates"]))
+            _child(
+                "score",
+                params_path,
+                scoring_throughput.DAY.isoformat(),
+                json.dumps(landed["dates"]),
+            )
             results[case] = {"case": case, "rows": rows, **_child("drift", params_path)}
             if case == "synthetic_1m":
                 unsampled = _child("unsampled", params_path)
@@ -281,9 +323,13 @@ def run(cases: dict[str, int] | None = None, baseline: bool = True) -> dict:
             print(json.dumps(results[case]), file=sys.stderr)
     small = results.get("synthetic_1m")
     if small and "baseline_1m" in results:
-        results["speedup_1m_vs_data_drift_preset"] = round(results["baseline_1m"]["baseline_seconds"] / small["drift_seconds"], 1)
+        results["speedup_1m_vs_data_drift_preset"] = round(
+            results["baseline_1m"]["baseline_seconds"] / small["drift_seconds"], 1
+        )
     if small and "synthetic_10m" in results:
-        results["memory_10m_over_1m"] = round(results["synthetic_10m"]["drift_peak_memory_mb"] / small["drift_peak_memory_mb"], 2)
+        results["memory_10m_over_1m"] = round(
+            results["synthetic_10m"]["drift_peak_memory_mb"] / small["drift_peak_memory_mb"], 2
+        )
     return results
 
 

@@ -79,15 +79,25 @@ def monitoring() -> None:
             },
         )
         drift = {"top": summary["drift"]["top"], "drifted": summary["drift"]["drifted"]}
-        return {"date": summary["date"], "model": summary["model"], "verdict": verdict, "drift": drift}
+        return {
+            "date": summary["date"],
+            "model": summary["model"],
+            "verdict": verdict,
+            "drift": drift,
+        }
 
     @task
     def alert(summary: dict) -> dict:
         """Alert on `watch` / `act`, once per persisting condition (grouped in the alert log)."""
-        from pipelines.config import load_params
-        from pipelines.monitoring.alerts import decide_alert, read_alerts, verdict_alert
-
         from orchestration.notifiers import deliver, runbook_base, ui_base
+        from pipelines.config import load_params
+        from pipelines.monitoring.alerts import (
+            decide_alert,
+            night_before_condition,
+            read_alerts,
+            verdict_alert,
+        )
+        from pipelines.monitoring.history import read_history
 
         params = load_params()
         log = params.workspace_path(params.monitoring.alerts_path)
@@ -98,6 +108,9 @@ def monitoring() -> None:
             summary["verdict"]["level"],
             summary["verdict"]["triggers"],
             params.monitoring.alert_repeat_days,
+            night_before_condition(
+                read_history(params.workspace_path(params.monitoring.reports_dir)), day
+            ),
         )
         if not decision.send:
             return {"sent": False, "why": decision.why}

@@ -47,7 +47,9 @@ def _connection(conn_id: str) -> Any | None:
 def _slack(connection: Any, message: str) -> None:
     url = connection.password or connection.host
     request = urllib.request.Request(
-        url, data=json.dumps({"text": message}).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps({"text": message}).encode(),
+        headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=10).close()
 
@@ -59,7 +61,8 @@ def _email(connection: Any, record: dict[str, Any], context: Any) -> None:
     SmtpNotifier(
         to=to,
         smtp_conn_id=EMAIL_CONNECTION,
-        subject=f"[mlops] {record['kind']} {record.get('date', '')}: {record.get('level', 'failure')}",
+        subject=f"[mlops] {record['kind']} {record.get('date', '')}: "
+        f"{record.get('level', 'failure')}",
         html_content=f"<p>{record['message']}</p>",
     ).notify(context)
 
@@ -77,7 +80,9 @@ def deliver(record: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if email is not None and context is not None:
         _email(email, record, context)
         channels.append("email")
-    return append_alert(params.workspace_path(params.monitoring.alerts_path), {**record, "channels": channels})
+    return append_alert(
+        params.workspace_path(params.monitoring.alerts_path), {**record, "channels": channels}
+    )
 
 
 class TaskFailureNotifier(BaseNotifier):

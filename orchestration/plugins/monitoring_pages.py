@@ -96,7 +96,11 @@ class MonitoringPageLink(BaseOperatorLink):
         from pipelines.config import load_params
 
         with create_session() as session:
-            run = session.query(DagRun).filter_by(dag_id=ti_key.dag_id, run_id=ti_key.run_id).one_or_none()
+            run = (
+                session.query(DagRun)
+                .filter_by(dag_id=ti_key.dag_id, run_id=ti_key.run_id)
+                .one_or_none()
+            )
         if run is None or run.data_interval_end is None:
             return f"{PREFIX}/"
         from zoneinfo import ZoneInfo

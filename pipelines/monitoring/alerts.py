@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pipelines.storage import exclusive_lease, exists, read_text, write_text
@@ -29,6 +29,20 @@ def condition(level: str, triggers: list[str]) -> str:
     return f"{level}:{','.join(sorted(triggers))}"
 
 
+def night_before_condition(history: Any, day: date) -> str | None:
+    """The condition of the latest monitored night before `day` in the history table."""
+    import json
+
+    earlier = history[(history["date"] < day.isoformat())]
+    if "verdict" not in earlier:
+        return None
+    earlier = earlier.dropna(subset=["verdict"])
+    if earlier.empty:
+        return None
+    last = earlier.iloc[-1]
+    return condition(str(last["verdict"]), json.loads(last["triggers"]))
+
+
 @dataclass(frozen=True)
 class AlertDecision:
     send: bool
@@ -36,9 +50,17 @@ class AlertDecision:
 
 
 def decide_alert(
-    alerts: list[dict[str, Any]], day: date, level: str, triggers: list[str], repeat_days: int
+    alerts: list[dict[str, Any]],
+    day: date,
+    level: str,
+    triggers: list[str],
+    repeat_days: int,
+    night_before: str | None = None,
 ) -> AlertDecision:
-    """Send for a new `watch`/`act` condition; group a persisting one (pure)."""
+    """Send for a new `watch`/`act` condition; group a persisting one (pure).
+
+    `night_before` is the previous monitored night's condition (`condition(level, triggers)`,
+    from the history): a condition that cleared and came back is new again."""
     if level == "ok":
         return AlertDecision(False, "verdict ok")
     key = condition(level, triggers)
@@ -48,6 +70,8 @@ def decide_alert(
     earlier = [a for a in verdicts if a["date"] < day.isoformat()]
     if not earlier:
         return AlertDecision(True, "first alert")
+    if night_before is not None and night_before != key:
+        return AlertDecision(True, f"new since the night before ({night_before})")
     last = max(earlier, key=lambda a: a["date"])
     if last["condition"] != key:
         return AlertDecision(True, f"condition changed from {last['condition']}")
@@ -59,8 +83,13 @@ def decide_alert(
 
 def verdict_alert(summary: dict[str, Any], page_url: str, runbook_base: str) -> dict[str, Any]:
     verdict = summary["verdict"]
+    # triggers come worst first: the runbook of the worst signal
     runbook = RUNBOOK_BY_TRIGGER.get(next(iter(verdict["triggers"]), ""), "drift-alert.md")
-    top = [f"{r['column']} {r['score']:.3g} (threshold {r['threshold']:.3g})" for r in summary["drift"]["top"] if r["drifted"]]
+    top = [
+        f"{r['column']} {r['score']:.3g} (threshold {r['threshold']:.3g})"
+        for r in summary["drift"]["top"]
+        if r["drifted"]
+    ]
     return {
         "kind": "verdict",
         "date": summary["date"],
@@ -89,7 +118,7 @@ def read_alerts(uri: str) -> list[dict[str, Any]]:
 def append_alert(uri: str, record: dict[str, Any]) -> dict[str, Any]:
     """Append one JSON line. Object stores cannot append: the log is rewritten atomically
     under a lease beside it, so concurrent notifiers (any DAG's failures) never lose a line."""
-    stamped = {"sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}
+    stamped = {"sent_at": datetime.now(UTC).isoformat(timespec="seconds"), **record}
     with exclusive_lease(uri + ".lease", "alerts", ttl_seconds=60, wait_seconds=30):
         lines = read_text(uri) if exists(uri) else ""
         write_text(lines + json.dumps(stamped, sort_keys=True, default=str) + "\n", uri)

@@ -72,7 +72,9 @@ def injected_days(
     }
 
 
-def _drift_level(scores: dict[str, float | None], rows: int, reference: MonitoringReference, params: Params) -> str:
+def _drift_level(
+    scores: dict[str, float | None], rows: int, reference: MonitoringReference, params: Params
+) -> str:
     drifted = drift.drifted(scores, reference.thresholds)
     signals = Signals(
         drifted=tuple(drifted),
@@ -86,7 +88,9 @@ def _drift_level(scores: dict[str, float | None], rows: int, reference: Monitori
     return decide_verdict(signals, params.monitoring.verdict).level
 
 
-def run_backtest(params: Params, tables: dict[str, pd.DataFrame], window: BacktestWindow) -> dict[str, Any]:
+def run_backtest(
+    params: Params, tables: dict[str, pd.DataFrame], window: BacktestWindow
+) -> dict[str, Any]:
     """Train, build the reference, monitor every later day (see the module docstring)."""
     features = build_features(tables["flights"], tables["weather"], params.features)
     labelled = attach_labels(features, tables["outcomes"], params.features)
@@ -98,10 +102,16 @@ def run_backtest(params: Params, tables: dict[str, pd.DataFrame], window: Backte
     model = train.fit_model(split.train, params.train, params.features)
     y_holdout = split.holdout["label"].astype(int).to_numpy()
     holdout_p = train.predict_late_probability(model, split.holdout, params.features)
-    holdout = {f"holdout_{k}": v for k, v in evaluate.classification_metrics(y_holdout, holdout_p).items()}
+    holdout = {
+        f"holdout_{k}": v for k, v in evaluate.classification_metrics(y_holdout, holdout_p).items()
+    }
     importance = evaluate.permutation_importances(
-        model, model_inputs(split.holdout, params.features), y_holdout,
-        params.train.importance_sample_rows, params.train.importance_repeats, params.train.seed,
+        model,
+        model_inputs(split.holdout, params.features),
+        y_holdout,
+        params.train.importance_sample_rows,
+        params.train.importance_repeats,
+        params.train.seed,
     ).to_dict()
     reference = build_reference(split.train, split.holdout, model, importance, holdout, params)
     calibrator = reference.calibrator
@@ -119,41 +129,72 @@ def run_backtest(params: Params, tables: dict[str, pd.DataFrame], window: Backte
         scores = drift.drift_scores(reference.sample, frame, reference.columns)
         level = _drift_level(scores, len(frame), reference, params)
         d = date.fromisoformat(day)
-        recent = [scored[k] for k in (str(d - timedelta(days=o)) for o in range(settings.rolling_days)) if k in scored]
+        recent = [
+            scored[k]
+            for k in (str(d - timedelta(days=o)) for o in range(settings.rolling_days))
+            if k in scored
+        ]
         pooled = pd.concat(recent, ignore_index=True)
-        labelled_before = [scored[k].dropna(subset=["label"]) for k in (str(d - timedelta(days=o)) for o in range(1, settings.rolling_days + 1)) if k in scored]
+        labelled_before = [
+            scored[k].dropna(subset=["label"])
+            for k in (str(d - timedelta(days=o)) for o in range(1, settings.rolling_days + 1))
+            if k in scored
+        ]
         observed = None
         if labelled_before:
             prior = pd.concat(labelled_before, ignore_index=True)
-            auc, low, high = performance.auc_interval(prior["label"].to_numpy(), prior[drift.SCORE_COLUMN].to_numpy(), settings.confidence)
+            auc, low, high = performance.auc_interval(
+                prior["label"].to_numpy(), prior[drift.SCORE_COLUMN].to_numpy(), settings.confidence
+            )
             observed = ObservedWindow(auc, low, high, len(labelled_before), len(prior))
-        estimated_window = estimate.estimated_metrics(pooled[drift.SCORE_COLUMN].to_numpy(), calibrator)
+        estimated_window = estimate.estimated_metrics(
+            pooled[drift.SCORE_COLUMN].to_numpy(), calibrator
+        )
         truth = pooled.dropna(subset=["label"])
-        actual_window = performance.auc_interval(truth["label"].to_numpy(), truth[drift.SCORE_COLUMN].to_numpy(), settings.confidence)[0]
+        actual_window = performance.auc_interval(
+            truth["label"].to_numpy(), truth[drift.SCORE_COLUMN].to_numpy(), settings.confidence
+        )[0]
         full = decide_verdict(
             Signals(
                 drifted=tuple(drift.drifted(scores, reference.thresholds)),
                 important=reference.important(settings.verdict.important_features),
-                rows=len(frame), min_rows=settings.min_rows,
+                rows=len(frame),
+                min_rows=settings.min_rows,
                 holdout_roc_auc=holdout["holdout_roc_auc"],
-                estimated_roc_auc=estimated_window["roc_auc"], observed=observed,
+                estimated_roc_auc=estimated_window["roc_auc"],
+                observed=observed,
             ),
             settings.verdict,
         )
         row: dict[str, Any] = {
-            "date": day, "days_after_window": (d - window.window_end).days, "rows": len(frame),
-            "drift_level": level, "verdict": full.level, "triggers": ",".join(full.triggers),
+            "date": day,
+            "days_after_window": (d - window.window_end).days,
+            "rows": len(frame),
+            "drift_level": level,
+            "verdict": full.level,
+            "triggers": ",".join(full.triggers),
             "drifted": ",".join(drift.drifted(scores, reference.thresholds)),
             "estimated_window_roc_auc": estimated_window["roc_auc"],
             "actual_window_roc_auc": actual_window,
-            "estimated_delay_rate": estimate.estimated_metrics(frame[drift.SCORE_COLUMN].to_numpy(), calibrator)["delay_rate"],
+            "estimated_delay_rate": estimate.estimated_metrics(
+                frame[drift.SCORE_COLUMN].to_numpy(), calibrator
+            )["delay_rate"],
             "actual_delay_rate": float(frame["label"].mean()),
         }
         if index % window.inject_every == 0:
-            for fault, faulty in injected_days(frame, flights_by_day[day], tables["weather"], reference, params).items():
+            for fault, faulty in injected_days(
+                frame, flights_by_day[day], tables["weather"], reference, params
+            ).items():
                 faulty = faulty.copy()
-                faulty[drift.SCORE_COLUMN] = model.predict_proba(model_inputs(faulty, params.features))[:, 1]
-                row[f"inject:{fault}"] = _drift_level(drift.drift_scores(reference.sample, faulty, reference.columns), len(faulty), reference, params)
+                faulty[drift.SCORE_COLUMN] = model.predict_proba(
+                    model_inputs(faulty, params.features)
+                )[:, 1]
+                row[f"inject:{fault}"] = _drift_level(
+                    drift.drift_scores(reference.sample, faulty, reference.columns),
+                    len(faulty),
+                    reference,
+                    params,
+                )
         days.append(row)
     return summarise(pd.DataFrame(days), reference, window)
 
@@ -163,7 +204,9 @@ def _alarm_share(levels: pd.Series) -> float:
     return float((levels != "ok").mean()) if len(levels) else float("nan")
 
 
-def summarise(days: pd.DataFrame, reference: MonitoringReference, window: BacktestWindow) -> dict[str, Any]:
+def summarise(
+    days: pd.DataFrame, reference: MonitoringReference, window: BacktestWindow
+) -> dict[str, Any]:
     early = days[days["days_after_window"] <= window.early_days]
     injected = [c for c in days.columns if c.startswith("inject:")]
     error = (days["estimated_window_roc_auc"] - days["actual_window_roc_auc"]).abs()
@@ -183,17 +226,23 @@ def summarise(days: pd.DataFrame, reference: MonitoringReference, window: Backte
         "injected_days": int(days[injected[0]].notna().sum()) if injected else 0,
         "estimate": {
             "mae_rolling_roc_auc": float(error.mean()),
-            "mae_delay_rate": float((days["estimated_delay_rate"] - days["actual_delay_rate"]).abs().mean()),
+            "mae_delay_rate": float(
+                (days["estimated_delay_rate"] - days["actual_delay_rate"]).abs().mean()
+            ),
         },
         "full_verdicts": days["verdict"].value_counts().to_dict(),
     }
 
 
-def backtest_from_source(params: Params, landing_root: str, window: BacktestWindow) -> dict[str, Any]:
+def backtest_from_source(
+    params: Params, landing_root: str, window: BacktestWindow
+) -> dict[str, Any]:
     """Land the year from the upstream source into `landing_root`, then `run_backtest`."""
     from pipelines.data import landing, snapshot
     from pipelines.upstream import delivery
 
-    delivery.land_days(landing_root, landing.days(window.train_start, window.monitor_end + timedelta(days=1)))
+    delivery.land_days(
+        landing_root, landing.days(window.train_start, window.monitor_end + timedelta(days=1))
+    )
     tables = snapshot.collect_snapshot(landing_root, window.train_start, window.monitor_end)
     return run_backtest(params, tables, window)

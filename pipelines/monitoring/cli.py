@@ -36,7 +36,9 @@ def monitoring_reference(
     from pipelines.monitoring.rebuild import rebuild_reference
 
     reference = rebuild_reference(load(params_path), model_version)
-    typer.echo(json.dumps({"window": reference.window, "false_alarms": reference.false_alarms}, indent=2))
+    typer.echo(
+        json.dumps({"window": reference.window, "false_alarms": reference.false_alarms}, indent=2)
+    )
 
 
 @commands.command("monitoring-backtest")
@@ -58,8 +60,12 @@ def monitoring_backtest(
     from pipelines.monitoring.backtest import BacktestWindow, backtest_from_source
 
     window = BacktestWindow(
-        parse_date(train_start), parse_date(holdout_start), parse_date(window_end),
-        parse_date(monitor_end), early_days, inject_every,
+        parse_date(train_start),
+        parse_date(holdout_start),
+        parse_date(window_end),
+        parse_date(monitor_end),
+        early_days,
+        inject_every,
     )
     with tempfile.TemporaryDirectory() as scratch:
         result = backtest_from_source(load(params_path), scratch, window)

@@ -73,7 +73,9 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
     predictions = (
         pd.concat(parts, ignore_index=True)
         if parts
-        else pd.DataFrame({"flight_id": pd.Series(dtype=object), "late_probability": pd.Series(dtype=float)})
+        else pd.DataFrame(
+            {"flight_id": pd.Series(dtype=object), "late_probability": pd.Series(dtype=float)}
+        )
     )
     return ScoredDay(day, rows, fraction, predictions, *version)
 
@@ -83,7 +85,9 @@ def scored_features(params: Params, scored: ScoredDay, batch_rows: int = 500_000
     flights = [
         part[sampled(part["flight_id"], scored.fraction)]
         for part in iter_parquet(
-            validated_flights_uri(params, scored.day), batch_rows, columns=list(FLIGHT_INPUT_COLUMNS)
+            validated_flights_uri(params, scored.day),
+            batch_rows,
+            columns=list(FLIGHT_INPUT_COLUMNS),
         )
     ]
     frame = pd.concat(flights, ignore_index=True)

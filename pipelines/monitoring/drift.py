@@ -22,6 +22,7 @@ import pandas as pd
 from pipelines.config import MonitoringParams
 
 SCORE_COLUMN = "late_probability"
+MIN_THRESHOLD = 1e-6
 DISTANCE_METHODS = ("wasserstein", "jensenshannon", "psi", "kl_div", "hellinger", "TVD")
 
 
@@ -47,10 +48,13 @@ def drift_columns(
     categorical_watched = tuple(c for c in categorical if c not in exempt)
     methods = {c: params.numeric_method for c in numeric_watched}
     methods.update({c: params.categorical_method for c in categorical_watched})
+    unwatched = sorted(set(params.per_column_method) - set(methods))
+    if unwatched:
+        raise ValueError(
+            f"monitoring.per_column_method names columns that are not watched: {unwatched} "
+            f"(exempt: {sorted(exempt)})"
+        )
     methods.update(params.per_column_method)
-    unknown = sorted(set(params.per_column_method) - set(methods) - exempt)
-    if unknown:
-        raise ValueError(f"monitoring.per_column_method names unwatched columns: {unknown}")
     refused = sorted({m for m in methods.values() if m not in DISTANCE_METHODS})
     if refused:
         raise ValueError(
@@ -92,17 +96,26 @@ def drift_scores(
     }
 
 
-def calibrate_thresholds(daily_scores: pd.DataFrame, quantile: float, score_quantile: float) -> dict[str, float]:
-    """Each column's threshold: the `quantile` of its scores over normal days (one row per day)."""
+def calibrate_thresholds(
+    daily_scores: pd.DataFrame, quantile: float, score_quantile: float
+) -> dict[str, float]:
+    """Each column's threshold: the `quantile` of its scores over normal days (one row per day).
+
+    A column that never moved on a normal day (score 0 every day) gets `MIN_THRESHOLD`, not
+    0: "at or above 0" would call it drifted every night."""
     thresholds = {}
     for name in daily_scores.columns:
         q = score_quantile if name == SCORE_COLUMN else quantile
         values = daily_scores[name].dropna()
-        thresholds[name] = float(values.quantile(q)) if len(values) else float("inf")
+        thresholds[name] = (
+            max(float(values.quantile(q)), MIN_THRESHOLD) if len(values) else float("inf")
+        )
     return thresholds
 
 
-def drifted(scores: Mapping[str, float | None], thresholds: Mapping[str, float]) -> dict[str, float]:
+def drifted(
+    scores: Mapping[str, float | None], thresholds: Mapping[str, float]
+) -> dict[str, float]:
     """The columns whose score is at or above their threshold (distance methods)."""
     return {
         name: float(score)

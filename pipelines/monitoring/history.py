@@ -23,7 +23,11 @@ def read_history(reports_root: str) -> pd.DataFrame:
 def upsert(history: pd.DataFrame, row: dict[str, Any]) -> pd.DataFrame:
     """`history` with the row for `row["date"]` replaced by `row` (pure)."""
     kept = history[history["date"] != row["date"]]
-    return pd.concat([kept, pd.DataFrame([row])], ignore_index=True).sort_values("date").reset_index(drop=True)
+    return (
+        pd.concat([kept, pd.DataFrame([row])], ignore_index=True)
+        .sort_values("date")
+        .reset_index(drop=True)
+    )
 
 
 def update(history: pd.DataFrame, day: str, fields: dict[str, Any]) -> pd.DataFrame:

@@ -34,7 +34,6 @@ from pipelines.monitoring.verdict import ObservedWindow, Signals, Verdict, decid
 from pipelines.storage import exists, join_uri, read_parquet, write_text
 
 
-
 def reports_root(params: Params) -> str:
     return params.workspace_path(params.monitoring.reports_dir)
 
@@ -67,7 +66,9 @@ def labelled_day(params: Params, day: date) -> DayPerformance | None:
     outcomes = read_parquet(outcomes_uri, columns=["flight_id", "arr_delay", "dep_time"])
     if scored.fraction < 1.0:
         outcomes = outcomes[current.sampled(outcomes["flight_id"], scored.fraction)]
-    return DayPerformance(day, performance.join_labels(scored.predictions, outcomes, params.features))
+    return DayPerformance(
+        day, performance.join_labels(scored.predictions, outcomes, params.features)
+    )
 
 
 def _was_scored(params: Params, day: date) -> bool:
@@ -93,11 +94,15 @@ def classification_report(labelled: pd.DataFrame, threshold: float) -> Any:
         numerical_columns=["late_probability"],
         classification=[
             BinaryClassification(
-                target="label", prediction_probas="late_probability", prediction_labels="predicted_late"
+                target="label",
+                prediction_probas="late_probability",
+                prediction_labels="predicted_late",
             )
         ],
     )
-    report = Report([ClassificationPreset(), MeanValue(column="label"), MeanValue(column="late_probability")])
+    report = Report(
+        [ClassificationPreset(), MeanValue(column="label"), MeanValue(column="late_probability")]
+    )
     return report.run(Dataset.from_pandas(frame, data_definition=definition), None)
 
 
@@ -118,8 +123,12 @@ def calibration_error(labelled: pd.DataFrame, bins: int = 10) -> float:
     """Expected calibration error over equal-count bins of the score."""
     if len(labelled) < bins:
         return float("nan")
-    ranked = labelled.assign(bin=pd.qcut(labelled["late_probability"].rank(method="first"), bins, labels=False))
-    grouped = ranked.groupby("bin").agg(p=("late_probability", "mean"), y=("label", "mean"), n=("label", "size"))
+    ranked = labelled.assign(
+        bin=pd.qcut(labelled["late_probability"].rank(method="first"), bins, labels=False)
+    )
+    grouped = ranked.groupby("bin").agg(
+        p=("late_probability", "mean"), y=("label", "mean"), n=("label", "size")
+    )
     return float(np.sum(np.abs(grouped["p"] - grouped["y"]) * grouped["n"]) / len(labelled))
 
 
@@ -161,10 +170,14 @@ def observed_window(days: list[DayPerformance], confidence: float) -> ObservedWi
     if len(np.unique(y)) < 2:
         return None
     auc, low, high = performance.auc_interval(y, pooled["late_probability"].to_numpy(), confidence)
+    if np.isnan(auc):  # too few of one class: say "pending", never compare a NaN
+        return None
     return ObservedWindow(auc, low, high, len(labelled), len(pooled))
 
 
-def _reference_for(params: Params, scored: current.ScoredDay) -> tuple[MonitoringReference, str, str]:
+def _reference_for(
+    params: Params, scored: current.ScoredDay
+) -> tuple[MonitoringReference, str, str]:
     """The reference of the version that scored D (the champion now, if D has no rows)."""
     from pipelines import registry
 
@@ -189,7 +202,9 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     judged = scored.rows >= settings.min_rows
     if judged:
         features = current.scored_features(params, scored)
-        run = drift.drift_report(reference.sample, features, reference.columns, reference.thresholds)
+        run = drift.drift_report(
+            reference.sample, features, reference.columns, reference.thresholds
+        )
         scores, empty = run.scores, run.empty_columns
         if run.snapshot is not None:
             _save_snapshot(run.snapshot, directory, "drift")
@@ -207,7 +222,9 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     for offset in range(1, settings.rolling_days):
         earlier = day - timedelta(days=offset)
         try:
-            pooled_scores.append(current.scored_day(params, earlier).predictions["late_probability"].to_numpy())
+            pooled_scores.append(
+                current.scored_day(params, earlier).predictions["late_probability"].to_numpy()
+            )
         except current.PredictionsMissing:
             continue
     pooled = np.concatenate(pooled_scores)
@@ -240,13 +257,36 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
         labels_missing=tuple(sorted(labels_missing)),
     )
     verdict = decide_verdict(signals, settings.verdict)
-    summary = _summary(params, day, scored, version, run_id, reference, ranked, drifted, empty,
-                       estimated, estimated_window, window, verdict, latest is not None, window_start)
-    write_text(json.dumps(summary, indent=2, sort_keys=True, default=str), join_uri(directory, "summary.json"))
+    summary = _summary(
+        params,
+        day,
+        scored,
+        version,
+        run_id,
+        reference,
+        ranked,
+        drifted,
+        empty,
+        estimated,
+        estimated_window,
+        window,
+        verdict,
+        latest is not None,
+        window_start,
+    )
+    write_text(
+        json.dumps(summary, indent=2, sort_keys=True, default=str),
+        join_uri(directory, "summary.json"),
+    )
     previous = table[table["date"] == day.isoformat()]
     row = _history_row(summary)
     if len(previous):  # D's own labels, if a later run already brought them, stay
-        kept = {k: v for k, v in previous.iloc[0].to_dict().items() if k.startswith(("actual_", "labels")) or k in ("unmatched_outcomes", "unlabelled_predictions", "unobserved_arrivals")}
+        kept = {
+            k: v
+            for k, v in previous.iloc[0].to_dict().items()
+            if k.startswith(("actual_", "labels"))
+            or k in ("unmatched_outcomes", "unlabelled_predictions", "unobserved_arrivals")
+        }
         row.update({k: v for k, v in kept.items() if pd.notna(v)} if kept else {})
     table = history.upsert(table, row)
     history.write_history(table, reports_root(params))
@@ -258,39 +298,72 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
 
         summary["mlflow_run_id"] = tracking.log_monitoring(params, day, summary, directory)
         summary["mlflow_url"] = tracking.run_url(params, summary["mlflow_run_id"])
-        write_text(json.dumps(summary, indent=2, sort_keys=True, default=str), join_uri(directory, "summary.json"))
+        write_text(
+            json.dumps(summary, indent=2, sort_keys=True, default=str),
+            join_uri(directory, "summary.json"),
+        )
         page.write_pages(params, day, summary, table)
     return summary
 
 
-def _summary(params, day, scored, version, run_id, reference, ranked, drifted, empty,
-             estimated, estimated_window, window, verdict: Verdict, labels_in: bool, window_start) -> dict[str, Any]:
+def _summary(
+    params,
+    day,
+    scored,
+    version,
+    run_id,
+    reference,
+    ranked,
+    drifted,
+    empty,
+    estimated,
+    estimated_window,
+    window,
+    verdict: Verdict,
+    labels_in: bool,
+    window_start,
+) -> dict[str, Any]:
     settings = params.monitoring
     watched = [r for r in ranked if r["column"] != drift.SCORE_COLUMN]
     runbooks = sorted({RUNBOOK_BY_TRIGGER[t] for t in verdict.triggers if t in RUNBOOK_BY_TRIGGER})
     return {
         "date": day.isoformat(),
-        "model": {"name": params.mlflow.registered_model, "version": version, "run_id": run_id,
-                  "data_version": scored.model_data_version},
+        "model": {
+            "name": params.mlflow.registered_model,
+            "version": version,
+            "run_id": run_id,
+            "data_version": scored.model_data_version,
+        },
         "rows": scored.rows,
         "sampled_rows": len(scored.predictions),
         "sample_fraction": scored.fraction,
         "drift": {
             "judged": scored.rows >= settings.min_rows,
-            "share": (len([c for c in drifted if c != drift.SCORE_COLUMN]) / len(watched)) if watched else None,
+            "share": (len([c for c in drifted if c != drift.SCORE_COLUMN]) / len(watched))
+            if watched
+            else None,
             "drifted": drifted,
             "top": ranked[: settings.top_columns],
             "columns": ranked,
             "empty_columns": list(empty),
-            "prediction_drift_score": next((r["score"] for r in ranked if r["column"] == drift.SCORE_COLUMN), None),
+            "prediction_drift_score": next(
+                (r["score"] for r in ranked if r["column"] == drift.SCORE_COLUMN), None
+            ),
         },
-        "estimate": {"day": estimated, "window": estimated_window, "window_start": window_start.isoformat()},
+        "estimate": {
+            "day": estimated,
+            "window": estimated_window,
+            "window_start": window_start.isoformat(),
+        },
         "performance": {
             "labels_for_previous_day": "in" if labels_in else "pending",
             "window": asdict(window) if window else None,
             "holdout": {k: v for k, v in reference.holdout.items() if k.startswith("holdout_")},
         },
-        "reference": {"window": reference.window, "false_alarms": {k: v for k, v in reference.false_alarms.items() if k != "per_column"}},
+        "reference": {
+            "window": reference.window,
+            "false_alarms": {k: v for k, v in reference.false_alarms.items() if k != "per_column"},
+        },
         "verdict": verdict.as_dict(),
         "runbooks": runbooks or ["drift-alert.md"] if verdict.level != "ok" else [],
     }
@@ -306,7 +379,9 @@ def _history_row(summary: dict[str, Any]) -> dict[str, Any]:
         "rows": summary["rows"],
         "drift_share": summary["drift"]["share"],
         "drifted_columns": json.dumps(summary["drift"]["drifted"]),
-        "top_columns": json.dumps([{k: r[k] for k in ("column", "score", "threshold")} for r in summary["drift"]["top"]]),
+        "top_columns": json.dumps(
+            [{k: r[k] for k in ("column", "score", "threshold")} for r in summary["drift"]["top"]]
+        ),
         "prediction_drift_score": summary["drift"]["prediction_drift_score"],
         "est_roc_auc": summary["estimate"]["day"].get("roc_auc"),
         "est_brier": summary["estimate"]["day"].get("brier"),

@@ -35,7 +35,11 @@ def _trend_png(history: pd.DataFrame, day: str, days: int) -> str:
     x = pd.to_datetime(shown["date"])
 
     def column(name: str) -> pd.Series:
-        return pd.to_numeric(shown[name], errors="coerce") if name in shown else pd.Series(float("nan"), index=shown.index)
+        return (
+            pd.to_numeric(shown[name], errors="coerce")
+            if name in shown
+            else pd.Series(float("nan"), index=shown.index)
+        )
 
     figure, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
     axes[0].plot(x, column("drift_share"), marker=".", label="drift share")
@@ -61,58 +65,72 @@ def _trend_png(history: pd.DataFrame, day: str, days: int) -> str:
 def _rows(rows: list[dict[str, Any]], keys: list[str]) -> str:
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(k, '')))}</td>" for k in keys) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td>{html.escape(str(r.get(k, '')))}</td>" for k in keys) + "</tr>"
+        for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
 def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> str:
     day = summary["date"]
-    verdict = summary["verdict"]
-    model = summary["model"]
-    performance = summary["performance"]
+    verdict, model, drift = summary["verdict"], summary["model"], summary["drift"]
+    performance, estimate = summary["performance"], summary["estimate"]
+    reference = summary["reference"]
     window = performance["window"]
-    estimate = summary["estimate"]
-    previous = (date.fromisoformat(day).toordinal() - 1)
-    yesterday = date.fromordinal(previous).isoformat()
-    runbooks = " ".join(f'<a href="../runbooks/{r}">{r}</a>' for r in summary["runbooks"]) or "none needed"
+    yesterday = date.fromordinal(date.fromisoformat(day).toordinal() - 1).isoformat()
+    runbooks = (
+        " ".join(f'<a href="../runbooks/{r}">{r}</a>' for r in summary["runbooks"]) or "none needed"
+    )
     mlflow_link = (
-        f'<a href="{html.escape(summary["mlflow_url"])}">monitoring run</a>' if summary.get("mlflow_url") else "not logged"
+        f'<a href="{html.escape(summary["mlflow_url"])}">monitoring run</a>'
+        if summary.get("mlflow_url")
+        else "not logged"
     )
     observed = (
-        f"{window['roc_auc']:.3f} [{window['low']:.3f}, {window['high']:.3f}] over {window['days']} labelled days"
+        f"{window['roc_auc']:.3f} [{window['low']:.3f}, {window['high']:.3f}] "
+        f"over {window['days']} labelled days"
         if window
         else "pending (no labelled day in the window yet)"
     )
-    holdout_auc = performance["holdout"].get("holdout_roc_auc")
+    holdout_auc = _number(performance["holdout"].get("holdout_roc_auc"))
+    share = _number(drift["share"], 2)
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in verdict["reasons"])
+    top = _rows(drift["top"], ["column", "score", "threshold", "drifted", "importance", "weighted"])
+    trend = _trend_png(history, day, params.monitoring.history_days_on_page)
+    calibrated = f"{reference['window']['train_start']}..{reference['window']['train_end']}"
+    alarms = reference["false_alarms"]
+    version = html.escape(str(model["version"]))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Monitoring {day}</title>
 <style>{_STYLE}</style></head><body>
 <p><a href="../index.html">all dates</a></p>
 <h1>Flight delay model, {day}</h1>
-<p class="verdict {verdict['level']}">{verdict['level'].upper()}</p>
-<ul>{''.join(f'<li>{html.escape(r)}</li>' for r in verdict['reasons'])}</ul>
+<p class="verdict {verdict["level"]}">{verdict["level"].upper()}</p>
+<ul>{reasons}</ul>
 <p>Runbook: {runbooks}</p>
 <h2>Model</h2>
-<p>{html.escape(model['name'])} version {html.escape(str(model['version']))} (run {html.escape(str(model['run_id']))}),
-data version {html.escape(str(model['data_version']))}. {mlflow_link}.
-Scored rows: {summary['rows']} (monitored sample {summary['sampled_rows']}).</p>
-<h2>Drift that matters (score × permutation importance)</h2>
-<p>Drift share {summary['drift']['share'] if summary['drift']['share'] is None else f"{summary['drift']['share']:.2f}"};
-empty columns: {', '.join(summary['drift']['empty_columns']) or 'none'}.
+<p>{html.escape(model["name"])} version {version} (run {html.escape(str(model["run_id"]))}),
+data version {html.escape(str(model["data_version"]))}. {mlflow_link}.
+Scored rows: {summary["rows"]} (monitored sample {summary["sampled_rows"]}).</p>
+<h2>Drift that matters (score / threshold &times; permutation importance)</h2>
+<p>Drift share {share}; empty columns: {", ".join(drift["empty_columns"]) or "none"}.
 <a href="drift.html">Evidently drift report</a>.</p>
-{_rows(summary['drift']['top'], ['column', 'score', 'threshold', 'drifted', 'importance', 'weighted'])}
+{top}
 <h2>Performance</h2>
-<p>Observed ROC AUC (rolling): {observed}; holdout {holdout_auc if holdout_auc is None else f"{holdout_auc:.3f}"}.
-Estimated today (CBPE): ROC AUC {estimate['day'].get('roc_auc', float('nan')):.3f},
-delay rate {estimate['day'].get('delay_rate', float('nan')):.3f};
-rolling since {estimate['window_start']}: ROC AUC {estimate['window'].get('roc_auc', float('nan')):.3f}.
-Labels for {yesterday}: {performance['labels_for_previous_day']}
-(<a href="../date={yesterday}/performance.html">Evidently classification report for {yesterday}</a>).</p>
-<img alt="trends" src="data:image/png;base64,{_trend_png(history, day, params.monitoring.history_days_on_page)}">
+<p>Observed ROC AUC (rolling): {observed}; holdout {holdout_auc}.
+Estimated today (CBPE): ROC AUC {_number(estimate["day"].get("roc_auc"))},
+delay rate {_number(estimate["day"].get("delay_rate"))};
+rolling since {estimate["window_start"]}: ROC AUC {_number(estimate["window"].get("roc_auc"))}.
+Labels for {yesterday}: {performance["labels_for_previous_day"]}
+(<a href="../date={yesterday}/performance.html">Evidently classification report</a>).</p>
+<img alt="trends" src="data:image/png;base64,{trend}">
 <h2>Data</h2>
 <p><a href="../data_docs/index.html">Great Expectations Data Docs</a>.
-Thresholds were calibrated on {summary['reference']['window']['train_start']}..{summary['reference']['window']['train_end']};
-on the holdout days they gave watch-or-act {summary['reference']['false_alarms']['watch_or_act']:.0%} of days, act {summary['reference']['false_alarms']['act']:.0%}.</p>
+Drift thresholds were calibrated on {calibrated}; on the holdout days they gave
+watch-or-act on {alarms["watch_or_act"]:.0%} of days, act on {alarms["act"]:.0%}.</p>
 </body></html>"""
 
 
@@ -121,17 +139,20 @@ def index_page(history: pd.DataFrame) -> str:
     for record in history.sort_values("date", ascending=False).to_dict("records"):
         day = record["date"]
         monitored = isinstance(record.get("reasons"), str)
-        reasons = "; ".join(json.loads(record["reasons"])) if monitored else "labels only (not monitored)"
+        reasons = (
+            "; ".join(json.loads(record["reasons"])) if monitored else "labels only (not monitored)"
+        )
         if not monitored:
             record = {**record, "verdict": "", "model_version": record.get("model_version") or ""}
+        level = record.get("verdict", "")
         rows.append(
-            f'<tr class="{record.get("verdict", "")}"><td><a href="date={day}/index.html">{day}</a></td>'
-            f"<td>{record.get('verdict', '')}</td><td>{record.get('model_version', '')}</td>"
+            f'<tr class="{level}"><td><a href="date={day}/index.html">{day}</a></td>'
+            f"<td>{level}</td><td>{record.get('model_version', '')}</td>"
             f"<td>{html.escape(reasons)}</td></tr>"
         )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Monitoring</title>
 <style>{_STYLE}</style></head><body><h1>Flight delay model: monitoring</h1>
-<table><tr><th>date</th><th>verdict</th><th>version</th><th>why</th></tr>{''.join(rows)}</table>
+<table><tr><th>date</th><th>verdict</th><th>version</th><th>why</th></tr>{"".join(rows)}</table>
 </body></html>"""
 
 

@@ -73,7 +73,10 @@ def observed_metrics(labelled: pd.DataFrame, confidence: float) -> dict[str, flo
     """ROC AUC (with its interval), PR AUC, log loss, Brier, delay rate, rows."""
     y = labelled["label"].to_numpy().astype(int)
     p = labelled["late_probability"].to_numpy()
-    out: dict[str, float] = {"rows": float(len(y)), "delay_rate": float(y.mean()) if len(y) else float("nan")}
+    out: dict[str, float] = {
+        "rows": float(len(y)),
+        "delay_rate": float(y.mean()) if len(y) else float("nan"),
+    }
     if len(np.unique(y)) < 2:
         return out
     out.update(classification_metrics(y, p))

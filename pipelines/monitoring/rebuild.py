@@ -29,11 +29,15 @@ def rebuild_reference(params: Params, version: str) -> MonitoringReference:
     )
     tables = collect_snapshot(params.landing_root, start, end)
     features = build_features(tables["flights"], tables["weather"], params.features)
-    split = train.temporal_split(attach_labels(features, tables["outcomes"], params.features), holdout_start)
+    split = train.temporal_split(
+        attach_labels(features, tables["outcomes"], params.features), holdout_start
+    )
     import mlflow
 
     importance = mlflow.artifacts.load_dict(f"runs:/{ref.run_id}/feature_importance.json")
     model = registry.load_model(params.mlflow, ref)
-    reference = build_reference(split.train, split.holdout, model, importance, dict(run.data.metrics), params)
+    reference = build_reference(
+        split.train, split.holdout, model, importance, dict(run.data.metrics), params
+    )
     log_reference(params.mlflow, ref.run_id, reference)
     return reference

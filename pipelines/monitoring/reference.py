@@ -40,7 +40,9 @@ class ReferenceMissing(LookupError):
 class MonitoringReference:
     sample: pd.DataFrame
     calibration: pd.DataFrame
-    daily_scores: pd.DataFrame  # one row per day: `day`, `period` (train/holdout), a score per column
+    daily_scores: (
+        pd.DataFrame
+    )  # one row per day: `day`, `period` (train/holdout), a score per column
     columns: drift.DriftColumns
     thresholds: dict[str, float]
     importance: dict[str, float]
@@ -62,7 +64,12 @@ def _daily_scores(
     frame: pd.DataFrame, sample: pd.DataFrame, columns: drift.DriftColumns, period: str
 ) -> pd.DataFrame:
     rows = [
-        {"day": day, "period": period, "rows": len(part), **drift.drift_scores(sample, part, columns)}
+        {
+            "day": day,
+            "period": period,
+            "rows": len(part),
+            **drift.drift_scores(sample, part, columns),
+        }
         for day, part in frame.groupby("flight_date", sort=True)
     ]
     return pd.DataFrame(rows)
@@ -121,9 +128,13 @@ def build_reference(
     columns = drift.drift_columns(numeric_features(params.features), CATEGORICAL_FEATURES, settings)
     train_scored, holdout_scored = _scored(train, model, params), _scored(holdout, model, params)
     keep = ["flight_date", *columns.all]
-    sample = train_scored.sample(
-        n=min(settings.reference_rows, len(train_scored)), random_state=settings.reference_seed
-    ).loc[:, keep].reset_index(drop=True)
+    sample = (
+        train_scored.sample(
+            n=min(settings.reference_rows, len(train_scored)), random_state=settings.reference_seed
+        )
+        .loc[:, keep]
+        .reset_index(drop=True)
+    )
     train_days = _daily_scores(train_scored, sample, columns, "train")
     holdout_days = _daily_scores(holdout_scored, sample, columns, "holdout")
     thresholds = drift.calibrate_thresholds(
@@ -200,11 +211,15 @@ def log_reference(params: MlflowParams, run_id: str, reference: MonitoringRefere
     client = registry.client(params)
     with tempfile.TemporaryDirectory() as scratch:
         client.log_artifacts(run_id, str(save_reference(reference, Path(scratch))), ARTIFACT_DIR)
-    client.log_metric(run_id, "monitoring_false_alarm_watch_or_act", reference.false_alarms["watch_or_act"])
+    client.log_metric(
+        run_id, "monitoring_false_alarm_watch_or_act", reference.false_alarms["watch_or_act"]
+    )
     client.log_metric(run_id, "monitoring_false_alarm_act", reference.false_alarms["act"])
 
 
-def load_reference(params: MlflowParams, version: str, run_id: str, cache_dir: Path) -> MonitoringReference:
+def load_reference(
+    params: MlflowParams, version: str, run_id: str, cache_dir: Path
+) -> MonitoringReference:
     """The reference stored with the version's run (cached on disk: a run's artifacts never
     change). A run without one raises `ReferenceMissing` naming the command that builds it."""
     from pipelines import registry
@@ -226,5 +241,3 @@ def load_reference(params: MlflowParams, version: str, run_id: str, cache_dir: P
         target.mkdir(parents=True, exist_ok=True)
         client.download_artifacts(run_id, ARTIFACT_DIR, str(target))
     return read_reference(target / ARTIFACT_DIR)
-
-

@@ -8,7 +8,7 @@ deduplicated by MLflow instead of doubling the history."""
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,10 @@ def monitoring_run_id(params: Params, version: str, model_run_id: str) -> str:
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
     found = client.search_runs(
         [experiment_id],
-        filter_string=f"tags.model_version = '{version}' and tags.model_name = '{params.mlflow.registered_model}'",
+        filter_string=(
+            f"tags.model_version = '{version}' "
+            f"and tags.model_name = '{params.mlflow.registered_model}'"
+        ),
         max_results=1,
     )
     if found:
@@ -34,9 +37,15 @@ def monitoring_run_id(params: Params, version: str, model_run_id: str) -> str:
     run = client.create_run(
         experiment_id,
         run_name=f"monitoring-v{version}",
-        tags={"model_version": version, "model_name": params.mlflow.registered_model, "model_run_id": model_run_id},
+        tags={
+            "model_version": version,
+            "model_name": params.mlflow.registered_model,
+            "model_run_id": model_run_id,
+        },
     )
-    client.set_model_version_tag(params.mlflow.registered_model, version, "monitoring.run_id", run.info.run_id)
+    client.set_model_version_tag(
+        params.mlflow.registered_model, version, "monitoring.run_id", run.info.run_id
+    )
     return str(run.info.run_id)
 
 
@@ -64,7 +73,7 @@ def log_monitoring(params: Params, day: date, summary: dict[str, Any], reports_d
     model = summary["model"]
     run_id = monitoring_run_id(params, model["version"], model["run_id"])
     step = int(day.strftime("%Y%m%d"))
-    stamp = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
     metrics = [Metric(k, v, stamp, step) for k, v in summary_metrics(summary).items()]
     client.log_batch(run_id, metrics=metrics)
     with tempfile.TemporaryDirectory() as scratch:

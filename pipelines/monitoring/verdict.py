@@ -49,7 +49,7 @@ class Signals:
 class Verdict:
     level: str
     reasons: tuple[str, ...]
-    triggers: tuple[str, ...] = field(default_factory=tuple)  # stable names, for grouping alerts
+    triggers: tuple[str, ...] = field(default_factory=tuple)  # stable names, worst first
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,21 +59,31 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
     findings: list[tuple[str, str, str]] = []  # (level, trigger, reason)
     if signals.rows < signals.min_rows:
         findings.append(
-            (WATCH, "too_few_rows", f"only {signals.rows} scored rows (< {signals.min_rows}): drift not judged")
+            (
+                WATCH,
+                "too_few_rows",
+                f"only {signals.rows} scored rows (< {signals.min_rows}): drift not judged",
+            )
         )
     else:
         important = [c for c in signals.drifted if c in signals.important]
         minor = [c for c in signals.drifted if c not in signals.important and c != SCORE_COLUMN]
         if SCORE_COLUMN in signals.drifted:
-            findings.append((ACT, "prediction_drift", "the champion's scores drifted from its reference"))
+            findings.append(
+                (ACT, "prediction_drift", "the champion's scores drifted from its reference")
+            )
         if important:
-            findings.append((ACT, "important_drift", f"drift on important features: {', '.join(important)}"))
+            findings.append(
+                (ACT, "important_drift", f"drift on important features: {', '.join(important)}")
+            )
         if len(minor) >= policy.minor_drift_min_columns:
             findings.append((WATCH, "minor_drift", f"drift on minor features: {', '.join(minor)}"))
     holdout = signals.holdout_roc_auc
     observed = signals.observed
     if observed is None:
-        findings.append((OK, "performance_pending", "performance pending: no labels in the window yet"))
+        findings.append(
+            (OK, "performance_pending", "performance pending: no labels in the window yet")
+        )
     elif observed.high < holdout and observed.roc_auc < holdout - policy.performance_tolerance:
         findings.append(
             (
@@ -97,7 +107,8 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
             (
                 WATCH,
                 "labels_late",
-                f"labels missing for {len(signals.labels_missing)} days: {', '.join(signals.labels_missing)}",
+                f"labels missing for {len(signals.labels_missing)} days: "
+                + ", ".join(signals.labels_missing),
             )
         )
     elif signals.labels_missing:
@@ -111,7 +122,9 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
         )
     level = max((f[0] for f in findings), key=_RANK.__getitem__, default=OK)
     reasons = tuple(f[2] for f in sorted(findings, key=lambda f: -_RANK[f[0]]))
-    triggers = tuple(sorted(f[1] for f in findings if f[0] != OK))
+    triggers = tuple(
+        f[1] for f in sorted(findings, key=lambda f: (-_RANK[f[0]], f[1])) if f[0] != OK
+    )
     return Verdict(level, reasons or ("no signal",), triggers)
 
 

@@ -80,7 +80,7 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
 
     ws, params = monitored["ws"], monitored["params"]
     summaries = [monitor_day(params, night) for night in NIGHTS[1:6]]  # 2nd..6th
-    for night, summary in zip(NIGHTS[1:6], summaries):
+    for night, summary in zip(NIGHTS[1:6], summaries, strict=True):
         folder = _day_dir(ws, night)
         for name in ("drift.html", "drift.json", "summary.json", "index.html"):
             assert (folder / name).exists(), (night, name)
@@ -122,9 +122,11 @@ def test_rerunning_a_night_replaces_its_row_and_keeps_its_labels(monitored):
     assert after["verdict"] == before["verdict"] == again["verdict"]["level"]
     assert after["drift_share"] == before["drift_share"]
     assert after["labels"] == "in" and after["actual_roc_auc"] == before["actual_roc_auc"]
-    run_id = monitored["client"].get_model_version(MODEL, monitored["champion"].version).tags[
-        "monitoring.run_id"
-    ]
+    run_id = (
+        monitored["client"]
+        .get_model_version(MODEL, monitored["champion"].version)
+        .tags["monitoring.run_id"]
+    )
     steps = [m.step for m in monitored["client"].get_metric_history(run_id, "drift_share")]
     assert len(steps) == len(set(steps)), "a re-run must not double the metric history"
 
@@ -167,7 +169,7 @@ def test_a_day_with_zero_scored_rows_is_a_watch_not_a_crash(monitored):
     from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA
     from pipelines.storage import parquet_sink
 
-    ws, params = monitored["ws"], monitored["params"]
+    params = monitored["params"]
     empty_day = LAST + timedelta(days=2)
     with parquet_sink(predictions_uri(params, empty_day), PREDICTION_SCHEMA, DICTIONARY_COLUMNS):
         pass
@@ -213,21 +215,34 @@ def test_a_version_without_a_reference_names_the_command_that_builds_it(monitore
     from pipelines.data import landing
 
     inputs = model_inputs(
-        build_features(sample, landing.read_reference(params.landing_root, "weather"), params.features),
+        build_features(
+            sample, landing.read_reference(params.landing_root, "weather"), params.features
+        ),
         params.features,
     ).head(50)
     old_run = tracking.log_training_run(
-        params.mlflow, "before-monitoring", model, inputs, inputs.head(5), {}, {
-            k: v for k, v in run.data.metrics.items()
-        }, dict(run.data.tags), {}, {"feature_importance.json": json.loads(
-            Path(client.download_artifacts(first.run_id, "feature_importance.json")).read_text()
-        )},
+        params.mlflow,
+        "before-monitoring",
+        model,
+        inputs,
+        inputs.head(5),
+        {},
+        {k: v for k, v in run.data.metrics.items()},
+        dict(run.data.tags),
+        {},
+        {
+            "feature_importance.json": json.loads(
+                Path(client.download_artifacts(first.run_id, "feature_importance.json")).read_text()
+            )
+        },
     )
     old = tracking.register_model(params.mlflow, old_run)
     client.delete_registered_model_alias(MODEL, "challenger")
     day = NIGHTS[0]
     score_day(params, day, old, "old-version", gate=None)
-    with pytest.raises(ReferenceMissing, match=f"mlops monitoring-reference --model-version {old.version}"):
+    with pytest.raises(
+        ReferenceMissing, match=f"mlops monitoring-reference --model-version {old.version}"
+    ):
         monitor_day(params, day, log_to_mlflow=False)
     assert not (_day_dir(ws, day) / "summary.json").exists()
     built = ws.run("mlops", "monitoring-reference", "--model-version", old.version)
@@ -246,7 +261,9 @@ def test_the_dag_monitors_its_night_and_alerts_once_per_condition(monitored):
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "state=success" in output, output[-6000:]
     summary = json.loads((_day_dir(ws, night) / "summary.json").read_text())
-    records = [json.loads(line) for line in alerts.read_text().splitlines()] if alerts.exists() else []
+    records = (
+        [json.loads(line) for line in alerts.read_text().splitlines()] if alerts.exists() else []
+    )
     if summary["verdict"]["level"] == "ok":
         assert records == []
     else:

@@ -37,7 +37,9 @@ def test_upsert_replaces_the_row_of_a_date_and_keeps_dates_sorted():
 
 
 def test_update_sets_fields_on_an_existing_row_and_keeps_the_others():
-    table = history.upsert(_empty_history(), {"date": "2024-03-04", "rows": 850, "labels": "pending"})
+    table = history.upsert(
+        _empty_history(), {"date": "2024-03-04", "rows": 850, "labels": "pending"}
+    )
     table = history.update(table, "2024-03-04", {"labels": "in", "actual_roc_auc": 0.71})
     assert len(table) == 1
     row = table.iloc[0]
@@ -93,7 +95,10 @@ def test_a_persisting_condition_is_sent_again_after_the_repeat_days():
 
 
 def test_the_repeat_counts_from_the_last_alert_sent():
-    log = [_sent("2024-03-01", "watch", ["minor_drift"]), _sent("2024-03-04", "watch", ["minor_drift"])]
+    log = [
+        _sent("2024-03-01", "watch", ["minor_drift"]),
+        _sent("2024-03-04", "watch", ["minor_drift"]),
+    ]
     assert not decide_alert(log, date(2024, 3, 6), "watch", ["minor_drift"], repeat_days=3).send
     assert decide_alert(log, date(2024, 3, 7), "watch", ["minor_drift"], repeat_days=3).send
 
@@ -101,7 +106,9 @@ def test_the_repeat_counts_from_the_last_alert_sent():
 def test_a_changed_condition_sends_at_once():
     log = [_sent("2024-03-04", "watch", ["minor_drift"])]
     other_trigger = decide_alert(log, date(2024, 3, 5), "watch", ["estimate_drop"], REPEAT_DAYS)
-    more_triggers = decide_alert(log, date(2024, 3, 5), "watch", ["estimate_drop", "minor_drift"], REPEAT_DAYS)
+    more_triggers = decide_alert(
+        log, date(2024, 3, 5), "watch", ["estimate_drop", "minor_drift"], REPEAT_DAYS
+    )
     other_level = decide_alert(log, date(2024, 3, 5), "act", ["minor_drift"], REPEAT_DAYS)
     assert other_trigger.send and more_triggers.send and other_level.send
     assert "condition changed" in other_trigger.why
@@ -109,7 +116,9 @@ def test_a_changed_condition_sends_at_once():
 
 def test_trigger_order_does_not_change_the_condition():
     log = [_sent("2024-03-04", "act", ["important_drift", "prediction_drift"])]
-    decision = decide_alert(log, date(2024, 3, 5), "act", ["prediction_drift", "important_drift"], REPEAT_DAYS)
+    decision = decide_alert(
+        log, date(2024, 3, 5), "act", ["prediction_drift", "important_drift"], REPEAT_DAYS
+    )
     assert not decision.send
 
 
@@ -151,17 +160,29 @@ def test_verdict_alert_says_what_on_call_needs():
     assert record["level"] == "act"
     assert record["condition"] == "act:important_drift"
     assert record["signals"] == ["important_drift"]
-    assert record["top_columns"] == ["distance 0.312 (threshold 0.1)"]  # not carrier: it did not drift
+    assert record["top_columns"] == [
+        "distance 0.312 (threshold 0.1)"
+    ]  # not carrier: it did not drift
     assert record["page"] == PAGE
     assert record["runbook"] == f"{RUNBOOKS}/drift-alert.md"
     message = record["message"]
-    for expected in ("[ACT]", "2024-03-04", "v7", "distance 0.312", PAGE, f"{RUNBOOKS}/drift-alert.md"):
+    for expected in (
+        "[ACT]",
+        "2024-03-04",
+        "v7",
+        "distance 0.312",
+        PAGE,
+        f"{RUNBOOKS}/drift-alert.md",
+    ):
         assert expected in message, expected
     assert "carrier" not in message
 
 
 def test_verdict_alert_runbook_follows_the_trigger():
-    summary = {**SUMMARY, "verdict": {"level": "watch", "reasons": ["labels missing"], "triggers": ["labels_late"]}}
+    summary = {
+        **SUMMARY,
+        "verdict": {"level": "watch", "reasons": ["labels missing"], "triggers": ["labels_late"]},
+    }
     assert verdict_alert(summary, PAGE, RUNBOOKS)["runbook"] == f"{RUNBOOKS}/labels-late.md"
 
 
@@ -176,3 +197,35 @@ def test_append_and_read_alerts_round_trip(tmp_path):
     assert read_alerts(uri) == [first, second]
     assert "sent_at" in first
     assert not (tmp_path / "alerts.jsonl.lease").exists()
+
+
+def test_a_condition_that_cleared_and_came_back_alerts_again():
+    log = [_sent("2024-03-01", "watch", ["minor_drift"])]
+    back = decide_alert(
+        log, date(2024, 3, 3), "watch", ["minor_drift"], REPEAT_DAYS, night_before="ok:"
+    )
+    persisting = decide_alert(
+        log,
+        date(2024, 3, 2),
+        "watch",
+        ["minor_drift"],
+        REPEAT_DAYS,
+        night_before=condition("watch", ["minor_drift"]),
+    )
+    assert back.send and "night before" in back.why
+    assert not persisting.send
+
+
+def test_the_night_before_is_read_from_the_history():
+    from pipelines.monitoring.alerts import night_before_condition
+
+    history = pd.DataFrame(
+        {
+            "date": ["2024-03-01", "2024-03-02", "2024-03-03"],
+            "verdict": ["watch", None, "act"],
+            "triggers": ['["minor_drift"]', None, '["important_drift"]'],
+        }
+    )
+    assert night_before_condition(history, date(2024, 3, 3)) == "watch:minor_drift"
+    assert night_before_condition(history, date(2024, 3, 4)) == "act:important_drift"
+    assert night_before_condition(history.head(0), date(2024, 3, 4)) is None

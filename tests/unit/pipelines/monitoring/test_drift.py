@@ -54,7 +54,11 @@ def test_per_column_method_overrides_the_kind_default():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"per_column_method": {"distance": "ks"}}, {"numeric_method": "ks"}, {"categorical_method": "chisquare"}],
+    [
+        {"per_column_method": {"distance": "ks"}},
+        {"numeric_method": "ks"},
+        {"categorical_method": "chisquare"},
+    ],
     ids=["per_column", "numeric", "categorical"],
 )
 def test_p_value_methods_are_refused(overrides):
@@ -62,14 +66,22 @@ def test_p_value_methods_are_refused(overrides):
         _columns(**overrides)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drift.py: the unknown-column check runs after methods.update(per_column_method), "
-    "so set(per_column_method) - set(methods) is always empty",
-)
 def test_per_column_method_naming_an_unknown_column_is_refused():
-    with pytest.raises(ValueError, match="unwatched"):
+    with pytest.raises(ValueError, match="not watched"):
         _columns(per_column_method={"no_such_column": "psi"})
+
+
+def test_per_column_method_naming_an_exempt_column_is_refused():
+    with pytest.raises(ValueError, match="not watched"):
+        _columns(per_column_method={"day_of_week": "psi"})
+
+
+def test_a_column_that_never_moved_does_not_drift_every_night():
+    thresholds = drift.calibrate_thresholds(pd.DataFrame({"c": [0.0, 0.0, 0.0]}), 0.99, 0.99)
+    assert thresholds["c"] > 0
+    assert drift.drifted({"c": 0.0}, thresholds) == {}
+    ranked = drift.ranked_drift({"c": 0.0}, thresholds, {"c": 0.0})
+    assert not ranked[0]["drifted"] and ranked[0]["weighted"] == 0.0
 
 
 def test_calibrated_threshold_is_the_quantile_of_normal_days():
@@ -113,15 +125,24 @@ def test_ranked_drift_puts_drifted_first_weighted_by_importance():
 
 def test_column_drift_score_is_none_for_an_empty_current_column():
     reference = pd.Series(np.random.default_rng(0).normal(size=500))
-    assert drift.column_drift_score(reference, pd.Series([np.nan] * 50), "wasserstein", True) is None
-    assert drift.column_drift_score(reference, pd.Series([np.inf, -np.inf]), "wasserstein", True) is None
+    assert (
+        drift.column_drift_score(reference, pd.Series([np.nan] * 50), "wasserstein", True) is None
+    )
+    assert (
+        drift.column_drift_score(reference, pd.Series([np.inf, -np.inf]), "wasserstein", True)
+        is None
+    )
 
 
 def test_column_drift_score_grows_with_the_shift():
     rng = np.random.default_rng(0)
     reference = pd.Series(rng.normal(size=2000))
-    near = drift.column_drift_score(reference, pd.Series(rng.normal(0.1, 1, 300)), "wasserstein", True)
-    far = drift.column_drift_score(reference, pd.Series(rng.normal(1.0, 1, 300)), "wasserstein", True)
+    near = drift.column_drift_score(
+        reference, pd.Series(rng.normal(0.1, 1, 300)), "wasserstein", True
+    )
+    far = drift.column_drift_score(
+        reference, pd.Series(rng.normal(1.0, 1, 300)), "wasserstein", True
+    )
     assert 0 <= near < far
 
 
@@ -129,8 +150,12 @@ def _frame(rng: np.random.Generator, rows: int, shift: float) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "distance": rng.normal(shift, 1, rows),
-            "wind_speed": np.where(rng.random(rows) < 0.1, np.nan, rng.exponential(1 + shift, rows)),
-            "carrier": rng.choice(["AA", "B6", "DL"], rows, p=[0.5 - shift / 4, 0.3, 0.2 + shift / 4]),
+            "wind_speed": np.where(
+                rng.random(rows) < 0.1, np.nan, rng.exponential(1 + shift, rows)
+            ),
+            "carrier": rng.choice(
+                ["AA", "B6", "DL"], rows, p=[0.5 - shift / 4, 0.3, 0.2 + shift / 4]
+            ),
             SCORE_COLUMN: rng.beta(2 + shift, 5, rows),
         }
     )

@@ -47,7 +47,9 @@ def test_expected_roc_auc_is_exact_on_an_enumerated_small_case():
         weight = float(np.prod(np.where(y == 1, p, 1 - p)))
         for i, j in itertools.product(np.flatnonzero(y == 1), np.flatnonzero(y == 0)):
             pairs += weight
-            concordant += weight * (1.0 if score[i] > score[j] else 0.5 if score[i] == score[j] else 0.0)
+            concordant += weight * (
+                1.0 if score[i] > score[j] else 0.5 if score[i] == score[j] else 0.0
+            )
     assert expected_roc_auc(score, p) == pytest.approx(concordant / pairs, rel=1e-12)
 
 
@@ -56,7 +58,9 @@ def test_expected_roc_auc_does_not_depend_on_row_order():
     score = np.round(rng.random(500), 1)
     p = rng.random(500)
     order = rng.permutation(500)
-    assert expected_roc_auc(score[order], p[order]) == pytest.approx(expected_roc_auc(score, p), rel=1e-12)
+    assert expected_roc_auc(score[order], p[order]) == pytest.approx(
+        expected_roc_auc(score, p), rel=1e-12
+    )
 
 
 def test_all_equal_scores_give_one_half():
@@ -79,17 +83,22 @@ def test_estimated_brier_log_loss_and_delay_rate_follow_their_closed_forms():
     score = np.array([0.2, 0.5, 0.8])
     # p = 0.18, 0.30, 0.42; E[(s - y)^2] = (s - p)^2 + p (1 - p)
     brier = ((0.02**2 + 0.18 * 0.82) + (0.2**2 + 0.3 * 0.7) + (0.38**2 + 0.42 * 0.58)) / 3
-    log_loss = -(
-        (0.18 * math.log(0.2) + 0.82 * math.log(0.8))
-        + (0.30 * math.log(0.5) + 0.70 * math.log(0.5))
-        + (0.42 * math.log(0.8) + 0.58 * math.log(0.2))
-    ) / 3
+    log_loss = (
+        -(
+            (0.18 * math.log(0.2) + 0.82 * math.log(0.8))
+            + (0.30 * math.log(0.5) + 0.70 * math.log(0.5))
+            + (0.42 * math.log(0.8) + 0.58 * math.log(0.2))
+        )
+        / 3
+    )
     metrics = estimated_metrics(score, calibrator)
     assert metrics["brier"] == pytest.approx(brier, rel=1e-12)
     assert metrics["brier"] == pytest.approx(0.262, rel=1e-12)
     assert metrics["log_loss"] == pytest.approx(log_loss, rel=1e-12)
     assert metrics["delay_rate"] == pytest.approx(0.30, rel=1e-12)
-    assert metrics["roc_auc"] == pytest.approx(expected_roc_auc(score, np.array([0.18, 0.30, 0.42])))
+    assert metrics["roc_auc"] == pytest.approx(
+        expected_roc_auc(score, np.array([0.18, 0.30, 0.42]))
+    )
 
 
 def test_estimated_brier_is_the_mean_brier_over_simulated_labels():

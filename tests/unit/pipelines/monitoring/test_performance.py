@@ -14,7 +14,9 @@ from sklearn.metrics import roc_auc_score
 from pipelines.config import load_params
 from pipelines.monitoring.performance import auc_interval, join_labels, observed_metrics
 
-FEATURES = dataclasses.replace(load_params().features, label_delay_minutes=15, unobserved_arrival="exclude")
+FEATURES = dataclasses.replace(
+    load_params().features, label_delay_minutes=15, unobserved_arrival="exclude"
+)
 
 PREDICTIONS = pd.DataFrame(
     {
@@ -132,7 +134,9 @@ def test_observed_metrics_of_a_single_class_have_no_roc_auc():
 def test_observed_metrics_of_both_classes():
     rng = np.random.default_rng(4)
     y, score = _binormal(rng, 100, 300, 1.0)
-    labelled = pd.DataFrame({"label": y.astype(float), "late_probability": stats.norm.cdf(score - 1)})
+    labelled = pd.DataFrame(
+        {"label": y.astype(float), "late_probability": stats.norm.cdf(score - 1)}
+    )
     figures = observed_metrics(labelled, 0.95)
     assert figures["rows"] == 400.0
     assert figures["delay_rate"] == pytest.approx(0.25)

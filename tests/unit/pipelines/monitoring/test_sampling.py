@@ -14,7 +14,8 @@ IDS = pd.Series([f"2024-03-04_B6_{n}_JFK" for n in range(100_000)])
 def test_sample_is_the_same_whatever_the_batches():
     whole = sampled(IDS, 0.2)
     cuts = [0, 1, 17_000, 17_001, 60_000, 99_999, len(IDS)]
-    batches = [IDS.iloc[start:end] for start, end in zip(cuts, cuts[1:])]  # each keeps its index
+    # each batch keeps its slice of the index
+    batches = [IDS.iloc[start:end] for start, end in zip(cuts[:-1], cuts[1:], strict=True)]
     assert np.array_equal(np.concatenate([sampled(b, 0.2) for b in batches]), whole)
 
 
@@ -51,7 +52,13 @@ def test_sample_of_an_empty_batch_is_empty():
 
 @pytest.mark.parametrize(
     ("rows", "cap", "fraction"),
-    [(0, 20_000, 1.0), (19_999, 20_000, 1.0), (20_000, 20_000, 1.0), (40_000, 20_000, 0.5), (80_000, 20_000, 0.25)],
+    [
+        (0, 20_000, 1.0),
+        (19_999, 20_000, 1.0),
+        (20_000, 20_000, 1.0),
+        (40_000, 20_000, 0.5),
+        (80_000, 20_000, 0.25),
+    ],
 )
 def test_sample_fraction_caps_the_rows(rows, cap, fraction):
     assert sample_fraction(rows, cap) == pytest.approx(fraction)

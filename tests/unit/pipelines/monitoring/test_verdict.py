@@ -118,7 +118,7 @@ def test_drop_whose_interval_includes_the_holdout_is_watch_performance_dip():
 
 
 def test_interval_below_the_holdout_but_point_within_tolerance_is_ok():
-    """A tight interval just under the holdout is no drop: the point must also be past the tolerance."""
+    """A tight interval just under the holdout is no drop: the point must be past the tolerance."""
     observed = ObservedWindow(roc_auc=0.74, low=0.735, high=0.745, days=7, rows=90000)
     verdict = decide_verdict(_signals(observed=observed), POLICY)
     assert verdict.level == OK
@@ -161,7 +161,7 @@ def test_labels_missing_for_the_late_days_is_watch_labels_late():
     assert "3 days" in verdict.reasons[0]
 
 
-def test_worst_level_wins_and_triggers_are_sorted():
+def test_worst_level_wins_and_triggers_come_worst_first():
     signals = _signals(
         drifted=("distance",),
         estimated_roc_auc=0.70,
@@ -169,7 +169,7 @@ def test_worst_level_wins_and_triggers_are_sorted():
     )
     verdict = decide_verdict(signals, POLICY)
     assert verdict.level == ACT
-    assert verdict.triggers == ("estimate_drop", "important_drift", "labels_late")
+    assert verdict.triggers == ("important_drift", "estimate_drop", "labels_late")  # worst first
 
 
 def test_reasons_are_ordered_worst_first():
@@ -188,7 +188,13 @@ def test_reasons_are_ordered_worst_first():
 
 
 def test_important_features_are_the_top_positive_importances():
-    importance = {"distance": 0.3, "carrier": 0.0, "visibility": -0.1, "dep_hour": 0.5, "wind": 0.01}
+    importance = {
+        "distance": 0.3,
+        "carrier": 0.0,
+        "visibility": -0.1,
+        "dep_hour": 0.5,
+        "wind": 0.01,
+    }
     assert important_features(importance, 3) == ("dep_hour", "distance", "wind")
     assert important_features(importance, 1) == ("dep_hour",)
     assert important_features(importance, 10) == ("dep_hour", "distance", "wind")
