@@ -38,5 +38,22 @@ def update(history: pd.DataFrame, day: str, fields: dict[str, Any]) -> pd.DataFr
     return upsert(history, row)
 
 
+#: What a later night brings to D's row (its labels): a re-run of D keeps them.
+LABEL_FIELDS = ("labels", "unmatched_outcomes", "unlabelled_predictions", "unobserved_arrivals")
+
+
+def upsert_night(history: pd.DataFrame, row: dict[str, Any]) -> pd.DataFrame:
+    """`upsert` of a monitored night's row, keeping the labels a later night brought to it."""
+    existing = history[history["date"] == row["date"]]
+    if len(existing):
+        brought = {
+            key: value
+            for key, value in existing.iloc[0].to_dict().items()
+            if (key in LABEL_FIELDS or key.startswith("actual_")) and pd.notna(value)
+        }
+        row = {**row, **brought}
+    return upsert(history, row)
+
+
 def write_history(history: pd.DataFrame, reports_root: str) -> str:
     return write_parquet(history, history_uri(reports_root))

@@ -190,16 +190,32 @@ def _reference_for(
     return load_reference(params.mlflow, version, run_id, reference_cache(params)), version, run_id
 
 
-def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
-    """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
-    settings = params.monitoring
-    scored = current.scored_day(params, day)
-    reference, version, run_id = _reference_for(params, scored)
-    directory = day_dir(params, day)
+@dataclass(frozen=True)
+class NightDrift:
+    """D's drift: every watched column ranked (drifted first), and what could not be judged."""
 
+    judged: bool  # enough rows to judge drift
+    ranked: list[dict[str, Any]]
+    empty: tuple[str, ...]
+
+    @property
+    def drifted(self) -> list[str]:
+        return [r["column"] for r in self.ranked if r["drifted"]]
+
+    @property
+    def share(self) -> float | None:
+        inputs = [r for r in self.ranked if r["column"] != drift.SCORE_COLUMN]
+        moved = [r for r in inputs if r["drifted"]]
+        return len(moved) / len(inputs) if inputs else None
+
+
+def drift_of_day(
+    params: Params, scored: current.ScoredDay, reference: MonitoringReference
+) -> NightDrift:
+    """Evidently's report of D (saved as `drift.html`/`.json`), ranked by score × importance."""
     scores: dict[str, float | None] = {name: None for name in reference.columns.all}
     empty: tuple[str, ...] = ()
-    judged = scored.rows >= settings.min_rows
+    judged = scored.rows >= params.monitoring.min_rows
     if judged:
         features = current.scored_features(params, scored)
         run = drift.drift_report(
@@ -207,165 +223,183 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
         )
         scores, empty = run.scores, run.empty_columns
         if run.snapshot is not None:
-            _save_snapshot(run.snapshot, directory, "drift")
-    ranked = drift.ranked_drift(scores, reference.thresholds, reference.importance)
-    drifted = [r["column"] for r in ranked if r["drifted"]]
-
-    calibrator = reference.calibrator
-    window_start = day - timedelta(days=settings.rolling_days - 1)
-    estimated = (
-        estimate.estimated_metrics(scored.predictions["late_probability"].to_numpy(), calibrator)
-        if len(scored.predictions) >= 2
-        else {}
+            _save_snapshot(run.snapshot, day_dir(params, scored.day), "drift")
+    return NightDrift(
+        judged, drift.ranked_drift(scores, reference.thresholds, reference.importance), empty
     )
-    pooled_scores = [scored.predictions["late_probability"].to_numpy()]
+
+
+@dataclass(frozen=True)
+class NightEstimates:
+    """CBPE of D alone and of the rolling window ending on D (scores only, no labels)."""
+
+    day: dict[str, float]
+    window: dict[str, float]
+    window_start: date
+
+
+def estimates_of_day(
+    params: Params, scored: current.ScoredDay, reference: MonitoringReference
+) -> NightEstimates:
+    calibrator = reference.calibrator
+    settings = params.monitoring
+    scores = scored.predictions["late_probability"].to_numpy()
+    pooled = [scores]
     for offset in range(1, settings.rolling_days):
-        earlier = day - timedelta(days=offset)
         try:
-            pooled_scores.append(
-                current.scored_day(params, earlier).predictions["late_probability"].to_numpy()
-            )
+            earlier = current.scored_day(params, scored.day - timedelta(days=offset))
         except current.PredictionsMissing:
             continue
-    pooled = np.concatenate(pooled_scores)
-    estimated_window = estimate.estimated_metrics(pooled, calibrator) if len(pooled) >= 2 else {}
+        pooled.append(earlier.predictions["late_probability"].to_numpy())
+    window = np.concatenate(pooled)
+    return NightEstimates(
+        day=estimate.estimated_metrics(scores, calibrator) if len(scores) >= 2 else {},
+        window=estimate.estimated_metrics(window, calibrator) if len(window) >= 2 else {},
+        window_start=scored.day - timedelta(days=settings.rolling_days - 1),
+    )
 
-    # Labels: D-1's landed today; the window is the labelled days before D.
-    labelled_days, labels_missing = [], []
+
+@dataclass(frozen=True)
+class NightLabels:
+    """The labelled days before D (D-1's outcomes landed today) and the window they give."""
+
+    days: list[DayPerformance]
+    missing: tuple[str, ...]  # scored days of the window whose outcomes are not in
+    window: ObservedWindow | None
+    yesterday: DayPerformance | None
+
+
+def labels_before(params: Params, day: date) -> NightLabels:
+    settings = params.monitoring
+    found, missing = [], []
     for offset in range(1, settings.rolling_days + 1):
         earlier = day - timedelta(days=offset)
-        found = labelled_day(params, earlier)
-        if found is not None:
-            labelled_days.append(found)
+        labelled = labelled_day(params, earlier)
+        if labelled is not None:
+            found.append(labelled)
         elif _was_scored(params, earlier):
-            labels_missing.append(earlier.isoformat())
-    table = history.read_history(reports_root(params))
-    yesterday = day - timedelta(days=1)
-    latest = next((d for d in labelled_days if d.day == yesterday), None)
-    if latest is not None:
-        table = history.update(table, yesterday.isoformat(), actual_performance(params, latest))
-    window = observed_window(labelled_days, settings.confidence)
+            missing.append(earlier.isoformat())
+    yesterday = next((d for d in found if d.day == day - timedelta(days=1)), None)
+    return NightLabels(
+        found, tuple(sorted(missing)), observed_window(found, settings.confidence), yesterday
+    )
 
+
+@dataclass(frozen=True)
+class Night:
+    """Everything known about night D once its signals are in."""
+
+    scored: current.ScoredDay
+    version: str
+    run_id: str
+    reference: MonitoringReference
+    drift: NightDrift
+    estimates: NightEstimates
+    labels: NightLabels
+    verdict: Verdict
+
+
+def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
+    """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
+    from pipelines.monitoring import page, tracking
+
+    settings = params.monitoring
+    scored = current.scored_day(params, day)
+    reference, version, run_id = _reference_for(params, scored)
+    night_drift = drift_of_day(params, scored, reference)
+    estimates = estimates_of_day(params, scored, reference)
+    labels = labels_before(params, day)
     signals = Signals(
-        drifted=tuple(drifted),
+        drifted=tuple(night_drift.drifted),
         important=reference.important(settings.verdict.important_features),
         rows=scored.rows,
         min_rows=settings.min_rows,
         holdout_roc_auc=reference.holdout["holdout_roc_auc"],
-        estimated_roc_auc=estimated_window.get("roc_auc"),
-        observed=window,
-        labels_missing=tuple(sorted(labels_missing)),
+        estimated_roc_auc=estimates.window.get("roc_auc"),
+        observed=labels.window,
+        labels_missing=labels.missing,
     )
-    verdict = decide_verdict(signals, settings.verdict)
-    summary = _summary(
-        params,
-        day,
+    night = Night(
         scored,
         version,
         run_id,
         reference,
-        ranked,
-        drifted,
-        empty,
-        estimated,
-        estimated_window,
-        window,
-        verdict,
-        latest is not None,
-        window_start,
+        night_drift,
+        estimates,
+        labels,
+        decide_verdict(signals, settings.verdict),
     )
+    summary = summarise(params, night)
+    table = history.read_history(reports_root(params))
+    if labels.yesterday is not None:
+        fields = actual_performance(params, labels.yesterday)
+        table = history.update(table, labels.yesterday.day.isoformat(), fields)
+    table = history.upsert_night(table, _history_row(summary))
+    monitoring_run = None
+    if log_to_mlflow:  # the run first: the page links it
+        monitoring_run = tracking.monitoring_run_id(params, version, run_id)
+        summary["mlflow_run_id"] = monitoring_run
+        summary["mlflow_url"] = tracking.run_url(params, monitoring_run)
+    directory = day_dir(params, day)
     write_text(
         json.dumps(summary, indent=2, sort_keys=True, default=str),
         join_uri(directory, "summary.json"),
     )
-    previous = table[table["date"] == day.isoformat()]
-    row = _history_row(summary)
-    if len(previous):  # D's own labels, if a later run already brought them, stay
-        kept = {
-            k: v
-            for k, v in previous.iloc[0].to_dict().items()
-            if k.startswith(("actual_", "labels"))
-            or k in ("unmatched_outcomes", "unlabelled_predictions", "unobserved_arrivals")
-        }
-        row.update({k: v for k, v in kept.items() if pd.notna(v)} if kept else {})
-    table = history.upsert(table, row)
     history.write_history(table, reports_root(params))
-    from pipelines.monitoring import page
-
     page.write_pages(params, day, summary, table)
-    if log_to_mlflow:
-        from pipelines.monitoring import tracking
-
-        summary["mlflow_run_id"] = tracking.log_monitoring(params, day, summary, directory)
-        summary["mlflow_url"] = tracking.run_url(params, summary["mlflow_run_id"])
-        write_text(
-            json.dumps(summary, indent=2, sort_keys=True, default=str),
-            join_uri(directory, "summary.json"),
-        )
-        page.write_pages(params, day, summary, table)
+    if monitoring_run is not None:
+        tracking.log_night(params, monitoring_run, day, summary, directory)
     return summary
 
 
-def _summary(
-    params,
-    day,
-    scored,
-    version,
-    run_id,
-    reference,
-    ranked,
-    drifted,
-    empty,
-    estimated,
-    estimated_window,
-    window,
-    verdict: Verdict,
-    labels_in: bool,
-    window_start,
-) -> dict[str, Any]:
+def summarise(params: Params, night: Night) -> dict[str, Any]:
+    """The night as JSON: what the page, the history row, MLflow and the alert read."""
     settings = params.monitoring
-    watched = [r for r in ranked if r["column"] != drift.SCORE_COLUMN]
-    runbooks = sorted({RUNBOOK_BY_TRIGGER[t] for t in verdict.triggers if t in RUNBOOK_BY_TRIGGER})
+    verdict, ranked = night.verdict, night.drift.ranked
+    runbooks = [RUNBOOK_BY_TRIGGER[t] for t in verdict.triggers if t in RUNBOOK_BY_TRIGGER]
     return {
-        "date": day.isoformat(),
+        "date": night.scored.day.isoformat(),
         "model": {
             "name": params.mlflow.registered_model,
-            "version": version,
-            "run_id": run_id,
-            "data_version": scored.model_data_version,
+            "version": night.version,
+            "run_id": night.run_id,
+            "data_version": night.scored.model_data_version,
         },
-        "rows": scored.rows,
-        "sampled_rows": len(scored.predictions),
-        "sample_fraction": scored.fraction,
+        "rows": night.scored.rows,
+        "sampled_rows": len(night.scored.predictions),
+        "sample_fraction": night.scored.fraction,
         "drift": {
-            "judged": scored.rows >= settings.min_rows,
-            "share": (len([c for c in drifted if c != drift.SCORE_COLUMN]) / len(watched))
-            if watched
-            else None,
-            "drifted": drifted,
+            "judged": night.drift.judged,
+            "share": night.drift.share,
+            "drifted": night.drift.drifted,
             "top": ranked[: settings.top_columns],
             "columns": ranked,
-            "empty_columns": list(empty),
+            "empty_columns": list(night.drift.empty),
             "prediction_drift_score": next(
                 (r["score"] for r in ranked if r["column"] == drift.SCORE_COLUMN), None
             ),
         },
         "estimate": {
-            "day": estimated,
-            "window": estimated_window,
-            "window_start": window_start.isoformat(),
+            "day": night.estimates.day,
+            "window": night.estimates.window,
+            "window_start": night.estimates.window_start.isoformat(),
         },
         "performance": {
-            "labels_for_previous_day": "in" if labels_in else "pending",
-            "window": asdict(window) if window else None,
-            "holdout": {k: v for k, v in reference.holdout.items() if k.startswith("holdout_")},
+            "labels_for_previous_day": "in" if night.labels.yesterday else "pending",
+            "labels_missing": list(night.labels.missing),
+            "window": asdict(night.labels.window) if night.labels.window else None,
+            "holdout": {
+                k: v for k, v in night.reference.holdout.items() if k.startswith("holdout_")
+            },
         },
         "reference": {
-            "window": reference.window,
-            "false_alarms": {k: v for k, v in reference.false_alarms.items() if k != "per_column"},
+            "window": night.reference.window,
+            "false_alarms": {
+                k: v for k, v in night.reference.false_alarms.items() if k != "per_column"
+            },
         },
         "verdict": verdict.as_dict(),
-        "runbooks": runbooks or ["drift-alert.md"] if verdict.level != "ok" else [],
+        "runbooks": list(dict.fromkeys(runbooks)),  # worst signal's first
     }
 
 

@@ -15,6 +15,7 @@ Stored as artifacts of the model's MLflow run under `monitoring_reference/`.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +239,13 @@ def load_reference(
                 f"model version {version} (run {run_id}) has no monitoring reference; build it "
                 f"once with `mlops monitoring-reference --model-version {version}`"
             )
-        target.mkdir(parents=True, exist_ok=True)
-        client.download_artifacts(run_id, ARTIFACT_DIR, str(target))
+        # Downloaded beside the cache, then renamed into place: a concurrent reader never
+        # sees half a reference.
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{run_id}-", dir=cache_dir))
+        client.download_artifacts(run_id, ARTIFACT_DIR, str(staging))
+        try:
+            staging.rename(target)
+        except OSError:  # another process won the race: its copy is the same
+            shutil.rmtree(staging, ignore_errors=True)
     return read_reference(target / ARTIFACT_DIR)

@@ -66,12 +66,13 @@ def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if v is not None}
 
 
-def log_monitoring(params: Params, day: date, summary: dict[str, Any], reports_dir: str) -> str:
+def log_night(
+    params: Params, run_id: str, day: date, summary: dict[str, Any], reports_dir: str
+) -> None:
+    """The night's figures (step = the date as YYYYMMDD) and its HTML under `date=D/`."""
     from mlflow.entities import Metric
 
     client = registry.client(params.mlflow)
-    model = summary["model"]
-    run_id = monitoring_run_id(params, model["version"], model["run_id"])
     step = int(day.strftime("%Y%m%d"))
     stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
     metrics = [Metric(k, v, stamp, step) for k, v in summary_metrics(summary).items()]
@@ -80,7 +81,6 @@ def log_monitoring(params: Params, day: date, summary: dict[str, Any], reports_d
         for uri in list_files(reports_dir, "*.html"):
             (Path(scratch) / uri.rsplit("/", 1)[1]).write_text(read_text(uri))
         client.log_artifacts(run_id, scratch, f"date={day.isoformat()}")
-    return run_id
 
 
 def run_url(params: Params, run_id: str) -> str:

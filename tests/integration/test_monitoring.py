@@ -4,9 +4,11 @@ monitoring DAG through `airflow dags test` with its alerts, and the plugin's pag
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -277,16 +279,40 @@ def test_the_dag_monitors_its_night_and_alerts_once_per_condition(monitored):
     assert len(after) == len(records)
 
 
-def test_a_failed_task_is_alerted_with_its_runbook(monitored):
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the handler's API)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Webhook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_failed_task_is_alerted_with_its_runbook_in_the_log_and_on_slack(monitored):
     """A night with no predictions: the sensor gives up ("late") and the failure notifier
-    writes the alert naming the DAG, the task, the day and the runbook."""
+    writes the alert naming the DAG, the task, the day and the runbook, and posts it to the
+    Slack webhook of the `mlops_slack` connection (here a local HTTP server)."""
     ws = monitored["ws"]
     alerts = ws.path / "reports" / "monitoring" / "alerts.jsonl"
     alerts.unlink(missing_ok=True)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{server.server_port}/hook"
+    ws.overrides["AIRFLOW_CONN_MLOPS_SLACK"] = json.dumps({"conn_type": "http", "password": hook})
     night = date(2013, 3, 20)
-    result = airflow_dags_test(ws, monitored["uri"], "monitoring", f"{night}T05:00:00+00:00")
+    try:
+        result = airflow_dags_test(ws, monitored["uri"], "monitoring", f"{night}T05:00:00+00:00")
+    finally:
+        ws.overrides.pop("AIRFLOW_CONN_MLOPS_SLACK")
+        server.shutdown()
     assert result.returncode != 0
     records = [json.loads(line) for line in alerts.read_text().splitlines()]
     failure = [r for r in records if r["kind"] == "task_failure"]
     assert failure and failure[0]["task_id"] == "wait_for_predictions"
     assert failure[0]["date"] == str(night) and failure[0]["runbook"].endswith("monitoring.md")
+    assert failure[0]["channels"] == ["log", "slack"]
+    assert any("wait_for_predictions" in m["text"] for m in _Webhook.received)
