@@ -44,9 +44,11 @@ from orchestration.schedule import default_args, nightly, settings, target_day
     doc_md=__doc__,
 )
 def monitoring() -> None:
+    wait_seconds = settings().scoring.wait_for_data_hours * 3600
+
     @task.sensor(
-        poke_interval=300,
-        timeout=settings().scoring.wait_for_data_hours * 3600,
+        poke_interval=max(1.0, min(300.0, wait_seconds / 10)),
+        timeout=wait_seconds,
         mode="reschedule",
         retries=1,  # one more wait window after "predictions are late", then on-call
         execution_timeout=timedelta(hours=8),
