@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Metadata, PokeReturnValue, dag, task
+from airflow.sdk import Metadata, PokeReturnValue, dag, get_current_context, task
 
 from orchestration.assets import MONITORING_VERDICT
 from orchestration.schedule import default_args, nightly, settings, target_day
@@ -117,7 +117,7 @@ def monitoring() -> None:
         if not decision.send:
             return {"sent": False, "why": decision.why}
         page = f"{ui_base()}/monitoring/date={day.isoformat()}/index.html"
-        record = deliver(verdict_alert(summary, page, runbook_base()))
+        record = deliver(verdict_alert(summary, page, runbook_base()), get_current_context())
         return {"sent": True, "why": decision.why, "channels": record["channels"]}
 
     summary = monitor()

@@ -12,6 +12,9 @@ the run) and, if every check passes, moves the `champion` alias with compare-and
 
 * **Data**: the snapshot recorded in the deployed checkout's `dvc.lock` (`dvc pull`), never
   files left on a worker. Its md5 and git revision are tagged on the run and the version.
+* **Monitoring reference**: `train_model` also stores, with the run, the sample, drift
+  thresholds (calibrated on the training days) and calibration data the `monitoring` DAG
+  compares every night against (`monitoring_reference/`).
 * **Hand-offs**: tasks pass the data version, a feature-table URI and MLflow ids, never frames.
 * **Re-runs**: each task is idempotent; a re-run trains again on the same data version and
   registers a new version with identical metrics (seeded).

@@ -43,6 +43,7 @@ cat <<MSG
 
 Airflow UI:  http://127.0.0.1:$AIRFLOW__API__PORT   login: admin / $password
 MLflow UI:   $MLFLOW_TRACKING_URI                  (no login on the embedded default)
+On-call:     http://127.0.0.1:$AIRFLOW__API__PORT/monitoring/   (Browse -> Monitoring in the UI)
 Logs:        $MLOPS_STATE/logs/
 Stop all:    make down
 MSG

@@ -209,7 +209,8 @@ def summarise(
 ) -> dict[str, Any]:
     early = days[days["days_after_window"] <= window.early_days]
     injected = [c for c in days.columns if c.startswith("inject:")]
-    error = (days["estimated_window_roc_auc"] - days["actual_window_roc_auc"]).abs()
+    signed = days["estimated_window_roc_auc"] - days["actual_window_roc_auc"]
+    error = signed.abs()
     return {
         "window": {k: str(v) for k, v in window.__dict__.items()},
         "monitored_days": len(days),
@@ -226,6 +227,8 @@ def summarise(
         "injected_days": int(days[injected[0]].notna().sum()) if injected else 0,
         "estimate": {
             "mae_rolling_roc_auc": float(error.mean()),
+            "mean_error_rolling_roc_auc": float(signed.mean()),  # > 0: the estimate is optimistic
+            "mean_actual_rolling_roc_auc": float(days["actual_window_roc_auc"].mean()),
             "mae_delay_rate": float(
                 (days["estimated_delay_rate"] - days["actual_delay_rate"]).abs().mean()
             ),
