@@ -42,7 +42,7 @@ def attach_reference(params_path: Path) -> None:
     from benchmarks.gate_throughput import scheduled_year
     from features.build import attach_labels, build_features, model_inputs
     from pipelines.config import load_params
-    from pipelines.monitoring.reference import build_reference, log_reference
+    from pipelines.monitoring.reference import build_reference, log_reference, scheduled_split
     from pipelines.registry import load_model, resolve_alias
     from pipelines.training import evaluate
     from pipelines.training.train import temporal_split
@@ -73,7 +73,13 @@ def attach_reference(params_path: Path) -> None:
         params.train.importance_repeats,
         params.train.seed,
     ).to_dict()
-    reference = build_reference(split.train, split.holdout, model, importance, holdout, params)
+    reference = build_reference(
+        *scheduled_split(labelled, params.train.holdout_start),
+        model,
+        importance,
+        holdout,
+        params,
+    )
     log_reference(params.mlflow, champion.run_id, reference)
     mlflow.end_run()
 
@@ -207,7 +213,10 @@ def measure_unsampled(params_path: Path) -> dict:
     reference, _, _ = _reference_for(params, scored_day(params, scoring_throughput.DAY))
     started = time.perf_counter()
     run = drift.drift_report(
-        reference.sample, current_features, reference.columns, reference.thresholds
+        reference.sample,
+        current_features,
+        reference.columns,
+        reference.thresholds,
     )
     return {
         "unsampled_drift_seconds": round(time.perf_counter() - started, 2),

@@ -24,7 +24,11 @@ import pandas as pd
 from features.build import attach_labels, build_features, model_inputs
 from pipelines.config import Params
 from pipelines.monitoring import drift, estimate, performance
-from pipelines.monitoring.reference import MonitoringReference, build_reference
+from pipelines.monitoring.reference import (
+    MonitoringReference,
+    build_reference,
+    scheduled_split,
+)
 from pipelines.monitoring.verdict import ObservedWindow, Signals, decide_verdict
 from pipelines.training import evaluate, train
 
@@ -73,7 +77,11 @@ def injected_days(
 
 
 def _drift_level(
-    scores: dict[str, float | None], rows: int, reference: MonitoringReference, params: Params
+    scores: dict[str, float | None],
+    rows: int,
+    day: str,
+    reference: MonitoringReference,
+    params: Params,
 ) -> str:
     drifted = drift.drifted(scores, reference.thresholds)
     signals = Signals(
@@ -113,7 +121,9 @@ def run_backtest(
         params.train.importance_repeats,
         params.train.seed,
     ).to_dict()
-    reference = build_reference(split.train, split.holdout, model, importance, holdout, params)
+    reference = build_reference(
+        *scheduled_split(in_window, window.holdout_start), model, importance, holdout, params
+    )
     calibrator = reference.calibrator
     settings = params.monitoring
     flights_by_day = dict(tuple(tables["flights"].groupby("flight_date")))
@@ -127,7 +137,7 @@ def run_backtest(
     for index, (day, frame) in enumerate(later.groupby("flight_date", sort=True)):
         scored[day] = frame
         scores = drift.drift_scores(reference.sample, frame, reference.columns)
-        level = _drift_level(scores, len(frame), reference, params)
+        level = _drift_level(scores, len(frame), day, reference, params)
         d = date.fromisoformat(day)
         recent = [
             scored[k]
@@ -192,6 +202,7 @@ def run_backtest(
                 row[f"inject:{fault}"] = _drift_level(
                     drift.drift_scores(reference.sample, faulty, reference.columns),
                     len(faulty),
+                    day,
                     reference,
                     params,
                 )
@@ -214,6 +225,7 @@ def summarise(
     return {
         "window": {k: str(v) for k, v in window.__dict__.items()},
         "monitored_days": len(days),
+        "holdout_roc_auc": reference.holdout["holdout_roc_auc"],
         "holdout_false_alarms": reference.false_alarms,
         "normal_day_alarm_rate": {
             f"first_{window.early_days}_days": _alarm_share(early["drift_level"]),
@@ -222,6 +234,12 @@ def summarise(
         "normal_day_act_rate": {
             f"first_{window.early_days}_days": float((early["drift_level"] == "act").mean()),
             "all_days": float((days["drift_level"] == "act").mean()),
+        },
+        "normal_day_drifted_columns": (
+            days["drifted"].str.split(",").explode().replace("", None).dropna().value_counts()
+        ).to_dict(),
+        "normal_alarm_days": {
+            r["date"]: r["drifted"] for r in days.to_dict("records") if r["drift_level"] != "ok"
         },
         "injected_alarm_rate": {c.removeprefix("inject:"): _alarm_share(days[c]) for c in injected},
         "injected_days": int(days[injected[0]].notna().sum()) if injected else 0,

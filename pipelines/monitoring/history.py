@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -57,3 +58,34 @@ def upsert_night(history: pd.DataFrame, row: dict[str, Any]) -> pd.DataFrame:
 
 def write_history(history: pd.DataFrame, reports_root: str) -> str:
     return write_parquet(history, history_uri(reports_root))
+
+
+def night_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """A night's summary flattened into its history row (its MLflow metrics are the numbers
+    of this row)."""
+    window = summary["performance"]["window"] or {}
+    return {
+        "date": summary["date"],
+        "model_version": summary["model"]["version"],
+        "model_run_id": summary["model"]["run_id"],
+        "model_data_version": summary["model"]["data_version"],
+        "rows": summary["rows"],
+        "drift_share": summary["drift"]["share"],
+        "drifted_columns": json.dumps(summary["drift"]["drifted"]),
+        "top_columns": json.dumps(
+            [{k: r[k] for k in ("column", "score", "threshold")} for r in summary["drift"]["top"]]
+        ),
+        "prediction_drift_score": summary["drift"]["prediction_drift_score"],
+        "est_roc_auc": summary["estimate"]["day"].get("roc_auc"),
+        "est_brier": summary["estimate"]["day"].get("brier"),
+        "est_delay_rate": summary["estimate"]["day"].get("delay_rate"),
+        "est_window_roc_auc": summary["estimate"]["window"].get("roc_auc"),
+        "window_roc_auc": window.get("roc_auc"),
+        "window_low": window.get("low"),
+        "window_high": window.get("high"),
+        "window_days": window.get("days"),
+        "labels": "pending",
+        "verdict": summary["verdict"]["level"],
+        "triggers": json.dumps(summary["verdict"]["triggers"]),
+        "reasons": json.dumps(summary["verdict"]["reasons"]),
+    }

@@ -215,18 +215,15 @@ def drift_of_day(
     """Evidently's report of D (saved as `drift.html`/`.json`), ranked by score × importance."""
     scores: dict[str, float | None] = {name: None for name in reference.columns.all}
     empty: tuple[str, ...] = ()
+    thresholds = reference.thresholds
     judged = scored.rows >= params.monitoring.min_rows
     if judged:
         features = current.scored_features(params, scored)
-        run = drift.drift_report(
-            reference.sample, features, reference.columns, reference.thresholds
-        )
+        run = drift.drift_report(reference.sample, features, reference.columns, thresholds)
         scores, empty = run.scores, run.empty_columns
         if run.snapshot is not None:
             _save_snapshot(run.snapshot, day_dir(params, scored.day), "drift")
-    return NightDrift(
-        judged, drift.ranked_drift(scores, reference.thresholds, reference.importance), empty
-    )
+    return NightDrift(judged, drift.ranked_drift(scores, thresholds, reference.importance), empty)
 
 
 @dataclass(frozen=True)
@@ -334,7 +331,7 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     if labels.yesterday is not None:
         fields = actual_performance(params, labels.yesterday)
         table = history.update(table, labels.yesterday.day.isoformat(), fields)
-    table = history.upsert_night(table, _history_row(summary))
+    table = history.upsert_night(table, history.night_row(summary))
     monitoring_run = None
     if log_to_mlflow:  # the run first: the page links it
         monitoring_run = tracking.monitoring_run_id(params, version, run_id)
@@ -400,33 +397,4 @@ def summarise(params: Params, night: Night) -> dict[str, Any]:
         },
         "verdict": verdict.as_dict(),
         "runbooks": list(dict.fromkeys(runbooks)),  # worst signal's first
-    }
-
-
-def _history_row(summary: dict[str, Any]) -> dict[str, Any]:
-    window = summary["performance"]["window"] or {}
-    return {
-        "date": summary["date"],
-        "model_version": summary["model"]["version"],
-        "model_run_id": summary["model"]["run_id"],
-        "model_data_version": summary["model"]["data_version"],
-        "rows": summary["rows"],
-        "drift_share": summary["drift"]["share"],
-        "drifted_columns": json.dumps(summary["drift"]["drifted"]),
-        "top_columns": json.dumps(
-            [{k: r[k] for k in ("column", "score", "threshold")} for r in summary["drift"]["top"]]
-        ),
-        "prediction_drift_score": summary["drift"]["prediction_drift_score"],
-        "est_roc_auc": summary["estimate"]["day"].get("roc_auc"),
-        "est_brier": summary["estimate"]["day"].get("brier"),
-        "est_delay_rate": summary["estimate"]["day"].get("delay_rate"),
-        "est_window_roc_auc": summary["estimate"]["window"].get("roc_auc"),
-        "window_roc_auc": window.get("roc_auc"),
-        "window_low": window.get("low"),
-        "window_high": window.get("high"),
-        "window_days": window.get("days"),
-        "labels": "pending",
-        "verdict": summary["verdict"]["level"],
-        "triggers": json.dumps(summary["verdict"]["triggers"]),
-        "reasons": json.dumps(summary["verdict"]["reasons"]),
     }

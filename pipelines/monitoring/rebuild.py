@@ -7,7 +7,12 @@ logged to its run once; from then on the nightly job finds it like any other."""
 from __future__ import annotations
 
 from pipelines.config import Params
-from pipelines.monitoring.reference import MonitoringReference, build_reference, log_reference
+from pipelines.monitoring.reference import (
+    MonitoringReference,
+    build_reference,
+    log_reference,
+    scheduled_split,
+)
 
 
 def rebuild_reference(params: Params, version: str) -> MonitoringReference:
@@ -17,7 +22,6 @@ def rebuild_reference(params: Params, version: str) -> MonitoringReference:
     from features.build import attach_labels, build_features
     from pipelines import registry
     from pipelines.data.snapshot import collect_snapshot
-    from pipelines.training import train
 
     client = registry.client(params.mlflow)
     ref = registry.version_ref(client, params.mlflow.registered_model, version, None)
@@ -29,15 +33,13 @@ def rebuild_reference(params: Params, version: str) -> MonitoringReference:
     )
     tables = collect_snapshot(params.landing_root, start, end)
     features = build_features(tables["flights"], tables["weather"], params.features)
-    split = train.temporal_split(
-        attach_labels(features, tables["outcomes"], params.features), holdout_start
-    )
+    window = attach_labels(features, tables["outcomes"], params.features)
     import mlflow
 
     importance = mlflow.artifacts.load_dict(f"runs:/{ref.run_id}/feature_importance.json")
     model = registry.load_model(params.mlflow, ref)
     reference = build_reference(
-        split.train, split.holdout, model, importance, dict(run.data.metrics), params
+        *scheduled_split(window, holdout_start), model, importance, dict(run.data.metrics), params
     )
     log_reference(params.mlflow, ref.run_id, reference)
     return reference

@@ -18,6 +18,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,13 @@ def false_alarm_rates(
     """The drift verdicts the thresholds give on days the model never saw (labels aside)."""
     policy = params.monitoring.verdict
     important = important_features(importance, policy.important_features)
-    levels, per_column = [], {name: 0 for name in thresholds}
+    levels: list[str] = []
+    per_column: dict[str, int] = {}
     for row in holdout_scores.to_dict("records"):
         scores = {name: row.get(name) for name in thresholds}
         drifted = drift.drifted({k: v for k, v in scores.items() if pd.notna(v)}, thresholds)
         for name in drifted:
-            per_column[name] += 1
+            per_column[name] = per_column.get(name, 0) + 1
         signals = Signals(
             drifted=tuple(drifted),
             important=important,
@@ -116,6 +118,15 @@ def false_alarm_rates(
     }
 
 
+def scheduled_split(window: pd.DataFrame, holdout_start: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every scheduled flight of the window, split by date as training splits it.
+
+    Unlike the training split, flights without a label (cancelled, diverted) stay: the night
+    compares all the flights it scored, and a storm day's cancellations are part of its normal."""
+    is_holdout = window["flight_date"] >= holdout_start.isoformat()
+    return window.loc[~is_holdout], window.loc[is_holdout]
+
+
 def build_reference(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -124,7 +135,10 @@ def build_reference(
     holdout_metrics: dict[str, float],
     params: Params,
 ) -> MonitoringReference:
-    """Sample, calibrate the thresholds on the training days, measure them on the holdout's."""
+    """Sample, calibrate the thresholds on the training days, measure them on the holdout's.
+
+    `train` and `holdout` are every scheduled flight of their days (`scheduled_split`); the
+    performance estimate is calibrated on the holdout's labelled ones."""
     settings = params.monitoring
     columns = drift.drift_columns(numeric_features(params.features), CATEGORICAL_FEATURES, settings)
     train_scored, holdout_scored = _scored(train, model, params), _scored(holdout, model, params)
@@ -138,11 +152,8 @@ def build_reference(
     )
     train_days = _daily_scores(train_scored, sample, columns, "train")
     holdout_days = _daily_scores(holdout_scored, sample, columns, "holdout")
-    thresholds = drift.calibrate_thresholds(
-        train_days.loc[:, list(columns.all)],
-        settings.threshold_quantile,
-        settings.prediction_threshold_quantile,
-    )
+    quantiles = (settings.threshold_quantile, settings.prediction_threshold_quantile)
+    thresholds = drift.calibrate_thresholds(train_days.loc[:, list(columns.all)], *quantiles)
     labelled = holdout_scored.dropna(subset=["label"])
     return MonitoringReference(
         sample=sample,

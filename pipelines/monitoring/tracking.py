@@ -14,6 +14,7 @@ from typing import Any
 
 from pipelines import registry
 from pipelines.config import Params
+from pipelines.monitoring import history
 from pipelines.storage import join_uri, list_files, read_text
 
 LEVELS = {"ok": 0.0, "watch": 1.0, "act": 2.0}
@@ -49,21 +50,25 @@ def monitoring_run_id(params: Params, version: str, model_run_id: str) -> str:
     return str(run.info.run_id)
 
 
+#: The numbers of a night's history row logged as MLflow metrics (step: the date).
+METRIC_FIELDS = (
+    "rows",
+    "drift_share",
+    "prediction_drift_score",
+    "est_roc_auc",
+    "est_brier",
+    "est_delay_rate",
+    "est_window_roc_auc",
+    "window_roc_auc",
+    "window_low",
+    "window_high",
+)
+
+
 def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    window = summary["performance"]["window"] or {}
-    values = {
-        "rows": summary["rows"],
-        "drift_share": summary["drift"]["share"],
-        "prediction_drift_score": summary["drift"]["prediction_drift_score"],
-        "estimated_roc_auc": summary["estimate"]["day"].get("roc_auc"),
-        "estimated_brier": summary["estimate"]["day"].get("brier"),
-        "estimated_delay_rate": summary["estimate"]["day"].get("delay_rate"),
-        "estimated_window_roc_auc": summary["estimate"]["window"].get("roc_auc"),
-        "window_roc_auc": window.get("roc_auc"),
-        "window_roc_auc_low": window.get("low"),
-        "verdict_level": LEVELS[summary["verdict"]["level"]],
-    }
-    return {k: float(v) for k, v in values.items() if v is not None}
+    row = history.night_row(summary)
+    values = {name: row[name] for name in METRIC_FIELDS if row[name] is not None}
+    return {**{k: float(v) for k, v in values.items()}, "verdict_level": LEVELS[row["verdict"]]}
 
 
 def log_night(

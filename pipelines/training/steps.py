@@ -14,7 +14,7 @@ import pandas as pd
 from features.build import model_inputs
 from pipelines.config import REPO_ROOT, Params
 from pipelines.data.versioning import DataVersion, git_revision
-from pipelines.monitoring.reference import build_reference, log_reference
+from pipelines.monitoring.reference import build_reference, log_reference, scheduled_split
 from pipelines.registry import ModelVersionRef
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, tracking, train
@@ -149,7 +149,11 @@ def train_and_log(
         },
     )
     reference = build_reference(
-        split.train, split.holdout, model, importances.to_dict(), metrics, params
+        *scheduled_split(labelled, params.train.holdout_start),
+        model,
+        importances.to_dict(),
+        metrics,
+        params,
     )
     log_reference(params.mlflow, run_id, reference)
     return TrainingResult(run_id=run_id, metrics=metrics)
