@@ -38,6 +38,25 @@ PREDICTION_SCHEMA = pa.schema(
 DICTIONARY_COLUMNS = ["flight_date", *PREDICTION_COLUMNS[4:]]
 
 
+class InvalidScores(ValueError):
+    """The model returned a probability that is not finite or not in [0, 1]: the day is not
+    published (scoring writes all of a day or none of it)."""
+
+
+def check_probabilities(flight_id: np.ndarray, probability: np.ndarray) -> None:
+    """Raise `InvalidScores` naming the offending rows (a numerical guard at serving)."""
+    invalid = ~np.isfinite(probability) | (probability < 0.0) | (probability > 1.0)
+    if invalid.any():
+        shown = ", ".join(
+            f"{key}={value!r}"
+            for key, value in zip(flight_id[invalid][:5], probability[invalid][:5], strict=True)
+        )
+        raise InvalidScores(
+            f"{int(invalid.sum())} of {len(probability)} rows have a late probability that is "
+            f"not finite or outside [0, 1] ({shown}); nothing was published for the day"
+        )
+
+
 def prediction_rows(
     features: pd.DataFrame,
     probability: np.ndarray,
@@ -50,6 +69,7 @@ def prediction_rows(
 
     Built in Arrow: a column that says the same thing on every row (model version, run ids)
     is one value repeated by Arrow, not a million Python strings converted one by one."""
+    check_probabilities(features["flight_id"].to_numpy(), probability)
     rows = len(features)
 
     def same_on_every_row(value: str) -> pa.Array:

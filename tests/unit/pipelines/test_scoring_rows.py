@@ -114,3 +114,46 @@ def test_a_published_day_in_brief(tmp_path: Path):
     assert brief.scoring_run_ids == ("nightly",)
     assert brief.content_sha256 == content_digest(rows)
     assert published_day(params, day, "shadow") is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -0.01, 1.5])
+def test_a_probability_that_is_not_finite_or_not_in_0_1_is_refused_naming_its_row(bad):
+    from pipelines.scoring.rows import InvalidScores
+
+    with pytest.raises(InvalidScores, match=r"1 of 3 rows .* \(a="):
+        prediction_rows(_features(), np.array([0.2, bad, 0.9]), PINNED, 0.35, "c", "r")
+
+
+def test_a_day_with_an_invalid_probability_is_not_published(tmp_path: Path):
+    """Through the scoring loop: the first batch is fine, the second has a NaN; the day's file
+    is never published, and a file published before stays as it was."""
+    from features.build import day_schedule_counts
+    from pipelines.scoring.rows import InvalidScores
+    from pipelines.scoring.shards import DayContext, ScoringModel, score_batches
+    from tests.factories import repository_params, scheduled_flights, weather
+
+    class NanOnSecondBatch:
+        calls = 0
+
+        def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+            NanOnSecondBatch.calls += 1
+            p = np.full(len(inputs), 0.3 if NanOnSecondBatch.calls == 1 else np.nan)
+            return np.column_stack([1 - p, p])
+
+    params = repository_params()
+    flights = scheduled_flights(6)
+    target = tmp_path / "predictions" / "part-0.parquet"
+    target.parent.mkdir()
+    target.write_bytes(b"yesterday's run")
+    context = DayContext(weather(), day_schedule_counts(flights), "code-1")
+    with pytest.raises(InvalidScores, match="nothing was published"):
+        score_batches(
+            [flights.iloc[:3], flights.iloc[3:]],
+            context,
+            params,
+            ScoringModel(PINNED, NanOnSecondBatch()),
+            "run-x",
+            str(target),
+        )
+    assert target.read_bytes() == b"yesterday's run"
+    assert [p.name for p in target.parent.iterdir()] == ["part-0.parquet"]
