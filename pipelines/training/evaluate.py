@@ -36,6 +36,29 @@ def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[
     }
 
 
+def metrics_by_week(
+    flight_date: pd.Series, y_true: np.ndarray, probability: np.ndarray, cutoff: str
+) -> pd.DataFrame:
+    """Holdout metrics per week since the training cutoff (week 1 = its first 7 days): how
+    fast the model decays, the number a retraining policy needs. A week with one class has
+    no ROC AUC."""
+    days = (pd.to_datetime(flight_date.to_numpy()) - pd.Timestamp(cutoff)).days
+    week = np.asarray(days) // 7 + 1
+    rows = []
+    for number in np.unique(week):
+        picked = week == number
+        y, p = y_true[picked], probability[picked]
+        row: dict[str, float] = {
+            "week": int(number),
+            "rows": int(picked.sum()),
+            "delay_rate": float(np.mean(y)),
+        }
+        if len(np.unique(y)) == 2:
+            row.update(classification_metrics(y, p))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def base_rate_probability(train_labels: np.ndarray, rows: int) -> np.ndarray:
     """The naive baseline: every flight gets the training base rate."""
     return np.full(rows, float(np.mean(train_labels)))

@@ -148,6 +148,14 @@ def train_and_log(
             "data_validation.json": {"reports": validation or []},
         },
     )
+    weekly = evaluate.metrics_by_week(
+        split.holdout["flight_date"],
+        y_holdout,
+        curves[params.train.model],
+        params.train.holdout_start.isoformat(),
+    )
+    tracking.log_by_week(params.mlflow, run_id, weekly)
+    weekly.to_csv(reports_dir / "holdout_by_week.csv", index=False)
     reference = build_reference(
         *scheduled_split(labelled, params.train.holdout_start),
         model,

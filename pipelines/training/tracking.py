@@ -73,6 +73,24 @@ def log_training_run(
         return str(run.info.run_id)
 
 
+def log_by_week(params: MlflowParams, run_id: str, weekly: pd.DataFrame) -> None:
+    """Weekly holdout metrics as metric histories (`staleness_<metric>`, step = the week)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    stamp = int(time.time() * 1000)
+    metrics = [
+        Metric(f"staleness_{name}", float(row[name]), stamp, int(row["week"]))
+        for row in weekly.to_dict("records")
+        for name in ("roc_auc", "log_loss", "brier", "delay_rate")
+        if name in row and pd.notna(row[name])
+    ]
+    client = registry.client(params)
+    client.log_batch(run_id, metrics=metrics)
+    client.log_dict(run_id, {"weeks": weekly.to_dict("records")}, "holdout_by_week.json")
+
+
 def model_card(run: Any, metrics: dict[str, float]) -> str:
     tags = run.data.tags
     lines = [

@@ -89,6 +89,20 @@ def test_plots_and_model_artifacts_are_stored(training_run):
     }
 
 
+def test_the_run_stores_its_monitoring_reference_and_its_holdout_by_week(training_run):
+    """What the monitoring DAG and the retraining policy read from every training run."""
+    client, run = training_run["client"], training_run["run"]
+    stored = {a.path for a in client.list_artifacts(run.info.run_id, "monitoring_reference")}
+    assert stored == {
+        f"monitoring_reference/{n}"
+        for n in ("sample.parquet", "calibration.parquet", "daily_scores.parquet", "reference.json")
+    }
+    assert 0 <= run.data.metrics["monitoring_false_alarm_watch_or_act"] <= 1
+    weeks = client.get_metric_history(run.info.run_id, "staleness_roc_auc")
+    assert [m.step for m in sorted(weeks, key=lambda m: m.step)][0] == 1
+    assert all(0.3 < m.value < 1 for m in weeks)
+
+
 def test_registered_model_loads_and_scores_probabilities(
     training_run, mlflow_server: str, workspace: Workspace
 ):

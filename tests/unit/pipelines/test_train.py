@@ -86,3 +86,20 @@ def test_metrics_of_known_predictions():
     assert perfect["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
     base = evaluate.base_rate_probability(np.array([0, 1, 1, 1]), 3)
     assert base.tolist() == [0.75] * 3
+
+
+def test_holdout_metrics_by_week_since_the_cutoff():
+    """Staleness: week 1 is the cutoff's first 7 days; a week with one class has no ROC AUC."""
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.training.evaluate import metrics_by_week
+
+    dates = pd.Series(["2013-11-01", "2013-11-03", "2013-11-07", "2013-11-08", "2013-11-15"] * 2)
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1, 1])
+    p = np.array([0.9, 0.1, 0.8, 0.3, 0.6, 0.2, 0.7, 0.4, 0.5, 0.5])
+    weekly = metrics_by_week(dates, y, p, "2013-11-01").set_index("week")
+    assert weekly.index.tolist() == [1, 2, 3]
+    assert weekly.loc[1, "rows"] == 6 and weekly.loc[2, "rows"] == 2 and weekly.loc[3, "rows"] == 2
+    assert weekly.loc[1, "roc_auc"] == 1.0
+    assert weekly.loc[3, "delay_rate"] == 1.0 and pd.isna(weekly.loc[3, "roc_auc"])
