@@ -54,27 +54,31 @@ class DayPerformance:
     joined: performance.JoinedLabels
 
 
-def labelled_day(params: Params, day: date) -> DayPerformance | None:
-    """D's (sampled) predictions joined to D's validated outcomes; None while either is missing."""
-    outcomes_uri = validated_uri(params, "outcomes", day)
+def scored_window(params: Params, day: date) -> dict[date, current.ScoredDay]:
+    """D and the `rolling_days` days before it that were scored, each read once per night
+    (the estimate and the labels both use them)."""
+    found = {}
+    for offset in range(params.monitoring.rolling_days + 1):
+        earlier = day - timedelta(days=offset)
+        try:
+            found[earlier] = current.scored_day(params, earlier)
+        except current.PredictionsMissing:
+            continue
+    return found
+
+
+def labelled_day(params: Params, scored: current.ScoredDay) -> DayPerformance | None:
+    """A scored day's (sampled) predictions joined to its validated outcomes; None while the
+    outcomes are missing."""
+    outcomes_uri = validated_uri(params, "outcomes", scored.day)
     if not exists(outcomes_uri):
-        return None
-    try:
-        scored = current.scored_day(params, day)
-    except current.PredictionsMissing:
         return None
     outcomes = read_parquet(outcomes_uri, columns=["flight_id", "arr_delay", "dep_time"])
     if scored.fraction < 1.0:
         outcomes = outcomes[current.sampled(outcomes["flight_id"], scored.fraction)]
     return DayPerformance(
-        day, performance.join_labels(scored.predictions, outcomes, params.features)
+        scored.day, performance.join_labels(scored.predictions, outcomes, params.features)
     )
-
-
-def _was_scored(params: Params, day: date) -> bool:
-    from pipelines.scoring.paths import predictions_uri
-
-    return exists(predictions_uri(params, day))
 
 
 def classification_report(labelled: pd.DataFrame, threshold: float) -> Any:
@@ -236,23 +240,21 @@ class NightEstimates:
 
 
 def estimates_of_day(
-    params: Params, scored: current.ScoredDay, reference: MonitoringReference
+    params: Params, window: dict[date, current.ScoredDay], reference: MonitoringReference
 ) -> NightEstimates:
+    """`window` from `scored_window`: its newest day is D."""
     calibrator = reference.calibrator
     settings = params.monitoring
-    scores = scored.predictions["late_probability"].to_numpy()
-    pooled = [scores]
-    for offset in range(1, settings.rolling_days):
-        try:
-            earlier = current.scored_day(params, scored.day - timedelta(days=offset))
-        except current.PredictionsMissing:
-            continue
-        pooled.append(earlier.predictions["late_probability"].to_numpy())
-    window = np.concatenate(pooled)
+    day = max(window)
+    start = day - timedelta(days=settings.rolling_days - 1)
+    scores = window[day].predictions["late_probability"].to_numpy()
+    pooled = np.concatenate(
+        [s.predictions["late_probability"].to_numpy() for d, s in window.items() if d >= start]
+    )
     return NightEstimates(
         day=estimate.estimated_metrics(scores, calibrator) if len(scores) >= 2 else {},
-        window=estimate.estimated_metrics(window, calibrator) if len(window) >= 2 else {},
-        window_start=scored.day - timedelta(days=settings.rolling_days - 1),
+        window=estimate.estimated_metrics(pooled, calibrator) if len(pooled) >= 2 else {},
+        window_start=start,
     )
 
 
@@ -266,19 +268,21 @@ class NightLabels:
     yesterday: DayPerformance | None
 
 
-def labels_before(params: Params, day: date) -> NightLabels:
-    settings = params.monitoring
+def labels_before(params: Params, day: date, window: dict[date, current.ScoredDay]) -> NightLabels:
+    """The scored days of `window` before D, with their outcomes where they have landed."""
     found, missing = [], []
-    for offset in range(1, settings.rolling_days + 1):
-        earlier = day - timedelta(days=offset)
-        labelled = labelled_day(params, earlier)
+    for earlier in sorted((d for d in window if d < day), reverse=True):
+        labelled = labelled_day(params, window[earlier])
         if labelled is not None:
             found.append(labelled)
-        elif _was_scored(params, earlier):
+        else:
             missing.append(earlier.isoformat())
     yesterday = next((d for d in found if d.day == day - timedelta(days=1)), None)
     return NightLabels(
-        found, tuple(sorted(missing)), observed_window(found, settings.confidence), yesterday
+        found,
+        tuple(sorted(missing)),
+        observed_window(found, params.monitoring.confidence),
+        yesterday,
     )
 
 
@@ -301,11 +305,14 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     from pipelines.monitoring import page, tracking
 
     settings = params.monitoring
-    scored = current.scored_day(params, day)
+    window = scored_window(params, day)
+    if day not in window:
+        current.scored_day(params, day)  # raises PredictionsMissing, naming the path
+    scored = window[day]
     reference, version, run_id = _reference_for(params, scored)
     night_drift = drift_of_day(params, scored, reference)
-    estimates = estimates_of_day(params, scored, reference)
-    labels = labels_before(params, day)
+    estimates = estimates_of_day(params, window, reference)
+    labels = labels_before(params, day, window)
     signals = Signals(
         drifted=tuple(night_drift.drifted),
         important=reference.important(settings.verdict.important_features),

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -131,7 +130,3 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
 def important_features(importance: dict[str, float], count: int) -> tuple[str, ...]:
     ranked = sorted(importance.items(), key=lambda kv: -kv[1])
     return tuple(name for name, value in ranked[:count] if value > 0)
-
-
-def worst(levels: Sequence[str]) -> str:
-    return max(levels, key=_RANK.__getitem__, default=OK)

@@ -16,7 +16,6 @@ from pipelines.monitoring.verdict import (
     Signals,
     decide_verdict,
     important_features,
-    worst,
 )
 
 # the committed policy, pinned to the numbers the cases below are built around
@@ -198,9 +197,3 @@ def test_important_features_are_the_top_positive_importances():
     assert important_features(importance, 3) == ("dep_hour", "distance", "wind")
     assert important_features(importance, 1) == ("dep_hour",)
     assert important_features(importance, 10) == ("dep_hour", "distance", "wind")
-
-
-def test_worst_of_levels():
-    assert worst([OK, ACT, WATCH]) == ACT
-    assert worst([OK, WATCH]) == WATCH
-    assert worst([]) == OK
