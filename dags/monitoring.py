@@ -13,7 +13,11 @@ trusted, and if not, what do I do?*
   (landed today) with Evidently's classification report, and the rolling window's ROC AUC
   against the holdout's, with its interval.
 * **Verdict** `ok` / `watch` / `act` (policy in `params.yaml`), emitted on the Asset
-  `monitoring_verdict`. Here it only alerts; retraining listens to it.
+  `monitoring_verdict`.
+* **Retraining guard** (`request_retraining`, policy `retraining.guard`): `act` on k of the
+  last n nights, outside the cooldown, with enough new labels and no training run active, emits
+  `retraining_requested` (extra: the act days, triggers, reason) and `training` runs on it;
+  otherwise the task is *skipped* with the reasons (also in the night's history row).
 * **Outputs**: `reports/monitoring/date=D/` (Evidently HTML/JSON, summary, the on-call page),
   one row per date in `history.parquet` (a re-run replaces it), MLflow run
   `monitoring-v<version>` (metrics with the date as step). Pages: *Browse → Monitoring* in this UI.
@@ -29,7 +33,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Metadata, PokeReturnValue, dag, get_current_context, task
 
-from orchestration.assets import MONITORING_VERDICT
+from orchestration.assets import MONITORING_VERDICT, RETRAINING_REQUESTED
 from orchestration.schedule import default_args, nightly, settings, target_day
 
 
@@ -120,9 +124,31 @@ def monitoring() -> None:
         record = deliver(verdict_alert(summary, page, runbook_base()), get_current_context())
         return {"sent": True, "why": decision.why, "channels": record["channels"]}
 
+    @task(outlets=[RETRAINING_REQUESTED])
+    def request_retraining(summary: dict):  # type: ignore[no-untyped-def]
+        """The guard's decision for D; an event only when it requests (skipped otherwise)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_params
+        from pipelines.retraining.guard import decide_retraining
+        from pipelines.retraining.request import guard_inputs, record_decision
+
+        params = load_params()
+        active = get_current_context()["ti"].get_dr_count(
+            dag_id="training", states=["queued", "running"]
+        )
+        inputs = guard_inputs(params, target_day(), training_active=active > 0)
+        decision = decide_retraining(inputs, params.retraining.guard)
+        record_decision(params, decision)
+        if not decision.request:
+            raise AirflowSkipException("no retraining: " + "; ".join(decision.reasons))
+        yield Metadata(RETRAINING_REQUESTED, decision.event_extra())
+        return decision.as_dict()
+
     summary = monitor()
     wait_for_predictions() >> summary
     alert(summary)
+    request_retraining(summary)
 
 
 monitoring()

@@ -10,8 +10,17 @@ champion vs challenger on the same holdout (`promotion:` in params.yaml; decisio
 the run) and, if every check passes, moves the `champion` alias with compare-and-set
 (serialized by the `promotion` pool and a lock; logged to the promotion log).
 
-* **Data**: the snapshot recorded in the deployed checkout's `dvc.lock` (`dvc pull`), never
-  files left on a worker. Its md5 and git revision are tagged on the run and the version.
+* **Trigger and window** (`pipelines/retraining/trigger.py`): scheduled on the Asset
+  `retraining_requested` that `monitoring`'s guard emits (and on `retraining.fallback_cron`
+  if set). Such a run trains on the moving window ending the day before the requested day
+  (`retraining.window_days`, its newest `holdout_days` held out), its snapshot built from the
+  validated partitions, `dvc add`ed and pushed; the event's day, act nights, triggers and
+  reason are tagged on the MLflow run and written in the model version's description. A
+  manual run takes `{"as_of": "YYYY-MM-DD"}` for a moving window; without it, the fixed window
+  of `params.yaml` (the snapshot of `dvc.lock`, as `dvc repro` and `make demo`).
+* **Data**: pulled from the DVC remote by its md5 in every task, never files left on a worker.
+  Its md5 and git revision are tagged on the run and the version
+  (`mlops data pull-snapshot --md5 …` brings a moving window's snapshot back).
 * **Monitoring reference**: `train_model` also stores, with the run, the sample, drift
   thresholds (calibrated on the training days) and calibration data the `monitoring` DAG
   compares every night against (`monitoring_reference/`).
@@ -29,9 +38,23 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-from orchestration.schedule import default_args
+from orchestration.assets import RETRAINING_REQUESTED
+from orchestration.schedule import default_args, local_timezone, settings
 
 DEFAULT_ARGS = default_args(retries=2, retry_delay_seconds=30, timeout_minutes=30)
+
+
+def _schedule():  # type: ignore[no-untyped-def]
+    """The retraining requests, or them and a slow cron fallback (`retraining.fallback_cron`)."""
+    fallback = settings().retraining.fallback_cron
+    if not fallback:
+        return RETRAINING_REQUESTED
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(fallback, timezone=local_timezone()),
+        assets=RETRAINING_REQUESTED,
+    )
 
 
 def _run_scope() -> str:
@@ -42,7 +65,7 @@ def _run_scope() -> str:
 
 @dag(
     dag_id="training",
-    schedule=None,
+    schedule=_schedule(),
     start_date=datetime(2013, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -53,12 +76,34 @@ def _run_scope() -> str:
 )
 def training() -> None:
     @task
-    def pull_data() -> dict:
-        """`dvc pull` the snapshot of dvc.lock; returns its data version."""
+    def resolve_trigger() -> dict:
+        """Why this run trains, and on which window (the newest requested day wins)."""
+        from pipelines.config import load_params
+        from pipelines.retraining.trigger import training_trigger
+
+        context = get_current_context()
+        events = [
+            dict(event.extra or {})
+            for asset_events in context.get("triggering_asset_events", {}).values()
+            for event in asset_events
+        ]
+        run = context["dag_run"]
+        fallback_day = None
+        if str(run.run_type).endswith("scheduled"):
+            fallback_day = context["logical_date"].in_timezone(local_timezone()).date()
+        trigger = training_trigger(load_params(), events, dict(run.conf or {}), fallback_day)
+        print(f"{trigger.kind}: window {trigger.window.as_dict()} {trigger.event}")
+        return trigger.as_dict()
+
+    @task
+    def pull_data(trigger: dict) -> dict:
+        """The window's snapshot: dvc.lock's (fixed) or built from validated days and pushed."""
         from pipelines.config import load_params
         from pipelines.data import steps as data_steps
+        from pipelines.retraining.trigger import TrainingTrigger
 
-        return data_steps.pull_data(load_params()).as_dict()
+        window = TrainingTrigger.from_dict(trigger).window
+        return data_steps.prepare_window(load_params(), window).as_dict()
 
     @task
     def validate_snapshot(data_version: dict) -> list[dict]:
@@ -69,34 +114,40 @@ def training() -> None:
         from pipelines.training import dataset
 
         params = load_params()
-        data_steps.pull_data(params, remote=data_version["remote"] or None)
-        return dataset.validate_snapshot(params, DataVersion.from_dict(data_version))
+        version = DataVersion.from_dict(data_version)
+        folder = data_steps.materialise(params, version)
+        return dataset.validate_snapshot(params, version, folder)
 
     @task
     def build_features(data_version: dict, validation: list[dict]) -> str:
         """Feature table of the pulled snapshot, written under the run's artifacts folder."""
         from pipelines.config import load_params
         from pipelines.data import steps as data_steps
+        from pipelines.data.versioning import DataVersion
         from pipelines.storage import join_uri
         from pipelines.training import dataset
 
         params = load_params()
-        data_steps.pull_data(params, remote=data_version["remote"] or None)
+        folder = data_steps.materialise(params, DataVersion.from_dict(data_version))
         out_uri = join_uri(params.artifacts_root, "training", _run_scope(), "features.parquet")
-        return dataset.make_feature_table(params, params.snapshot_dir, out_uri)
+        return dataset.make_feature_table(params, folder, out_uri)
 
     @task
-    def train_model(features_uri: str, data_version: dict, validation: list[dict]) -> str:
+    def train_model(
+        features_uri: str, data_version: dict, validation: list[dict], trigger: dict
+    ) -> str:
         """Fit, evaluate against the baselines and log to MLflow; returns the MLflow run id."""
         import tempfile
         from pathlib import Path
 
         from pipelines.config import load_params
         from pipelines.data.versioning import DataVersion
+        from pipelines.retraining.trigger import TrainingTrigger
         from pipelines.training import steps as training_steps
 
         params = load_params()
         context = get_current_context()
+        why = TrainingTrigger.from_dict(trigger)
         with tempfile.TemporaryDirectory(prefix="training-reports-") as reports:
             result = training_steps.train_and_log(
                 params,
@@ -107,8 +158,10 @@ def training() -> None:
                 extra_tags={
                     "airflow.dag_id": context["dag"].dag_id,
                     "airflow.run_id": context["run_id"],
+                    **why.tags(),
                 },
                 validation=validation,
+                window=why.window,
             )
         return result.run_id
 
@@ -123,12 +176,16 @@ def training() -> None:
         return asdict(training_steps.register(load_params(), mlflow_run_id))
 
     @task
-    def decide_promotion(registered: dict, features_uri: str) -> dict:
+    def decide_promotion(registered: dict, features_uri: str, trigger: dict) -> dict:
         """Challenger vs champion on the same holdout; the record is logged on the run."""
         from pipelines.config import load_params
         from pipelines.promotion.champion import evaluate_challenger
+        from pipelines.retraining.trigger import TrainingTrigger
 
-        return evaluate_challenger(load_params(), registered["version"], features_uri).as_dict()
+        window = TrainingTrigger.from_dict(trigger).window
+        return evaluate_challenger(
+            load_params(), registered["version"], features_uri, window
+        ).as_dict()
 
     @task(pool="promotion")
     def promote_champion(decision: dict) -> dict:
@@ -140,11 +197,12 @@ def training() -> None:
         print(f"{outcome.action.upper()}: {outcome.verdict.summary}")
         return outcome.as_dict()
 
-    data_version = pull_data()
+    trigger = resolve_trigger()
+    data_version = pull_data(trigger)
     validation = validate_snapshot(data_version)
     features_uri = build_features(data_version, validation)
-    registered = register_model(train_model(features_uri, data_version, validation))
-    promote_champion(decide_promotion(registered, features_uri))
+    registered = register_model(train_model(features_uri, data_version, validation, trigger))
+    promote_champion(decide_promotion(registered, features_uri, trigger))
 
 
 training()

@@ -16,6 +16,7 @@ from pipelines.data import cli as data_cli
 from pipelines.gate import cli as gate_cli
 from pipelines.monitoring import cli as monitoring_cli
 from pipelines.promotion import cli as promotion_cli
+from pipelines.replay import cli as replay_cli
 from pipelines.scoring import cli as scoring_cli
 from pipelines.training import cli as training_cli
 
@@ -24,7 +25,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for stage in (data_cli, gate_cli, training_cli, promotion_cli, scoring_cli, monitoring_cli):
+for stage in (
+    data_cli,
+    gate_cli,
+    training_cli,
+    promotion_cli,
+    scoring_cli,
+    monitoring_cli,
+    replay_cli,
+):
     app.add_typer(stage.commands)
 
 

@@ -191,6 +191,48 @@ class MonitoringParams:
 
 
 @dataclass(frozen=True)
+class GuardPolicy:
+    """When monitoring may request a retraining (pipelines/retraining/guard.py)."""
+
+    act_nights: int
+    of_last_nights: int
+    cooldown_days: int
+    min_new_labelled_flights: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.act_nights <= self.of_last_nights:
+            raise ValueError("retraining.guard: need 1 <= act_nights <= of_last_nights")
+
+
+@dataclass(frozen=True)
+class RetrainingParams:
+    """The moving training window of a retraining run, and its guard."""
+
+    window_days: int
+    holdout_days: int
+    windows_dir: str
+    fallback_cron: str | None
+    guard: GuardPolicy
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.holdout_days < self.window_days:
+            raise ValueError("retraining: need 7 <= holdout_days < window_days")
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """The year replay (`mlops simulate`, pipelines/replay/)."""
+
+    start: date
+    end: date
+    first_model_days: int
+    report_from: date
+    bootstrap_samples: int
+    seed: int
+    output_dir: str
+
+
+@dataclass(frozen=True)
 class MlflowParams:
     tracking_uri: str
     experiment: str
@@ -208,6 +250,8 @@ class Params:
     promotion: PromotionPolicy
     scoring: ScoringParams
     monitoring: MonitoringParams
+    retraining: RetrainingParams
+    simulation: SimulationParams
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -275,6 +319,8 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     monitoring = dict(raw["monitoring"])
     monitoring["exempt_columns"] = tuple(monitoring["exempt_columns"])
     monitoring["verdict"] = VerdictPolicy(**monitoring["verdict"])
+    retraining = dict(raw["retraining"])
+    retraining["guard"] = GuardPolicy(**retraining["guard"])
     params = Params(
         data=DataParams(
             **{
@@ -291,6 +337,13 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         promotion=PromotionPolicy(**promotion),
         scoring=ScoringParams(**raw["scoring"]),
         monitoring=MonitoringParams(**monitoring),
+        retraining=RetrainingParams(**retraining),
+        simulation=SimulationParams(
+            **{
+                **raw["simulation"],
+                **{k: _as_date(raw["simulation"][k]) for k in ("start", "end", "report_from")},
+            }
+        ),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")

@@ -1,9 +1,10 @@
 """`mlops` commands of the data stage: deliver days (the simulated upstream), build and
-version the training snapshot."""
+version the training snapshot and the snapshots of moving training windows."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -91,3 +92,44 @@ def data_pull(
 
     version = data_steps.pull_data(load(params_path), remote=remote)
     typer.echo(json.dumps(version.as_dict(), indent=2))
+
+
+@data_app.command("window")
+def data_window(
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Day T of the retraining run (YYYY-MM-DD).")
+    ],
+    remote: Annotated[
+        str | None, typer.Option(help="DVC remote (default: the configured one).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Snapshot the validated days of the moving window ending before T, `dvc add` and push it.
+
+    Prints its data version: the md5 is what a model trained on it carries (`data.dvc_md5`)."""
+    from pipelines.data.windows import publish_window_snapshot
+    from pipelines.retraining.window import moving_window
+
+    params = load(params_path)
+    window = moving_window(parse_date(as_of), params.retraining)
+    version = publish_window_snapshot(params, window, remote=remote)
+    typer.echo(json.dumps({**version.as_dict(), "window": window.as_dict()}, indent=2))
+
+
+@data_app.command("pull-snapshot")
+def data_pull_snapshot(
+    md5: Annotated[
+        str, typer.Option("--md5", help="DVC md5 of the snapshot (a run's `data.dvc_md5` tag).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to create (must be new or empty).")],
+    remote: Annotated[
+        str | None, typer.Option(help="DVC remote (default: the configured one).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Bring back a published snapshot by its md5 alone: which data did a model train on?"""
+    from pipelines.data.windows import pull_window_snapshot
+
+    params = load(params_path)
+    folder = pull_window_snapshot(params.workspace, md5, out, remote=remote)
+    typer.echo(f"snapshot md5 {md5} pulled into {folder}")

@@ -24,12 +24,13 @@ import pandas as pd
 from features.build import attach_labels, build_features, model_inputs
 from pipelines.config import Params
 from pipelines.monitoring import drift, estimate, performance
+from pipelines.monitoring.frames import night_from_frames
 from pipelines.monitoring.reference import (
     MonitoringReference,
     build_reference,
     scheduled_split,
 )
-from pipelines.monitoring.verdict import ObservedWindow, Signals, decide_verdict
+from pipelines.monitoring.verdict import Signals, decide_verdict
 from pipelines.training import evaluate, train
 
 
@@ -136,46 +137,24 @@ def run_backtest(
     scored: dict[str, pd.DataFrame] = {}
     for index, (day, frame) in enumerate(later.groupby("flight_date", sort=True)):
         scored[day] = frame
-        scores = drift.drift_scores(reference.sample, frame, reference.columns)
-        level = _drift_level(scores, len(frame), day, reference, params)
         d = date.fromisoformat(day)
-        recent = [
-            scored[k]
-            for k in (str(d - timedelta(days=o)) for o in range(settings.rolling_days))
-            if k in scored
-        ]
-        pooled = pd.concat(recent, ignore_index=True)
-        labelled_before = [
-            scored[k].dropna(subset=["label"])
-            for k in (str(d - timedelta(days=o)) for o in range(1, settings.rolling_days + 1))
-            if k in scored
-        ]
-        observed = None
-        if labelled_before:
-            prior = pd.concat(labelled_before, ignore_index=True)
-            auc, low, high = performance.auc_interval(
-                prior["label"].to_numpy(), prior[drift.SCORE_COLUMN].to_numpy(), settings.confidence
-            )
-            observed = ObservedWindow(auc, low, high, len(labelled_before), len(prior))
-        estimated_window = estimate.estimated_metrics(
-            pooled[drift.SCORE_COLUMN].to_numpy(), calibrator
+        night = night_from_frames(d, scored, reference, params)
+        scores = night.scores
+        level = _drift_level(scores, len(frame), day, reference, params)
+        pooled = pd.concat(
+            [
+                scored[k]
+                for k in (str(d - timedelta(days=o)) for o in range(settings.rolling_days))
+                if k in scored
+            ],
+            ignore_index=True,
         )
         truth = pooled.dropna(subset=["label"])
         actual_window = performance.auc_interval(
             truth["label"].to_numpy(), truth[drift.SCORE_COLUMN].to_numpy(), settings.confidence
         )[0]
-        full = decide_verdict(
-            Signals(
-                drifted=tuple(drift.drifted(scores, reference.thresholds)),
-                important=reference.important(settings.verdict.important_features),
-                rows=len(frame),
-                min_rows=settings.min_rows,
-                holdout_roc_auc=holdout["holdout_roc_auc"],
-                estimated_roc_auc=estimated_window["roc_auc"],
-                observed=observed,
-            ),
-            settings.verdict,
-        )
+        estimated_window = night.estimated_window
+        full = night.verdict
         row: dict[str, Any] = {
             "date": day,
             "days_after_window": (d - window.window_end).days,
@@ -183,7 +162,7 @@ def run_backtest(
             "drift_level": level,
             "verdict": full.level,
             "triggers": ",".join(full.triggers),
-            "drifted": ",".join(drift.drifted(scores, reference.thresholds)),
+            "drifted": ",".join(night.drifted),
             "estimated_window_roc_auc": estimated_window["roc_auc"],
             "actual_window_roc_auc": actual_window,
             "estimated_delay_rate": estimate.estimated_metrics(

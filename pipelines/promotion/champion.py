@@ -23,6 +23,7 @@ from pipelines.promotion import aliases
 from pipelines.promotion import rules as promotion
 from pipelines.promotion.aliases import ChampionMoved, PromotionLog
 from pipelines.registry import CHALLENGER, CHAMPION
+from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
 
@@ -96,15 +97,20 @@ def _inputs_for(model: Any, holdout: pd.DataFrame, params: Params) -> pd.DataFra
 
 
 def evaluate_challenger(
-    params: Params, challenger_version: str, features_uri: str
+    params: Params,
+    challenger_version: str,
+    features_uri: str,
+    window: TrainingWindow | None = None,
 ) -> ChallengerVerdict:
-    """Decide challenger vs the current champion; log the record; return a small summary."""
+    """Decide challenger vs the current champion on the holdout of the challenger's training
+    window (default: the fixed one); log the record; return a small summary."""
     client = registry_client(params)
     name = params.mlflow.registered_model
     aliases.reconcile(client, name, promotion_log(params))
     champion_version = registry.alias_version(client, name, CHAMPION)
-    labelled = read_parquet(features_uri)
-    split = train.temporal_split(labelled, params.train.holdout_start)
+    window = window or fixed_window(params)
+    labelled = in_window(read_parquet(features_uri), window)
+    split = train.temporal_split(labelled, window.holdout_start)
     challenger_run = client.get_run(client.get_model_version(name, challenger_version).run_id)
     champion_run = (
         client.get_run(client.get_model_version(name, champion_version).run_id)

@@ -14,9 +14,11 @@ from pipelines.gate import quarantine
 from pipelines.storage import write_parquet
 
 
-def validate_snapshot(params: Params, data_version: DataVersion) -> list[dict[str, Any]]:
+def validate_snapshot(
+    params: Params, data_version: DataVersion, snapshot_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """Every snapshot table through its Great Expectations contract; raises `DataGateError`."""
-    tables = snapshot.read_snapshot(params.snapshot_dir)
+    tables = snapshot.read_snapshot(snapshot_dir or params.snapshot_dir)
     batch = f"snapshot-{data_version.md5.split('.')[0][:12]}"
     return [report.summary() for report in quarantine.gate_snapshot(params, tables, batch)]
 

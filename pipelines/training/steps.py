@@ -16,6 +16,7 @@ from pipelines.config import REPO_ROOT, Params
 from pipelines.data.versioning import DataVersion, git_revision
 from pipelines.monitoring.reference import build_reference, log_reference, scheduled_split
 from pipelines.registry import ModelVersionRef
+from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, tracking, train
 
@@ -79,10 +80,13 @@ def train_and_log(
     run_name: str,
     extra_tags: dict[str, str] | None = None,
     validation: list[dict[str, Any]] | None = None,
+    window: TrainingWindow | None = None,
 ) -> TrainingResult:
-    """Fit the configured model and the baselines on the temporal split; log all of it to MLflow."""
-    labelled = read_parquet(features_uri)
-    split = train.temporal_split(labelled, params.train.holdout_start)
+    """Fit the configured model and the baselines on the window's temporal split (default: the
+    fixed window of params.yaml); log all of it to MLflow."""
+    window = window or fixed_window(params)
+    labelled = in_window(read_parquet(features_uri), window)
+    split = train.temporal_split(labelled, window.holdout_start)
     y_holdout = split.holdout["label"].astype(int).to_numpy()
     fitted = fit_and_score(split, params)
     model, curves, metrics = fitted.model, fitted.curves, fitted.metrics
@@ -109,8 +113,10 @@ def train_and_log(
         "data.dvc_remote": data_version.remote,
         "data.git_rev": data_version.git_rev,
         "data.git_dirty": str(data_version.git_dirty).lower(),
-        "data.snapshot_start": params.data.snapshot_start.isoformat(),
-        "data.snapshot_end": params.data.snapshot_end.isoformat(),
+        "data.snapshot_start": window.train_start.isoformat(),
+        "data.snapshot_end": window.end.isoformat(),
+        "window.kind": "moving" if window.as_of else "fixed",
+        "window.as_of": window.as_of.isoformat() if window.as_of else "",
         "code.git_rev": code.git_rev,
         "code.git_dirty": str(code.git_dirty).lower(),
         "model.family": params.train.model,
@@ -124,7 +130,7 @@ def train_and_log(
     run_params = {
         "model": params.train.model,
         "seed": params.train.seed,
-        "holdout_start": params.train.holdout_start.isoformat(),
+        "holdout_start": window.holdout_start.isoformat(),
         "cutoff_hours_before_day": params.features.cutoff_hours_before_day,
         "unobserved_arrival": params.features.unobserved_arrival,
         "label_delay_minutes": params.features.label_delay_minutes,
@@ -152,12 +158,12 @@ def train_and_log(
         split.holdout["flight_date"],
         y_holdout,
         curves[params.train.model],
-        params.train.holdout_start.isoformat(),
+        window.holdout_start.isoformat(),
     )
     tracking.log_by_week(params.mlflow, run_id, weekly)
     weekly.to_csv(reports_dir / "holdout_by_week.csv", index=False)
     reference = build_reference(
-        *scheduled_split(labelled, params.train.holdout_start),
+        *scheduled_split(labelled, window.holdout_start),
         model,
         importances.to_dict(),
         metrics,

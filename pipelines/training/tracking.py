@@ -104,6 +104,12 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
         f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. "
         f"Code: git {tags.get('code.git_rev')}.",
     ]
+    if tags.get("retraining.day"):
+        lines.append(
+            f"Retraining requested by monitoring on {tags['retraining.day']} "
+            f"(act nights {tags.get('retraining.act_days', '?')}; "
+            f"triggers {tags.get('retraining.triggers', '?')}): {tags.get('retraining.reason', '')}"
+        )
     return "\n".join(lines)
 
 
@@ -113,7 +119,7 @@ def register_model(params: MlflowParams, run_id: str) -> registry.ModelVersionRe
     lineage = {
         k: v
         for k, v in run.data.tags.items()
-        if k.split(".")[0] in ("data", "code", "model", "split")
+        if k.split(".")[0] in ("data", "code", "model", "split", "window", "retraining")
     }
     return registry.register_run(params, run_id, model_card(run, run.data.metrics), lineage)
 

@@ -48,6 +48,7 @@ def test_every_task_retries_times_out_and_alerts_on_failure(dagbag):
 def test_training_dag_shape(dagbag):
     dag = dagbag.dags["training"]
     assert [t.task_id for t in dag.topological_sort()] == [
+        "resolve_trigger",
         "pull_data",
         "validate_snapshot",
         "build_features",
@@ -57,6 +58,17 @@ def test_training_dag_shape(dagbag):
         "promote_champion",
     ]
     assert dag.get_task("promote_champion").pool == "promotion"
+
+
+def test_training_runs_on_retraining_requests_and_monitoring_emits_them(dagbag):
+    """The Asset link of the loop: `monitoring`'s guard task is the producer, `training` the
+    consumer (no cron unless `retraining.fallback_cron` is set)."""
+    from orchestration.assets import RETRAINING_REQUESTED
+
+    training = dagbag.dags["training"]
+    assert training.timetable.asset_condition == RETRAINING_REQUESTED
+    guard = dagbag.dags["monitoring"].get_task("request_retraining")
+    assert RETRAINING_REQUESTED in guard.outlets
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)

@@ -1,0 +1,77 @@
+"""`mlops simulate`: the year replay and its report (what `make simulate` runs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli_options import ParamsOption, load, parse_date
+
+commands = typer.Typer()
+
+
+@commands.command()
+def simulate(
+    start: Annotated[
+        str | None, typer.Option(help="First day (default: simulation.start).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (default: simulation.end).")] = None,
+    first_model_days: Annotated[
+        int | None, typer.Option(help="Days the first model trains on (default from params).")
+    ] = None,
+    report_from: Annotated[
+        str | None, typer.Option(help="Measure the policies from this day on.")
+    ] = None,
+    bootstrap_samples: Annotated[int | None, typer.Option(help="Paired bootstrap draws.")] = None,
+    out: Annotated[str | None, typer.Option(help="Report folder (default: output_dir).")] = None,
+    benchmark_out: Annotated[
+        str | None, typer.Option(help="Also write the timing and the headline figures here.")
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option(help="Scratch folder for landing/validated (default: temp).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Replay the year day by day: land, gate, score, label, monitor, retrain and decide, under
+    the frozen, monthly and guarded policies; write the timeline, tables and the loop's value."""
+    import tempfile
+
+    from pipelines.replay.loop import ReplayPlan, run_replay
+    from pipelines.replay.report import summarise, write_report
+
+    params = load(params_path)
+    settings = params.simulation
+    plan = ReplayPlan(
+        start=parse_date(start) if start else settings.start,
+        end=parse_date(end) if end else settings.end,
+        first_model_days=first_model_days or settings.first_model_days,
+    )
+    since = report_from or settings.report_from.isoformat()
+    with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
+        result = run_replay(
+            params,
+            plan,
+            Path(workspace or scratch),
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    summary, daily, monthly, nights = summarise(
+        result, since, bootstrap_samples or settings.bootstrap_samples, settings.seed
+    )
+    page = write_report(
+        Path(params.workspace_path(out or settings.output_dir)),
+        summary,
+        daily,
+        monthly,
+        nights,
+        result,
+    )
+    if benchmark_out:
+        Path(benchmark_out).write_text(json.dumps(summary, indent=2, default=str))
+    typer.echo(
+        json.dumps({k: summary[k] for k in ("comparisons", "retrainings", "timing")}, indent=2)
+    )
+    typer.echo(f"timeline: {page}")

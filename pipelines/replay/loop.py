@@ -1,0 +1,484 @@
+"""2013 replayed day by day under three retraining policies (`mlops simulate`).
+
+Each day D, in the order production runs it:
+1. the upstream delivery of D lands (D's scheduled flights, D-1's outcomes) and both batches go
+   through the Great Expectations gate (`gate_landed_batch`, as the ingestion DAG);
+2. D's features are built from the validated partition (`features.build`, as scoring) and each
+   policy's serving model scores them, through the serving guard (`check_probabilities`);
+3. D-1's outcomes become labels (`attach_labels`) and each policy monitors night D
+   (`night_from_frames`: drift against the serving model's reference, the CBPE estimate, the
+   delayed labels of the days before D, the verdict);
+4. a policy that retrains tonight trains on the moving window ending D-1 (`moving_window`,
+   `fit_and_score`, `build_reference`) and the champion/challenger rules decide
+   (`promotion.rules.decide`); a promoted model serves from D+1.
+
+Policies, from the same first model: `frozen` never retrains; `scheduled` retrains on the first
+night of every month; `guarded` retrains when `decide_retraining` says so (the monitoring DAG's
+guard). Labels are handed out by the day they land: no model is trained, decided or monitored
+on a label delivered after its decision time (`LabelLeak` otherwise; `tests/data/test_replay.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import attach_labels, build_features, model_inputs
+from pipelines.config import Params
+from pipelines.data import landing
+from pipelines.gate.quarantine import gate_landed_batch
+from pipelines.monitoring.drift import SCORE_COLUMN
+from pipelines.monitoring.frames import night_from_frames
+from pipelines.monitoring.reference import MonitoringReference, build_reference, scheduled_split
+from pipelines.promotion import rules
+from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
+from pipelines.retraining.window import TrainingWindow, moving_window
+from pipelines.scoring.rows import check_probabilities
+from pipelines.training import evaluate, train
+from pipelines.training.steps import fit_and_score
+from pipelines.upstream import delivery, sources
+
+POLICIES = ("frozen", "scheduled", "guarded")
+KEPT_COLUMNS = ("flight_date", "flight_id", "origin", "carrier", "dest", "dep_hour")
+
+
+class LabelLeak(AssertionError):
+    """A model was about to see a label that had not landed at its decision time."""
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    start: date
+    end: date
+    first_model_days: int
+    policies: tuple[str, ...] = POLICIES
+
+    @property
+    def first_day(self) -> date:
+        """The first scored day: the first model trains on the night before it is needed."""
+        return self.start + timedelta(days=self.first_model_days)
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    version: int
+    model: Any
+    reference: MonitoringReference
+    window: TrainingWindow
+    train_end: date  # the newest day it was fit on (its holdout came after)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model: Any
+    reference: MonitoringReference
+    window: TrainingWindow
+    split: train.Split
+    curves: dict[str, np.ndarray]
+    max_label_day: date  # the newest day whose labels it was fit or judged on
+
+
+@dataclass(frozen=True)
+class RetrainingRecord:
+    policy: str
+    day: str  # the night it was decided (it serves from the next day if promoted)
+    reason: str
+    version: int
+    promoted: bool
+    decision: str
+    train_start: str
+    train_end: str
+    holdout_end: str
+    max_label_day: str
+    cpu_seconds: float
+    wall_seconds: float
+
+
+@dataclass
+class PolicyState:
+    name: str
+    serving: ServingModel
+    versions: int = 1
+    nights: list[NightVerdict] = field(default_factory=list)
+    last_retraining: date | None = None
+    last_training_end: date | None = None
+    scored: dict[str, pd.DataFrame] = field(default_factory=dict)  # the monitoring window
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    night_rows: list[dict[str, Any]] = field(default_factory=list)
+    retrainings: list[RetrainingRecord] = field(default_factory=list)
+
+
+@dataclass
+class LabelledDays:
+    """Feature rows per day, labelled once their outcomes have landed (and only then)."""
+
+    features: dict[str, pd.DataFrame] = field(default_factory=dict)
+    labelled: dict[str, pd.DataFrame] = field(default_factory=dict)
+    landed_on: dict[str, date] = field(default_factory=dict)
+
+    def window(self, window: TrainingWindow, decision_day: date) -> pd.DataFrame:
+        """Every scheduled flight of the window's days whose labels have landed by
+        `decision_day` (unlabelled ones, cancelled or diverted, keep a missing label)."""
+        frames = []
+        for offset in range((window.end - window.train_start).days + 1):
+            key = (window.train_start + timedelta(days=offset)).isoformat()
+            if key not in self.labelled:
+                continue
+            if self.landed_on[key] > decision_day:
+                raise LabelLeak(
+                    f"labels of {key} landed on {self.landed_on[key]}, after {decision_day}"
+                )
+            frames.append(self.labelled[key])
+        if not frames:
+            raise ValueError(f"no labelled day inside {window}")
+        return pd.concat(frames, ignore_index=True)
+
+
+def train_candidate(
+    params: Params, known: LabelledDays, window: TrainingWindow, decision_day: date
+) -> Candidate:
+    """The training DAG's fit on the moving window, in memory (same functions)."""
+    data = known.window(window, decision_day)
+    split = train.temporal_split(data, window.holdout_start)
+    fitted = fit_and_score(split, params)
+    y_holdout = split.holdout["label"].astype(int).to_numpy()
+    importance = evaluate.permutation_importances(
+        fitted.model,
+        model_inputs(split.holdout, params.features),
+        y_holdout,
+        params.train.importance_sample_rows,
+        params.train.importance_repeats,
+        params.train.seed,
+    )
+    reference = build_reference(
+        *scheduled_split(data, window.holdout_start),
+        fitted.model,
+        importance.to_dict(),
+        fitted.metrics,
+        params,
+    )
+    max_label_day = date.fromisoformat(str(data.dropna(subset=["label"])["flight_date"].max()))
+    if max_label_day >= decision_day:
+        raise LabelLeak(f"trained or judged on labels of {max_label_day} on {decision_day}")
+    return Candidate(fitted.model, reference, window, split, fitted.curves, max_label_day)
+
+
+def decide_candidate(
+    params: Params, candidate: Candidate, champion: ServingModel | None, version: int
+) -> rules.Decision:
+    """Challenger vs champion on the holdout days neither was fit on (`evaluate_challenger`)."""
+    holdout = candidate.split.holdout
+    keep = np.ones(len(holdout), dtype=bool)
+    if champion is not None:
+        keep = (holdout["flight_date"] > champion.train_end.isoformat()).to_numpy()
+    judged = holdout.loc[keep]
+    y = judged["label"].astype(int).to_numpy()
+    challenger = rules.ModelScores(
+        "challenger", str(version), candidate.curves[params.train.model][keep]
+    )
+    champion_scores = None
+    if champion is not None:
+        champion_scores = rules.ModelScores(
+            "champion",
+            str(champion.version),
+            train.predict_late_probability(champion.model, judged, params.features),
+        )
+    baselines = {
+        "logistic_regression": candidate.curves["logistic_regression_baseline"][keep],
+        "base_rate": candidate.curves["base_rate"][keep],
+    }
+    columns = [rule.column for rule in params.promotion.slices]
+    return rules.decide(
+        y, challenger, champion_scores, baselines, judged.loc[:, columns], params.promotion
+    )
+
+
+def _serving(candidate: Candidate, version: int) -> ServingModel:
+    return ServingModel(
+        version,
+        candidate.model,
+        candidate.reference,
+        candidate.window,
+        date.fromisoformat(candidate.split.train_dates[1]),
+    )
+
+
+def retrain(
+    params: Params, state: PolicyState, known: LabelledDays, day: date, reason: str
+) -> RetrainingRecord:
+    """Train on the window ending D-1, decide, promote when every check passes."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    window = moving_window(day, params.retraining)
+    candidate = train_candidate(params, known, window, day)
+    version = state.versions + 1
+    decision = decide_candidate(params, candidate, state.serving, version)
+    state.versions = version
+    state.last_retraining = day
+    state.last_training_end = candidate.window.end
+    if decision.promote:
+        state.serving = _serving(candidate, version)
+    record = RetrainingRecord(
+        policy=state.name,
+        day=day.isoformat(),
+        reason=reason,
+        version=version,
+        promoted=decision.promote,
+        decision=decision.summary,
+        train_start=candidate.split.train_dates[0],
+        train_end=candidate.split.train_dates[1],
+        holdout_end=candidate.split.holdout_dates[1],
+        max_label_day=candidate.max_label_day.isoformat(),
+        cpu_seconds=time.process_time() - cpu,
+        wall_seconds=time.perf_counter() - wall,
+    )
+    state.retrainings.append(record)
+    return record
+
+
+def new_labelled_flights(known: LabelledDays, after: date | None, day: date) -> int:
+    return sum(
+        int(frame["label"].notna().sum())
+        for key, frame in known.labelled.items()
+        if (after is None or key > after.isoformat()) and key < day.isoformat()
+    )
+
+
+def retraining_reason(
+    params: Params, state: PolicyState, known: LabelledDays, day: date, plan: ReplayPlan
+) -> str | None:
+    """Why this policy retrains tonight, or None."""
+    if state.name == "scheduled":
+        return "monthly schedule" if day.day == 1 and day > plan.first_day else None
+    if state.name != "guarded":
+        return None
+    inputs = GuardInputs(
+        day=day,
+        nights=tuple(state.nights),
+        last_retraining=state.last_retraining,
+        last_training_end=state.last_training_end,
+        new_labelled_flights=new_labelled_flights(known, state.last_training_end, day),
+        training_active=False,  # the replay runs one thing at a time
+    )
+    decision = decide_retraining(inputs, params.retraining.guard)
+    state.night_rows[-1]["guard"] = "; ".join(decision.reasons)
+    return decision.event_extra()["reason"] if decision.request else None
+
+
+def score_day(state: PolicyState, features: pd.DataFrame, params: Params) -> pd.DataFrame:
+    probability = train.predict_late_probability(state.serving.model, features, params.features)
+    check_probabilities(features["flight_id"].to_numpy(), probability)
+    scored = features.copy()
+    scored[SCORE_COLUMN] = probability
+    scored["label"] = np.nan  # D's outcomes land tomorrow
+    return scored
+
+
+def monitor_night(state: PolicyState, day: date, params: Params) -> None:
+    night = night_from_frames(day, state.scored, state.serving.reference, params)
+    state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
+    observed = night.signals.observed
+    state.night_rows.append(
+        {
+            "date": day.isoformat(),
+            "policy": state.name,
+            "version": state.serving.version,
+            "rows": night.signals.rows,
+            "verdict": night.verdict.level,
+            "triggers": ",".join(night.verdict.triggers),
+            "drift_share": night.drift_share,
+            "drifted": ",".join(night.drifted),
+            "estimated_window_roc_auc": night.estimated_window["roc_auc"],
+            "observed_window_roc_auc": observed.roc_auc if observed else None,
+            "guard": "",
+        }
+    )
+
+
+class DayStream:
+    """The upstream delivery of each day landed, gated and turned into features, in order."""
+
+    def __init__(self, params: Params):
+        self.params = params
+        self.source = sources.source_flights()
+        delivery.land_reference_tables(params.landing_root)
+        self.weather = landing.read_reference(params.landing_root, "weather")
+
+    def deliver(self, day: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """D's features (None if no flights) and D-1's validated outcomes (None if none)."""
+        delivered = delivery.land_day(self.params.landing_root, day, self.source)
+        features = outcomes = None
+        if delivered.flights_rows:
+            report = gate_landed_batch(self.params, "scheduled_flights", day)
+            flights = pd.read_parquet(report.validated_path)
+            features = build_features(flights, self.weather, self.params.features)
+        if delivered.outcomes_rows:
+            report = gate_landed_batch(self.params, "outcomes", day - timedelta(days=1))
+            outcomes = pd.read_parquet(report.validated_path)
+        return features, outcomes
+
+
+def replay_params(params: Params, workspace: Path) -> Params:
+    """The replay's scratch workspace: its own landing, validated and quarantine folders."""
+    return dataclasses.replace(
+        params,
+        workspace=workspace,
+        data=dataclasses.replace(params.data, landing_root="landing"),
+        gate=dataclasses.replace(
+            params.gate,
+            validated_root="validated",
+            quarantine_root="quarantine",
+            validations_dir="validations",
+            build_data_docs=False,
+        ),
+    )
+
+
+@dataclass
+class ReplayResult:
+    plan: ReplayPlan
+    states: dict[str, PolicyState]
+    labels: pd.DataFrame  # flight_id, flight_date, label of every labelled flight
+    first_model: RetrainingRecord
+    seconds: float
+    gate_seconds: float
+
+    def predictions(self) -> pd.DataFrame:
+        frames = []
+        for name, state in self.states.items():
+            if state.predictions:
+                frame = pd.concat(state.predictions, ignore_index=True)
+                frame["policy"] = name
+                frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def nights(self) -> pd.DataFrame:
+        return pd.DataFrame([row for state in self.states.values() for row in state.night_rows])
+
+    def retrainings(self) -> list[RetrainingRecord]:
+        return [record for state in self.states.values() for record in state.retrainings]
+
+
+def run_replay(
+    params: Params,
+    plan: ReplayPlan,
+    workspace: Path,
+    progress: Callable[[str], None] = print,
+) -> ReplayResult:
+    """Replay `plan.start`..`plan.end` (see the module docstring) in a scratch `workspace`."""
+    params = replay_params(params, workspace)
+    began = time.perf_counter()
+    stream = DayStream(params)
+    known = LabelledDays()
+    states: dict[str, PolicyState] = {}
+    first_record: RetrainingRecord | None = None
+    gate_seconds = 0.0
+    day = plan.start
+    while day <= plan.end:
+        tick = time.perf_counter()
+        features, outcomes = stream.deliver(day)
+        gate_seconds += time.perf_counter() - tick
+        yesterday = (day - timedelta(days=1)).isoformat()
+        if outcomes is not None and yesterday in known.features:
+            known.labelled[yesterday] = attach_labels(
+                known.features.pop(yesterday), outcomes, params.features
+            )
+            known.landed_on[yesterday] = day
+            labels = known.labelled[yesterday].set_index("flight_id")["label"]
+            for state in states.values():
+                if yesterday in state.scored:
+                    frame = state.scored[yesterday]
+                    frame["label"] = frame["flight_id"].map(labels).to_numpy()
+        if day == plan.first_day:
+            first_record, first = _first_model(params, known, day)
+            states = {
+                name: PolicyState(
+                    name, first, last_retraining=day, last_training_end=first.window.end
+                )
+                for name in plan.policies
+            }
+        if features is not None:
+            known.features[day.isoformat()] = features.loc[
+                :, [c for c in features.columns if c != "label"]
+            ]
+        if states and features is not None:
+            for state in states.values():
+                scored = score_day(state, features, params)
+                state.scored[day.isoformat()] = scored
+                _forget_old(state, day, params.monitoring.rolling_days)
+                kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
+                kept["version"] = state.serving.version
+                state.predictions.append(kept)
+                monitor_night(state, day, params)
+                reason = retraining_reason(params, state, known, day, plan)
+                if reason:
+                    record = retrain(params, state, known, day, reason)
+                    verdict = "promoted" if record.promoted else "rejected"
+                    progress(
+                        f"[replay] {day} {state.name}: retrained v{record.version} ({verdict}, "
+                        f"{record.cpu_seconds:.0f} CPU-s): {reason}"
+                    )
+        if day.day in (1, 15) or day == plan.end:
+            served = ", ".join(f"{n} v{s.serving.version}" for n, s in states.items())
+            progress(
+                f"[replay] {day} ({(day - plan.start).days + 1}/{(plan.end - plan.start).days + 1} "
+                f"days, {time.perf_counter() - began:.0f} s) {served or 'warming up'}"
+            )
+        day += timedelta(days=1)
+    if first_record is None:
+        raise ValueError(f"the replay ended before its first scored day {plan.first_day}")
+    labels = pd.concat(known.labelled.values(), ignore_index=True).loc[
+        :, ["flight_id", "flight_date", "label"]
+    ]
+    return ReplayResult(
+        plan, states, labels, first_record, time.perf_counter() - began, gate_seconds
+    )
+
+
+def _forget_old(state: PolicyState, day: date, rolling_days: int) -> None:
+    oldest = (day - timedelta(days=rolling_days + 1)).isoformat()
+    for key in [k for k in state.scored if k < oldest]:
+        del state.scored[key]
+
+
+def _first_model(
+    params: Params, known: LabelledDays, day: date
+) -> tuple[RetrainingRecord, ServingModel]:
+    """The model every policy starts from, trained on the first weeks (no champion yet: the
+    first-model checks of the rules apply; it serves whatever they say, and they are recorded)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    first_days = (day - known_first_day(known)).days
+    window = TrainingWindow(
+        train_start=known_first_day(known),
+        holdout_start=day - timedelta(days=min(params.retraining.holdout_days, first_days // 3)),
+        end=day - timedelta(days=1),
+        as_of=day,
+    )
+    candidate = train_candidate(params, known, window, day)
+    decision = decide_candidate(params, candidate, None, 1)
+    record = RetrainingRecord(
+        policy="all",
+        day=day.isoformat(),
+        reason="the first model",
+        version=1,
+        promoted=decision.promote,
+        decision=decision.summary,
+        train_start=candidate.split.train_dates[0],
+        train_end=candidate.split.train_dates[1],
+        holdout_end=candidate.split.holdout_dates[1],
+        max_label_day=candidate.max_label_day.isoformat(),
+        cpu_seconds=time.process_time() - cpu,
+        wall_seconds=time.perf_counter() - wall,
+    )
+    return record, _serving(candidate, 1)
+
+
+def known_first_day(known: LabelledDays) -> date:
+    return date.fromisoformat(min(known.labelled))

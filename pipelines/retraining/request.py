@@ -1,0 +1,110 @@
+"""The guard's inputs as the nightly job finds them, and its decision recorded (side effects).
+
+* verdicts: the monitoring history (`history.parquet`), one row per night;
+* the last retraining: the newest night whose guard requested one, or the newest moving-window
+  training run in MLflow (`window.as_of`), whichever is later;
+* the last training end: the newest holdout day of any training run of the experiment;
+* new labels: the labelled outcomes in the validated partitions after that day, up to D-1."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from pipelines import registry
+from pipelines.config import Params
+from pipelines.data.landing import validated_uri
+from pipelines.monitoring.history import read_history, update, write_history
+from pipelines.retraining.guard import GuardDecision, GuardInputs, NightVerdict
+from pipelines.storage import exists, read_parquet
+
+REQUESTED = "requested"
+
+
+def nights_from_history(history: pd.DataFrame) -> tuple[NightVerdict, ...]:
+    if "verdict" not in history.columns:
+        return ()
+    rows = history.dropna(subset=["verdict"])
+    return tuple(
+        NightVerdict(
+            date.fromisoformat(str(row["date"])),
+            str(row["verdict"]),
+            tuple(json.loads(row["triggers"])) if isinstance(row.get("triggers"), str) else (),
+        )
+        for row in rows.to_dict("records")
+    )
+
+
+def last_requested(history: pd.DataFrame) -> date | None:
+    if "retraining" not in history.columns:
+        return None
+    requested = history.loc[history["retraining"] == REQUESTED, "date"]
+    return date.fromisoformat(str(requested.max())) if len(requested) else None
+
+
+def training_runs(params: Params) -> list[Any]:
+    """Every training run of the experiment that got as far as a holdout (newest first)."""
+    client = registry.client(params.mlflow)
+    experiment = client.get_experiment_by_name(params.mlflow.experiment)
+    if experiment is None:
+        return []
+    return list(
+        client.search_runs(
+            [experiment.experiment_id],
+            filter_string="tags.`split.holdout_end` != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=200,
+        )
+    )
+
+
+def _latest(days: list[str]) -> date | None:
+    days = [d for d in days if d]
+    return date.fromisoformat(max(days)) if days else None
+
+
+def labelled_flights(params: Params, after: date | None, day: date) -> int:
+    """Labelled outcomes of the validated days after `after`, up to D-1 (what has landed)."""
+    first = after + timedelta(days=1) if after else day - timedelta(days=366)
+    total, current = 0, first
+    while current < day:
+        uri = validated_uri(params, "outcomes", current)
+        if exists(uri):
+            total += int(read_parquet(uri, columns=["arr_delay"])["arr_delay"].notna().sum())
+        current += timedelta(days=1)
+    return total
+
+
+def guard_inputs(params: Params, day: date, training_active: bool) -> GuardInputs:
+    history = read_history(params.workspace_path(params.monitoring.reports_dir))
+    runs = training_runs(params)
+    last_training_end = _latest([r.data.tags.get("split.holdout_end", "") for r in runs])
+    retrained = [
+        d
+        for d in (
+            last_requested(history),
+            _latest([r.data.tags.get("window.as_of", "") for r in runs]),
+        )
+        if d is not None
+    ]
+    return GuardInputs(
+        day=day,
+        nights=nights_from_history(history),
+        last_retraining=max(retrained) if retrained else None,
+        last_training_end=last_training_end,
+        new_labelled_flights=labelled_flights(params, last_training_end, day),
+        training_active=training_active,
+    )
+
+
+def record_decision(params: Params, decision: GuardDecision) -> None:
+    """The night's history row says whether it requested a retraining, and why (not)."""
+    root = params.workspace_path(params.monitoring.reports_dir)
+    fields = {
+        "retraining": REQUESTED if decision.request else "declined",
+        "retraining_reasons": json.dumps(list(decision.reasons)),
+    }
+    write_history(update(read_history(root), decision.day.isoformat(), fields), root)
