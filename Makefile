@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-scheduler test-fast up down repro lint bench clean
+.PHONY: help install demo test test-scheduler test-fast up down repro lint bench simulate clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and feat
 
 bench: install ## Benchmarks; results in benchmarks/results/
 	@$(ENV) python -m benchmarks
+
+simulate: install ## Replay 2013 day by day: frozen vs monthly vs guarded retraining (about 20 min); reports/simulation/
+	@$(ENV) mlops simulate --benchmark-out benchmarks/results/simulation.json
 
 clean: down ## Remove local state (.local/, landed data, snapshot); keeps .venv
 	rm -rf .local data/landing data/runs data/snapshot data/features

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,8 +24,14 @@ import yaml
 from mlflow import MlflowClient
 from pipelines.gate.validation import DataGateError
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES
+from tests.integration.airflow_services import (
+    airflow_services,
+    create_backfill,
+    log_tail,
+    query,
+    wait_for_backfill,
+)
 from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace, run
-from tests.support.local_server import VENV_BIN, free_port, stop_process_group, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +142,7 @@ def test_ingestion_publishes_the_validated_day_and_emits_an_asset_event(scoring,
     validated = ws.path / "data" / "validated" / "flights" / f"date={day}" / "part-0.parquet"
     landed = ws.path / "data" / "landing" / "flights" / f"date={day}" / "part-0.parquet"
     assert validated.read_bytes() == landed.read_bytes()
-    events = _query(
+    events = query(
         airflow_db,
         "select e.extra from asset_event e join asset a on a.id = e.asset_id "
         "where a.name = 'validated_flights'",
@@ -350,117 +355,11 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
         shutil.rmtree(held, ignore_errors=True)
 
 
-def _query(airflow_home: Path, sql: str, *args: object) -> list[tuple]:
-    import sqlite3
-
-    with sqlite3.connect(airflow_home / "airflow.db", timeout=60) as db:
-        return db.execute(sql, args).fetchall()
-
-
-def _open_backfills(airflow_home: Path) -> list[int]:
-    rows = _query(airflow_home, "select id from backfill where completed_at is null")
-    return [int(row[0]) for row in rows]
-
-
-def _backfill_runs(airflow_home: Path, backfill_id: int) -> list[tuple[str, str, str]]:
-    """(run id, state, data interval end) of the runs a backfill created or cleared."""
-    rows = _query(
-        airflow_home,
-        "select r.run_id, r.state, r.data_interval_end from backfill_dag_run b "
-        "join dag_run r on r.id = b.dag_run_id where b.backfill_id = ? "
-        "order by r.data_interval_end",
-        backfill_id,
-    )
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
-
-
-def _wait_for_backfill(airflow_home: Path, backfill_id: int, timeout: float) -> list:
-    """Until the scheduler closes the backfill (every one of its runs has finished)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if backfill_id not in _open_backfills(airflow_home):
-            return _backfill_runs(airflow_home, backfill_id)
-        time.sleep(2)
-    runs = _backfill_runs(airflow_home, backfill_id)
-    raise TimeoutError(f"backfill {backfill_id} not done within {timeout} s: {runs}")
-
-
-def _create_backfill(cwd: Path, env: dict, airflow_home: Path, arguments: list[str]) -> int:
-    """`airflow backfill create` while the scheduler is stopped (the runbook's procedure on
-    SQLite: with the scheduler writing, a create can stop part-way on "database is locked");
-    returns the backfill's id."""
-    assert not _open_backfills(airflow_home), "a backfill is still open"
-    command = [f"{VENV_BIN}/airflow", "backfill", "create", "--dag-id", "batch_scoring"]
-    run([*command, *arguments], cwd=cwd, env=env, timeout=180)
-    (created,) = _query(airflow_home, "select max(id) from backfill")[0]
-    return int(created)
-
-
-SCHEDULER_PARTS = ("scheduler", "dag-processor", "triggerer")
-
-
-class SchedulerProcesses:
-    """The scheduler, dag-processor and triggerer, started and stopped as a group."""
-
-    def __init__(self, start: Callable[..., subprocess.Popen]):
-        self._start = start
-        self._running: list[subprocess.Popen] = []
-
-    def start(self) -> None:
-        self._running = [self._start(name, name) for name in SCHEDULER_PARTS]
-
-    def stop(self) -> None:
-        for process in reversed(self._running):
-            stop_process_group(process)
-        self._running = []
-
-
 @pytest.fixture
 def airflow_scheduler(scoring, airflow_db: Path):
-    """The api-server on 127.0.0.1, and the scheduler, dag-processor and triggerer for the
-    test to start and stop (`make up` starts the same); all stopped (process groups) at the
-    end of the test."""
-    import secrets
-
-    ws = scoring["ws"]
-    port = free_port()
-    env = {
-        **ws.env,
-        "MLFLOW_TRACKING_URI": scoring["uri"],
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-    }
-    processes = []
-    logs = []
-
-    def start(name: str, *args: str) -> subprocess.Popen:
-        log = open(airflow_db / f"{name}.log", "a")
-        logs.append(log)
-        process = subprocess.Popen(
-            [f"{VENV_BIN}/airflow", *args],
-            cwd=ws.path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        processes.append(process)
-        return process
-
-    try:
-        api = start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        wait_for_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", 180, api)
-        yield env, SchedulerProcesses(start)
-    finally:
-        for process in reversed(processes):
-            stop_process_group(process)
-        for log in logs:
-            log.close()
+    """The api-server, and the scheduler parts for the test to start and stop."""
+    with airflow_services(scoring["ws"], scoring["uri"], airflow_db) as services:
+        yield services
 
 
 @pytest.mark.scheduler  # also alone: make test-scheduler
@@ -478,11 +377,13 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
     run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
     run(["airflow", "dags", "unpause", "batch_scoring"], cwd=ws.path, env=env, timeout=120)
     window = ["--from-date", "2013-02-17", "--to-date", "2013-02-19"]
-    backfill = _create_backfill(ws.path, env, airflow_db, window)
+    backfill = create_backfill(ws.path, env, airflow_db, "batch_scoring", window)
     scheduler.start()
-    first = _wait_for_backfill(airflow_db, backfill, timeout=600)
+    first = wait_for_backfill(airflow_db, backfill, timeout=600)
     scheduler.stop()
-    assert [state for _, state, _ in first] == ["success"] * 2, _log_tail(airflow_db)
+    assert [state for _, state, _ in first] == ["success"] * 2, log_tail(
+        airflow_db, "batch_scoring"
+    )
     days = [
         pd.Timestamp(end).tz_localize("UTC").tz_convert("America/New_York").date().isoformat()
         for _, _, end in first
@@ -500,13 +401,15 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
         scored[day] = rows
     # Idempotent: backfilling the same window again re-scores each day into identical rows.
     wall_clock = time.time()
-    again = _create_backfill(
-        ws.path, env, airflow_db, [*window, "--reprocess-behavior", "completed"]
+    again = create_backfill(
+        ws.path, env, airflow_db, "batch_scoring", [*window, "--reprocess-behavior", "completed"]
     )
     scheduler.start()
-    rerun_states = _wait_for_backfill(airflow_db, again, timeout=600)
+    rerun_states = wait_for_backfill(airflow_db, again, timeout=600)
     assert [run_id for run_id, _, _ in rerun_states] == [run_id for run_id, _, _ in first]
-    assert [state for _, state, _ in rerun_states] == ["success"] * 2, _log_tail(airflow_db)
+    assert [state for _, state, _ in rerun_states] == ["success"] * 2, log_tail(
+        airflow_db, "batch_scoring"
+    )
     for day, rows in scored.items():
         path = ws.path / "data" / "predictions" / f"date={day}" / "part-0.parquet"
         assert path.stat().st_mtime > wall_clock, f"{day} was not scored again"
@@ -514,31 +417,3 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
         pd.testing.assert_frame_equal(
             rerun.drop(columns="scoring_run_id"), rows.drop(columns="scoring_run_id")
         )
-
-
-def _failed_task_logs(airflow_home: Path) -> str:
-    """The last attempt's log of every batch_scoring task that did not succeed."""
-    failed = _query(
-        airflow_home,
-        "select run_id, task_id, map_index, state, try_number from task_instance "
-        "where dag_id = 'batch_scoring' and state not in ('success', 'skipped')",
-    )
-    parts = []
-    for run_id, task_id, map_index, state, try_number in failed:
-        folder = airflow_home / "logs" / "dag_id=batch_scoring" / f"run_id={run_id}"
-        folder = folder / f"task_id={task_id}"
-        if map_index >= 0:
-            folder = folder / f"map_index={map_index}"
-        logs = sorted(folder.glob("attempt=*.log"))
-        text = logs[-1].read_text()[-3000:] if logs else "(no log)"
-        parts.append(f"--- {run_id} {task_id}[{map_index}] {state} try {try_number}\n{text}")
-    return "\n".join(parts)
-
-
-def _log_tail(airflow_home: Path) -> str:
-    servers = "\n".join(
-        f"--- {name}\n" + (airflow_home / f"{name}.log").read_text()[-3000:]
-        for name in ("scheduler", "api-server")
-        if (airflow_home / f"{name}.log").exists()
-    )
-    return f"{_failed_task_logs(airflow_home)}\n{servers}"

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace
+from tests.integration.conftest import Workspace, airflow_dags_test, build_workspace, run
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +29,12 @@ def _own_model(checkout: Path) -> None:
     params = yaml.safe_load((checkout / "params.yaml").read_text())
     params["mlflow"]["registered_model"] = MODEL
     params["scoring"]["wait_for_data_hours"] = 0.002  # a night without predictions fails fast
+    params["mlflow"]["experiment"] = "flight-delay-monitoring"  # its own training runs only
+    # The retraining loop's test: a short window, `act` on 3 nights of 3, and a challenger that
+    # cannot clear the champion (so the decision, not the retraining, is what is checked).
+    params["retraining"].update(window_days=28, holdout_days=7)
+    params["retraining"]["guard"].update(act_nights=3, of_last_nights=3)
+    params["promotion"]["min_improvement"] = 0.5
     (checkout / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -316,3 +322,110 @@ def test_a_failed_task_is_alerted_with_its_runbook_in_the_log_and_on_slack(monit
     assert failure[0]["date"] == str(night) and failure[0]["runbook"].endswith("monitoring.md")
     assert failure[0]["channels"] == ["log", "slack"]
     assert any("wait_for_predictions" in m["text"] for m in _Webhook.received)
+
+
+DRIFTED = [date(2013, 3, 11) + timedelta(days=i) for i in range(4)]  # the 11th..14th
+
+
+def _drifted_nights(monitored) -> None:
+    """Land the 11th..14th, gate them, move every validated flight's schedule by 3 hours (a
+    persisting upstream fault), and score them with the champion."""
+    from pipelines.data.landing import days, validated_uri
+    from pipelines.gate.quarantine import gate_landed_batch
+    from pipelines.monitoring.backtest import _with_schedule_moved
+    from pipelines.scoring.day import score_day
+
+    ws, params = monitored["ws"], monitored["params"]
+    ws.run("mlops", "land", "--start", "2013-03-11", "--end", "2013-03-15")
+    window_start = DRIFTED[2] - timedelta(days=params.retraining.window_days)
+    for day in days(window_start, DRIFTED[-1]):  # what the ingestion DAG did every night
+        gate_landed_batch(params, "scheduled_flights", day)
+        gate_landed_batch(params, "outcomes", day - timedelta(days=1))
+    for day in DRIFTED:
+        uri = validated_uri(params, "flights", day)
+        _with_schedule_moved(pd.read_parquet(uri), 3).to_parquet(uri, index=False)
+        score_day(params, day, monitored["champion"], "test-scoring", gate=None)
+
+
+@pytest.mark.scheduler
+def test_a_persisting_drift_requests_one_retraining_and_training_follows_through_the_asset(
+    monitored, airflow_db: Path
+):
+    """Under a real scheduler: night 12 (`act` on 2 of 3 nights) emits nothing, night 13 (3 of
+    3) emits one `retraining_requested` event, the `training` DAG runs on it, on the window
+    ending the 12th, with the reason on its MLflow run and version; the challenger is judged by
+    the champion/challenger rules (rejected here: the champion stays); night 14, inside the
+    cooldown, emits nothing."""
+    from pipelines.monitoring.nightly import monitor_day
+    from tests.integration.airflow_services import (
+        airflow_services,
+        create_backfill,
+        log_tail,
+        query,
+        wait_for_backfill,
+    )
+
+    ws, params, client = monitored["ws"], monitored["params"], monitored["client"]
+    _drifted_nights(monitored)
+    assert monitor_day(params, DRIFTED[0])["verdict"]["level"] == "act"
+    champion_before = client.get_model_version_by_alias(MODEL, "champion").version
+    with airflow_services(ws, monitored["uri"], airflow_db) as (env, scheduler):
+        run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
+        for dag_id in ("monitoring", "training"):
+            run(["airflow", "dags", "unpause", dag_id], cwd=ws.path, env=env, timeout=120)
+        nights = ["--from-date", "2013-03-11", "--to-date", "2013-03-13"]  # nights 12 and 13
+        backfill = create_backfill(ws.path, env, airflow_db, "monitoring", nights)
+        scheduler.start()
+        runs = wait_for_backfill(airflow_db, backfill, timeout=600)
+        assert [state for _, state, _ in runs] == ["success"] * 2, log_tail(
+            airflow_db, "monitoring"
+        )
+        training = _wait_for_training(airflow_db, timeout=900)
+        scheduler.stop()
+        assert training == [("asset_triggered", "success")], log_tail(airflow_db, "training")
+        later = ["--from-date", "2013-03-13", "--to-date", "2013-03-14"]  # night 14
+        backfill = create_backfill(ws.path, env, airflow_db, "monitoring", later)
+        scheduler.start()
+        runs = wait_for_backfill(airflow_db, backfill, timeout=600)
+        scheduler.stop()
+        assert [state for _, state, _ in runs] == ["success"], log_tail(airflow_db, "monitoring")
+    events = query(
+        airflow_db,
+        "select e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where a.name = 'retraining_requested'",
+    )
+    assert [json.loads(extra)["day"] for (extra,) in events] == ["2013-03-13"]
+    history = _history(ws).set_index("date")
+    assert history.loc["2013-03-12", "retraining"] == "declined"
+    assert "`act` on 2 of the last 3 nights" in history.loc["2013-03-12", "retraining_reasons"]
+    assert history.loc["2013-03-13", "retraining"] == "requested"
+    assert history.loc["2013-03-14", "retraining"] == "declined"
+    assert "cooldown" in history.loc["2013-03-14", "retraining_reasons"]
+    (version,) = client.search_model_versions(
+        f"name = '{MODEL}' and tag.`retraining.day` = '2013-03-13'"
+    )
+    tags = client.get_run(version.run_id).data.tags
+    assert tags["retraining.trigger"] == "retraining_requested"
+    assert tags["retraining.act_days"] == "2013-03-11,2013-03-12,2013-03-13"
+    assert "important" in tags["retraining.triggers"] or "prediction" in tags["retraining.triggers"]
+    assert tags["window.as_of"] == "2013-03-13" and tags["split.holdout_end"] == "2013-03-12"
+    assert tags["data.dvc_path"] == "data/windows/as_of=2013-03-13"
+    assert "Retraining requested by monitoring on 2013-03-13" in version.description
+    assert version.tags["decision"] == "rejected"
+    assert "primary_metric_improvement" in version.tags["decision.reason"]
+    assert client.get_model_version_by_alias(MODEL, "champion").version == champion_before
+
+
+def _wait_for_training(airflow_home: Path, timeout: float) -> list[tuple[str, str]]:
+    """(run type, state) of the training runs, once none is queued or running."""
+    import time
+
+    from tests.integration.airflow_services import query
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = query(airflow_home, "select run_type, state from dag_run where dag_id = 'training'")
+        if rows and all(state in ("success", "failed") for _, state in rows):
+            return [(str(a), str(b)) for a, b in rows]
+        time.sleep(3)
+    raise TimeoutError(f"training did not finish within {timeout} s")

@@ -1,0 +1,123 @@
+"""A few weeks of the year replay on real 2013 days (`make simulate` runs the whole year):
+the order of the loop, no label before its time, each policy's rule, the report."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.config import load_params
+from pipelines.replay.loop import LabelLeak, LabelledDays, ReplayPlan, run_replay
+from pipelines.replay.report import summarise, write_report
+from pipelines.retraining.window import TrainingWindow
+
+PLAN = ReplayPlan(start=date(2013, 1, 1), end=date(2013, 2, 3), first_model_days=28)
+
+
+def _quick(params):
+    """Cheaper fits, and a guard that fires on the first `act` night (cooldown 3 days)."""
+    retraining = dataclasses.replace(
+        params.retraining,
+        window_days=35,
+        holdout_days=7,
+        guard=dataclasses.replace(
+            params.retraining.guard,
+            act_nights=1,
+            of_last_nights=1,
+            cooldown_days=3,
+            min_new_labelled_flights=500,
+        ),
+    )
+    train = dataclasses.replace(
+        params.train,
+        hist_gradient_boosting={**params.train.hist_gradient_boosting, "max_iter": 60},
+        importance_sample_rows=5000,
+        importance_repeats=1,
+    )
+    return dataclasses.replace(params, retraining=retraining, train=train)
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    params = _quick(load_params())
+    lines: list[str] = []
+    result = run_replay(params, PLAN, tmp_path_factory.mktemp("replay"), progress=lines.append)
+    return {"params": params, "result": result, "progress": lines}
+
+
+def test_no_model_is_fit_or_judged_on_a_label_delivered_after_its_decision(replayed):
+    result = replayed["result"]
+    records = [result.first_model, *result.retrainings()]
+    assert len(records) >= 3  # the first model, the monthly one, at least one guarded
+    for record in records:
+        assert record.max_label_day < record.day, record
+        assert record.holdout_end < record.day and record.train_end < record.holdout_end
+
+
+def test_a_label_that_lands_after_the_decision_day_is_refused():
+    known = LabelledDays()
+    known.labelled["2013-01-02"] = pd.DataFrame({"flight_date": ["2013-01-02"], "label": [1.0]})
+    known.landed_on["2013-01-02"] = date(2013, 1, 5)  # a late delivery
+    window = TrainingWindow(date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 2))
+    with pytest.raises(LabelLeak, match="landed on 2013-01-05"):
+        known.window(window, date(2013, 1, 3))
+    assert len(known.window(window, date(2013, 1, 5))) == 1
+
+
+def test_every_policy_scores_every_flight_of_every_day_once(replayed):
+    predictions = replayed["result"].predictions()
+    assert predictions["flight_date"].min() == PLAN.first_day.isoformat()
+    assert predictions["flight_date"].max() == PLAN.end.isoformat()
+    per_policy = predictions.groupby("policy")["flight_id"]
+    assert per_policy.apply(lambda ids: ids.is_unique).all()
+    ids = {name: set(frame) for name, frame in per_policy}
+    assert ids["frozen"] == ids["scheduled"] == ids["guarded"]
+    first = predictions[predictions["flight_date"] == PLAN.first_day.isoformat()]
+    assert set(first["version"]) == {1}  # the same first model for all
+
+
+def test_each_policy_retrains_by_its_rule_and_a_promotion_serves_from_the_next_day(replayed):
+    result, params = replayed["result"], replayed["params"]
+    assert result.states["frozen"].retrainings == []
+    scheduled = result.states["scheduled"].retrainings
+    assert [(r.day, r.reason) for r in scheduled] == [("2013-02-01", "monthly schedule")]
+    guarded = result.states["guarded"].retrainings
+    assert guarded and all("`act` on 1 of the last 1 nights" in r.reason for r in guarded)
+    days = [date.fromisoformat(r.day) for r in guarded]
+    cooldown = params.retraining.guard.cooldown_days
+    assert all((b - a).days >= cooldown for a, b in zip(days, days[1:], strict=False))
+    nights = result.nights()
+    guarded_nights = nights[nights["policy"] == "guarded"].set_index("date")
+    for day in days:  # a guarded retraining follows an `act` night
+        assert guarded_nights.loc[day.isoformat(), "verdict"] == "act"
+    predictions = result.predictions()
+    for record in [*scheduled, *guarded]:
+        served = predictions[
+            (predictions["policy"] == record.policy)
+            & (
+                predictions["flight_date"]
+                == (date.fromisoformat(record.day) + timedelta(1)).isoformat()
+            )
+        ]
+        if record.promoted and len(served):
+            assert set(served["version"]) == {record.version}
+        elif len(served):
+            assert record.version not in set(served["version"])
+
+
+def test_the_report_has_the_timeline_the_tables_and_paired_intervals(replayed, tmp_path: Path):
+    result = replayed["result"]
+    summary, daily, monthly, nights = summarise(result, "2013-01-29", samples=50, seed=1)
+    page = write_report(tmp_path, summary, daily, monthly, nights, result)
+    assert page.exists() and (tmp_path / "timeline.png").stat().st_size > 10_000
+    assert set(monthly["policy"]) == {"frozen", "scheduled", "guarded"}
+    for comparison in summary["comparisons"]:
+        assert comparison["low"] <= comparison["difference"] <= comparison["high"]
+        # every scored day but the last, whose outcomes land after the replay ends
+        assert comparison["days"] == (PLAN.end - PLAN.first_day).days
+    assert summary["retrainings"]["scheduled"]["count"] == 1
+    assert any("[replay]" in line for line in replayed["progress"])
