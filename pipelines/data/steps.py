@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipelines.config import Params
 from pipelines.data import snapshot
-from pipelines.data.versioning import DataVersion, pull_snapshot
+from pipelines.data.versioning import DataVersion, DataVersionError, pull_snapshot
 from pipelines.retraining.window import TrainingWindow
 
 
@@ -43,9 +43,15 @@ def materialise(params: Params, version: DataVersion) -> Path:
     if version.path == params.data.snapshot_dir:
         pull_data(params, remote=version.remote or None)
         return params.snapshot_dir
+    folder = params.workspace / version.path
+    if folder.exists() and any(folder.iterdir()):
+        found = windows.directory_md5(folder)
+        if found.removesuffix(".dir") != version.md5.removesuffix(".dir"):
+            raise DataVersionError(
+                f"{folder} holds md5 {found}, not the run's {version.md5}: move it away and "
+                f"re-run (the task then pulls {version.md5} from the DVC remote)"
+            )
+        return folder
     return windows.pull_window_snapshot(
-        params.workspace,
-        version.md5,
-        params.workspace / version.path,
-        remote=version.remote or None,
+        params.workspace, version.md5, folder, remote=version.remote or None
     )
