@@ -21,6 +21,7 @@ on a label delivered after its decision time (`LabelLeak` otherwise; `tests/data
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from pipelines.gate.quarantine import gate_landed_batch
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.frames import night_from_frames
 from pipelines.monitoring.reference import MonitoringReference, build_reference, scheduled_split
+from pipelines.parallel import process_pool
 from pipelines.promotion import rules
 from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
 from pipelines.retraining.window import TrainingWindow, moving_window
@@ -247,7 +249,7 @@ def new_labelled_flights(known: LabelledDays, after: date | None, day: date) -> 
     return sum(
         int(frame["label"].notna().sum())
         for key, frame in known.labelled.items()
-        if (after is None or key > after.isoformat()) and key < day.isoformat()
+        if (after is None or key > after.isoformat()) and known.landed_on[key] <= day
     )
 
 
@@ -366,74 +368,124 @@ class ReplayResult:
         return [record for state in self.states.values() for record in state.retrainings]
 
 
+def deliver_year(
+    params: Params, plan: ReplayPlan, progress: Callable[[str], None]
+) -> tuple[LabelledDays, float]:
+    """Every day's delivery landed and gated in order; each day's outcomes become labels
+    stamped with the day they landed (the label clock every policy reads through)."""
+    stream = DayStream(params)
+    known = LabelledDays()
+    began = time.perf_counter()
+    for day in landing.days(plan.start, plan.end):
+        features, outcomes = stream.deliver(day)
+        yesterday = (day - timedelta(days=1)).isoformat()
+        if outcomes is not None and yesterday in known.features:
+            known.labelled[yesterday] = attach_labels(
+                known.features[yesterday], outcomes, params.features
+            )
+            known.landed_on[yesterday] = day
+        if features is not None:
+            known.features[day.isoformat()] = features
+        if day.day == 1 or day == plan.end:
+            progress(f"[replay] landed and gated up to {day} ({time.perf_counter() - began:.0f} s)")
+    return known, time.perf_counter() - began
+
+
+def replay_policy(
+    params: Params,
+    plan: ReplayPlan,
+    name: str,
+    known: LabelledDays,
+    first: ServingModel,
+    progress: Callable[[str], None],
+) -> PolicyState:
+    """One policy over the scored days, night by night (see the module docstring)."""
+    state = PolicyState(
+        name, first, last_retraining=plan.first_day, last_training_end=first.window.end
+    )
+    began = time.perf_counter()
+    for day in landing.days(plan.first_day, plan.end):
+        yesterday = (day - timedelta(days=1)).isoformat()
+        if yesterday in state.scored and known.landed_on.get(yesterday) == day:
+            labels = known.labelled[yesterday].set_index("flight_id")["label"]
+            frame = state.scored[yesterday]
+            frame["label"] = frame["flight_id"].map(labels).to_numpy()
+        features = known.features.get(day.isoformat())
+        if features is not None:
+            scored = score_day(state, features, params)
+            state.scored[day.isoformat()] = scored
+            _forget_old(state, day, params.monitoring.rolling_days)
+            kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
+            kept["version"] = state.serving.version
+            state.predictions.append(kept)
+            monitor_night(state, day, params)
+            reason = retraining_reason(params, state, known, day, plan)
+            if reason:
+                record = retrain(params, state, known, day, reason)
+                verdict = "promoted" if record.promoted else "rejected"
+                progress(
+                    f"[replay] {day} {name}: retrained v{record.version} ({verdict}, "
+                    f"{record.cpu_seconds:.0f} CPU-s): {reason}"
+                )
+        if day.day == 15 or day == plan.end:
+            progress(
+                f"[replay] {name} at {day}: serving v{state.serving.version}, "
+                f"{len(state.retrainings)} retrainings ({time.perf_counter() - began:.0f} s)"
+            )
+    return state
+
+
+#: The delivered year, inherited by forked policy workers (never pickled to them).
+_DELIVERED: dict[str, Any] = {}
+
+
+def _replay_in_worker(name: str) -> PolicyState:
+    """A policy in a forked worker: one OpenMP thread each (two workers on two cores; GNU
+    OpenMP used in the parent before the fork would hang a multi-threaded child)."""
+    from threadpoolctl import threadpool_limits
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with threadpool_limits(1):
+        return replay_policy(
+            _DELIVERED["params"],
+            _DELIVERED["plan"],
+            name,
+            _DELIVERED["known"],
+            _DELIVERED["first"],
+            progress,
+        )
+
+
 def run_replay(
     params: Params,
     plan: ReplayPlan,
     workspace: Path,
     progress: Callable[[str], None] = print,
+    workers: int = 2,
 ) -> ReplayResult:
-    """Replay `plan.start`..`plan.end` (see the module docstring) in a scratch `workspace`."""
+    """Replay `plan.start`..`plan.end` (see the module docstring) in a scratch `workspace`: the
+    deliveries first (land, gate, features, labels with the day they landed), then the first
+    model, then each policy night by night (in `workers` processes: they are independent)."""
     params = replay_params(params, workspace)
     began = time.perf_counter()
-    stream = DayStream(params)
-    known = LabelledDays()
-    states: dict[str, PolicyState] = {}
-    first_record: RetrainingRecord | None = None
-    gate_seconds = 0.0
-    day = plan.start
-    while day <= plan.end:
-        tick = time.perf_counter()
-        features, outcomes = stream.deliver(day)
-        gate_seconds += time.perf_counter() - tick
-        yesterday = (day - timedelta(days=1)).isoformat()
-        if outcomes is not None and yesterday in known.features:
-            known.labelled[yesterday] = attach_labels(
-                known.features.pop(yesterday), outcomes, params.features
-            )
-            known.landed_on[yesterday] = day
-            labels = known.labelled[yesterday].set_index("flight_id")["label"]
-            for state in states.values():
-                if yesterday in state.scored:
-                    frame = state.scored[yesterday]
-                    frame["label"] = frame["flight_id"].map(labels).to_numpy()
-        if day == plan.first_day:
-            first_record, first = _first_model(params, known, day)
-            states = {
-                name: PolicyState(
-                    name, first, last_retraining=day, last_training_end=first.window.end
-                )
-                for name in plan.policies
-            }
-        if features is not None:
-            known.features[day.isoformat()] = features.loc[
-                :, [c for c in features.columns if c != "label"]
-            ]
-        if states and features is not None:
-            for state in states.values():
-                scored = score_day(state, features, params)
-                state.scored[day.isoformat()] = scored
-                _forget_old(state, day, params.monitoring.rolling_days)
-                kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
-                kept["version"] = state.serving.version
-                state.predictions.append(kept)
-                monitor_night(state, day, params)
-                reason = retraining_reason(params, state, known, day, plan)
-                if reason:
-                    record = retrain(params, state, known, day, reason)
-                    verdict = "promoted" if record.promoted else "rejected"
-                    progress(
-                        f"[replay] {day} {state.name}: retrained v{record.version} ({verdict}, "
-                        f"{record.cpu_seconds:.0f} CPU-s): {reason}"
-                    )
-        if day.day in (1, 15) or day == plan.end:
-            served = ", ".join(f"{n} v{s.serving.version}" for n, s in states.items())
-            progress(
-                f"[replay] {day} ({(day - plan.start).days + 1}/{(plan.end - plan.start).days + 1} "
-                f"days, {time.perf_counter() - began:.0f} s) {served or 'warming up'}"
-            )
-        day += timedelta(days=1)
-    if first_record is None:
-        raise ValueError(f"the replay ended before its first scored day {plan.first_day}")
+    known, gate_seconds = deliver_year(params, plan, progress)
+    if plan.first_day > plan.end or plan.first_day.isoformat() not in known.features:
+        raise ValueError(f"the replay ends before its first scored day {plan.first_day}")
+    first_record, first = _first_model(params, known, plan.first_day)
+    progress(f"[replay] first model: {first_record.decision}")
+    ordered = sorted(plan.policies, key=lambda n: n == "frozen")  # the costly ones first
+    if workers > 1:
+        _DELIVERED.update(params=params, plan=plan, known=known, first=first)
+        try:
+            with process_pool(min(workers, len(ordered))) as pool:
+                done = dict(zip(ordered, pool.map(_replay_in_worker, ordered), strict=True))
+        finally:
+            _DELIVERED.clear()
+    else:
+        done = {n: replay_policy(params, plan, n, known, first, progress) for n in ordered}
+    states = {name: done[name] for name in plan.policies}
     labels = pd.concat(known.labelled.values(), ignore_index=True).loc[
         :, ["flight_id", "flight_date", "label"]
     ]

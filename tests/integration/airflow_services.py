@@ -129,7 +129,7 @@ def airflow_services(ws: Workspace, tracking_uri: str, airflow_db: Path) -> Iter
 
 
 def failed_task_logs(airflow_home: Path, dag_id: str) -> str:
-    """The last attempt's log of every batch_scoring task that did not succeed."""
+    """The last attempt's log of every task of the DAG that has not succeeded (yet)."""
     failed = query(
         airflow_home,
         "select run_id, task_id, map_index, state, try_number from task_instance "

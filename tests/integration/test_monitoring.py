@@ -428,4 +428,13 @@ def _wait_for_training(airflow_home: Path, timeout: float) -> list[tuple[str, st
         if rows and all(state in ("success", "failed") for _, state in rows):
             return [(str(a), str(b)) for a, b in rows]
         time.sleep(3)
-    raise TimeoutError(f"training did not finish within {timeout} s")
+    from tests.integration.airflow_services import log_tail
+
+    tasks = query(
+        airflow_home,
+        "select task_id, state, try_number from task_instance where dag_id = 'training'",
+    )
+    raise TimeoutError(
+        f"training did not finish within {timeout} s: runs {rows}, tasks {tasks}\n"
+        + log_tail(airflow_home, "training")
+    )
