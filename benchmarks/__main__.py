@@ -12,6 +12,7 @@ from benchmarks import (
     gate_throughput,
     monitoring_throughput,
     scoring_throughput,
+    simulation,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -20,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "gate_throughput": gate_throughput.run,
     "scoring_throughput": scoring_throughput.run,
     "monitoring_throughput": monitoring_throughput.run,
+    "simulation": simulation.run,  # the year replay, all three policies (~20 min)
 }
 
 

@@ -17,11 +17,12 @@ from pipelines.gate import cli as gate_cli
 from pipelines.monitoring import cli as monitoring_cli
 from pipelines.promotion import cli as promotion_cli
 from pipelines.replay import cli as replay_cli
+from pipelines.retraining import cli as retraining_cli
 from pipelines.scoring import cli as scoring_cli
 from pipelines.training import cli as training_cli
 
 app = typer.Typer(
-    help="Flight-delay MLOps loop: land, gate, version (DVC), train, promote, score, monitor.",
+    help="Flight-delay MLOps loop: land, gate, version, train, promote, score, monitor, retrain.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -32,6 +33,7 @@ for stage in (
     promotion_cli,
     scoring_cli,
     monitoring_cli,
+    retraining_cli,
     replay_cli,
 ):
     app.add_typer(stage.commands)
