@@ -227,8 +227,22 @@ def retrain(
     state.last_training_end = candidate.window.end
     if decision.promote:
         state.serving = _serving(candidate, version)
-    record = RetrainingRecord(
-        policy=state.name,
+    record = _record(state.name, day, reason, version, decision, candidate, (wall, cpu))
+    state.retrainings.append(record)
+    return record
+
+
+def _record(
+    policy: str,
+    day: date,
+    reason: str,
+    version: int,
+    decision: rules.Decision,
+    candidate: Candidate,
+    started: tuple[float, float],  # perf_counter, process_time
+) -> RetrainingRecord:
+    return RetrainingRecord(
+        policy=policy,
         day=day.isoformat(),
         reason=reason,
         version=version,
@@ -238,11 +252,9 @@ def retrain(
         train_end=candidate.split.train_dates[1],
         holdout_end=candidate.split.holdout_dates[1],
         max_label_day=candidate.max_label_day.isoformat(),
-        cpu_seconds=time.process_time() - cpu,
-        wall_seconds=time.perf_counter() - wall,
+        cpu_seconds=time.process_time() - started[1],
+        wall_seconds=time.perf_counter() - started[0],
     )
-    state.retrainings.append(record)
-    return record
 
 
 def new_labelled_flights(known: LabelledDays, after: date | None, day: date) -> int:
@@ -515,20 +527,7 @@ def _first_model(
     )
     candidate = train_candidate(params, known, window, day)
     decision = decide_candidate(params, candidate, None, 1)
-    record = RetrainingRecord(
-        policy="all",
-        day=day.isoformat(),
-        reason="the first model",
-        version=1,
-        promoted=decision.promote,
-        decision=decision.summary,
-        train_start=candidate.split.train_dates[0],
-        train_end=candidate.split.train_dates[1],
-        holdout_end=candidate.split.holdout_dates[1],
-        max_label_day=candidate.max_label_day.isoformat(),
-        cpu_seconds=time.process_time() - cpu,
-        wall_seconds=time.perf_counter() - wall,
-    )
+    record = _record("all", day, "the first model", 1, decision, candidate, (wall, cpu))
     return record, _serving(candidate, 1)
 
 
