@@ -124,7 +124,7 @@ def monitoring() -> None:
         record = deliver(verdict_alert(summary, page, runbook_base()), get_current_context())
         return {"sent": True, "why": decision.why, "channels": record["channels"]}
 
-    @task(outlets=[RETRAINING_REQUESTED])
+    @task(outlets=[RETRAINING_REQUESTED], inlets=[RETRAINING_REQUESTED])
     def request_retraining(summary: dict):  # type: ignore[no-untyped-def]
         """The guard's decision for D; an event only when it requests (skipped otherwise)."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -134,10 +134,11 @@ def monitoring() -> None:
         from pipelines.retraining.request import guard_inputs, record_decision
 
         params = load_params()
-        active = get_current_context()["ti"].get_dr_count(
-            dag_id="training", states=["queued", "running"]
-        )
-        inputs = guard_inputs(params, target_day(), training_active=active > 0)
+        context = get_current_context()
+        active = context["ti"].get_dr_count(dag_id="training", states=["queued", "running"])
+        past = context["inlet_events"][RETRAINING_REQUESTED].ascending(False).limit(100)
+        event_days = tuple(str((event.extra or {}).get("day", "")) for event in past)
+        inputs = guard_inputs(params, target_day(), active > 0, event_days)
         decision = decide_retraining(inputs, params.retraining.guard)
         record_decision(params, decision)
         if not decision.request:

@@ -82,3 +82,10 @@ def write_snapshot(
 
 def read_snapshot(snapshot_dir: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(snapshot_dir / f"{name}.parquet") for name in SNAPSHOT_TABLES}
+
+
+def manifest_span(snapshot_dir: Path) -> tuple[date, date]:
+    """The first and last day a snapshot covers, from its manifest (what the gate checks the
+    flights' dates against)."""
+    manifest = json.loads((snapshot_dir / "manifest.json").read_text())
+    return date.fromisoformat(manifest["start"]), date.fromisoformat(manifest["end"])

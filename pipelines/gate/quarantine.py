@@ -353,8 +353,12 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
     return _store_result(params, released)
 
 
-def snapshot_parameters(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    days = landing.days(params.data.snapshot_start, params.data.snapshot_end)
+def snapshot_parameters(
+    params: Params, tables: dict[str, pd.DataFrame], span: tuple[date, date] | None = None
+) -> dict[str, Any]:
+    """`span`: the snapshot's first and last day (default: the fixed window of params.yaml)."""
+    start, end = span or (params.data.snapshot_start, params.data.snapshot_end)
+    days = landing.days(start, end)
     low, high = params.gate.row_count_prior
     return {
         **contracts.date_parameters([d.isoformat() for d in days]),
@@ -374,10 +378,16 @@ SNAPSHOT_CONTRACTS = {
 }
 
 
-def gate_snapshot(params: Params, tables: dict[str, pd.DataFrame], batch: str) -> list[GateReport]:
+def gate_snapshot(
+    params: Params,
+    tables: dict[str, pd.DataFrame],
+    batch: str,
+    span: tuple[date, date] | None = None,
+) -> list[GateReport]:
     """Every table of the training snapshot through its contract; any blocking failure holds
-    the run (the snapshot itself stays in DVC; a copy of the failing table is quarantined)."""
-    parameters = snapshot_parameters(params, tables)
+    the run (the snapshot itself stays in DVC; a copy of the failing table is quarantined).
+    `span`: the days the snapshot covers (its manifest's), default the fixed window."""
+    parameters = snapshot_parameters(params, tables, span)
     reports, failed = [], []
     for table, contract_name in SNAPSHOT_CONTRACTS.items():
         validation = _validate(params, contract_name, tables[table], parameters, batch)

@@ -1,8 +1,9 @@
 """The guard's inputs as the nightly job finds them, and its decision recorded (side effects).
 
 * verdicts: the monitoring history (`history.parquet`), one row per night;
-* the last retraining: the newest night whose guard requested one, or the newest moving-window
-  training run in MLflow (`window.as_of`), whichever is later;
+* the last retraining: the newest of the nights whose guard requested one (the history, and
+  the Asset's own events when the DAG passes them) and the moving-window training runs in
+  MLflow (`window.as_of`), none after D (a backfilled night never sees a later request);
 * the last training end: the newest holdout day of any training run of the experiment;
 * new labels: the labelled outcomes in the validated partitions after that day, up to D-1."""
 
@@ -38,11 +39,10 @@ def nights_from_history(history: pd.DataFrame) -> tuple[NightVerdict, ...]:
     )
 
 
-def last_requested(history: pd.DataFrame) -> date | None:
+def requested_days(history: pd.DataFrame) -> list[str]:
     if "retraining" not in history.columns:
-        return None
-    requested = history.loc[history["retraining"] == REQUESTED, "date"]
-    return date.fromisoformat(str(requested.max())) if len(requested) else None
+        return []
+    return [str(d) for d in history.loc[history["retraining"] == REQUESTED, "date"]]
 
 
 def training_runs(params: Params) -> list[Any]:
@@ -61,9 +61,9 @@ def training_runs(params: Params) -> list[Any]:
     )
 
 
-def _latest(days: list[str]) -> date | None:
-    days = [d for d in days if d]
-    return date.fromisoformat(max(days)) if days else None
+def _latest(days: list[str], up_to: date | None = None) -> date | None:
+    kept = [d for d in days if d and (up_to is None or d <= up_to.isoformat())]
+    return date.fromisoformat(max(kept)) if kept else None
 
 
 def labelled_flights(params: Params, after: date | None, day: date) -> int:
@@ -78,22 +78,23 @@ def labelled_flights(params: Params, after: date | None, day: date) -> int:
     return total
 
 
-def guard_inputs(params: Params, day: date, training_active: bool) -> GuardInputs:
+def guard_inputs(
+    params: Params, day: date, training_active: bool, event_days: tuple[str, ...] = ()
+) -> GuardInputs:
+    """`event_days`: the days of the `retraining_requested` events Airflow holds (the DAG reads
+    them as the task's inlet events)."""
     history = read_history(params.workspace_path(params.monitoring.reports_dir))
     runs = training_runs(params)
-    last_training_end = _latest([r.data.tags.get("split.holdout_end", "") for r in runs])
+    last_training_end = _latest([r.data.tags.get("split.holdout_end", "") for r in runs], day)
     retrained = [
-        d
-        for d in (
-            last_requested(history),
-            _latest([r.data.tags.get("window.as_of", "") for r in runs]),
-        )
-        if d is not None
+        *requested_days(history),
+        *event_days,
+        *[r.data.tags.get("window.as_of", "") for r in runs],
     ]
     return GuardInputs(
         day=day,
         nights=nights_from_history(history),
-        last_retraining=max(retrained) if retrained else None,
+        last_retraining=_latest(retrained, day),
         last_training_end=last_training_end,
         new_labelled_flights=labelled_flights(params, last_training_end, day),
         training_active=training_active,

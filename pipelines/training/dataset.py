@@ -18,9 +18,11 @@ def validate_snapshot(
     params: Params, data_version: DataVersion, snapshot_dir: Path | None = None
 ) -> list[dict[str, Any]]:
     """Every snapshot table through its Great Expectations contract; raises `DataGateError`."""
-    tables = snapshot.read_snapshot(snapshot_dir or params.snapshot_dir)
+    folder = snapshot_dir or params.snapshot_dir
+    tables = snapshot.read_snapshot(folder)
     batch = f"snapshot-{data_version.md5.split('.')[0][:12]}"
-    return [report.summary() for report in quarantine.gate_snapshot(params, tables, batch)]
+    span = snapshot.manifest_span(folder)
+    return [report.summary() for report in quarantine.gate_snapshot(params, tables, batch, span)]
 
 
 def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:

@@ -375,7 +375,8 @@ def test_a_persisting_drift_requests_one_retraining_and_training_follows_through
         run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
         for dag_id in ("monitoring", "training"):
             run(["airflow", "dags", "unpause", dag_id], cwd=ws.path, env=env, timeout=120)
-        window = ["--from-date", "2013-03-12", "--to-date", "2013-03-14"]
+        # One night at a time, as the DAG's own schedule runs them (`max_active_runs=1`).
+        window = ["--from-date", "2013-03-12", "--to-date", "2013-03-14", "--max-active-runs", "1"]
         backfill = create_backfill(ws.path, env, airflow_db, "monitoring", window)
         scheduler.start()
         runs = wait_for_backfill(airflow_db, backfill, timeout=600)
