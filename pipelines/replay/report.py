@@ -164,7 +164,9 @@ def summarise(
 _COLOURS = {"frozen": "#7f7f7f", "scheduled": "#1f77b4", "guarded": "#d62728"}
 
 
-def timeline_figure(daily: pd.DataFrame, nights: pd.DataFrame, result: ReplayResult) -> Any:
+def timeline_figure(
+    daily: pd.DataFrame, nights: pd.DataFrame, monthly: pd.DataFrame, result: ReplayResult
+) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,6 +186,10 @@ def timeline_figure(daily: pd.DataFrame, nights: pd.DataFrame, result: ReplayRes
         )
         auc.plot(days, frame["roc_auc"], color=colour, alpha=0.15, linewidth=0.8)
         versions.step(days, frame["version"], where="post", label=policy, color=colour)
+    for row in monthly.to_dict("records"):  # the month's pooled ROC AUC, a thick segment
+        first = pd.Timestamp(f"{row['month']}-01")
+        last = first + pd.offsets.MonthEnd(0)
+        auc.hlines(row["roc_auc"], first, last, color=_COLOURS.get(row["policy"]), linewidth=3)
     for policy, frame in nights.groupby("policy"):
         drift.plot(
             pd.to_datetime(frame["date"]),
@@ -201,7 +207,7 @@ def timeline_figure(daily: pd.DataFrame, nights: pd.DataFrame, result: ReplayRes
         )
         if record.policy == "guarded":
             auc.axvline(when, color=_COLOURS["guarded"], linestyle=":", linewidth=1)
-    auc.set_ylabel("daily ROC AUC")
+    auc.set_ylabel("ROC AUC: daily (thin),\n7-day mean, month (thick)")
     auc.legend(loc="lower left", fontsize=8)
     drift.set_ylabel("drift share (7-day mean)")
     drift.legend(loc="upper left", fontsize=8)
@@ -236,7 +242,7 @@ def write_report(
     nights.to_csv(out_dir / "nights.csv", index=False)
     retrainings = pd.DataFrame([asdict(r) for r in [result.first_model, *result.retrainings()]])
     retrainings.to_csv(out_dir / "retrainings.csv", index=False)
-    figure = timeline_figure(daily, nights, result)
+    figure = timeline_figure(daily, nights, monthly, result)
     figure.savefig(out_dir / "timeline.png", dpi=90)
     comparisons = "".join(
         f"<li><b>{c['policy']} − {c['against']}</b>: pooled ROC AUC from {c['from']} "
