@@ -130,14 +130,18 @@ def monitoring() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from pipelines.config import load_params
+        from pipelines.monitoring.history import read_history
         from pipelines.retraining.guard import decide_retraining
-        from pipelines.retraining.request import guard_inputs, record_decision
+        from pipelines.retraining.request import already_requested, guard_inputs, record_decision
 
         params = load_params()
         context = get_current_context()
         active = context["ti"].get_dr_count(dag_id="training", states=["queued", "running"])
         past = context["inlet_events"][RETRAINING_REQUESTED].ascending(False).limit(100)
         event_days = tuple(str((event.extra or {}).get("day", "")) for event in past)
+        history = read_history(params.workspace_path(params.monitoring.reports_dir))
+        if already_requested(history, target_day(), event_days):
+            raise AirflowSkipException(f"{target_day()} already requested a retraining")
         inputs = guard_inputs(params, target_day(), active > 0, event_days)
         decision = decide_retraining(inputs, params.retraining.guard)
         record_decision(params, decision)

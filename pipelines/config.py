@@ -210,6 +210,7 @@ class RetrainingParams:
 
     window_days: int
     holdout_days: int
+    earliest_day: date
     windows_dir: str
     fallback_cron: str | None
     guard: GuardPolicy
@@ -320,6 +321,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     monitoring["exempt_columns"] = tuple(monitoring["exempt_columns"])
     monitoring["verdict"] = VerdictPolicy(**monitoring["verdict"])
     retraining = dict(raw["retraining"])
+    retraining["earliest_day"] = _as_date(retraining["earliest_day"])
     retraining["guard"] = GuardPolicy(**retraining["guard"])
     params = Params(
         data=DataParams(

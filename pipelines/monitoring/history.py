@@ -39,8 +39,10 @@ def update(history: pd.DataFrame, day: str, fields: dict[str, Any]) -> pd.DataFr
     return upsert(history, row)
 
 
-#: What a later night brings to D's row (its labels): a re-run of D keeps them.
+#: What a later night brings to D's row (its labels), and what D's retraining guard wrote
+#: after its monitoring: a re-run of D keeps them.
 LABEL_FIELDS = ("labels", "unmatched_outcomes", "unlabelled_predictions", "unobserved_arrivals")
+GUARD_FIELDS = ("retraining", "retraining_reasons")
 
 
 def upsert_night(history: pd.DataFrame, row: dict[str, Any]) -> pd.DataFrame:
@@ -50,7 +52,8 @@ def upsert_night(history: pd.DataFrame, row: dict[str, Any]) -> pd.DataFrame:
         brought = {
             key: value
             for key, value in existing.iloc[0].to_dict().items()
-            if (key in LABEL_FIELDS or key.startswith("actual_")) and pd.notna(value)
+            if (key in LABEL_FIELDS or key in GUARD_FIELDS or key.startswith("actual_"))
+            and pd.notna(value)
         }
         row = {**row, **brought}
     return upsert(history, row)

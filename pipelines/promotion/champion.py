@@ -28,6 +28,8 @@ from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
+#: Fewer labelled holdout rows unseen by both models than this: no comparison, no promotion.
+MIN_COMMON_HOLDOUT_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,14 @@ class ChallengerVerdict:
     summary: str
     record_uri: str
     features_uri: str
+    window: dict[str, Any] | None = None  # the challenger's training window (a re-decision uses it)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ChallengerVerdict:
-        return cls(**{key: raw[key] for key in cls.__dataclass_fields__})
+        return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,24 @@ def evaluate_challenger(
     )
     holdout = split.holdout.loc[split.holdout["flight_date"] > trained_until]
     y = holdout["label"].astype(int).to_numpy()
+    if len(holdout) < MIN_COMMON_HOLDOUT_ROWS or len(np.unique(y)) < 2:
+        decision = promotion.Decision(
+            promote=False,
+            challenger_version=str(challenger_version),
+            champion_version=champion_version,
+            checks=(
+                promotion.Check(
+                    "common_holdout",
+                    False,
+                    f"{len(holdout)} labelled holdout rows after {trained_until} (the newest day "
+                    f"either model trained on; window holdout {split.holdout_dates[0]}.."
+                    f"{split.holdout_dates[1]}): nothing both models are unseen on",
+                ),
+            ),
+        )
+        return _record_decision(
+            params, client, challenger_run, None, decision, holdout, y, {}, features_uri, window
+        )
     challenger_model = _load(params, client, name, challenger_version)
     challenger_inputs = _inputs_for(challenger_model, holdout, params)
     challenger = promotion.ModelScores(
@@ -154,16 +175,44 @@ def evaluate_challenger(
     scored = {"challenger": challenger.probability, **baselines}
     if champion:
         scored["champion"] = champion.probability
+    return _record_decision(
+        params,
+        client,
+        challenger_run,
+        champion_run,
+        decision,
+        holdout,
+        y,
+        scored,
+        features_uri,
+        window,
+    )
+
+
+def _record_decision(
+    params: Params,
+    client: Any,
+    challenger_run: Any,
+    champion_run: Any,
+    decision: promotion.Decision,
+    holdout: pd.DataFrame,
+    y: np.ndarray,
+    scored: dict[str, np.ndarray],
+    features_uri: str,
+    window: TrainingWindow,
+) -> ChallengerVerdict:
+    """Log the decision record (JSON + Markdown) on the challenger's run; the small summary."""
     record = {
-        "registered_model": name,
+        "registered_model": params.mlflow.registered_model,
         "decision": decision.as_dict(),
         "challenger_run_id": challenger_run.info.run_id,
         "champion_run_id": champion_run.info.run_id if champion_run else None,
+        "window": window.as_dict(),
         "holdout": {
-            "start": holdout["flight_date"].min(),
-            "end": holdout["flight_date"].max(),
+            "start": holdout["flight_date"].min() if len(holdout) else None,
+            "end": holdout["flight_date"].max() if len(holdout) else None,
             "rows": int(len(holdout)),
-            "late_share": float(y.mean()),
+            "late_share": float(y.mean()) if len(y) else None,
         },
         "data_version": {
             "md5": challenger_run.data.tags.get("data.dvc_md5"),
@@ -180,12 +229,13 @@ def evaluate_challenger(
     client.log_text(challenger_run.info.run_id, markdown, "decision/decision.md")
     print(markdown)  # lands in the Airflow task log
     return ChallengerVerdict(
-        challenger_version=str(challenger_version),
-        champion_version=champion_version,
+        challenger_version=str(decision.challenger_version),
+        champion_version=decision.champion_version,
         promote=bool(decision.promote),
         summary=decision.summary,
         record_uri=f"runs:/{challenger_run.info.run_id}/decision/decision.json",
         features_uri=features_uri,
+        window=window.as_dict(),
     )
 
 
@@ -222,7 +272,8 @@ def apply_decision(
                 decision_record=verdict.record_uri,
             )
         except ChampionMoved:
-            verdict = evaluate_challenger(params, version, verdict.features_uri)
+            window = TrainingWindow.from_dict(verdict.window) if verdict.window else None
+            verdict = evaluate_challenger(params, version, verdict.features_uri, window)
             continue
         client.set_model_version_tag(name, version, "decision", "promoted")
         client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])

@@ -21,6 +21,7 @@ on a label delivered after its decision time (`LabelLeak` otherwise; `tests/data
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from features.build import attach_labels, build_features, model_inputs
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.gate.quarantine import gate_landed_batch
+from pipelines.gate.validation import DataGateError
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.frames import night_from_frames
 from pipelines.monitoring.reference import MonitoringReference, build_reference, scheduled_split
@@ -295,7 +297,19 @@ def score_day(state: PolicyState, features: pd.DataFrame, params: Params) -> pd.
     return scored
 
 
-def monitor_night(state: PolicyState, day: date, params: Params) -> None:
+def check_label_clock(scored: dict[str, pd.DataFrame], day: date, known: LabelledDays) -> None:
+    """Night D may see the labels of days whose outcomes have landed by D, never D's own."""
+    for key, frame in scored.items():
+        if not frame["label"].notna().any():
+            continue
+        if key >= day.isoformat() or known.landed_on.get(key, date.max) > day:
+            raise LabelLeak(
+                f"night {day} would see labels of {key} (landed {known.landed_on.get(key)})"
+            )
+
+
+def monitor_night(state: PolicyState, day: date, params: Params, known: LabelledDays) -> None:
+    check_label_clock(state.scored, day, known)
     night = night_from_frames(day, state.scored, state.serving.reference, params)
     state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
     observed = night.signals.observed
@@ -324,19 +338,29 @@ class DayStream:
         self.source = sources.source_flights()
         delivery.land_reference_tables(params.landing_root)
         self.weather = landing.read_reference(params.landing_root, "weather")
+        self.held: list[str] = []
 
     def deliver(self, day: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """D's features (None if no flights) and D-1's validated outcomes (None if none)."""
         delivered = delivery.land_day(self.params.landing_root, day, self.source)
         features = outcomes = None
         if delivered.flights_rows:
-            report = gate_landed_batch(self.params, "scheduled_flights", day)
-            flights = pd.read_parquet(report.validated_path)
-            features = build_features(flights, self.weather, self.params.features)
+            flights = self._validated("scheduled_flights", day)
+            if flights is not None:
+                features = build_features(flights, self.weather, self.params.features)
         if delivered.outcomes_rows:
-            report = gate_landed_batch(self.params, "outcomes", day - timedelta(days=1))
-            outcomes = pd.read_parquet(report.validated_path)
+            outcomes = self._validated("outcomes", day - timedelta(days=1))
         return features, outcomes
+
+    def _validated(self, contract: str, day: date) -> pd.DataFrame | None:
+        """The gated batch, or None when the gate holds it (quarantined, as ingestion does:
+        the day is not scored, or its labels never arrive)."""
+        try:
+            report = gate_landed_batch(self.params, contract, day)
+        except DataGateError as held:
+            self.held.append(f"{contract} {day}: {held}")
+            return None
+        return pd.read_parquet(report.validated_path)
 
 
 def replay_params(params: Params, workspace: Path) -> Params:
@@ -400,6 +424,8 @@ def deliver_year(
             known.features[day.isoformat()] = features
         if day.day == 1 or day == plan.end:
             progress(f"[replay] landed and gated up to {day} ({time.perf_counter() - began:.0f} s)")
+    for held in stream.held:
+        progress(f"[replay] held by the gate (not scored / not labelled): {held[:300]}")
     return known, time.perf_counter() - began
 
 
@@ -430,7 +456,7 @@ def replay_policy(
             kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
             kept["version"] = state.serving.version
             state.predictions.append(kept)
-            monitor_night(state, day, params)
+            monitor_night(state, day, params, known)
             reason = retraining_reason(params, state, known, day, plan)
             if reason:
                 record = retrain(params, state, known, day, reason)
@@ -488,7 +514,7 @@ def run_replay(
     first_record, first = _first_model(params, known, plan.first_day)
     progress(f"[replay] first model: {first_record.decision}")
     ordered = sorted(plan.policies, key=lambda n: n == "frozen")  # the costly ones first
-    if workers > 1:
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         _DELIVERED.update(params=params, plan=plan, known=known, first=first)
         try:
             with process_pool(min(workers, len(ordered))) as pool:

@@ -3,7 +3,8 @@
 * verdicts: the monitoring history (`history.parquet`), one row per night;
 * the last retraining: the newest of the nights whose guard requested one (the history, and
   the Asset's own events when the DAG passes them) and the moving-window training runs in
-  MLflow (`window.as_of`), none after D (a backfilled night never sees a later request);
+  MLflow (`window.as_of`), before D (a re-run of D does not see its own request, a backfilled
+  night never sees a later one);
 * the last training end: the newest holdout day of any training run of the experiment;
 * new labels: the labelled outcomes in the validated partitions after that day, up to D-1."""
 
@@ -94,7 +95,7 @@ def guard_inputs(
     return GuardInputs(
         day=day,
         nights=nights_from_history(history),
-        last_retraining=_latest(retrained, day),
+        last_retraining=_latest(retrained, day - timedelta(days=1)),
         last_training_end=last_training_end,
         new_labelled_flights=labelled_flights(params, last_training_end, day),
         training_active=training_active,
@@ -109,3 +110,8 @@ def record_decision(params: Params, decision: GuardDecision) -> None:
         "retraining_reasons": json.dumps(list(decision.reasons)),
     }
     write_history(update(read_history(root), decision.day.isoformat(), fields), root)
+
+
+def already_requested(history: pd.DataFrame, day: date, event_days: tuple[str, ...]) -> bool:
+    """Night D has already requested (a retried or re-run task): no second event."""
+    return day.isoformat() in (*requested_days(history), *event_days)

@@ -49,10 +49,11 @@ class TrainingWindow:
 
 
 def moving_window(as_of: date, policy: RetrainingParams) -> TrainingWindow:
-    """The window of a retraining run for day `as_of` (see the module docstring)."""
+    """The window of a retraining run for day `as_of` (see the module docstring); it starts no
+    earlier than `earliest_day`, the first day data exists (the replay and the DAG agree)."""
     end = as_of - timedelta(days=1)
     return TrainingWindow(
-        train_start=end - timedelta(days=policy.window_days - 1),
+        train_start=max(end - timedelta(days=policy.window_days - 1), policy.earliest_day),
         holdout_start=end - timedelta(days=policy.holdout_days - 1),
         end=end,
         as_of=as_of,

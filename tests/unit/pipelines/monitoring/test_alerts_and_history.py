@@ -229,3 +229,15 @@ def test_the_night_before_is_read_from_the_history():
     assert night_before_condition(history, date(2024, 3, 3)) == "watch:minor_drift"
     assert night_before_condition(history, date(2024, 3, 4)) == "act:important_drift"
     assert night_before_condition(history.head(0), date(2024, 3, 4)) is None
+
+
+def test_rerunning_a_night_keeps_what_its_retraining_guard_recorded():
+    first = history.upsert_night(
+        pd.DataFrame({"date": pd.Series(dtype=str)}), {"date": "2013-06-20", "verdict": "act"}
+    )
+    requested = history.update(
+        first, "2013-06-20", {"retraining": "requested", "retraining_reasons": '["why"]'}
+    )
+    again = history.upsert_night(requested, {"date": "2013-06-20", "verdict": "act"})
+    assert again.iloc[0]["retraining"] == "requested"
+    assert again.iloc[0]["retraining_reasons"] == '["why"]'

@@ -110,3 +110,22 @@ def test_triggers_are_ordered_by_how_many_act_nights_raised_them():
 def test_the_policy_refuses_k_above_n():
     with pytest.raises(ValueError):
         GuardPolicy(act_nights=6, of_last_nights=5, cooldown_days=1, min_new_labelled_flights=0)
+
+
+def test_the_window_is_exactly_n_nights():
+    """2 of the last 5 nights are `act` (one more just outside): refused; one day wider would
+    count 3."""
+    assert not decide_retraining(inputs(nights=nights("aoooaa")), POLICY).request
+
+
+def test_a_night_that_already_requested_does_not_request_again():
+    import pandas as pd
+
+    from pipelines.retraining.request import already_requested
+
+    history = pd.DataFrame(
+        {"date": ["2013-06-19", "2013-06-20"], "retraining": ["declined", "requested"]}
+    )
+    assert already_requested(history, DAY, ())
+    assert not already_requested(history.iloc[:1], DAY, ())
+    assert already_requested(history.iloc[:1], DAY, ("2013-06-20",))

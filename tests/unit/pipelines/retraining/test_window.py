@@ -63,3 +63,12 @@ def test_conf_fallback_and_plain_manual_runs_pick_their_windows():
     plain = training_trigger(params, [], None, None)
     assert plain.kind == "fixed" and plain.window == fixed_window(params)
     assert plain.tags() == {"retraining.trigger": "fixed"}
+
+
+def test_a_window_starts_no_earlier_than_the_first_day_of_data():
+    policy = load_params().retraining
+    window = moving_window(date(2013, 3, 1), policy)
+    assert window.train_start == policy.earliest_day
+    assert window.holdout_start == date(2013, 2, 28) - __import__("datetime").timedelta(
+        days=policy.holdout_days - 1
+    )
