@@ -30,6 +30,8 @@ from pipelines.training import evaluate, train
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
 #: Fewer labelled holdout rows unseen by both models than this: no comparison, no promotion.
 MIN_COMMON_HOLDOUT_ROWS = 100
+#: Slices smaller than this are listed in the decision record without a ROC AUC.
+SLICE_MIN_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,13 @@ def _record_decision(
         "policy": asdict(params.promotion),
         "metrics": {k: evaluate.classification_metrics(y, p) for k, p in scored.items()},
         "metrics_order": METRICS_ORDER,
+        "slices": {
+            name: evaluate.slice_quality(holdout, y, scored[name], SLICE_MIN_ROWS).to_dict(
+                "records"
+            )
+            for name in ("challenger", "champion")
+            if name in scored
+        },
     }
     record_json = _jsonable(record)
     client.log_dict(challenger_run.info.run_id, record_json, "decision/decision.json")

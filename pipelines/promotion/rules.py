@@ -362,4 +362,27 @@ def render_markdown(record: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | " + " | ".join(f"{metrics[m]:.4f}" for m in record["metrics_order"]) + " |"
         )
+    challenger = record.get("slices", {}).get("challenger", [])
+    if challenger:
+        champion = {(r["column"], r["value"]): r for r in record["slices"].get("champion", [])}
+        lines += [
+            "",
+            "## Slices (challenger; the weakest sized ones and every small one)",
+            "",
+            "| slice | flights | delay rate | ROC AUC | champion ROC AUC |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        sized = sorted(
+            (r for r in challenger if r.get("roc_auc") == r.get("roc_auc") and "roc_auc" in r),
+            key=lambda r: r["roc_auc"],
+        )
+        small = [r for r in challenger if r["small"]]
+        for r in [*sized[:8], *small]:
+            theirs = champion.get((r["column"], r["value"]), {}).get("roc_auc")
+            auc = f"{r['roc_auc']:.3f}" if "roc_auc" in r and r["roc_auc"] == r["roc_auc"] else "—"
+            lines.append(
+                f"| {r['column']}={r['value']} | {r['rows']} | {r['delay_rate']:.2f} | {auc} | "
+                + (f"{theirs:.3f}" if isinstance(theirs, float) and theirs == theirs else "—")
+                + " |"
+            )
     return "\n".join(lines) + "\n"

@@ -59,6 +59,58 @@ def metrics_by_week(
     return pd.DataFrame(rows)
 
 
+#: Slices every model is reported on (holdout quality per value): `dep_hour_band` is the
+#: scheduled local departure hour in bands. Every value is listed, however small (the four
+#: island airports missing from the `airports` table included); a value under the minimum
+#: size is flagged `small` and has no ROC AUC.
+SLICE_COLUMNS = ("carrier", "dest", "origin", "dep_hour_band")
+_HOUR_BANDS = ((5, 9, "05-09"), (10, 13, "10-13"), (14, 17, "14-17"), (18, 21, "18-21"))
+
+
+def hour_band(dep_hour: pd.Series) -> pd.Series:
+    band = pd.Series("22-04", index=dep_hour.index)
+    for low, high, name in _HOUR_BANDS:
+        band[(dep_hour >= low) & (dep_hour <= high)] = name
+    return band
+
+
+def slice_quality(
+    holdout: pd.DataFrame, y_true: np.ndarray, probability: np.ndarray, min_rows: int
+) -> pd.DataFrame:
+    """Quality per slice value: rows, delay rate, mean score, ROC AUC, log loss, Brier."""
+    values = holdout.assign(dep_hour_band=hour_band(holdout["dep_hour"]))
+    rows = []
+    for column in SLICE_COLUMNS:
+        frame = pd.DataFrame(
+            {"value": values[column].astype(str).to_numpy(), "y": y_true, "p": probability}
+        )
+        for value, group in frame.groupby("value", sort=True):
+            y, p = group["y"].to_numpy(), group["p"].to_numpy()
+            row: dict[str, object] = {
+                "column": column,
+                "value": value,
+                "rows": len(group),
+                "delay_rate": float(np.mean(y)),
+                "mean_probability": float(np.mean(p)),
+                "small": len(group) < min_rows,
+            }
+            if len(group) >= min_rows and len(np.unique(y)) == 2:
+                row.update(classification_metrics(y, p))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def weakest_slices(table: pd.DataFrame, count: int = 3) -> str:
+    """The sized slices with the lowest ROC AUC, one line (for the model card)."""
+    if "roc_auc" not in table:
+        return ""
+    judged = table.dropna(subset=["roc_auc"]).nsmallest(count, "roc_auc")
+    return "; ".join(
+        f"{r['column']}={r['value']} ROC AUC {r['roc_auc']:.3f} ({r['rows']} flights)"
+        for r in judged.to_dict("records")
+    )
+
+
 def base_rate_probability(train_labels: np.ndarray, rows: int) -> np.ndarray:
     """The naive baseline: every flight gets the training base rate."""
     return np.full(rows, float(np.mean(train_labels)))

@@ -99,6 +99,9 @@ def train_and_log(
         params.train.importance_repeats,
         params.train.seed,
     )
+    slices = evaluate.slice_quality(
+        split.holdout, y_holdout, curves[params.train.model], _slice_min_rows(params)
+    )
     plotted = {name: curves[name] for name in curves if name != "base_rate"}
     figures = {
         "roc": evaluate.roc_figure(y_holdout, plotted),
@@ -125,6 +128,7 @@ def train_and_log(
         "split.holdout_start": split.holdout_dates[0],
         "split.holdout_end": split.holdout_dates[1],
         "data.validation": _validation_status(validation),
+        "slices.weakest": evaluate.weakest_slices(slices),
         **(extra_tags or {}),
     }
     run_params = {
@@ -137,6 +141,7 @@ def train_and_log(
         **{f"hp.{k}": v for k, v in params.train.hyperparameters.items()},
     }
     _write_reports(reports_dir, metrics, figures, importances)
+    slices.to_csv(reports_dir / "slices.csv", index=False)
     sample = holdout_inputs.sample(n=min(1000, len(holdout_inputs)), random_state=params.train.seed)
     run_id = tracking.log_training_run(
         params.mlflow,
@@ -152,6 +157,7 @@ def train_and_log(
             "feature_importance.json": importances.to_dict(),
             "data_version.json": data_version.as_dict(),
             "data_validation.json": {"reports": validation or []},
+            "slices.json": {"slices": slices.to_dict("records")},
         },
     )
     weekly = evaluate.metrics_by_week(
@@ -171,6 +177,11 @@ def train_and_log(
     )
     log_reference(params.mlflow, run_id, reference)
     return TrainingResult(run_id=run_id, metrics=metrics)
+
+
+def _slice_min_rows(params: Params) -> int:
+    """Slices smaller than the promotion rule's smallest judged slice are only listed."""
+    return min((rule.min_size for rule in params.promotion.slices), default=500)
 
 
 def _validation_status(validation: list[dict[str, Any]] | None) -> str:

@@ -104,6 +104,8 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
         f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. "
         f"Code: git {tags.get('code.git_rev')}.",
     ]
+    if tags.get("slices.weakest"):
+        lines.append(f"Weakest holdout slices: {tags['slices.weakest']}.")
     if tags.get("retraining.day"):
         lines.append(
             f"Retraining requested by monitoring on {tags['retraining.day']} "

@@ -142,3 +142,59 @@ def test_loss_metrics_use_a_paired_bootstrap():
     decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, policy)
     assert decision.checks[0].numbers["interval"]["method"] == "paired_bootstrap"
     assert decision.checks[0].passed
+
+
+def test_the_decision_record_lists_the_weakest_and_the_small_slices():
+    from pipelines.promotion.rules import render_markdown
+
+    nan = float("nan")
+    record = {
+        "registered_model": "m",
+        "decision": {
+            "promote": False,
+            "summary": "REJECT",
+            "challenger_version": "2",
+            "champion_version": "1",
+            "checks": [],
+        },
+        "challenger_run_id": "r2",
+        "champion_run_id": "r1",
+        "holdout": {"start": "2013-03-01", "end": "2013-03-07", "rows": 900},
+        "data_version": {"md5": "x", "git_rev": "y"},
+        "code_version": "z",
+        "metrics": {},
+        "metrics_order": ["roc_auc"],
+        "slices": {
+            "challenger": [
+                {
+                    "column": "dest",
+                    "value": "ORD",
+                    "rows": 800,
+                    "delay_rate": 0.2,
+                    "small": False,
+                    "roc_auc": 0.61,
+                },
+                {
+                    "column": "dest",
+                    "value": "SJU",
+                    "rows": 30,
+                    "delay_rate": 0.3,
+                    "small": True,
+                    "roc_auc": nan,
+                },
+            ],
+            "champion": [
+                {
+                    "column": "dest",
+                    "value": "ORD",
+                    "rows": 800,
+                    "delay_rate": 0.2,
+                    "small": False,
+                    "roc_auc": 0.64,
+                },
+            ],
+        },
+    }
+    page = render_markdown(record)
+    assert "| dest=ORD | 800 | 0.20 | 0.610 | 0.640 |" in page
+    assert "| dest=SJU | 30 | 0.30 | — | — |" in page

@@ -103,3 +103,32 @@ def test_holdout_metrics_by_week_since_the_cutoff():
     assert weekly.loc[1, "rows"] == 6 and weekly.loc[2, "rows"] == 2 and weekly.loc[3, "rows"] == 2
     assert weekly.loc[1, "roc_auc"] == 1.0
     assert weekly.loc[3, "delay_rate"] == 1.0 and pd.isna(weekly.loc[3, "roc_auc"])
+
+
+def test_every_slice_value_is_reported_and_small_ones_are_flagged_without_an_auc():
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.training.evaluate import slice_quality, weakest_slices
+
+    rng = np.random.default_rng(0)
+    rows = 1200
+    holdout = pd.DataFrame(
+        {
+            "carrier": ["UA", "B6"] * (rows // 2),
+            "dest": ["ORD"] * (rows - 40) + ["SJU"] * 30 + ["BQN"] * 10,  # island airports
+            "origin": ["EWR", "JFK", "LGA"] * (rows // 3),
+            "dep_hour": [6, 12, 15, 19, 23, 2] * (rows // 6),
+        }
+    )
+    y = rng.integers(0, 2, rows)
+    p = np.clip(0.3 * y + rng.uniform(0, 0.7, rows), 0, 1)
+    table = slice_quality(holdout, y, p, min_rows=100).set_index(["column", "value"])
+    assert set(table.loc["dest"].index) == {"ORD", "SJU", "BQN"}
+    assert bool(table.loc[("dest", "SJU"), "small"]) and np.isnan(
+        table.loc[("dest", "SJU"), "roc_auc"]
+    )
+    assert table.loc[("dest", "ORD"), "roc_auc"] > 0.6
+    assert set(table.loc["dep_hour_band"].index) == {"05-09", "10-13", "14-17", "18-21", "22-04"}
+    assert table.loc[("dep_hour_band", "22-04"), "rows"] == rows // 3
+    assert "ROC AUC" in weakest_slices(table.reset_index())
