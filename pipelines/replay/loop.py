@@ -288,7 +288,9 @@ def retraining_reason(
     return decision.event_extra()["reason"] if decision.request else None
 
 
-def score_day(state: PolicyState, features: pd.DataFrame, params: Params) -> pd.DataFrame:
+def predict_day(state: PolicyState, features: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The serving model's scores of D in memory, through the serving guard (production's
+    `scoring.day.score_day` reads and publishes partitions)."""
     probability = train.predict_late_probability(state.serving.model, features, params.features)
     check_probabilities(features["flight_id"].to_numpy(), probability)
     scored = features.copy()
@@ -450,7 +452,7 @@ def replay_policy(
             frame["label"] = frame["flight_id"].map(labels).to_numpy()
         features = known.features.get(day.isoformat())
         if features is not None:
-            scored = score_day(state, features, params)
+            scored = predict_day(state, features, params)
             state.scored[day.isoformat()] = scored
             _forget_old(state, day, params.monitoring.rolling_days)
             kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
