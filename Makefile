@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-scheduler test-fast up down repro lint bench simulate clean
+.PHONY: help install demo test test-scheduler test-fast up down repro lint bench simulate replay-airflow clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench: install ## Benchmarks; results in benchmarks/results/
 
 simulate: install ## Replay 2013 day by day: frozen vs monthly vs guarded retraining (about 20 min); reports/simulation/
 	@$(ENV) mlops simulate --benchmark-out benchmarks/results/simulation.json
+
+replay-airflow: install ## A month of the guarded loop through a real Airflow scheduler vs the replay (about an hour)
+	@$(ENV) MLOPS_MONTH_REPORT=reports/simulation/airflow_month.json pytest -m month -s -q tests/integration/test_replay_through_airflow.py
 
 clean: down ## Remove local state (.local/, landed data, snapshot); keeps .venv
 	rm -rf .local data/landing data/runs data/snapshot data/features

@@ -44,7 +44,7 @@ from pipelines.monitoring.reference import MonitoringReference, build_reference,
 from pipelines.parallel import process_pool
 from pipelines.promotion import rules
 from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
-from pipelines.retraining.window import TrainingWindow, moving_window
+from pipelines.retraining.window import TrainingWindow, first_model_window, moving_window
 from pipelines.scoring.rows import check_probabilities
 from pipelines.training import evaluate, train
 from pipelines.training.steps import fit_and_score
@@ -546,13 +546,7 @@ def _first_model(
     """The model every policy starts from, trained on the first weeks (no champion yet: the
     first-model checks of the rules apply; it serves whatever they say, and they are recorded)."""
     wall, cpu = time.perf_counter(), time.process_time()
-    first_days = (day - known_first_day(known)).days
-    window = TrainingWindow(
-        train_start=known_first_day(known),
-        holdout_start=day - timedelta(days=min(params.retraining.holdout_days, first_days // 3)),
-        end=day - timedelta(days=1),
-        as_of=day,
-    )
+    window = first_model_window(known_first_day(known), day, params.retraining)
     candidate = train_candidate(params, known, window, day)
     decision = decide_candidate(params, candidate, None, 1)
     record = _record("all", day, "the first model", 1, decision, candidate, (wall, cpu))

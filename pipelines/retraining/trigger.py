@@ -3,11 +3,13 @@
 * a `retraining_requested` event from monitoring: the moving window of the event's day, and
   the event's reason recorded on the run and the model version;
 * a manual run with `{"as_of": "YYYY-MM-DD"}` in its conf, or the time-based fallback: the
-  moving window of that day;
+  moving window of that day (a manual run may shorten its holdout with `"holdout_days": n`, as
+  the replay's first model does);
 * a manual run without conf (`make demo`, like `dvc repro`): the fixed window of params.yaml."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -62,7 +64,10 @@ def training_trigger(
         )
     if conf and conf.get("as_of"):
         as_of = date.fromisoformat(str(conf["as_of"]))
-        return TrainingTrigger("manual", moving_window(as_of, params.retraining), {})
+        policy = params.retraining
+        if conf.get("holdout_days"):
+            policy = dataclasses.replace(policy, holdout_days=int(conf["holdout_days"]))
+        return TrainingTrigger("manual", moving_window(as_of, policy), {})
     if fallback_day is not None:
         return TrainingTrigger("fallback", moving_window(fallback_day, params.retraining), {})
     return TrainingTrigger("fixed", fixed_window(params), {})

@@ -60,6 +60,21 @@ def moving_window(as_of: date, policy: RetrainingParams) -> TrainingWindow:
     )
 
 
+def first_model_window(first_day: date, as_of: date, policy: RetrainingParams) -> TrainingWindow:
+    """The window of a first model, trained when only the days since `first_day` exist: all
+    of them, the newest `holdout_days` held out, but never more than a third of them (the
+    replay's first model; a manual training run with `{"as_of": T, "holdout_days": n}` trains
+    on the same window)."""
+    days = (as_of - first_day).days
+    holdout_days = min(policy.holdout_days, days // 3)
+    return TrainingWindow(
+        train_start=first_day,
+        holdout_start=as_of - timedelta(days=holdout_days),
+        end=as_of - timedelta(days=1),
+        as_of=as_of,
+    )
+
+
 def fixed_window(params: Params) -> TrainingWindow:
     return TrainingWindow(
         train_start=params.data.snapshot_start,

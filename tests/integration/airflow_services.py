@@ -8,7 +8,9 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.integration.conftest import Workspace, run
 from tests.support.local_server import VENV_BIN, free_port, stop_process_group, wait_for_http
@@ -155,3 +157,65 @@ def log_tail(airflow_home: Path, dag_id: str) -> str:
         if (airflow_home / f"{name}.log").exists()
     )
     return f"{failed_task_logs(airflow_home, dag_id)}\n{servers}"
+
+
+class AirflowApi:
+    """The api-server's REST API (`/api/v2`), with a token of the simple auth manager (every
+    user an admin in the tests). A request refused by a busy SQLite is retried."""
+
+    def __init__(self, env: dict[str, str]):
+        self.base = env["AIRFLOW__API__BASE_URL"]
+        self._token = ""
+
+    def _send(self, method: str, path: str, body: dict | None = None) -> dict:
+        import json
+        import urllib.error
+        import urllib.request
+
+        if not self._token:
+            with urllib.request.urlopen(f"{self.base}/auth/token", timeout=60) as response:
+                self._token = json.loads(response.read())["access_token"]
+        request = urllib.request.Request(
+            f"{self.base}/api/v2{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read() or b"{}")
+
+    def call(self, method: str, path: str, body: dict | None = None, attempts: int = 5) -> dict:
+        import urllib.error
+
+        for attempt in range(attempts):
+            try:
+                return self._send(method, path, body)
+            except urllib.error.HTTPError as error:
+                detail = error.read().decode(errors="replace")[:2000]
+                if error.code < 500 or attempt == attempts - 1:
+                    raise AssertionError(f"{method} {path}: {error.code} {detail}") from error
+                time.sleep(2 + 3 * attempt)
+        raise AssertionError("unreachable")
+
+    def backfill_night(self, dag_id: str, night: date) -> int:
+        """A backfill of the one run of a nightly DAG that is for `night` (its data interval
+        ends at the night's local midnight; a backfill selects runs by their logical date,
+        the interval's start)."""
+        zone = ZoneInfo("America/New_York")
+        start = datetime.combine(night - timedelta(days=1), datetime.min.time(), zone)
+        created = self.call(
+            "POST",
+            "/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": start.isoformat(),
+                "to_date": start.isoformat(),
+                "max_active_runs": 1,
+                "reprocess_behavior": "completed",
+            },
+        )
+        return int(created["id"])
+
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        created = self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        return str(created["dag_run_id"])

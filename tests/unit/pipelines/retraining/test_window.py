@@ -72,3 +72,20 @@ def test_a_window_starts_no_earlier_than_the_first_day_of_data():
     assert window.holdout_start == date(2013, 2, 28) - __import__("datetime").timedelta(
         days=policy.holdout_days - 1
     )
+
+
+def test_a_first_model_holds_out_at_most_a_third_of_its_days_and_a_manual_run_can_match_it():
+    from pipelines.retraining.trigger import training_trigger
+    from pipelines.retraining.window import first_model_window
+
+    params = load_params()
+    first = first_model_window(date(2013, 1, 1), date(2013, 3, 2), params.retraining)
+    assert (first.train_start, first.holdout_start, first.end) == (
+        date(2013, 1, 1),
+        date(2013, 2, 10),  # 20 of the 60 days, not the 21 of `holdout_days`
+        date(2013, 3, 1),
+    )
+    long = first_model_window(date(2013, 1, 1), date(2013, 6, 1), params.retraining)
+    assert (long.end - long.holdout_start).days + 1 == params.retraining.holdout_days
+    manual = training_trigger(params, [], {"as_of": "2013-03-02", "holdout_days": 20}, None)
+    assert manual.window == first

@@ -1,0 +1,55 @@
+"""The month-through-Airflow check says exactly where the two runs differ."""
+
+import pandas as pd
+
+from pipelines.replay.compare import LoopOutcome, compare_loops, triggers_key
+
+
+def _outcome(probabilities, versions, verdicts, retrainings) -> LoopOutcome:
+    return LoopOutcome(
+        predictions=pd.DataFrame(
+            {
+                "flight_date": ["2013-03-02", "2013-03-02", "2013-03-03"],
+                "flight_id": ["a", "b", "c"],
+                "probability": probabilities,
+                "version": versions,
+            }
+        ),
+        nights=pd.DataFrame(
+            {
+                "date": ["2013-03-02", "2013-03-03"],
+                "verdict": verdicts,
+                "triggers": ["", "minor_drift,performance_drop"],
+            }
+        ),
+        retrainings=pd.DataFrame(retrainings, columns=["day", "promoted"]),
+    )
+
+
+def test_identical_runs_agree():
+    replay = _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "act"], [("2013-03-02", True)])
+    comparison = compare_loops(replay, replay)
+    assert comparison.agrees and comparison.flights == 3 and comparison.days == 2
+
+
+def test_each_kind_of_difference_is_found():
+    replay = _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "act"], [("2013-03-02", True)])
+    moved = _outcome([0.1, 0.2, 0.3 + 1e-6], [1, 1, 2], ["ok", "act"], [("2013-03-02", True)])
+    assert compare_loops(replay, moved).max_probability_difference > 1e-7
+    assert not compare_loops(replay, moved).agrees
+    served = _outcome([0.1, 0.2, 0.3], [1, 1, 1], ["ok", "act"], [("2013-03-02", True)])
+    assert compare_loops(replay, served).version_mismatches == 1
+    judged = _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "watch"], [("2013-03-02", True)])
+    (night,) = compare_loops(replay, judged).night_mismatches
+    assert night["date"] == "2013-03-03" and night["verdict_airflow"] == "watch"
+    rejected = _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "act"], [("2013-03-02", False)])
+    assert not compare_loops(replay, rejected).agrees
+    fewer = replay.predictions.iloc[:2]
+    short = LoopOutcome(fewer, replay.nights, replay.retrainings)
+    assert compare_loops(replay, short).missing_flights == 1
+
+
+def test_triggers_are_spelled_one_way():
+    assert triggers_key('["performance_drop", "minor_drift"]') == "minor_drift,performance_drop"
+    assert triggers_key("performance_drop,minor_drift") == "minor_drift,performance_drop"
+    assert triggers_key([]) == "" and triggers_key("") == ""
