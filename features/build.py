@@ -6,6 +6,9 @@ outcomes never enter here, so no actual time, delay or air time can reach the mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -71,6 +74,145 @@ def day_schedule_counts(flights: pd.DataFrame) -> schedule.ScheduleCounts:
     )
 
 
+@dataclass(frozen=True)
+class BuildInputs:
+    """What every feature group is built from: the batch, the weather, the parameters and the
+    batch's schedule counts (`day_schedule_counts`)."""
+
+    flights: pd.DataFrame
+    weather_observations: pd.DataFrame
+    params: FeatureParams
+    schedule_counts: schedule.ScheduleCounts | None = None
+
+
+Columns = dict[str, pd.Series]
+
+
+def _route(inputs: BuildInputs, built: Columns) -> Columns:
+    """Who flies where: carrier, airports and distance."""
+    flights = inputs.flights
+    return {
+        "carrier": flights["carrier"].astype("object"),
+        "origin": flights["origin"].astype("object"),
+        "dest": flights["dest"].astype("object"),
+        "distance": flights["distance"].astype("float64"),
+    }
+
+
+def _time_of_day(inputs: BuildInputs, built: Columns) -> Columns:
+    """When in the day it leaves: delays build up from morning to evening."""
+    sched_dep_time = inputs.flights["sched_dep_time"]
+    return {
+        "dep_hour": calendar.dep_hour(sched_dep_time),
+        "dep_minute_of_day": calendar.dep_minute_of_day(sched_dep_time),
+    }
+
+
+def _calendar(inputs: BuildInputs, built: Columns) -> Columns:
+    """Which day: weekday, season and holidays."""
+    date = built["flight_date"]
+    return {
+        "day_of_week": calendar.day_of_week(date),
+        "season_sin": calendar.season_sin(date),
+        "season_cos": calendar.season_cos(date),
+        "days_to_holiday": calendar.days_to_holiday(date, inputs.params.holiday_window_days),
+    }
+
+
+def _timetable(inputs: BuildInputs, built: Columns) -> Columns:
+    """The published timetable: block time and how busy the airport and carrier are."""
+    flights, date = inputs.flights, built["flight_date"]
+    counts = inputs.schedule_counts or day_schedule_counts(flights)
+    return {
+        "scheduled_block_minutes": schedule.scheduled_block_minutes(
+            flights["sched_dep_time"], flights["sched_arr_time"]
+        ),
+        "origin_hour_flights": schedule.origin_hour_flights(
+            date, flights["origin"], built["dep_hour"], counts
+        ),
+        "origin_day_flights": schedule.origin_day_flights(date, flights["origin"], counts),
+        "carrier_day_flights": schedule.carrier_day_flights(date, flights["carrier"], counts),
+    }
+
+
+def _weather(inputs: BuildInputs, built: Columns) -> Columns:
+    """The origin's weather observed by the prediction cutoff (`cutoff_at`, `wx_observed_at`
+    are its metadata, not model inputs)."""
+    params = inputs.params
+    columns = {
+        "cutoff_at": weather.prediction_cutoff(
+            built["flight_date"], params.timezone, params.cutoff_hours_before_day
+        )
+    }
+    observed = weather.weather_at_cutoff(
+        inputs.flights["origin"],
+        columns["cutoff_at"],
+        inputs.weather_observations,
+        params.weather_columns,
+        params.weather_lookback_hours,
+    )
+    columns.update({name: observed[name] for name in observed.columns})
+    return columns
+
+
+GroupBuilder = Callable[[BuildInputs, Columns], Columns]
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    """Features that stand or fall together: built by one function, reported as one
+    (`pipelines/training/feature_groups.py`: contribution and build cost on every run)."""
+
+    name: str
+    build: GroupBuilder
+    #: Why the group stays when its contribution's interval reaches zero ("" = it must help).
+    keep_reason: str = ""
+
+    def columns(self, params: FeatureParams) -> tuple[str, ...]:
+        """Its model inputs."""
+        return tuple(c for c in GROUP_COLUMNS[self.name](params) if c in feature_columns(params))
+
+
+#: In build order (a group may use the columns of those before it). A new feature goes into
+#: one of them, or into a new group here: it is then built, and reported, like the others.
+FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
+    FeatureGroup("route", _route),
+    FeatureGroup("time_of_day", _time_of_day),
+    FeatureGroup("calendar", _calendar),
+    FeatureGroup("timetable", _timetable),
+    FeatureGroup("weather", _weather),
+)
+GROUP_COLUMNS: dict[str, Callable[[FeatureParams], tuple[str, ...]]] = {
+    "route": lambda params: ("carrier", "origin", "dest", "distance"),
+    "time_of_day": lambda params: ("dep_hour", "dep_minute_of_day"),
+    "calendar": lambda params: ("day_of_week", "season_sin", "season_cos", "days_to_holiday"),
+    "timetable": lambda params: (
+        "scheduled_block_minutes",
+        "origin_hour_flights",
+        "origin_day_flights",
+        "carrier_day_flights",
+    ),
+    "weather": weather_features,
+}
+
+
+def build_group_columns(inputs: BuildInputs) -> tuple[Columns, dict[str, float]]:
+    """Keys, every group's columns in order, and the seconds each group took to build."""
+    import time
+
+    flights = inputs.flights
+    leaked = sorted(set(flights.columns) & set(FORBIDDEN_COLUMNS))
+    if leaked:
+        raise ValueError(f"post-departure columns reached feature building: {leaked}")
+    columns: Columns = {"flight_id": flights["flight_id"], "flight_date": flights["flight_date"]}
+    seconds: dict[str, float] = {}
+    for group in FEATURE_GROUPS:
+        began = time.perf_counter()
+        columns.update(group.build(inputs, columns))
+        seconds[group.name] = time.perf_counter() - began
+    return columns, seconds
+
+
 def build_features(
     flights: pd.DataFrame,
     weather_observations: pd.DataFrame,
@@ -81,48 +223,20 @@ def build_features(
 
     `schedule_counts` are the whole batch's (`day_schedule_counts`) when `flights` is one
     record batch of it; by default they are counted on `flights` itself."""
-    leaked = sorted(set(flights.columns) & set(FORBIDDEN_COLUMNS))
-    if leaked:
-        raise ValueError(f"post-departure columns reached feature building: {leaked}")
-    date = flights["flight_date"]
+    inputs = BuildInputs(flights, weather_observations, params, schedule_counts)
+    return build_features_timed(inputs)[0]
+
+
+def build_features_timed(inputs: BuildInputs) -> tuple[pd.DataFrame, dict[str, float]]:
+    """`build_features`, and the seconds each feature group took (what a group costs)."""
     # Columns are gathered first and the frame is built once: assigning them one by one made
     # pandas copy and consolidate its blocks over and over (a second per million rows).
-    columns: dict[str, pd.Series] = {"flight_id": flights["flight_id"], "flight_date": date}
-    columns["carrier"] = flights["carrier"].astype("object")
-    columns["origin"] = flights["origin"].astype("object")
-    columns["dest"] = flights["dest"].astype("object")
-    columns["distance"] = flights["distance"].astype("float64")
-    columns["dep_hour"] = calendar.dep_hour(flights["sched_dep_time"])
-    columns["dep_minute_of_day"] = calendar.dep_minute_of_day(flights["sched_dep_time"])
-    columns["day_of_week"] = calendar.day_of_week(date)
-    columns["season_sin"] = calendar.season_sin(date)
-    columns["season_cos"] = calendar.season_cos(date)
-    columns["days_to_holiday"] = calendar.days_to_holiday(date, params.holiday_window_days)
-    columns["scheduled_block_minutes"] = schedule.scheduled_block_minutes(
-        flights["sched_dep_time"], flights["sched_arr_time"]
-    )
-    counts = schedule_counts or day_schedule_counts(flights)
-    columns["origin_hour_flights"] = schedule.origin_hour_flights(
-        date, flights["origin"], columns["dep_hour"], counts
-    )
-    columns["origin_day_flights"] = schedule.origin_day_flights(date, flights["origin"], counts)
-    columns["carrier_day_flights"] = schedule.carrier_day_flights(date, flights["carrier"], counts)
-    columns["cutoff_at"] = weather.prediction_cutoff(
-        date, params.timezone, params.cutoff_hours_before_day
-    )
-    observed = weather.weather_at_cutoff(
-        flights["origin"],
-        columns["cutoff_at"],
-        weather_observations,
-        params.weather_columns,
-        params.weather_lookback_hours,
-    )
-    columns.update({name: observed[name] for name in observed.columns})
+    columns, seconds = build_group_columns(inputs)
     for name in CATEGORICAL_FEATURES:
         columns[name] = columns[name].fillna(_UNKNOWN).astype("object")
-    for name in numeric_features(params):
+    for name in numeric_features(inputs.params):
         columns[name] = columns[name].astype("float64")
-    return _frame(columns)
+    return _frame(columns), seconds
 
 
 def _frame(columns: dict[str, pd.Series]) -> pd.DataFrame:

@@ -50,6 +50,7 @@ class TrainParams:
     logistic_regression: dict[str, Any]
     importance_sample_rows: int
     importance_repeats: int
+    group_importance_repeats: int  # joint shuffles per feature group (its interval)
 
     def __post_init__(self) -> None:
         if self.model not in ("hist_gradient_boosting", "logistic_regression"):
@@ -139,6 +140,7 @@ class PromotionPolicy:
     max_latency_ratio: float
     absolute_floor: float
     baseline_metric: str
+    slice_floor: float  # of the primary metric, on every sized slice, for the first model
 
     def __post_init__(self) -> None:
         for name in (self.primary_metric, self.calibration_metric, self.baseline_metric):

@@ -6,7 +6,8 @@
 * no slice that matters may get worse by more than the tolerance;
 * calibration may not get worse beyond its tolerance;
 * batch inference speed must stay within a budget of the champion's.
-With no champion, the challenger must clear an absolute floor and beat the naive baselines.
+With no champion, the challenger must clear an absolute floor, a floor on every sized slice
+and beat the naive baselines.
 """
 
 from __future__ import annotations
@@ -267,8 +268,46 @@ def _latency_check(challenger: ModelScores, champion: ModelScores, policy) -> Ch
     )
 
 
+def _slice_floor_checks(
+    y, challenger: ModelScores, slice_columns: pd.DataFrame, policy
+) -> list[Check]:
+    """A first model must clear `slice_floor` on every slice of at least `min_size` rows: no
+    sized carrier or airport is served by a model no better than the floor."""
+    metric = policy.primary_metric
+    checks = []
+    for rule in policy.slices:
+        table = slice_table(
+            y, challenger.probability, slice_columns[rule.column], metric, rule.min_size
+        )
+        below = {
+            value: round(row[metric], 4)
+            for value, row in sorted(table.items())
+            if _signed(metric, row[metric] - policy.slice_floor) < 0
+        }
+        weakest = min(table.items(), key=lambda kv: _signed(metric, kv[1][metric]), default=None)
+        checks.append(
+            Check(
+                f"slice_floor:{rule.column}",
+                not below,
+                f"{len(table)} slices of >= {rule.min_size} rows; "
+                + (
+                    f"below the {metric} floor {policy.slice_floor}: {below}"
+                    if below
+                    else f"none below the {metric} floor {policy.slice_floor}"
+                    + (f" (weakest {weakest[0]} {weakest[1][metric]:.4f})" if weakest else "")
+                ),
+                {"challenger": table, "below": below},
+            )
+        )
+    return checks
+
+
 def _first_model_checks(
-    y, challenger: ModelScores, baselines: dict[str, np.ndarray], policy
+    y,
+    challenger: ModelScores,
+    baselines: dict[str, np.ndarray],
+    slice_columns: pd.DataFrame,
+    policy,
 ) -> list[Check]:
     primary = classification_metrics(y, challenger.probability)[policy.primary_metric]
     floor_ok = _signed(policy.primary_metric, primary - policy.absolute_floor) >= 0
@@ -280,6 +319,7 @@ def _first_model_checks(
             {"value": primary},
         )
     ]
+    checks.extend(_slice_floor_checks(y, challenger, slice_columns, policy))
     metric = policy.baseline_metric
     mine = classification_metrics(y, challenger.probability)[metric]
     for name, probability in baselines.items():
@@ -306,7 +346,7 @@ def decide(
     """Promote only if every check passes; the checks carry every number behind the verdict."""
     y = np.asarray(y_true).astype(int)
     if champion is None:
-        checks = _first_model_checks(y, challenger, baselines, policy)
+        checks = _first_model_checks(y, challenger, baselines, slice_columns, policy)
     else:
         checks = [
             _improvement_check(y, challenger, champion, policy),

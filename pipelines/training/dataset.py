@@ -3,15 +3,17 @@ again (the `features` stage of dvc.yaml; it reads no training code)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from features.build import attach_labels, build_features
+from features.build import BuildInputs, attach_labels, build_features_timed
 from pipelines.config import Params
 from pipelines.data import snapshot
 from pipelines.data.versioning import DataVersion
 from pipelines.gate import quarantine
-from pipelines.storage import write_parquet
+from pipelines.storage import write_parquet, write_text
+from pipelines.training.feature_groups import build_seconds_uri
 
 
 def validate_snapshot(
@@ -26,9 +28,14 @@ def validate_snapshot(
 
 
 def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
-    """Features plus labels of the snapshot, gated by the feature contract, written to `out_uri`."""
+    """Features plus labels of the snapshot, gated by the feature contract, written to `out_uri`
+    (and beside it, `build_seconds_uri(out_uri)`: what each feature group took to build)."""
     tables = snapshot.read_snapshot(snapshot_dir)
-    features = build_features(tables["flights"], tables["weather"], params.features)
+    features, seconds = build_features_timed(
+        BuildInputs(tables["flights"], tables["weather"], params.features)
+    )
     labelled = attach_labels(features, tables["outcomes"], params.features)
     quarantine.gate_features(params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True)
+    per_million = {name: value * 1e6 / max(len(features), 1) for name, value in seconds.items()}
+    write_text(json.dumps(per_million, indent=2), build_seconds_uri(out_uri))
     return write_parquet(labelled, out_uri)

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from features.build import attach_labels, build_features
+import pandas as pd
+
+from features.build import BuildInputs, attach_labels, build_features_timed, model_inputs
 from pipelines.config import Params
 from pipelines.data import landing, snapshot
 from pipelines.training import train
-from pipelines.training.steps import fit_and_score
+from pipelines.training.steps import feature_group_report, fit_and_score
 from pipelines.upstream import delivery
 
 
-def holdout_figures(params: Params, landing_root: str) -> dict[str, float]:
+@dataclass(frozen=True)
+class HoldoutReport:
+    metrics: dict[str, float]
+    feature_groups: pd.DataFrame  # contribution, cost, justified (feature_groups.group_report)
+
+
+def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
     """Land the snapshot window from the upstream source into `landing_root`, then features,
-    split, fit and score exactly as training does, with no server: the README's holdout table."""
+    split, fit and score exactly as training does, with no server: the README's holdout table
+    and its feature-group table."""
     start, end = params.data.snapshot_start, params.data.snapshot_end
     delivery.land_days(landing_root, landing.days(start, end + timedelta(days=1)))
     tables = snapshot.collect_snapshot(landing_root, start, end)
-    features = build_features(tables["flights"], tables["weather"], params.features)
+    features, seconds = build_features_timed(
+        BuildInputs(tables["flights"], tables["weather"], params.features)
+    )
     labelled = attach_labels(features, tables["outcomes"], params.features)
     split = train.temporal_split(labelled, params.train.holdout_start)
-    return fit_and_score(split, params).metrics
+    fitted = fit_and_score(split, params)
+    per_million = {name: value * 1e6 / len(features) for name, value in seconds.items()}
+    groups = feature_group_report(
+        params,
+        fitted.model,
+        model_inputs(split.holdout, params.features),
+        split.holdout["label"].astype(int).to_numpy(),
+        per_million,
+    )
+    return HoldoutReport(fitted.metrics, groups)

@@ -18,7 +18,7 @@ from pipelines.monitoring.reference import build_reference, log_reference, sched
 from pipelines.registry import ModelVersionRef
 from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
-from pipelines.training import evaluate, tracking, train
+from pipelines.training import evaluate, feature_groups, tracking, train
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,9 @@ def train_and_log(
     slices = evaluate.slice_quality(
         split.holdout, y_holdout, curves[params.train.model], _slice_min_rows(params)
     )
+    groups = feature_group_report(
+        params, model, holdout_inputs, y_holdout, feature_groups.read_build_seconds(features_uri)
+    )
     plotted = {name: curves[name] for name in curves if name != "base_rate"}
     figures = {
         "roc": evaluate.roc_figure(y_holdout, plotted),
@@ -129,6 +132,7 @@ def train_and_log(
         "split.holdout_end": split.holdout_dates[1],
         "data.validation": _validation_status(validation),
         "slices.weakest": evaluate.weakest_slices(slices),
+        "features.unjustified": ",".join(feature_groups.unjustified_groups(groups)) or "none",
         **(extra_tags or {}),
     }
     run_params = {
@@ -140,8 +144,13 @@ def train_and_log(
         "label_delay_minutes": params.features.label_delay_minutes,
         **{f"hp.{k}": v for k, v in params.train.hyperparameters.items()},
     }
+    metrics = {
+        **metrics,
+        **{f"group_drop_{r.group}": float(r.roc_auc_drop) for r in groups.itertuples()},
+    }
     _write_reports(reports_dir, metrics, figures, importances)
     slices.to_csv(reports_dir / "slices.csv", index=False)
+    groups.to_csv(reports_dir / "feature_groups.csv", index=False)
     sample = holdout_inputs.sample(n=min(1000, len(holdout_inputs)), random_state=params.train.seed)
     run_id = tracking.log_training_run(
         params.mlflow,
@@ -158,6 +167,7 @@ def train_and_log(
             "data_version.json": data_version.as_dict(),
             "data_validation.json": {"reports": validation or []},
             "slices.json": {"slices": slices.to_dict("records")},
+            "feature_groups.json": {"groups": groups.to_dict("records")},
         },
     )
     weekly = evaluate.metrics_by_week(
@@ -177,6 +187,27 @@ def train_and_log(
     )
     log_reference(params.mlflow, run_id, reference)
     return TrainingResult(run_id=run_id, metrics=metrics)
+
+
+def feature_group_report(
+    params: Params,
+    model: Any,
+    holdout_inputs: pd.DataFrame,
+    y_holdout: np.ndarray,
+    build_seconds: dict[str, float],
+) -> pd.DataFrame:
+    """Each feature group's holdout contribution with its interval, its build cost, and
+    whether it is justified (`pipelines/training/feature_groups.py`)."""
+    contribution = feature_groups.grouped_permutation_drop(
+        lambda frame: model.predict_proba(frame)[:, 1],
+        holdout_inputs,
+        y_holdout,
+        feature_groups.group_columns(params.features),
+        params.train.group_importance_repeats,
+        params.train.importance_sample_rows,
+        params.train.seed,
+    )
+    return feature_groups.group_report(contribution, build_seconds, feature_groups.keep_reasons())
 
 
 def _slice_min_rows(params: Params) -> int:

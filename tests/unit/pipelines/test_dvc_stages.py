@@ -12,7 +12,10 @@ import yaml
 from pipelines.config import REPO_ROOT
 
 STAGE_OUTPUTS = {
-    "features": ["data/features/features.parquet"],
+    "features": [
+        "data/features/features.parquet",
+        "data/features/features.parquet.build_seconds.json",
+    ],
     "train": [
         "reports/train/metrics.json",
         *(f"reports/train/plots/{n}.png" for n in ("roc", "precision_recall", "calibration")),

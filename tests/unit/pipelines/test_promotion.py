@@ -127,6 +127,30 @@ def test_no_champion_needs_the_floor_and_both_baselines():
     assert {r.split(":")[0] for r in useless.reasons} >= {"absolute_floor", "beats_baseline"}
 
 
+def test_a_first_model_below_the_floor_on_one_sized_slice_is_not_promoted():
+    """Good overall, but no better than chance for JFK's flights: a first model may not serve
+    a sized slice that badly."""
+    rng, signal, y, slices = _world(seed=4)
+    probability = _probability(signal + rng.normal(scale=0.5, size=ROWS))
+    jfk = (slices["origin"] == "JFK").to_numpy()
+    probability[jfk] = rng.uniform(size=int(jfk.sum()))  # unrelated to the outcome
+    base_rate = np.full(ROWS, y.mean())
+    policy = dataclasses.replace(POLICY, slice_floor=0.55)
+    decision = decide(y, _scores("1", probability), None, {"base_rate": base_rate}, slices, policy)
+    assert not decision.promote
+    (reason,) = [r for r in decision.reasons if r.startswith("slice_floor")]
+    assert "JFK" in reason and "EWR" not in reason and "LGA" not in reason, decision.reasons
+    fine = decide(
+        y,
+        _scores("1", _probability(signal + rng.normal(scale=0.5, size=ROWS))),
+        None,
+        {"base_rate": base_rate},
+        slices,
+        policy,
+    )
+    assert fine.promote, fine.reasons
+
+
 def test_delong_agrees_with_a_paired_bootstrap():
     y, _, champion, challenger = _models(noise_champion=1.0, noise_challenger=0.7)
     delong = delong_auc_difference(y, challenger, champion, 0.95)
