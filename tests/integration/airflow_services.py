@@ -197,6 +197,20 @@ class AirflowApi:
                 time.sleep(2 + 3 * attempt)
         raise AssertionError("unreachable")
 
+    def wait_for_dags(self, dag_ids: tuple[str, ...], timeout: float = 300) -> None:
+        """Until the api-server serves every DAG (a dag-processor that just started may not
+        have written them yet: a backfill would get "Could not find dag")."""
+        deadline = time.monotonic() + timeout
+        missing = list(dag_ids)
+        while time.monotonic() < deadline:
+            found = self.call("GET", "/dags?limit=100")["dags"]
+            ready = {d["dag_id"] for d in found if not d.get("is_stale") and not d["is_paused"]}
+            missing = [dag_id for dag_id in dag_ids if dag_id not in ready]
+            if not missing:
+                return
+            time.sleep(3)
+        raise TimeoutError(f"DAGs not served (or paused) after {timeout} s: {missing}")
+
     def backfill_night(self, dag_id: str, night: date) -> int:
         """A backfill of the one run of a nightly DAG that is for `night` (its data interval
         ends at the night's local midnight; a backfill selects runs by their logical date,

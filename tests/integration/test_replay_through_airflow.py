@@ -123,6 +123,7 @@ def test_a_month_through_airflow_gives_the_replays_predictions_verdicts_and_retr
             run(["airflow", "dags", "unpause", dag_id], cwd=ws.path, env=env, timeout=120)
         scheduler.start()
         api = AirflowApi(env)
+        api.wait_for_dags(("ingestion", "batch_scoring", "monitoring", "training"))
 
         def night_of(dag_id: str, night: date) -> None:
             backfill = api.backfill_night(dag_id, night)
