@@ -41,6 +41,28 @@ class DataParams:
     artifacts_root: str
 
 
+FAMILIES = ("hist_gradient_boosting", "logistic_regression")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Family and hyperparameters chosen on time-aware folds (pipelines/training/search.py)."""
+
+    enabled: bool
+    families: tuple[str, ...]
+    folds: int  # expanding monthly folds inside the training days (the newest ones)
+    min_train_days: int  # a fold trains on at least this many days before its month
+    candidates: int  # sampled configurations per family (successive halving keeps the best)
+    halving_factor: int
+    metric: str  # what the folds are scored on
+    space: dict[str, dict[str, list[Any]]]  # per family: hyperparameter -> values to try
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in (*self.families, *self.space) if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"train.search: unknown model families {unknown}")
+
+
 @dataclass(frozen=True)
 class TrainParams:
     holdout_start: date
@@ -51,9 +73,10 @@ class TrainParams:
     importance_sample_rows: int
     importance_repeats: int
     group_importance_repeats: int  # joint shuffles per feature group (its interval)
+    search: SearchParams
 
     def __post_init__(self) -> None:
-        if self.model not in ("hist_gradient_boosting", "logistic_regression"):
+        if self.model not in FAMILIES:
             raise ValueError(
                 f"train.model must be 'hist_gradient_boosting' or 'logistic_regression', "
                 f"got {self.model!r}"
@@ -229,6 +252,7 @@ class SimulationParams:
     start: date
     end: date
     first_model_days: int
+    search: bool  # tune at every retraining of the replay too (train.search; costly)
     report_from: date
     bootstrap_samples: int
     seed: int
@@ -313,6 +337,8 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     """Build typed params from the parsed YAML: every key required, unknown keys refused."""
     data = dict(raw["data"])
     train = dict(raw["train"])
+    search = dict(train["search"])
+    train["search"] = SearchParams(**{**search, "families": tuple(search["families"])})
     features = dict(raw["features"])
     gate = dict(raw["gate"])
     promotion = dict(raw["promotion"])

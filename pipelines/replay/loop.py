@@ -87,7 +87,8 @@ class Candidate:
     window: TrainingWindow
     split: train.Split
     curves: dict[str, np.ndarray]
-    max_label_day: date  # the newest day whose labels it was fit or judged on
+    max_label_day: date
+    family: str  # the newest day whose labels it was fit or judged on
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,9 @@ def train_candidate(
     max_label_day = date.fromisoformat(str(data.dropna(subset=["label"])["flight_date"].max()))
     if max_label_day >= decision_day:
         raise LabelLeak(f"trained or judged on labels of {max_label_day} on {decision_day}")
-    return Candidate(fitted.model, reference, window, split, fitted.curves, max_label_day)
+    return Candidate(
+        fitted.model, reference, window, split, fitted.curves, max_label_day, fitted.family
+    )
 
 
 def decide_candidate(
@@ -186,7 +189,7 @@ def decide_candidate(
     judged = holdout.loc[keep]
     y = judged["label"].astype(int).to_numpy()
     challenger = rules.ModelScores(
-        "challenger", str(version), candidate.curves[params.train.model][keep]
+        "challenger", str(version), candidate.curves[candidate.family][keep]
     )
     champion_scores = None
     if champion is not None:
@@ -367,8 +370,10 @@ class DayStream:
 
 def replay_params(params: Params, workspace: Path) -> Params:
     """The replay's scratch workspace: its own landing, validated and quarantine folders."""
+    search = dataclasses.replace(params.train.search, enabled=params.simulation.search)
     return dataclasses.replace(
         params,
+        train=dataclasses.replace(params.train, search=search),
         workspace=workspace,
         data=dataclasses.replace(params.data, landing_root="landing"),
         gate=dataclasses.replace(

@@ -79,6 +79,21 @@ def holdout(
     with tempfile.TemporaryDirectory(prefix="holdout-landing-") as landing_root:
         report = holdout.holdout_figures(params, landing_root)
     typer.echo(json.dumps({k: round(v, 4) for k, v in report.metrics.items()}, indent=2))
+    typer.echo(f"model: {report.family} {json.dumps(report.hyperparameters, sort_keys=True)}")
+    if report.search:
+        folds = "; ".join(
+            f"{f['train_days'][0]}..{f['train_days'][1]} -> {f['validate_days'][0]}.."
+            f"{f['validate_days'][1]}"
+            for f in report.search["folds"]
+        )
+        scores = {k: round(v, 4) for k, v in report.search["family_scores"].items()}
+        typer.echo(f"search ({report.search['metric']} on folds {folds}): {scores}")
+        for trial in report.search["trials"]:
+            folds_scored = [round(s, 4) for s in trial["fold_scores"]]
+            typer.echo(
+                f"  {trial['family']} round {trial['iteration']} rows {trial['rows']}: "
+                f"{folds_scored} {json.dumps(trial['hyperparameters'], sort_keys=True)}"
+            )
     groups = report.feature_groups.drop(columns=["columns"]).round(4)
     typer.echo("feature groups (holdout ROC AUC drop when shuffled together, 95% interval):")
     typer.echo(groups.to_string(index=False))

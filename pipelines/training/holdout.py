@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -19,6 +20,9 @@ from pipelines.upstream import delivery
 class HoldoutReport:
     metrics: dict[str, float]
     feature_groups: pd.DataFrame  # contribution, cost, justified (feature_groups.group_report)
+    family: str
+    hyperparameters: dict[str, Any]
+    search: dict[str, Any]  # the search's result (folds, each family's best, trials), or {}
 
 
 def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
@@ -42,4 +46,10 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
         split.holdout["label"].astype(int).to_numpy(),
         per_million,
     )
-    return HoldoutReport(fitted.metrics, groups)
+    return HoldoutReport(
+        fitted.metrics,
+        groups,
+        fitted.family,
+        fitted.hyperparameters,
+        fitted.tuning.as_dict() if fitted.tuning else {},
+    )

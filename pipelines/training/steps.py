@@ -18,7 +18,7 @@ from pipelines.monitoring.reference import build_reference, log_reference, sched
 from pipelines.registry import ModelVersionRef
 from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
-from pipelines.training import evaluate, feature_groups, tracking, train
+from pipelines.training import evaluate, feature_groups, search, tracking, train
 
 
 @dataclass(frozen=True)
@@ -34,18 +34,24 @@ def _metrics(prefix: str, values: dict[str, float]) -> dict[str, float]:
 @dataclass(frozen=True)
 class FittedOnSplit:
     model: Any
-    curves: dict[str, np.ndarray]
+    curves: dict[str, np.ndarray]  # holdout probabilities: `family`, and both baselines
     metrics: dict[str, float]
+    family: str  # the model family fitted (the search's winner, or params.yaml's)
+    hyperparameters: dict[str, Any]
+    tuning: search.TuningResult | None = None
 
 
 def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
-    """The configured model and both baselines fit on the split's training days and scored on
-    its holdout (what `train_and_log` logs and `mlops holdout` prints)."""
+    """The model chosen on time-aware folds of the training days (`train.search`; the
+    configured one when search is off) and both baselines, fit on the split's training days
+    and scored on its holdout (what `train_and_log` logs and `mlops holdout` prints)."""
     y_holdout = split.holdout["label"].astype(int).to_numpy()
-    model = train.fit_model(split.train, params.train, params.features)
+    tuning = search.tune(split.train, params)
+    chosen = tuning.train_params(params.train) if tuning else params.train
+    model = train.fit_model(split.train, chosen, params.features)
     baseline = train.fit_logistic_baseline(split.train, params.train, params.features)
     curves = {
-        params.train.model: train.predict_late_probability(model, split.holdout, params.features),
+        chosen.model: train.predict_late_probability(model, split.holdout, params.features),
         "logistic_regression_baseline": train.predict_late_probability(
             baseline, split.holdout, params.features
         ),
@@ -54,9 +60,7 @@ def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
         ),
     }
     metrics = {
-        **_metrics(
-            "holdout", evaluate.classification_metrics(y_holdout, curves[params.train.model])
-        ),
+        **_metrics("holdout", evaluate.classification_metrics(y_holdout, curves[chosen.model])),
         **_metrics(
             "baseline_logreg",
             evaluate.classification_metrics(y_holdout, curves["logistic_regression_baseline"]),
@@ -69,7 +73,10 @@ def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
         "train_late_share": float(split.train["label"].mean()),
         "holdout_late_share": float(np.mean(y_holdout)),
     }
-    return FittedOnSplit(model, curves, metrics)
+    if tuning:
+        scores = tuning.family_scores.items()
+        metrics.update({f"validation_{tuning.metric}_{family}": v for family, v in scores})
+    return FittedOnSplit(model, curves, metrics, chosen.model, chosen.hyperparameters, tuning)
 
 
 def train_and_log(
@@ -89,7 +96,7 @@ def train_and_log(
     split = train.temporal_split(labelled, window.holdout_start)
     y_holdout = split.holdout["label"].astype(int).to_numpy()
     fitted = fit_and_score(split, params)
-    model, curves, metrics = fitted.model, fitted.curves, fitted.metrics
+    model, curves, metrics, family = fitted.model, fitted.curves, fitted.metrics, fitted.family
     holdout_inputs = model_inputs(split.holdout, params.features)
     importances = evaluate.permutation_importances(
         model,
@@ -100,7 +107,7 @@ def train_and_log(
         params.train.seed,
     )
     slices = evaluate.slice_quality(
-        split.holdout, y_holdout, curves[params.train.model], _slice_min_rows(params)
+        split.holdout, y_holdout, curves[family], _slice_min_rows(params)
     )
     groups = feature_group_report(
         params, model, holdout_inputs, y_holdout, feature_groups.read_build_seconds(features_uri)
@@ -125,7 +132,9 @@ def train_and_log(
         "window.as_of": window.as_of.isoformat() if window.as_of else "",
         "code.git_rev": code.git_rev,
         "code.git_dirty": str(code.git_dirty).lower(),
-        "model.family": params.train.model,
+        "model.family": family,
+        "model.hyperparameters": json.dumps(fitted.hyperparameters, sort_keys=True),
+        "model.search": fitted.tuning.summary() if fitted.tuning else "off",
         "split.train_start": split.train_dates[0],
         "split.train_end": split.train_dates[1],
         "split.holdout_start": split.holdout_dates[0],
@@ -136,13 +145,13 @@ def train_and_log(
         **(extra_tags or {}),
     }
     run_params = {
-        "model": params.train.model,
+        "model": family,
         "seed": params.train.seed,
         "holdout_start": window.holdout_start.isoformat(),
         "cutoff_hours_before_day": params.features.cutoff_hours_before_day,
         "unobserved_arrival": params.features.unobserved_arrival,
         "label_delay_minutes": params.features.label_delay_minutes,
-        **{f"hp.{k}": v for k, v in params.train.hyperparameters.items()},
+        **{f"hp.{k}": v for k, v in fitted.hyperparameters.items()},
     }
     metrics = {
         **metrics,
@@ -168,15 +177,18 @@ def train_and_log(
             "data_validation.json": {"reports": validation or []},
             "slices.json": {"slices": slices.to_dict("records")},
             "feature_groups.json": {"groups": groups.to_dict("records")},
+            "search.json": fitted.tuning.as_dict() if fitted.tuning else {"search": "off"},
         },
     )
     weekly = evaluate.metrics_by_week(
         split.holdout["flight_date"],
         y_holdout,
-        curves[params.train.model],
+        curves[family],
         window.holdout_start.isoformat(),
     )
     tracking.log_by_week(params.mlflow, run_id, weekly)
+    if fitted.tuning:
+        tracking.log_trials(params.mlflow, run_id, fitted.tuning)
     weekly.to_csv(reports_dir / "holdout_by_week.csv", index=False)
     reference = build_reference(
         *scheduled_split(labelled, window.holdout_start),

@@ -73,6 +73,52 @@ def log_training_run(
         return str(run.info.run_id)
 
 
+def log_trials(params: MlflowParams, parent_run_id: str, tuning: Any) -> list[str]:
+    """Every trial of the search as a nested run under the training run (`search.TuningResult`):
+    its family, configuration, round, rows and the score of each fold."""
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+    client = registry.client(params)
+    parent = client.get_run(parent_run_id)
+    stamp = parent.info.start_time
+    children = []
+    for number, trial in enumerate(tuning.trials):
+        child = client.create_run(
+            parent.info.experiment_id,
+            start_time=stamp,
+            tags={
+                MLFLOW_PARENT_RUN_ID: parent_run_id,
+                MLFLOW_RUN_NAME: f"trial-{number:02d}-{trial.family}",
+            },
+        )
+        run_id = child.info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[
+                Metric(f"validation_{tuning.metric}", trial.score, stamp, 0),
+                *(
+                    Metric(f"fold_{tuning.metric}", score, stamp, fold)
+                    for fold, score in enumerate(trial.fold_scores)
+                ),
+            ],
+            params=[
+                Param("family", trial.family),
+                Param("round", str(trial.iteration)),
+                Param("rows", str(trial.rows)),
+                *(Param(f"hp.{k}", str(v)) for k, v in sorted(trial.hyperparameters.items())),
+            ],
+            tags=[RunTag("search.winner", str(_is_winner(trial, tuning)).lower())],
+        )
+        client.set_terminated(run_id, "FINISHED")
+        children.append(run_id)
+    return children
+
+
+def _is_winner(trial: Any, tuning: Any) -> bool:
+    return bool(trial.family == tuning.family and trial.hyperparameters == tuning.hyperparameters)
+
+
 def log_by_week(params: MlflowParams, run_id: str, weekly: pd.DataFrame) -> None:
     """Weekly holdout metrics as metric histories (`staleness_<metric>`, step = the week)."""
     import time
@@ -96,7 +142,8 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
     lines = [
         "Predicts whether a NYC departure of 2013 arrives 15+ minutes late, from what is known "
         "the evening before (schedule, aircraft, origin weather up to the cutoff).",
-        f"Model: {tags.get('model.family', '?')}. "
+        f"Model: {tags.get('model.family', '?')} "
+        f"(search: {tags.get('model.search', 'off')}; {tags.get('model.hyperparameters', '')}). "
         f"Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
         f"held out {tags.get('split.holdout_start')}..{tags.get('split.holdout_end')}.",
         "Holdout: "

@@ -111,8 +111,12 @@ def build_workspace(
     snapshot_end: str,
     holdout_start: str,
     before_publish: Callable[[Path], None] | None = None,
+    search: bool = False,
 ) -> Workspace:
-    """Clone this repository, land the window, publish the snapshot with DVC, commit."""
+    """Clone this repository, land the window, publish the snapshot with DVC, commit.
+
+    The model search (`train.search`) is off unless asked for: most tests pin the model they
+    train (a good and a bad one, say); the training DAG's test runs it."""
     path, remote_dir = root / "checkout", root / "dvc-remote"
     overrides = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
@@ -131,6 +135,7 @@ def build_workspace(
     params = yaml.safe_load((path / "params.yaml").read_text())
     params["data"].update(snapshot_start=snapshot_start, snapshot_end=snapshot_end)
     params["train"]["holdout_start"] = holdout_start
+    params["train"]["search"]["enabled"] = search
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ws = Workspace(path=path, remote_dir=remote_dir, overrides=overrides)
     ws.run("dvc", "remote", "modify", "--local", "local", "url", str(remote_dir))
@@ -147,7 +152,11 @@ def build_workspace(
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return build_workspace(
-        tmp_path_factory.mktemp("workspace"), SNAPSHOT_START, SNAPSHOT_END, HOLDOUT_START
+        tmp_path_factory.mktemp("workspace"),
+        SNAPSHOT_START,
+        SNAPSHOT_END,
+        HOLDOUT_START,
+        search=True,
     )
 
 

@@ -77,8 +77,41 @@ def test_metrics_and_baselines_are_logged_and_sane(training_run):
     assert metrics["baseline_base_rate_roc_auc"] == 0.5
     assert metrics["holdout_roc_auc"] > 0.55
     assert metrics["holdout_brier"] < metrics["baseline_base_rate_brier"]
-    params = training_run["run"].data.params
-    assert params["model"] == "hist_gradient_boosting" and params["hp.max_iter"] == "200"
+    params, tags = training_run["run"].data.params, training_run["run"].data.tags
+    assert params["model"] == tags["model.family"]
+    chosen = json.loads(tags["model.hyperparameters"])
+    assert {k: str(v) for k, v in chosen.items()} == {
+        k.removeprefix("hp."): v for k, v in params.items() if k.startswith("hp.")
+    }
+
+
+def test_the_family_and_its_settings_are_chosen_on_time_aware_folds_as_nested_runs(
+    training_run,
+):
+    """`train.search`: every trial is a nested run under the training run; the winner's
+    family and configuration are on the run and the version; no fold validates on a day
+    before it trains, nor on the holdout."""
+    client, run, version = training_run["client"], training_run["run"], training_run["version"]
+    path = client.download_artifacts(run.info.run_id, "search.json")
+    result = json.loads(Path(path).read_text())
+    assert result["family"] == run.data.tags["model.family"]
+    assert set(result["family_scores"]) == {"hist_gradient_boosting", "logistic_regression"}
+    for fold in result["folds"]:
+        assert fold["train_days"][1] < fold["validate_days"][0]
+        assert fold["validate_days"][1] < run.data.tags["split.holdout_start"]
+    children = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+        max_results=500,
+    )
+    assert len(children) == len(result["trials"]) > 2
+    assert {c.data.params["family"] for c in children} == set(result["family_scores"])
+    assert all(f"validation_{result['metric']}" in c.data.metrics for c in children)
+    winners = [c for c in children if c.data.tags.get("search.winner") == "true"]
+    assert winners and {c.data.params["family"] for c in winners} == {result["family"]}
+    assert version.tags["model.family"] == result["family"]
+    assert json.loads(version.tags["model.hyperparameters"]) == result["hyperparameters"]
+    assert version.tags["model.search"].startswith(f"{result['family']} wins on")
 
 
 def test_plots_and_model_artifacts_are_stored(training_run):
