@@ -149,6 +149,18 @@ class SliceRule:
 
 
 @dataclass(frozen=True)
+class SimplerModelsRule:
+    """Every decision: the challenger against logistic regression and the base rate."""
+
+    metrics: tuple[str, ...]  # each judged on the CI of the paired difference
+    rule: str  # not_worse: no simpler model significantly better | beat: significantly better
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("not_worse", "beat"):
+            raise ValueError("promotion.simpler_models.rule must be 'not_worse' or 'beat'")
+
+
+@dataclass(frozen=True)
 class PromotionPolicy:
     primary_metric: str
     min_improvement: float
@@ -164,6 +176,7 @@ class PromotionPolicy:
     absolute_floor: float
     baseline_metric: str
     slice_floor: float  # of the primary metric, on every sized slice, for the first model
+    simpler_models: SimplerModelsRule
 
     def __post_init__(self) -> None:
         for name in (self.primary_metric, self.calibration_metric, self.baseline_metric):
@@ -343,6 +356,10 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     gate = dict(raw["gate"])
     promotion = dict(raw["promotion"])
     promotion["slices"] = tuple(SliceRule(**rule) for rule in promotion["slices"])
+    simpler = dict(promotion["simpler_models"])
+    promotion["simpler_models"] = SimplerModelsRule(
+        **{**simpler, "metrics": tuple(simpler["metrics"])}
+    )
     gate["row_count_prior"] = tuple(gate["row_count_prior"])
     features["weather_columns"] = tuple(features["weather_columns"])
     monitoring = dict(raw["monitoring"])

@@ -164,14 +164,12 @@ def evaluate_challenger(
             champion_model.predict_proba(champion_inputs)[:, 1],
             seconds_per_million_rows(champion_model, champion_inputs),
         )
-    else:
-        baselines["base_rate"] = evaluate.base_rate_probability(
-            split.train["label"].to_numpy(), len(y)
-        )
-        logistic = train.fit_logistic_baseline(split.train, params.train, params.features)
-        baselines["logistic_regression"] = train.predict_late_probability(
-            logistic, holdout, params.features
-        )
+    # The simpler models, on every decision, fit on the challenger's training days.
+    baselines["base_rate"] = evaluate.base_rate_probability(split.train["label"].to_numpy(), len(y))
+    logistic = train.fit_logistic_baseline(split.train, params.train, params.features)
+    baselines["logistic_regression"] = train.predict_late_probability(
+        logistic, holdout, params.features
+    )
     slice_columns = holdout.loc[:, [rule.column for rule in params.promotion.slices]]
     decision = promotion.decide(y, challenger, champion, baselines, slice_columns, params.promotion)
     scored = {"challenger": challenger.probability, **baselines}

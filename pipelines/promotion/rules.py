@@ -5,7 +5,9 @@
   difference (DeLong for ROC AUC, a paired bootstrap for losses), never on a point estimate;
 * no slice that matters may get worse by more than the tolerance;
 * calibration may not get worse beyond its tolerance;
-* batch inference speed must stay within a budget of the champion's.
+* batch inference speed must stay within a budget of the champion's;
+* on every decision, logistic regression and the base rate may not be significantly better
+  (`simpler_models`; or must be significantly worse, with `rule: beat`).
 With no champion, the challenger must clear an absolute floor, a floor on every sized slice
 and beat the naive baselines.
 """
@@ -335,6 +337,73 @@ def _first_model_checks(
     return checks
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """The challenger against one simpler model on one metric, oriented so that positive
+    means the challenger is better."""
+
+    baseline: str
+    metric: str
+    estimate: float
+    low: float
+    high: float
+    method: str
+
+    @property
+    def verdict(self) -> str:
+        if self.low > 0:
+            return "the challenger is better"
+        if self.high < 0:
+            return f"the simpler model ({self.baseline}) is better"
+        return "no significant difference"
+
+
+def compare_with_simpler_models(
+    y: np.ndarray,
+    probability: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    metrics: tuple[str, ...],
+    policy: PromotionPolicy,
+) -> list[Comparison]:
+    """Each simpler model on each metric, on the interval of the paired difference (DeLong for
+    ROC AUC, a paired bootstrap for losses): what the decision and `mlops holdout` report."""
+    comparisons = []
+    for name, other in sorted(baselines.items()):
+        for metric in metrics:
+            interval = metric_difference(metric, y, probability, other, policy)
+            if HIGHER_IS_BETTER[metric]:
+                low, estimate, high = interval.low, interval.estimate, interval.high
+            else:
+                low, estimate, high = -interval.high, -interval.estimate, -interval.low
+            comparisons.append(Comparison(name, metric, estimate, low, high, interval.method))
+    return comparisons
+
+
+def _simpler_model_checks(
+    y, challenger: ModelScores, baselines: dict[str, np.ndarray], policy
+) -> list[Check]:
+    """The challenger against each simpler model on each metric, like against the champion.
+    `not_worse` refuses when the simpler model is significantly better; `beat` also when the
+    challenger is not significantly better. The detail says which model wins."""
+    rule = policy.simpler_models
+    checks = []
+    for c in compare_with_simpler_models(
+        y, challenger.probability, baselines, rule.metrics, policy
+    ):
+        passed = c.low > 0 if rule.rule == "beat" else c.high >= 0
+        checks.append(
+            Check(
+                f"simpler_model:{c.baseline}:{c.metric}",
+                passed,
+                f"challenger minus {c.baseline} on {c.metric} {c.estimate:+.4f}, "
+                f"{policy.confidence:.0%} CI [{c.low:+.4f}, {c.high:+.4f}] ({c.method}): "
+                f"{c.verdict} (rule: {rule.rule})",
+                {"comparison": asdict(c), "verdict": c.verdict},
+            )
+        )
+    return checks
+
+
 def decide(
     y_true: np.ndarray,
     challenger: ModelScores,
@@ -354,6 +423,7 @@ def decide(
             _calibration_check(y, challenger, champion, policy),
             _latency_check(challenger, champion, policy),
         ]
+    checks.extend(_simpler_model_checks(y, challenger, baselines, policy))
     return Decision(
         promote=all(check.passed for check in checks),
         challenger_version=challenger.version,

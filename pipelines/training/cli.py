@@ -94,6 +94,8 @@ def holdout(
                 f"  {trial['family']} round {trial['iteration']} rows {trial['rows']}: "
                 f"{folds_scored} {json.dumps(trial['hyperparameters'], sort_keys=True)}"
             )
+    typer.echo("the model minus each simpler model (95% interval; positive = the model is better):")
+    typer.echo(report.versus_simpler_models.round(4).to_string(index=False))
     groups = report.feature_groups.drop(columns=["columns"]).round(4)
     typer.echo("feature groups (holdout ROC AUC drop when shuffled together, 95% interval):")
     typer.echo(groups.to_string(index=False))

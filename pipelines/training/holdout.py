@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +11,7 @@ import pandas as pd
 from features.build import BuildInputs, attach_labels, build_features_timed, model_inputs
 from pipelines.config import Params
 from pipelines.data import landing, snapshot
+from pipelines.promotion import rules
 from pipelines.training import train
 from pipelines.training.steps import feature_group_report, fit_and_score
 from pipelines.upstream import delivery
@@ -23,6 +24,7 @@ class HoldoutReport:
     family: str
     hyperparameters: dict[str, Any]
     search: dict[str, Any]  # the search's result (folds, each family's best, trials), or {}
+    versus_simpler_models: pd.DataFrame  # the model minus each baseline, with its interval
 
 
 def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
@@ -46,10 +48,20 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
         split.holdout["label"].astype(int).to_numpy(),
         per_million,
     )
+    y = split.holdout["label"].astype(int).to_numpy()
+    baselines = {
+        "logistic_regression": fitted.curves["logistic_regression_baseline"],
+        "base_rate": fitted.curves["base_rate"],
+    }
+    comparisons = rules.compare_with_simpler_models(
+        y, fitted.curves[fitted.family], baselines, ("roc_auc", "log_loss"), params.promotion
+    )
+    versus = pd.DataFrame([{**asdict(c), "verdict": c.verdict} for c in comparisons])
     return HoldoutReport(
         fitted.metrics,
         groups,
         fitted.family,
         fitted.hyperparameters,
         fitted.tuning.as_dict() if fitted.tuning else {},
+        versus,
     )

@@ -151,6 +151,44 @@ def test_a_first_model_below_the_floor_on_one_sized_slice_is_not_promoted():
     assert fine.promote, fine.reasons
 
 
+def test_a_challenger_that_loses_to_logistic_regression_is_not_promoted_even_beating_the_champion():
+    """Every decision, not only the first: a simpler model significantly better on the holdout
+    stops the promotion, and the record says the simpler model wins."""
+    rng, signal, y, slices = _world(seed=5)
+    champion = _probability(signal + rng.normal(scale=2.0, size=ROWS))
+    challenger = _probability(signal + rng.normal(scale=1.0, size=ROWS))
+    logistic = _probability(signal + rng.normal(scale=0.3, size=ROWS))
+    base_rate = np.full(ROWS, y.mean())
+    baselines = {"logistic_regression": logistic, "base_rate": base_rate}
+    decision = decide(
+        y, _scores("2", challenger), _scores("1", champion), baselines, slices, POLICY
+    )
+    assert not decision.promote
+    reasons = [r for r in decision.reasons if r.startswith("simpler_model")]
+    assert reasons and all("logistic_regression" in r for r in reasons)
+    assert "the simpler model (logistic_regression) is better" in reasons[0]
+    passed = {c.name for c in decision.checks if c.passed}
+    assert {"primary_metric_improvement", "simpler_model:base_rate:roc_auc"} <= passed
+
+
+def test_a_tie_with_the_simpler_model_passes_not_worse_and_fails_beat():
+    rng, signal, y, slices = _world(seed=6)
+    champion = _probability(signal + rng.normal(scale=2.0, size=ROWS))
+    challenger = _probability(signal + rng.normal(scale=0.5, size=ROWS))
+    twin = challenger + rng.normal(scale=1e-4, size=ROWS)  # the same ranking and losses
+    baselines = {"logistic_regression": np.clip(twin, 1e-6, 1 - 1e-6)}
+    lenient = decide(y, _scores("2", challenger), _scores("1", champion), baselines, slices, POLICY)
+    assert lenient.promote, lenient.reasons
+    strict_policy = dataclasses.replace(
+        POLICY, simpler_models=dataclasses.replace(POLICY.simpler_models, rule="beat")
+    )
+    strict = decide(
+        y, _scores("2", challenger), _scores("1", champion), baselines, slices, strict_policy
+    )
+    assert not strict.promote
+    assert all("no significant difference" in r for r in strict.reasons)
+
+
 def test_delong_agrees_with_a_paired_bootstrap():
     y, _, champion, challenger = _models(noise_champion=1.0, noise_challenger=0.7)
     delong = delong_auc_difference(y, challenger, champion, 0.95)
