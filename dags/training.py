@@ -4,7 +4,9 @@
 Pulls the DVC-versioned training snapshot, gates every table with its Great Expectations
 contract (a blocking failure stops the run here: nothing is trained or registered, the failing
 table is copied to `quarantine/snapshot/…`), builds features with the shared `features/` code,
-trains the configured scikit-learn model with its baselines on a temporal split, logs
+chooses the model family and its settings on time-aware folds of the training days
+(`train.search`; every trial a nested MLflow run), trains it with its baselines on a temporal
+split, logs
 everything to MLflow, registers the model as a new version (alias `challenger`), decides
 champion vs challenger on the same holdout (`promotion:` in params.yaml; decision record on
 the run) and, if every check passes, moves the `champion` alias with compare-and-set
