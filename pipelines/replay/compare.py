@@ -100,18 +100,21 @@ def compare_loops(
     )
 
 
-def replay_outcome(result: Any, policy: str) -> LoopOutcome:
-    """One policy of a `ReplayResult` as the three tables."""
-    state = result.states[policy]
-    predictions = pd.concat(state.predictions, ignore_index=True)
-    nights = pd.DataFrame(state.night_rows)
+def loop_outcome(
+    predictions: pd.DataFrame,
+    version_column: str,
+    nights: pd.DataFrame,
+    retrainings: list[dict[str, Any]],
+) -> LoopOutcome:
+    """Either side's tables in one spelling (`late_probability` and the version column of the
+    predictions, the nights' `date`, `verdict`, `triggers`)."""
     return LoopOutcome(
         predictions=pd.DataFrame(
             {
                 "flight_date": predictions["flight_date"].astype(str),
                 "flight_id": predictions["flight_id"].astype(str),
                 "probability": predictions["late_probability"].astype(float),
-                "version": predictions["version"].astype(int),
+                "version": predictions[version_column].astype(int),
             }
         ),
         nights=pd.DataFrame(
@@ -121,10 +124,18 @@ def replay_outcome(result: Any, policy: str) -> LoopOutcome:
                 "triggers": nights["triggers"].map(triggers_key),
             }
         ),
-        retrainings=pd.DataFrame(
-            [{"day": r.day, "promoted": r.promoted} for r in state.retrainings],
-            columns=["day", "promoted"],
-        ),
+        retrainings=pd.DataFrame(retrainings, columns=["day", "promoted"]),
+    )
+
+
+def replay_outcome(result: Any, policy: str) -> LoopOutcome:
+    """One policy of a `ReplayResult` as the three tables."""
+    state = result.states[policy]
+    return loop_outcome(
+        pd.concat(state.predictions, ignore_index=True),
+        "version",
+        pd.DataFrame(state.night_rows),
+        [{"day": r.day, "promoted": r.promoted} for r in state.retrainings],
     )
 
 
@@ -138,7 +149,6 @@ def workspace_outcome(params: Any, days: list[Any]) -> LoopOutcome:
 
     columns = ["flight_date", "flight_id", "late_probability", "model_version"]
     frames = [read_parquet(predictions_uri(params, day), columns=columns) for day in days]
-    predictions = pd.concat(frames, ignore_index=True)
     history = read_history(params.workspace_path(params.monitoring.reports_dir))
     history = history.loc[history["date"].astype(str).isin([d.isoformat() for d in days])]
     client = registry.client(params.mlflow)
@@ -148,21 +158,4 @@ def workspace_outcome(params: Any, days: list[Any]) -> LoopOutcome:
         for v in versions
         if v.tags.get("retraining.day")
     ]
-    return LoopOutcome(
-        predictions=pd.DataFrame(
-            {
-                "flight_date": predictions["flight_date"].astype(str),
-                "flight_id": predictions["flight_id"].astype(str),
-                "probability": predictions["late_probability"].astype(float),
-                "version": predictions["model_version"].astype(int),
-            }
-        ),
-        nights=pd.DataFrame(
-            {
-                "date": history["date"].astype(str),
-                "verdict": history["verdict"].astype(str),
-                "triggers": history["triggers"].map(triggers_key),
-            }
-        ),
-        retrainings=pd.DataFrame(retrained, columns=["day", "promoted"]),
-    )
+    return loop_outcome(pd.concat(frames, ignore_index=True), "model_version", history, retrained)

@@ -53,3 +53,32 @@ def test_triggers_are_spelled_one_way():
     assert triggers_key('["performance_drop", "minor_drift"]') == "minor_drift,performance_drop"
     assert triggers_key("performance_drop,minor_drift") == "minor_drift,performance_drop"
     assert triggers_key([]) == "" and triggers_key("") == ""
+
+
+def test_a_replayed_policy_reads_as_the_three_tables():
+    from types import SimpleNamespace
+
+    from pipelines.replay.compare import replay_outcome
+
+    state = SimpleNamespace(
+        predictions=[
+            pd.DataFrame(
+                {
+                    "flight_date": ["2013-03-02"],
+                    "flight_id": ["a"],
+                    "late_probability": [0.25],
+                    "version": [1],
+                }
+            )
+        ],
+        night_rows=[
+            {"date": "2013-03-02", "verdict": "act", "triggers": "performance_drop,minor_drift"}
+        ],
+        retrainings=[SimpleNamespace(day="2013-03-02", promoted=False)],
+    )
+    outcome = replay_outcome(SimpleNamespace(states={"guarded": state}), "guarded")
+    assert outcome.predictions.to_dict("records") == [
+        {"flight_date": "2013-03-02", "flight_id": "a", "probability": 0.25, "version": 1}
+    ]
+    assert outcome.nights["triggers"].tolist() == ["minor_drift,performance_drop"]
+    assert outcome.retrainings.to_dict("records") == [{"day": "2013-03-02", "promoted": False}]
