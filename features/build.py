@@ -165,35 +165,34 @@ class FeatureGroup:
 
     name: str
     build: GroupBuilder
+    #: The model inputs it builds (its builder may add metadata such as `cutoff_at`).
+    inputs: Callable[[FeatureParams], tuple[str, ...]]
     #: Why the group stays when its contribution's interval reaches zero ("" = it must help).
     keep_reason: str = ""
-
-    def columns(self, params: FeatureParams) -> tuple[str, ...]:
-        """Its model inputs."""
-        return tuple(c for c in GROUP_COLUMNS[self.name](params) if c in feature_columns(params))
 
 
 #: In build order (a group may use the columns of those before it). A new feature goes into
 #: one of them, or into a new group here: it is then built, and reported, like the others.
 FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
-    FeatureGroup("route", _route),
-    FeatureGroup("time_of_day", _time_of_day),
-    FeatureGroup("calendar", _calendar),
-    FeatureGroup("timetable", _timetable),
-    FeatureGroup("weather", _weather),
-)
-GROUP_COLUMNS: dict[str, Callable[[FeatureParams], tuple[str, ...]]] = {
-    "route": lambda params: ("carrier", "origin", "dest", "distance"),
-    "time_of_day": lambda params: ("dep_hour", "dep_minute_of_day"),
-    "calendar": lambda params: ("day_of_week", "season_sin", "season_cos", "days_to_holiday"),
-    "timetable": lambda params: (
-        "scheduled_block_minutes",
-        "origin_hour_flights",
-        "origin_day_flights",
-        "carrier_day_flights",
+    FeatureGroup("route", _route, lambda params: ("carrier", "origin", "dest", "distance")),
+    FeatureGroup("time_of_day", _time_of_day, lambda params: ("dep_hour", "dep_minute_of_day")),
+    FeatureGroup(
+        "calendar",
+        _calendar,
+        lambda params: ("day_of_week", "season_sin", "season_cos", "days_to_holiday"),
     ),
-    "weather": weather_features,
-}
+    FeatureGroup(
+        "timetable",
+        _timetable,
+        lambda params: (
+            "scheduled_block_minutes",
+            "origin_hour_flights",
+            "origin_day_flights",
+            "carrier_day_flights",
+        ),
+    ),
+    FeatureGroup("weather", _weather, weather_features),
+)
 
 
 def build_group_columns(inputs: BuildInputs) -> tuple[Columns, dict[str, float]]:

@@ -13,7 +13,7 @@ from pipelines.data import snapshot
 from pipelines.data.versioning import DataVersion
 from pipelines.gate import quarantine
 from pipelines.storage import write_parquet, write_text
-from pipelines.training.feature_groups import build_seconds_uri
+from pipelines.training.feature_groups import build_seconds_uri, per_million_rows
 
 
 def validate_snapshot(
@@ -36,6 +36,6 @@ def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
     )
     labelled = attach_labels(features, tables["outcomes"], params.features)
     quarantine.gate_features(params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True)
-    per_million = {name: value * 1e6 / max(len(features), 1) for name, value in seconds.items()}
+    per_million = per_million_rows(seconds, len(features))
     write_text(json.dumps(per_million, indent=2), build_seconds_uri(out_uri))
     return write_parquet(labelled, out_uri)

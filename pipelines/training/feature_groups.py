@@ -71,7 +71,7 @@ def grouped_permutation_drop(
 
 def group_columns(params: FeatureParams) -> dict[str, tuple[str, ...]]:
     """Every group's model inputs (together exactly the model's inputs)."""
-    return {group.name: group.columns(params) for group in FEATURE_GROUPS}
+    return {group.name: group.inputs(params) for group in FEATURE_GROUPS}
 
 
 def ungrouped_features(params: FeatureParams) -> list[str]:
@@ -96,6 +96,11 @@ def group_report(
 
 def unjustified_groups(report: pd.DataFrame) -> list[str]:
     return [str(name) for name in report.loc[~report["justified"], "group"]]
+
+
+def per_million_rows(seconds: dict[str, float], rows: int) -> dict[str, float]:
+    """Each group's build seconds on `rows` rows, scaled to a million rows."""
+    return {name: value * 1e6 / max(rows, 1) for name, value in seconds.items()}
 
 
 def build_seconds_uri(features_uri: str) -> str:

@@ -12,7 +12,7 @@ from features.build import BuildInputs, attach_labels, build_features_timed, mod
 from pipelines.config import Params
 from pipelines.data import landing, snapshot
 from pipelines.promotion import rules
-from pipelines.training import train
+from pipelines.training import feature_groups, train
 from pipelines.training.steps import feature_group_report, fit_and_score
 from pipelines.upstream import delivery
 
@@ -40,13 +40,12 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
     labelled = attach_labels(features, tables["outcomes"], params.features)
     split = train.temporal_split(labelled, params.train.holdout_start)
     fitted = fit_and_score(split, params)
-    per_million = {name: value * 1e6 / len(features) for name, value in seconds.items()}
     groups = feature_group_report(
         params,
         fitted.model,
         model_inputs(split.holdout, params.features),
         split.holdout["label"].astype(int).to_numpy(),
-        per_million,
+        feature_groups.per_million_rows(seconds, len(features)),
     )
     y = split.holdout["label"].astype(int).to_numpy()
     baselines = {
