@@ -130,6 +130,32 @@ def airflow_services(ws: Workspace, tracking_uri: str, airflow_db: Path) -> Iter
             log.close()
 
 
+def training_runs(airflow_home: Path) -> list[tuple[str, str]]:
+    """(run type, state) of every `training` run."""
+    rows = query(airflow_home, "select run_type, state from dag_run where dag_id = 'training'")
+    return [(str(kind), str(state)) for kind, state in rows]
+
+
+def wait_for_training(airflow_home: Path, timeout: float, runs: int = 1) -> list[tuple[str, str]]:
+    """Until at least `runs` training runs exist and none is queued or running; their (run
+    type, state)."""
+    deadline = time.monotonic() + timeout
+    found: list[tuple[str, str]] = []
+    while time.monotonic() < deadline:
+        found = training_runs(airflow_home)
+        if len(found) >= runs and all(state in ("success", "failed") for _, state in found):
+            return found
+        time.sleep(3)
+    tasks = query(
+        airflow_home,
+        "select task_id, state, try_number from task_instance where dag_id = 'training'",
+    )
+    raise TimeoutError(
+        f"training did not finish within {timeout} s: runs {found}, tasks {tasks}\n"
+        + log_tail(airflow_home, "training")
+    )
+
+
 def failed_task_logs(airflow_home: Path, dag_id: str) -> str:
     """The last attempt's log of every task of the DAG that has not succeeded (yet)."""
     failed = query(

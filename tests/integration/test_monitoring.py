@@ -364,6 +364,7 @@ def test_a_persisting_drift_requests_one_retraining_and_training_follows_through
         log_tail,
         query,
         wait_for_backfill,
+        wait_for_training,
     )
 
     ws, params, client = monitored["ws"], monitored["params"], monitored["client"]
@@ -380,7 +381,7 @@ def test_a_persisting_drift_requests_one_retraining_and_training_follows_through
         backfill = create_backfill(ws.path, env, airflow_db, "monitoring", window)
         scheduler.start()
         runs = wait_for_backfill(airflow_db, backfill, timeout=600)
-        training = _wait_for_training(airflow_db, timeout=900)
+        training = wait_for_training(airflow_db, timeout=900)
         scheduler.stop()
     nights = [
         pd.Timestamp(end).tz_localize("UTC").tz_convert("America/New_York").date()
@@ -414,27 +415,3 @@ def test_a_persisting_drift_requests_one_retraining_and_training_follows_through
     assert version.tags["decision"] == "rejected"
     assert "primary_metric_improvement" in version.tags["decision.reason"]
     assert client.get_model_version_by_alias(MODEL, "champion").version == champion_before
-
-
-def _wait_for_training(airflow_home: Path, timeout: float) -> list[tuple[str, str]]:
-    """(run type, state) of the training runs, once none is queued or running."""
-    import time
-
-    from tests.integration.airflow_services import query
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = query(airflow_home, "select run_type, state from dag_run where dag_id = 'training'")
-        if rows and all(state in ("success", "failed") for _, state in rows):
-            return [(str(a), str(b)) for a, b in rows]
-        time.sleep(3)
-    from tests.integration.airflow_services import log_tail
-
-    tasks = query(
-        airflow_home,
-        "select task_id, state, try_number from task_instance where dag_id = 'training'",
-    )
-    raise TimeoutError(
-        f"training did not finish within {timeout} s: runs {rows}, tasks {tasks}\n"
-        + log_tail(airflow_home, "training")
-    )

@@ -46,13 +46,6 @@ def _say(line: str) -> None:
     print(f"[month {time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
-def _training_runs(airflow_home: Path) -> list[tuple[str, str]]:
-    from tests.integration.airflow_services import query
-
-    rows = query(airflow_home, "select run_type, state from dag_run where dag_id = 'training'")
-    return [(str(kind), str(state)) for kind, state in rows]
-
-
 def _requests(airflow_home: Path) -> list[str]:
     from tests.integration.airflow_services import query
 
@@ -64,19 +57,12 @@ def _requests(airflow_home: Path) -> list[str]:
     return [json.loads(extra)["day"] for (extra,) in rows]
 
 
-def _wait_for_training(airflow_home: Path, runs: int, timeout: float) -> None:
-    """Until `runs` training runs exist and none is queued or running."""
-    from tests.integration.airflow_services import log_tail
+def _trained(airflow_home: Path, runs: int, timeout: float) -> None:
+    """Until `runs` training runs exist, none active, every one a success."""
+    from tests.integration.airflow_services import log_tail, wait_for_training
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _training_runs(airflow_home)
-        if len(found) >= runs and all(state in ("success", "failed") for _, state in found):
-            assert all(state == "success" for _, state in found), log_tail(airflow_home, "training")
-            return
-        time.sleep(3)
-    found = _training_runs(airflow_home)
-    raise TimeoutError(f"training: {found}\n" + log_tail(airflow_home, "training"))
+    found = wait_for_training(airflow_home, timeout, runs)
+    assert all(state == "success" for _, state in found), log_tail(airflow_home, "training")
 
 
 @pytest.mark.month
@@ -138,12 +124,12 @@ def test_a_month_through_airflow_gives_the_replays_predictions_verdicts_and_retr
             if night == plan.first_day:  # the first model learns up to the labels landed tonight
                 holdout_days = (night - date.fromisoformat(first.train_end)).days - 1
                 api.trigger("training", {"as_of": night.isoformat(), "holdout_days": holdout_days})
-                _wait_for_training(airflow_db, 1, timeout=1200)
+                _trained(airflow_db, 1, timeout=1200)
                 _say("first model trained, registered and promoted through `training`")
             night_of("batch_scoring", night)
             night_of("monitoring", night)
             requested = _requests(airflow_db)
-            _wait_for_training(airflow_db, 1 + len(requested), timeout=1500)
+            _trained(airflow_db, 1 + len(requested), timeout=1500)
             _say(f"night {night} done; retrainings requested so far: {requested}")
         scheduler.stop()
     airflow = workspace_outcome(params, nights)
