@@ -64,6 +64,27 @@ class SearchParams:
 
 
 @dataclass(frozen=True)
+class CalibrationParams:
+    """Probabilities calibrated on the newest training days, fit on the days before them
+    (pipelines/training/calibration.py); the decision threshold is chosen on the same days."""
+
+    days: int  # the calibration fold: the newest training days (the model never fits on them)
+    max_share: float  # … at most this share of the training days
+    method: str  # sigmoid (keeps the ranking, so ROC AUC) | isotonic
+    missed_delay_cost: float  # cost of a late flight not flagged, in units of a false alarm
+
+    def __post_init__(self) -> None:
+        if self.method not in ("sigmoid", "isotonic"):
+            raise ValueError(
+                f"train.calibration.method must be sigmoid or isotonic, got {self.method!r}"
+            )
+        if self.days < 1 or self.missed_delay_cost <= 0 or not 0 < self.max_share < 1:
+            raise ValueError(
+                "train.calibration: days >= 1, missed_delay_cost > 0, max_share in (0, 1)"
+            )
+
+
+@dataclass(frozen=True)
 class TrainParams:
     holdout_start: date
     model: str
@@ -73,7 +94,9 @@ class TrainParams:
     importance_sample_rows: int
     importance_repeats: int
     group_importance_repeats: int  # joint shuffles per feature group (its interval)
+    group_budget_seconds_per_million_rows: float  # a group dearer than this must say why
     search: SearchParams
+    calibration: CalibrationParams
 
     def __post_init__(self) -> None:
         if self.model not in FAMILIES:
@@ -126,15 +149,12 @@ class GateParams:
 @dataclass(frozen=True)
 class ScoringParams:
     output_root: str
-    threshold: float
     batch_rows: int
     shard_rows: int
     workers: int
     wait_for_data_hours: float
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError("scoring.threshold must be a probability in (0, 1)")
         if self.batch_rows < 1 or self.shard_rows < 1:
             raise ValueError("scoring.batch_rows and scoring.shard_rows must be positive")
 
@@ -352,6 +372,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     train = dict(raw["train"])
     search = dict(train["search"])
     train["search"] = SearchParams(**{**search, "families": tuple(search["families"])})
+    train["calibration"] = CalibrationParams(**train["calibration"])
     features = dict(raw["features"])
     gate = dict(raw["gate"])
     promotion = dict(raw["promotion"])

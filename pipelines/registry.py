@@ -40,6 +40,7 @@ class ModelVersionRef:
     version: str
     run_id: str
     data_version: str
+    decision_threshold: float | None = None  # chosen at training on the calibration days
 
     @property
     def uri(self) -> str:
@@ -50,17 +51,20 @@ class ModelVersionRef:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelVersionRef:
-        return cls(**{key: raw[key] for key in cls.__dataclass_fields__})
+        return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
 
     @classmethod
     def of(cls, model_version: Any, alias: str | None) -> ModelVersionRef:
-        """From an MLflow `ModelVersion` (its data version is its `data.dvc_md5` tag)."""
+        """From an MLflow `ModelVersion` (its data version is its `data.dvc_md5` tag, its
+        threshold its `model.decision_threshold` tag: absent on versions from before it)."""
+        threshold = model_version.tags.get("model.decision_threshold")
         return cls(
             name=str(model_version.name),
             alias=alias,
             version=str(model_version.version),
             run_id=str(model_version.run_id),
             data_version=str(model_version.tags.get("data.dvc_md5", "unknown")),
+            decision_threshold=float(threshold) if threshold else None,
         )
 
 

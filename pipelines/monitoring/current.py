@@ -20,7 +20,7 @@ from pipelines.scoring.paths import predictions_uri
 from pipelines.scoring.shards import count_day_schedule, validated_flights_uri
 from pipelines.storage import exists, iter_parquet, parquet_row_count
 
-SCORE_READ = ["flight_id", "late_probability"]
+SCORE_READ = ["flight_id", "late_probability", "predicted_late"]
 VERSION_READ = ["model_version", "model_run_id", "model_data_version"]
 
 
@@ -74,7 +74,11 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
         pd.concat(parts, ignore_index=True)
         if parts
         else pd.DataFrame(
-            {"flight_id": pd.Series(dtype=object), "late_probability": pd.Series(dtype=float)}
+            {
+                "flight_id": pd.Series(dtype=object),
+                "late_probability": pd.Series(dtype=float),
+                "predicted_late": pd.Series(dtype=bool),
+            }
         )
     )
     return ScoredDay(day, rows, fraction, predictions, *version)

@@ -32,6 +32,7 @@ from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
 from pipelines.monitoring.reference import MonitoringReference, load_reference
 from pipelines.monitoring.verdict import ObservedWindow, Signals, Verdict, decide_verdict
 from pipelines.storage import exists, join_uri, read_parquet, write_text
+from pipelines.training.calibration import expected_calibration_error
 
 
 def reports_root(params: Params) -> str:
@@ -81,8 +82,9 @@ def labelled_day(params: Params, scored: current.ScoredDay) -> DayPerformance | 
     )
 
 
-def classification_report(labelled: pd.DataFrame, threshold: float) -> Any:
-    """Evidently's classification preset on a labelled day (ROC AUC, log loss, confusion)."""
+def classification_report(labelled: pd.DataFrame) -> Any:
+    """Evidently's classification preset on a labelled day (ROC AUC, log loss, confusion at
+    the decision the served version made: its own threshold)."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
     from evidently.presets import ClassificationPreset
@@ -91,7 +93,7 @@ def classification_report(labelled: pd.DataFrame, threshold: float) -> Any:
         {
             "label": labelled["label"].astype(int).to_numpy(),
             "late_probability": labelled["late_probability"].to_numpy(),
-            "predicted_late": (labelled["late_probability"] >= threshold).astype(int).to_numpy(),
+            "predicted_late": labelled["predicted_late"].astype(int).to_numpy(),
         }
     )
     definition = DataDefinition(
@@ -123,19 +125,6 @@ def _evidently_values(snapshot: Any) -> dict[str, float]:
     return values
 
 
-def calibration_error(labelled: pd.DataFrame, bins: int = 10) -> float:
-    """Expected calibration error over equal-count bins of the score."""
-    if len(labelled) < bins:
-        return float("nan")
-    ranked = labelled.assign(
-        bin=pd.qcut(labelled["late_probability"].rank(method="first"), bins, labels=False)
-    )
-    grouped = ranked.groupby("bin").agg(
-        p=("late_probability", "mean"), y=("label", "mean"), n=("label", "size")
-    )
-    return float(np.sum(np.abs(grouped["p"] - grouped["y"]) * grouped["n"]) / len(labelled))
-
-
 def _save_snapshot(snapshot: Any, directory: str, name: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         html = Path(scratch) / f"{name}.html"
@@ -156,11 +145,13 @@ def actual_performance(params: Params, labelled: DayPerformance) -> dict[str, An
     }
     figures = performance.observed_metrics(joined.labelled, params.monitoring.confidence)
     if "roc_auc" in figures:
-        snapshot = classification_report(joined.labelled, params.scoring.threshold)
+        snapshot = classification_report(joined.labelled)
         _save_snapshot(snapshot, day_dir(params, labelled.day), "performance")
         from_evidently = _evidently_values(snapshot)
         figures.update(from_evidently)
-        figures["calibration_error"] = calibration_error(joined.labelled)
+        figures["calibration_error"] = expected_calibration_error(
+            joined.labelled["label"], joined.labelled["late_probability"]
+        )
     fields.update({f"actual_{k}": v for k, v in figures.items() if k != "rows"})
     return fields
 

@@ -40,13 +40,14 @@ def join_labels(
             ).to_numpy(),
         }
     )
-    joined = predictions.loc[:, ["flight_id", "late_probability"]].merge(
+    kept = [c for c in ("flight_id", "late_probability", "predicted_late") if c in predictions]
+    joined = predictions.loc[:, kept].merge(
         labels, on="flight_id", how="outer", indicator=True, validate="one_to_one"
     )
     both = joined[joined["_merge"] == "both"]
     observed = both.dropna(subset=["label"])
     return JoinedLabels(
-        labelled=observed.loc[:, ["flight_id", "late_probability", "label"]].reset_index(drop=True),
+        labelled=observed.loc[:, [*kept, "label"]].reset_index(drop=True),
         unmatched_outcomes=int((joined["_merge"] == "right_only").sum()),
         unlabelled_predictions=int((joined["_merge"] == "left_only").sum()),
         unobserved=int(len(both) - len(observed)),

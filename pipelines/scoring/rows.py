@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.registry import ModelVersionRef
+from pipelines.training.calibration import bayes_threshold
 
 PREDICTION_COLUMNS = (
     "flight_id",
@@ -55,6 +56,14 @@ def check_probabilities(flight_id: np.ndarray, probability: np.ndarray) -> None:
             f"{int(invalid.sum())} of {len(probability)} rows have a late probability that is "
             f"not finite or outside [0, 1] ({shown}); nothing was published for the day"
         )
+
+
+def decision_threshold(pinned: ModelVersionRef, missed_delay_cost: float) -> float:
+    """The version's own threshold (chosen on its calibration days); a version registered
+    before thresholds were learned gets the cost-optimal one for a calibrated probability."""
+    if pinned.decision_threshold is not None:
+        return pinned.decision_threshold
+    return bayes_threshold(missed_delay_cost)
 
 
 def prediction_rows(

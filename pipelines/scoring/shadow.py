@@ -23,11 +23,17 @@ class AgreementSums:
     syy: float = 0.0
     sxy: float = 0.0
 
-    def add(self, champion: np.ndarray, challenger: np.ndarray, threshold: float) -> None:
-        """Both models' probabilities for the same rows."""
+    def add(
+        self,
+        champion: np.ndarray,
+        challenger: np.ndarray,
+        champion_threshold: float,
+        challenger_threshold: float,
+    ) -> None:
+        """Both models' probabilities for the same rows, each decided at its own threshold."""
         x, y = champion.astype("float64"), challenger.astype("float64")
         self.rows += len(x)
-        self.same_decision += int(((x >= threshold) == (y >= threshold)).sum())
+        self.same_decision += int(((x >= champion_threshold) == (y >= challenger_threshold)).sum())
         self.abs_difference += float(np.abs(x - y).sum())
         self.sx += float(x.sum())
         self.sy += float(y.sum())

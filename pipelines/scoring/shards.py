@@ -26,7 +26,12 @@ from pipelines.data.landing import validated_uri
 from pipelines.data.versioning import git_revision
 from pipelines.registry import ModelVersionRef, load_model
 from pipelines.scoring.paths import safe_name, schedule_counts_uri, staging_uri
-from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA, prediction_rows
+from pipelines.scoring.rows import (
+    DICTIONARY_COLUMNS,
+    PREDICTION_SCHEMA,
+    decision_threshold,
+    prediction_rows,
+)
 from pipelines.scoring.shadow import AgreementSums, shadow_of
 from pipelines.storage import (
     iter_parquet,
@@ -146,7 +151,7 @@ def score_batches(
 ) -> tuple[int, AgreementSums | None]:
     """Features (training code) → `predict_proba` → rows, one record batch at a time, into
     one parquet file per model, each published when the last batch is written."""
-    threshold = params.scoring.threshold
+    cost = params.train.calibration.missed_delay_cost
     code = context.feature_code_version
     models = [(champion, champion_uri)]
     if challenger is not None and shadow_uri:
@@ -165,13 +170,19 @@ def score_batches(
             probabilities = []
             for model, sink in sinks:
                 probability = model.model.predict_proba(inputs)[:, 1]
+                threshold = decision_threshold(model.pinned, cost)
                 rows = prediction_rows(
                     features, probability, model.pinned, threshold, code, scoring_run_id
                 )
                 sink.write_table(rows)
                 probabilities.append(probability)
             if agreement is not None:
-                agreement.add(probabilities[0], probabilities[1], threshold)
+                agreement.add(
+                    probabilities[0],
+                    probabilities[1],
+                    decision_threshold(models[0][0].pinned, cost),
+                    decision_threshold(models[1][0].pinned, cost),
+                )
     return sinks[0][1].rows, agreement
 
 

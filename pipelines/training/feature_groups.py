@@ -6,9 +6,10 @@
   repeats.
 * **Cost**: seconds to build the group per million rows, timed as the feature table is built
   (`features.build.build_features_timed`, `read_build_seconds`).
-* **Justified**: a group helps (the interval's lower bound is above zero) or the reason it stays
-  is written next to it (`FeatureGroup.keep_reason`). A group that is neither is named on the
-  run (`features.unjustified`): remove it or write why it stays.
+* **Justified**: a group helps (the interval's lower bound is above zero) within its cost
+  budget (`train.group_budget_seconds_per_million_rows`), or the reason it stays is written
+  next to it (`FeatureGroup.keep_reason`). A group that is neither is named on the run
+  (`features.unjustified`, and `features.over_budget` for cost): remove it or write why it stays.
 
 Groups come from `features.build.FEATURE_GROUPS`, so a feature added later is reported too."""
 
@@ -84,18 +85,28 @@ def group_report(
     contribution: pd.DataFrame,
     seconds_per_million: dict[str, float],
     keep_reasons: dict[str, str],
+    budget_seconds_per_million: float,
 ) -> pd.DataFrame:
-    """Contribution, cost and whether each group is justified (helps, or a reason is written)."""
+    """Contribution, cost and whether each group is justified (helps within its budget, or a
+    reason is written). A cost not measured (a table built elsewhere) is not held against it."""
     report = contribution.copy()
-    report["build_seconds_per_million_rows"] = report["group"].map(seconds_per_million)
+    cost = report["group"].map(seconds_per_million)
+    report["build_seconds_per_million_rows"] = cost
     report["helps"] = report["low"] > 0
+    report["within_budget"] = cost.isna() | (cost <= budget_seconds_per_million)
     report["keep_reason"] = report["group"].map(keep_reasons).fillna("")
-    report["justified"] = report["helps"] | (report["keep_reason"] != "")
+    report["justified"] = (report["helps"] & report["within_budget"]) | (
+        report["keep_reason"] != ""
+    )
     return report
 
 
 def unjustified_groups(report: pd.DataFrame) -> list[str]:
     return [str(name) for name in report.loc[~report["justified"], "group"]]
+
+
+def over_budget_groups(report: pd.DataFrame) -> list[str]:
+    return [str(name) for name in report.loc[~report["within_budget"], "group"]]
 
 
 def per_million_rows(seconds: dict[str, float], rows: int) -> dict[str, float]:

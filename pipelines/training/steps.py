@@ -18,7 +18,7 @@ from pipelines.monitoring.reference import build_reference, log_reference, sched
 from pipelines.registry import ModelVersionRef
 from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
-from pipelines.training import evaluate, feature_groups, search, tracking, train
+from pipelines.training import calibration, evaluate, feature_groups, search, tracking, train
 
 
 @dataclass(frozen=True)
@@ -33,22 +33,38 @@ def _metrics(prefix: str, values: dict[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class FittedOnSplit:
-    model: Any
+    model: Any  # the calibrated model: what is logged, registered and served
     curves: dict[str, np.ndarray]  # holdout probabilities: `family`, and both baselines
     metrics: dict[str, float]
     family: str  # the model family fitted (the search's winner, or params.yaml's)
     hyperparameters: dict[str, Any]
+    uncalibrated: np.ndarray  # the model's holdout probabilities before calibration
+    decision_threshold: float  # chosen on the calibration days for the cost ratio
+    calibration_dates: tuple[str, str]
     tuning: search.TuningResult | None = None
 
 
 def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
     """The model chosen on time-aware folds of the training days (`train.search`; the
-    configured one when search is off) and both baselines, fit on the split's training days
-    and scored on its holdout (what `train_and_log` logs and `mlops holdout` prints)."""
+    configured one when search is off), fitted on all but the newest training days, calibrated
+    and given its decision threshold on those (`calibration.py`); both baselines fitted on all
+    the training days; every one scored on the split's holdout (what `train_and_log` logs and
+    `mlops holdout` prints)."""
     y_holdout = split.holdout["label"].astype(int).to_numpy()
-    tuning = search.tune(split.train, params)
+    settings = params.train.calibration
+    days = calibration.calibration_split(split.train, settings.days, settings.max_share)
+    tuning = search.tune(days.fit, params)
     chosen = tuning.train_params(params.train) if tuning else params.train
-    model = train.fit_model(split.train, chosen, params.features)
+    fitted = train.fit_model(days.fit, chosen, params.features)
+    y_calibration = days.calibration["label"].astype(int).to_numpy()
+    model = calibration.calibrate(
+        fitted, model_inputs(days.calibration, params.features), y_calibration, settings.method
+    )
+    threshold = calibration.cost_threshold(
+        y_calibration,
+        train.predict_late_probability(model, days.calibration, params.features),
+        settings.missed_delay_cost,
+    )
     baseline = train.fit_logistic_baseline(split.train, params.train, params.features)
     curves = {
         chosen.model: train.predict_late_probability(model, split.holdout, params.features),
@@ -59,8 +75,12 @@ def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
             split.train["label"].to_numpy(), len(y_holdout)
         ),
     }
+    uncalibrated = train.predict_late_probability(fitted, split.holdout, params.features)
     metrics = {
         **_metrics("holdout", evaluate.classification_metrics(y_holdout, curves[chosen.model])),
+        **_metrics(
+            "holdout_uncalibrated", evaluate.classification_metrics(y_holdout, uncalibrated)
+        ),
         **_metrics(
             "baseline_logreg",
             evaluate.classification_metrics(y_holdout, curves["logistic_regression_baseline"]),
@@ -68,7 +88,10 @@ def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
         **_metrics(
             "baseline_base_rate", evaluate.classification_metrics(y_holdout, curves["base_rate"])
         ),
+        **_decision_metrics(y_holdout, curves[chosen.model], uncalibrated, threshold, params),
         "train_rows": float(len(split.train)),
+        "fit_rows": float(len(days.fit)),
+        "calibration_rows": float(len(days.calibration)),
         "holdout_rows": float(len(split.holdout)),
         "train_late_share": float(split.train["label"].mean()),
         "holdout_late_share": float(np.mean(y_holdout)),
@@ -76,7 +99,42 @@ def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
     if tuning:
         scores = tuning.family_scores.items()
         metrics.update({f"validation_{tuning.metric}_{family}": v for family, v in scores})
-    return FittedOnSplit(model, curves, metrics, chosen.model, chosen.hyperparameters, tuning)
+    return FittedOnSplit(
+        model,
+        curves,
+        metrics,
+        chosen.model,
+        chosen.hyperparameters,
+        uncalibrated,
+        threshold,
+        days.calibration_dates,
+        tuning,
+    )
+
+
+def _decision_metrics(
+    y_holdout: np.ndarray,
+    calibrated: np.ndarray,
+    uncalibrated: np.ndarray,
+    threshold: float,
+    params: Params,
+) -> dict[str, float]:
+    """Calibration error before and after, the threshold, and its cost on the holdout next to
+    the cost-optimal threshold's for a calibrated probability (what a constant would give)."""
+    cost = params.train.calibration.missed_delay_cost
+    bayes = calibration.bayes_threshold(cost)
+    return {
+        "holdout_ece": calibration.expected_calibration_error(y_holdout, calibrated),
+        "holdout_ece_uncalibrated": calibration.expected_calibration_error(y_holdout, uncalibrated),
+        "decision_threshold": threshold,
+        "holdout_cost_per_flight": calibration.cost_per_flight(
+            y_holdout, calibrated, threshold, cost
+        ),
+        "holdout_cost_per_flight_at_bayes_threshold": calibration.cost_per_flight(
+            y_holdout, calibrated, bayes, cost
+        ),
+        "holdout_flagged_share": float(np.mean(calibrated >= threshold)),
+    }
 
 
 def train_and_log(
@@ -113,10 +171,11 @@ def train_and_log(
         params, model, holdout_inputs, y_holdout, feature_groups.read_build_seconds(features_uri)
     )
     plotted = {name: curves[name] for name in curves if name != "base_rate"}
+    before_after = {**plotted, f"{family} before calibration": fitted.uncalibrated}
     figures = {
         "roc": evaluate.roc_figure(y_holdout, plotted),
         "precision_recall": evaluate.precision_recall_figure(y_holdout, plotted),
-        "calibration": evaluate.calibration_figure(y_holdout, plotted),
+        "calibration": evaluate.calibration_figure(y_holdout, before_after),
         "feature_importance": evaluate.importance_figure(importances),
     }
     code = git_revision(REPO_ROOT)
@@ -135,6 +194,12 @@ def train_and_log(
         "model.family": family,
         "model.hyperparameters": json.dumps(fitted.hyperparameters, sort_keys=True),
         "model.search": fitted.tuning.summary() if fitted.tuning else "off",
+        "model.decision_threshold": f"{fitted.decision_threshold:.6g}",
+        "model.calibration": (
+            f"{params.train.calibration.method} on {fitted.calibration_dates[0]}.."
+            f"{fitted.calibration_dates[1]} (the fit ends before); threshold for a missed delay "
+            f"costing {params.train.calibration.missed_delay_cost:g} false alarms"
+        ),
         "split.train_start": split.train_dates[0],
         "split.train_end": split.train_dates[1],
         "split.holdout_start": split.holdout_dates[0],
@@ -142,6 +207,7 @@ def train_and_log(
         "data.validation": _validation_status(validation),
         "slices.weakest": evaluate.weakest_slices(slices),
         "features.unjustified": ",".join(feature_groups.unjustified_groups(groups)) or "none",
+        "features.over_budget": ",".join(feature_groups.over_budget_groups(groups)) or "none",
         **(extra_tags or {}),
     }
     run_params = {
@@ -219,7 +285,12 @@ def feature_group_report(
         params.train.importance_sample_rows,
         params.train.seed,
     )
-    return feature_groups.group_report(contribution, build_seconds, feature_groups.keep_reasons())
+    return feature_groups.group_report(
+        contribution,
+        build_seconds,
+        feature_groups.keep_reasons(),
+        params.train.group_budget_seconds_per_million_rows,
+    )
 
 
 def _slice_min_rows(params: Params) -> int:

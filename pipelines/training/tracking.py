@@ -141,13 +141,15 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
     tags = run.data.tags
     lines = [
         "Predicts whether a NYC departure of 2013 arrives 15+ minutes late, from what is known "
-        "the evening before (schedule, aircraft, origin weather up to the cutoff).",
+        "the evening before (schedule, route, origin weather up to the cutoff).",
         f"Model: {tags.get('model.family', '?')} "
         f"(search: {tags.get('model.search', 'off')}; {tags.get('model.hyperparameters', '')}). "
         f"Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
         f"held out {tags.get('split.holdout_start')}..{tags.get('split.holdout_end')}.",
         "Holdout: "
         + ", ".join(f"{k} {metrics[k]:.4f}" for k in sorted(metrics) if k.startswith("holdout_")),
+        f"Calibration: {tags.get('model.calibration', 'none')}. Decides late at "
+        f"{tags.get('model.decision_threshold', 'the cost-optimal threshold')}.",
         f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. "
         f"Code: git {tags.get('code.git_rev')}.",
     ]

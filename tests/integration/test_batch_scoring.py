@@ -120,6 +120,10 @@ def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
     assert set(rows["flight_date"]) == {DAY.isoformat()}
     assert set(rows["model_version"]) == {scoring["v1"]}
     assert rows["late_probability"].between(0, 1).all()
+    version = scoring["client"].get_model_version(MODEL, scoring["v1"])
+    threshold = float(version.tags["model.decision_threshold"])  # chosen at training, per version
+    assert 0 < threshold < 1
+    assert (rows["predicted_late"] == (rows["late_probability"] >= threshold)).all()
     assert set(rows["model_data_version"]) == {ws.locked_snapshot_md5()}
     assert rows["scoring_run_id"].str.startswith("manual__").all()
     assert not list(_predictions(ws).parent.glob(".tmp-*")), "no temporary file may stay visible"

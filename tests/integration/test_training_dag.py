@@ -12,6 +12,7 @@ import pytest
 import mlflow
 from mlflow import MlflowClient
 from pipelines.data.versioning import git_revision
+from pipelines.registry import ModelVersionRef
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import REGISTERED_MODEL, Workspace, airflow_dags_test
 
@@ -112,6 +113,27 @@ def test_the_family_and_its_settings_are_chosen_on_time_aware_folds_as_nested_ru
     assert version.tags["model.family"] == result["family"]
     assert json.loads(version.tags["model.hyperparameters"]) == result["hyperparameters"]
     assert version.tags["model.search"].startswith(f"{result['family']} wins on")
+
+
+def test_the_model_is_calibrated_on_days_after_its_fit_and_decides_at_its_cost_threshold(
+    training_run,
+):
+    """`train.calibration`: the newest training days calibrate (the fit and the search's folds
+    end before them, the holdout starts after); the threshold chosen there is on the version,
+    and calibration error before and after is on the run."""
+    client, run, version = training_run["client"], training_run["run"], training_run["version"]
+    metrics, tags = run.data.metrics, run.data.tags
+    first, last = tags["model.calibration"].split(" on ")[1].split(" ")[0].split("..")
+    assert first <= last == tags["split.train_end"] < tags["split.holdout_start"]
+    result = json.loads(Path(client.download_artifacts(run.info.run_id, "search.json")).read_text())
+    assert all(fold["validate_days"][1] < first for fold in result["folds"])
+    assert 0 < metrics["calibration_rows"] < metrics["train_rows"]
+    assert metrics["fit_rows"] + metrics["calibration_rows"] == metrics["train_rows"]
+    assert 0 <= metrics["holdout_ece"] < 0.2 and 0 <= metrics["holdout_ece_uncalibrated"] < 0.5
+    threshold = float(version.tags["model.decision_threshold"])
+    assert threshold == pytest.approx(metrics["decision_threshold"], rel=1e-5)
+    assert ModelVersionRef.of(version, None).decision_threshold == threshold
+    assert "Decides late at" in version.description
 
 
 def test_plots_and_model_artifacts_are_stored(training_run):

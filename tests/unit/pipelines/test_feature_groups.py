@@ -76,11 +76,29 @@ def test_a_useful_group_helps_and_a_useless_one_is_unjustified_unless_a_reason_i
     useless = contribution.set_index("group").loc["useless"]
     assert useless["roc_auc_drop"] == 0.0  # the model never reads it
     cost = {"useful": 0.5, "useless": 2.0}
-    report = feature_groups.group_report(contribution, cost, {"useful": "", "useless": ""})
+    report = feature_groups.group_report(contribution, cost, {"useful": "", "useless": ""}, 5.0)
     assert feature_groups.unjustified_groups(report) == ["useless"]
     assert report.set_index("group").loc["useless", "build_seconds_per_million_rows"] == 2.0
-    kept = feature_groups.group_report(contribution, cost, {"useless": "needed by on-call pages"})
+    kept = feature_groups.group_report(
+        contribution, cost, {"useless": "needed by on-call pages"}, 5.0
+    )
     assert feature_groups.unjustified_groups(kept) == []
+
+
+def test_a_group_that_helps_but_costs_more_than_its_budget_must_say_why_it_stays():
+    inputs, y = _data()
+    contribution = feature_groups.grouped_permutation_drop(
+        _predict, inputs, y, {"useful": ("signal", "partner")}, repeats=4, sample_rows=5000, seed=1
+    )
+    dear = feature_groups.group_report(contribution, {"useful": 9.0}, {}, 5.0)
+    assert feature_groups.over_budget_groups(dear) == ["useful"]
+    assert feature_groups.unjustified_groups(dear) == ["useful"]
+    explained = feature_groups.group_report(
+        contribution, {"useful": 9.0}, {"useful": "the best signal we have"}, 5.0
+    )
+    assert feature_groups.unjustified_groups(explained) == []
+    unmeasured = feature_groups.group_report(contribution, {}, {}, 5.0)
+    assert feature_groups.over_budget_groups(unmeasured) == []
 
 
 def test_a_group_is_shuffled_together_so_its_joint_signal_counts():

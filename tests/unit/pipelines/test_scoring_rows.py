@@ -15,6 +15,7 @@ from pipelines.scoring.rows import (
     DICTIONARY_COLUMNS,
     PREDICTION_COLUMNS,
     content_digest,
+    decision_threshold,
     prediction_rows,
 )
 from pipelines.scoring.shadow import AgreementSums
@@ -65,9 +66,9 @@ def test_agreement_sums_over_batches_equal_the_whole_day():
     champion = np.array([0.1, 0.4, 0.8, 0.3])
     challenger = np.array([0.2, 0.3, 0.9, 0.5])
     whole, first, second = AgreementSums(), AgreementSums(), AgreementSums()
-    whole.add(champion, challenger, 0.35)
-    first.add(champion[:2], challenger[:2], 0.35)
-    second.add(champion[2:], challenger[2:], 0.35)
+    whole.add(champion, challenger, 0.35, 0.35)
+    first.add(champion[:2], challenger[:2], 0.35, 0.35)
+    second.add(champion[2:], challenger[2:], 0.35, 0.35)
     summary = first.plus(second).summary()
     assert summary == pytest.approx(whole.summary())
     assert summary["decision_agreement"] == 0.5  # 0.4 vs 0.3 and 0.3 vs 0.5 cross 0.35
@@ -75,6 +76,19 @@ def test_agreement_sums_over_batches_equal_the_whole_day():
     assert summary["probability_correlation"] == pytest.approx(
         np.corrcoef(champion, challenger)[0, 1]
     )
+
+
+def test_each_model_decides_at_its_own_threshold_in_the_agreement():
+    sums = AgreementSums()
+    sums.add(np.array([0.30, 0.50]), np.array([0.30, 0.50]), 0.25, 0.40)
+    assert sums.summary()["decision_agreement"] == 0.5  # 0.30 is late for one, not the other
+
+
+def test_a_version_decides_at_its_own_threshold_else_at_the_cost_optimal_one():
+    own = ModelVersionRef("flight-delay", "champion", "8", "run-8", "md5-8", 0.41)
+    assert decision_threshold(own, missed_delay_cost=2.0) == 0.41
+    assert decision_threshold(PINNED, missed_delay_cost=2.0) == pytest.approx(1 / 3)
+    assert decision_threshold(PINNED, missed_delay_cost=4.0) == pytest.approx(0.2)
 
 
 def _published(probability: list[float], run_id: str, version: str = "7") -> pd.DataFrame:
