@@ -17,19 +17,6 @@ from features.params import FeatureParams
 
 KEY_COLUMNS = ("flight_id", "flight_date")
 CATEGORICAL_FEATURES = ("carrier", "origin", "dest")
-BASE_NUMERIC_FEATURES = (
-    "distance",
-    "dep_hour",
-    "dep_minute_of_day",
-    "day_of_week",
-    "season_sin",
-    "season_cos",
-    "days_to_holiday",
-    "scheduled_block_minutes",
-    "origin_hour_flights",
-    "origin_day_flights",
-    "carrier_day_flights",
-)
 #: Columns that exist only after a flight happened; none may ever be a feature.
 FORBIDDEN_COLUMNS = ("dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "label")
 _UNKNOWN = "unknown"
@@ -43,7 +30,14 @@ def weather_features(params: FeatureParams) -> tuple[str, ...]:
 
 
 def numeric_features(params: FeatureParams) -> tuple[str, ...]:
-    return (*BASE_NUMERIC_FEATURES, *weather_features(params))
+    """Every group's inputs but the categorical ones, in build order: a feature is declared
+    once, by its group in `FEATURE_GROUPS`."""
+    return tuple(
+        column
+        for group in FEATURE_GROUPS
+        for column in group.inputs(params)
+        if column not in CATEGORICAL_FEATURES
+    )
 
 
 def feature_columns(params: FeatureParams) -> tuple[str, ...]:

@@ -170,7 +170,7 @@ def evaluate_challenger(
     baselines["logistic_regression"] = train.predict_late_probability(
         logistic, holdout, params.features
     )
-    slice_columns = holdout.loc[:, [rule.column for rule in params.promotion.slices]]
+    slice_columns = promotion.judged_slice_columns(holdout, params.promotion)
     decision = promotion.decide(y, challenger, champion, baselines, slice_columns, params.promotion)
     scored = {"challenger": challenger.probability, **baselines}
     if champion:

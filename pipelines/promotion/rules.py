@@ -25,7 +25,7 @@ from pipelines.config import (
     HIGHER_IS_BETTER,  # noqa: E402
     PromotionPolicy,
 )
-from pipelines.training.evaluate import classification_metrics
+from pipelines.training.evaluate import classification_metrics, with_slice_columns
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,12 @@ def _improvement_check(y, challenger, champion, policy) -> Check:
         + f" min_improvement {policy.min_improvement:+.4f}",
         {"interval": asdict(interval), "improvement_low": improvement_low},
     )
+
+
+def judged_slice_columns(holdout: pd.DataFrame, policy: PromotionPolicy) -> pd.DataFrame:
+    """The columns the policy's slice rules judge, the derived ones (`dest_region`,
+    `dep_hour_band`) included."""
+    return with_slice_columns(holdout).loc[:, [rule.column for rule in policy.slices]]
 
 
 def _slice_checks(y, challenger, champion, slice_columns: pd.DataFrame, policy) -> list[Check]:

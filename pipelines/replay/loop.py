@@ -202,9 +202,13 @@ def decide_candidate(
         "logistic_regression": candidate.curves["logistic_regression_baseline"][keep],
         "base_rate": candidate.curves["base_rate"][keep],
     }
-    columns = [rule.column for rule in params.promotion.slices]
     return rules.decide(
-        y, challenger, champion_scores, baselines, judged.loc[:, columns], params.promotion
+        y,
+        challenger,
+        champion_scores,
+        baselines,
+        rules.judged_slice_columns(judged, params.promotion),
+        params.promotion,
     )
 
 

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.build import FEATURE_GROUPS, feature_columns
+from features import build
+from features.build import feature_columns
 from features.params import FeatureParams
 from pipelines.storage import exists, read_text
 
@@ -72,7 +73,7 @@ def grouped_permutation_drop(
 
 def group_columns(params: FeatureParams) -> dict[str, tuple[str, ...]]:
     """Every group's model inputs (together exactly the model's inputs)."""
-    return {group.name: group.inputs(params) for group in FEATURE_GROUPS}
+    return {group.name: group.inputs(params) for group in build.FEATURE_GROUPS}
 
 
 def ungrouped_features(params: FeatureParams) -> list[str]:
@@ -127,4 +128,4 @@ def read_build_seconds(features_uri: str) -> dict[str, float]:
 
 
 def keep_reasons() -> dict[str, str]:
-    return {group.name: group.keep_reason for group in FEATURE_GROUPS}
+    return {group.name: group.keep_reason for group in build.FEATURE_GROUPS}

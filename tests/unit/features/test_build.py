@@ -87,3 +87,32 @@ def test_a_day_scored_alone_equals_the_same_day_in_training():
     alone = build_features(batches[1], weather, PARAMS)
     expected = together.loc[together["flight_date"] == "2013-03-10"].reset_index(drop=True)
     pd.testing.assert_frame_equal(alone, expected)
+
+
+def test_a_new_feature_group_is_built_gated_modelled_and_reported(monkeypatch):
+    """Adding a feature is one builder and one `FeatureGroup` entry: the table, the model's
+    inputs, the feature-table contract, the drift columns and the group report follow."""
+    import numpy as np
+
+    from features import build
+    from pipelines.gate import contracts
+    from pipelines.training import feature_groups, train
+
+    def weekend(inputs: build.BuildInputs, columns: build.Columns) -> build.Columns:
+        return {"is_weekend": (columns["day_of_week"] >= 5).astype("float64")}
+
+    added = build.FeatureGroup("weekend", weekend, lambda params: ("is_weekend",))
+    monkeypatch.setattr(build, "FEATURE_GROUPS", (*build.FEATURE_GROUPS, added))
+
+    flights = factories.scheduled_flights(rows=40)
+    table = build_features(flights, factories.weather(), PARAMS)
+    assert table["is_weekend"].dtype == "float64" and (table["is_weekend"] == 0).all()  # Thursday
+    assert feature_columns(PARAMS)[-1] == "is_weekend"
+    assert "is_weekend" in model_inputs(table, PARAMS).columns
+    contract = contracts.feature_table(PARAMS)
+    assert any("is_weekend" in str(e) for e in contract.expectations)
+    assert feature_groups.group_columns(PARAMS)["weekend"] == ("is_weekend",)
+    labelled = table.assign(label=np.arange(len(table)) % 2)
+    model = train.build_model("logistic_regression", {"max_iter": 200}, PARAMS, 0)
+    model.fit(model_inputs(labelled, PARAMS), labelled["label"])
+    assert "is_weekend" in model.feature_names_in_

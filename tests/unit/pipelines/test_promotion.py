@@ -13,6 +13,7 @@ from pipelines.promotion.rules import (
     ModelScores,
     decide,
     delong_auc_difference,
+    judged_slice_columns,
     paired_bootstrap_difference,
 )
 from tests.factories import repository_params
@@ -92,6 +93,29 @@ def test_overall_win_with_one_slice_regressing_is_rejected():
     slice_check = next(c for c in decision.checks if c.name == "slices:origin")
     assert decision.checks[0].passed, "it does win overall"
     assert not slice_check.passed and set(slice_check.numbers["regressions"]) == {"JFK"}
+    assert not decision.promote
+
+
+def test_a_challenger_worse_only_on_the_island_airports_is_not_promoted():
+    """Inclusion: params.yaml judges the island airports missing from `airports` (each too
+    small alone) together as one slice, so a model may not trade them away."""
+    policy = dataclasses.replace(POLICY, slices=repository_params().promotion.slices)
+    assert "dest_region" in {rule.column for rule in policy.slices}
+    rng, signal, y, by_origin = _world(seed=7)
+    position = np.arange(ROWS) % 6
+    frame = by_origin.assign(
+        dest=np.where(position == 0, "SJU", np.where(position == 1, "BQN", "ORD")),
+        carrier=np.where(position % 2 == 0, "B6", "UA"),
+        dep_hour=8,
+    )
+    slices = judged_slice_columns(frame, policy)
+    islands = frame["dest"].isin(["SJU", "BQN"]).to_numpy()
+    champion = _probability(signal + rng.normal(scale=1.5, size=ROWS))
+    challenger = _probability(signal + rng.normal(size=ROWS) * np.where(islands, 3.0, 0.1))
+    decision = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, policy)
+    check = next(c for c in decision.checks if c.name == "slices:dest_region")
+    assert decision.checks[0].passed, "it does win overall"
+    assert not check.passed and set(check.numbers["regressions"]) == {"islands"}
     assert not decision.promote
 
 

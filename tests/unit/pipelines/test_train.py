@@ -116,7 +116,7 @@ def test_every_slice_value_is_reported_and_small_ones_are_flagged_without_an_auc
     holdout = pd.DataFrame(
         {
             "carrier": ["UA", "B6"] * (rows // 2),
-            "dest": ["ORD"] * (rows - 40) + ["SJU"] * 30 + ["BQN"] * 10,  # island airports
+            "dest": ["ORD"] * (rows - 130) + ["SJU"] * 90 + ["BQN"] * 40,  # island airports
             "origin": ["EWR", "JFK", "LGA"] * (rows // 3),
             "dep_hour": [6, 12, 15, 19, 23, 2] * (rows // 6),
         }
@@ -129,6 +129,11 @@ def test_every_slice_value_is_reported_and_small_ones_are_flagged_without_an_auc
         table.loc[("dest", "SJU"), "roc_auc"]
     )
     assert table.loc[("dest", "ORD"), "roc_auc"] > 0.6
+    # each island airport is small alone; together they are judged like any sized slice
+    assert table.loc[("dest_region", "islands"), "rows"] == 130
+    assert not bool(table.loc[("dest_region", "islands"), "small"])
+    assert table.loc[("dest_region", "islands"), "roc_auc"] > 0.6
+    assert table.loc[("dest_region", "mainland"), "rows"] == rows - 130
     assert set(table.loc["dep_hour_band"].index) == {"05-09", "10-13", "14-17", "18-21", "22-04"}
     assert table.loc[("dep_hour_band", "22-04"), "rows"] == rows // 3
     assert "ROC AUC" in weakest_slices(table.reset_index())
