@@ -82,6 +82,10 @@ BAD_SCHEDULED_BATCHES: dict[str, tuple[Corruption, list[str]]] = {
         lambda f: f.rename(columns={"dest": "destination"}),
         ["'unexpected': ['destination']", "on 'dest': observed the column is missing"],
     ),
+    "a field nobody agreed to (privacy: a personal field cannot slip in)": (
+        lambda f: f.assign(passenger_name="A. Traveller"),
+        ["expect_table_columns_to_match_set", "'unexpected': ['passenger_name']"],
+    ),
     "numeric column as strings": (
         lambda f: f.assign(distance=f["distance"].astype(str)),
         ["expect_column_values_to_be_in_type_list on 'distance'"],
