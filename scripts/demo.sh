@@ -43,5 +43,6 @@ Done in {sys.argv[2]} s.
     model             ROC AUC {m['holdout_roc_auc']:.4f}  PR AUC {m['holdout_pr_auc']:.4f}  log loss {m['holdout_log_loss']:.4f}  Brier {m['holdout_brier']:.4f}
     logistic baseline ROC AUC {m['baseline_logreg_roc_auc']:.4f}  PR AUC {m['baseline_logreg_pr_auc']:.4f}  log loss {m['baseline_logreg_log_loss']:.4f}  Brier {m['baseline_logreg_brier']:.4f}
     base rate         ROC AUC {m['baseline_base_rate_roc_auc']:.4f}  PR AUC {m['baseline_base_rate_pr_auc']:.4f}  log loss {m['baseline_base_rate_log_loss']:.4f}  Brier {m['baseline_base_rate_brier']:.4f}
+  Calibration error {m['holdout_ece_uncalibrated']:.4f} before, {m['holdout_ece']:.4f} after; decides late at {m['decision_threshold']:.3f} ({lineage.get('model.calibration', '')})
 The MLflow UI stays up at the address above; `make up` adds Airflow's UI, `make down` stops all.""")
 PY
