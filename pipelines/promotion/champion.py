@@ -26,6 +26,7 @@ from pipelines.registry import CHALLENGER, CHAMPION
 from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
+from pipelines.training.steps import fit_simpler_model
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
 #: Fewer labelled holdout rows unseen by both models than this: no comparison, no promotion.
@@ -164,9 +165,9 @@ def evaluate_challenger(
             champion_model.predict_proba(champion_inputs)[:, 1],
             seconds_per_million_rows(champion_model, champion_inputs),
         )
-    # The simpler models, on every decision, fit on the challenger's training days.
+    # The simpler models, on every decision, made as the challenger was (its training days).
     baselines["base_rate"] = evaluate.base_rate_probability(split.train["label"].to_numpy(), len(y))
-    logistic = train.fit_logistic_baseline(split.train, params.train, params.features)
+    logistic = fit_simpler_model(split.train, params)
     baselines["logistic_regression"] = train.predict_late_probability(
         logistic, holdout, params.features
     )
