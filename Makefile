@@ -38,7 +38,7 @@ lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and feat
 bench: install ## Benchmarks; results in benchmarks/results/
 	@$(ENV) python -m benchmarks
 
-simulate: install ## Replay 2013 day by day: frozen vs monthly vs guarded retraining (about 20 min); reports/simulation/
+simulate: install ## Replay 2013 day by day: frozen vs monthly vs guarded retraining (about 15 min); reports/simulation/
 	@$(ENV) mlops simulate --benchmark-out benchmarks/results/simulation.json
 
 replay-airflow: install ## A month of the guarded loop through a real Airflow scheduler vs the replay (about an hour)
