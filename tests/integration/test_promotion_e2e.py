@@ -19,10 +19,11 @@ pytestmark = pytest.mark.integration
 
 MODEL = "flight-delay-promotion-e2e"
 # Chosen on the Jan-Feb window (fitted on 1 Jan-3 Feb, calibrated on 4-14 Feb, holdout 15-28
-# Feb, ~12.5k flights): ROC AUC ~0.60, ~0.55, ~0.62 (FIRST also beats both baselines' log loss).
+# Feb, ~12.5k flights): ROC AUC ~0.60, ~0.55, ~0.62; FIRST beats both baselines' log loss, and
+# BETTER is no worse than FIRST on any origin or carrier (deeper models lose 9E by 0.04-0.09).
 FIRST = {"max_iter": 2, "learning_rate": 0.1, "max_leaf_nodes": 3, "min_samples_leaf": 1000}
 WORSE = {"max_iter": 1, "learning_rate": 0.05, "max_leaf_nodes": 2, "min_samples_leaf": 1000}
-BETTER = {"max_iter": 10, "learning_rate": 0.05, "max_leaf_nodes": 7, "min_samples_leaf": 1000}
+BETTER = {"max_iter": 5, "learning_rate": 0.1, "max_leaf_nodes": 3, "min_samples_leaf": 1000}
 
 
 def _own_model_name(checkout: Path) -> None:
