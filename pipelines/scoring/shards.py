@@ -151,11 +151,12 @@ def score_batches(
 ) -> tuple[int, AgreementSums | None]:
     """Features (training code) → `predict_proba` → rows, one record batch at a time, into
     one parquet file per model, each published when the last batch is written."""
-    cost = params.train.calibration.missed_delay_cost
     code = context.feature_code_version
     models = [(champion, champion_uri)]
     if challenger is not None and shadow_uri:
         models.append((challenger, shadow_uri))
+    cost = params.train.calibration.missed_delay_cost
+    thresholds = [decision_threshold(model.pinned, cost) for model, _ in models]
     agreement = AgreementSums() if len(models) == 2 else None
     with ExitStack() as outputs:  # both files are published only if every batch succeeded
         sinks = [
@@ -168,21 +169,15 @@ def score_batches(
             )
             inputs = model_inputs(features, params.features)
             probabilities = []
-            for model, sink in sinks:
+            for (model, sink), threshold in zip(sinks, thresholds, strict=True):
                 probability = model.model.predict_proba(inputs)[:, 1]
-                threshold = decision_threshold(model.pinned, cost)
                 rows = prediction_rows(
                     features, probability, model.pinned, threshold, code, scoring_run_id
                 )
                 sink.write_table(rows)
                 probabilities.append(probability)
             if agreement is not None:
-                agreement.add(
-                    probabilities[0],
-                    probabilities[1],
-                    decision_threshold(models[0][0].pinned, cost),
-                    decision_threshold(models[1][0].pinned, cost),
-                )
+                agreement.add(*probabilities, *thresholds)
     return sinks[0][1].rows, agreement
 
 

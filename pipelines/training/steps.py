@@ -47,9 +47,9 @@ class FittedOnSplit:
 def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
     """The model chosen on time-aware folds of the training days (`train.search`; the
     configured one when search is off), fitted on all but the newest training days, calibrated
-    and given its decision threshold on those (`calibration.py`); both baselines fitted on all
-    the training days; every one scored on the split's holdout (what `train_and_log` logs and
-    `mlops holdout` prints)."""
+    and given its decision threshold on those (`calibration.py`); logistic regression made the
+    same way (`fit_simpler_model`) and the base rate of the training days; every one scored on
+    the split's holdout (what `train_and_log` logs and `mlops holdout` prints)."""
     y_holdout = split.holdout["label"].astype(int).to_numpy()
     settings = params.train.calibration
     days = calibration.calibration_split(split.train, settings.days, settings.max_share)
