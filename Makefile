@@ -29,7 +29,7 @@ up: install ## Start the Airflow and MLflow UIs on 127.0.0.1 and print the URLs 
 down: ## Stop everything `make up` / `make demo` started
 	@scripts/down.sh
 
-repro: install ## dvc repro (snapshot -> features -> train); needs the MLflow server (make up)
+repro: install ## dvc repro (snapshot -> features -> train -> reference); needs the MLflow server (make up)
 	@$(ENV) dvc repro
 
 lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and features/

@@ -23,9 +23,10 @@ the run) and, if every check passes, moves the `champion` alias with compare-and
 * **Data**: pulled from the DVC remote by its md5 in every task, never files left on a worker.
   Its md5 and git revision are tagged on the run and the version
   (`mlops data pull-snapshot --md5 …` brings a moving window's snapshot back).
-* **Monitoring reference**: `train_model` also stores, with the run, the sample, drift
-  thresholds (calibrated on the training days) and calibration data the `monitoring` DAG
-  compares every night against (`monitoring_reference/`).
+* **Monitoring reference**: `build_reference` stores, with the run and before it is
+  registered, the sample, drift thresholds (calibrated on the training days) and calibration
+  data the `monitoring` DAG compares every night against (`monitoring_reference/`), built from
+  the logged model (the one the registry will serve).
 * **Hand-offs**: tasks pass the data version, a feature-table URI and MLflow ids, never frames.
 * **Re-runs**: each task is idempotent; a re-run trains again on the same data version and
   registers a new version with identical metrics (seeded).
@@ -168,6 +169,17 @@ def training() -> None:
         return result.run_id
 
     @task
+    def build_reference(mlflow_run_id: str, features_uri: str) -> str:
+        """The run's monitoring reference (drift thresholds, sample, the estimate's calibration),
+        built from the logged model and stored with the run, before the version exists."""
+        from pipelines.config import load_params
+        from pipelines.monitoring.rebuild import reference_from_features
+
+        reference = reference_from_features(load_params(), mlflow_run_id, features_uri)
+        print(f"reference of {mlflow_run_id}: false alarms {reference.false_alarms}")
+        return mlflow_run_id
+
+    @task
     def register_model(mlflow_run_id: str) -> dict:
         """Register the run's model as a new version with lineage tags and a model card."""
         from dataclasses import asdict
@@ -203,7 +215,8 @@ def training() -> None:
     data_version = pull_data(trigger)
     validation = validate_snapshot(data_version)
     features_uri = build_features(data_version, validation)
-    registered = register_model(train_model(features_uri, data_version, validation, trigger))
+    trained = train_model(features_uri, data_version, validation, trigger)
+    registered = register_model(build_reference(trained, features_uri))
     promote_champion(decide_promotion(registered, features_uri, trigger))
 
 

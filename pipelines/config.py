@@ -217,6 +217,7 @@ class VerdictPolicy:
     performance_tolerance: float
     estimate_tolerance: float
     labels_late_days: int
+    feature_missing_reference_share: float
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def data_window(
 
     Prints its data version: the md5 is what a model trained on it carries (`data.dvc_md5`)."""
     from pipelines.data.windows import publish_window_snapshot
-    from pipelines.retraining.window import moving_window
+    from pipelines.training_window import moving_window
 
     params = load(params_path)
     window = moving_window(parse_date(as_of), params.retraining)

@@ -9,7 +9,7 @@ from pathlib import Path
 from pipelines.config import Params
 from pipelines.data import snapshot
 from pipelines.data.versioning import DataVersion, DataVersionError, pull_snapshot
-from pipelines.retraining.window import TrainingWindow
+from pipelines.training_window import TrainingWindow
 
 
 def build_snapshot(params: Params, out_dir: Path | None = None) -> snapshot.SnapshotManifest:

@@ -28,8 +28,8 @@ from pipelines.data import landing
 from pipelines.data.landing import FLIGHT_KEY, REFERENCE_TABLES
 from pipelines.data.snapshot import MissingLandedData, write_snapshot
 from pipelines.data.versioning import DataVersion, DataVersionError, git_revision
-from pipelines.retraining.window import TrainingWindow
 from pipelines.storage import exists, read_parquet
+from pipelines.training_window import TrainingWindow
 
 LABELLED_DATASETS = ("flights", "outcomes")
 #: DVC's directory hash: the md5 of its listing, with the `.dir` suffix DVC gives it.

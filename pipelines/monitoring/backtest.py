@@ -1,9 +1,10 @@
 """How far to trust the monitoring, measured on 2013 (`mlops monitoring-backtest`).
 
-A model is trained on the first months (the training code, unchanged), its reference built
-as at registration, then every later day is monitored as the nightly job would: drift scores
-from the same Evidently stattests as its report (`drift.drift_scores`), the CBPE estimate,
-the delayed labels of the days before, the verdict. Reported:
+A model is fitted on the first months by the training step (`training.fit_candidate`: search,
+calibration, threshold, as the training DAG), its reference built as at registration, then every
+later day is judged by the nightly job's step (`judge.judge_night`, through `frames`): drift
+scores from the same Evidently stattests as its report, the CBPE estimate, the delayed labels of
+the days before, the verdict. Reported:
 
 * how often a normal day alarms (`watch`/`act` from drift), in the first weeks after the
   window and over the rest of the year;
@@ -23,15 +24,12 @@ import pandas as pd
 
 from features.build import attach_labels, build_features, model_inputs
 from pipelines.config import Params
-from pipelines.monitoring import drift, estimate, performance
-from pipelines.monitoring.frames import night_from_frames
-from pipelines.monitoring.reference import (
-    MonitoringReference,
-    build_reference,
-    scheduled_split,
-)
-from pipelines.monitoring.verdict import Signals, decide_verdict
-from pipelines.training import evaluate, train
+from pipelines.monitoring import drift, performance
+from pipelines.monitoring.frames import judge_frames
+from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
+from pipelines.monitoring.verdict import drift_level
+from pipelines.training.candidate import fit_candidate
+from pipelines.training_window import TrainingWindow
 
 
 @dataclass(frozen=True)
@@ -77,70 +75,31 @@ def injected_days(
     }
 
 
-def _drift_level(
-    scores: dict[str, float | None],
-    rows: int,
-    day: str,
-    reference: MonitoringReference,
-    params: Params,
-) -> str:
-    drifted = drift.drifted(scores, reference.thresholds)
-    signals = Signals(
-        drifted=tuple(drifted),
-        important=reference.important(params.monitoring.verdict.important_features),
-        rows=rows,
-        min_rows=params.monitoring.min_rows,
-        holdout_roc_auc=0.0,
-        estimated_roc_auc=None,
-        observed=None,
-    )
-    return decide_verdict(signals, params.monitoring.verdict).level
-
-
 def run_backtest(
     params: Params, tables: dict[str, pd.DataFrame], window: BacktestWindow
 ) -> dict[str, Any]:
     """Train, build the reference, monitor every later day (see the module docstring)."""
     features = build_features(tables["flights"], tables["weather"], params.features)
     labelled = attach_labels(features, tables["outcomes"], params.features)
-    in_window = labelled[
-        (labelled["flight_date"] >= window.train_start.isoformat())
-        & (labelled["flight_date"] <= window.window_end.isoformat())
-    ]
-    split = train.temporal_split(in_window, window.holdout_start)
-    model = train.fit_model(split.train, params.train, params.features)
-    y_holdout = split.holdout["label"].astype(int).to_numpy()
-    holdout_p = train.predict_late_probability(model, split.holdout, params.features)
-    holdout = {
-        f"holdout_{k}": v for k, v in evaluate.classification_metrics(y_holdout, holdout_p).items()
-    }
-    importance = evaluate.permutation_importances(
-        model,
-        model_inputs(split.holdout, params.features),
-        y_holdout,
-        params.train.importance_sample_rows,
-        params.train.importance_repeats,
-        params.train.seed,
-    ).to_dict()
-    reference = build_reference(
-        *scheduled_split(in_window, window.holdout_start), model, importance, holdout, params
-    )
-    calibrator = reference.calibrator
-    settings = params.monitoring
+    trained_on = TrainingWindow(window.train_start, window.holdout_start, window.window_end)
+    candidate = fit_candidate(labelled, trained_on, params)
+    reference = reference_of_candidate(candidate, labelled, params)
+    model, settings = candidate.model, params.monitoring
     flights_by_day = dict(tuple(tables["flights"].groupby("flight_date")))
     later = labelled[
         (labelled["flight_date"] > window.window_end.isoformat())
         & (labelled["flight_date"] <= window.monitor_end.isoformat())
     ].copy()
     later[drift.SCORE_COLUMN] = model.predict_proba(model_inputs(later, params.features))[:, 1]
+    later["version"] = "1"
     days: list[dict[str, Any]] = []
     scored: dict[str, pd.DataFrame] = {}
+    labelled_on: dict[str, date] = {}  # outcomes of D land on D+1
     for index, (day, frame) in enumerate(later.groupby("flight_date", sort=True)):
-        scored[day] = frame
         d = date.fromisoformat(day)
-        night = night_from_frames(d, scored, reference, params)
-        scores = night.scores
-        level = _drift_level(scores, len(frame), day, reference, params)
+        scored[day] = frame
+        labelled_on[day] = d + timedelta(days=1)
+        night = judge_frames(d, scored, labelled_on, reference, settings)
         pooled = pd.concat(
             [
                 scored[k]
@@ -153,21 +112,17 @@ def run_backtest(
         actual_window = performance.auc_interval(
             truth["label"].to_numpy(), truth[drift.SCORE_COLUMN].to_numpy(), settings.confidence
         )[0]
-        estimated_window = night.estimated_window
-        full = night.verdict
         row: dict[str, Any] = {
             "date": day,
             "days_after_window": (d - window.window_end).days,
             "rows": len(frame),
-            "drift_level": level,
-            "verdict": full.level,
-            "triggers": ",".join(full.triggers),
+            "drift_level": drift_level(night.signals, settings.verdict),
+            "verdict": night.verdict.level,
+            "triggers": ",".join(night.verdict.triggers),
             "drifted": ",".join(night.drifted),
-            "estimated_window_roc_auc": estimated_window["roc_auc"],
+            "estimated_window_roc_auc": night.estimated_window["roc_auc"],
             "actual_window_roc_auc": actual_window,
-            "estimated_delay_rate": estimate.estimated_metrics(
-                frame[drift.SCORE_COLUMN].to_numpy(), calibrator
-            )["delay_rate"],
+            "estimated_delay_rate": night.estimated_day["delay_rate"],
             "actual_delay_rate": float(frame["label"].mean()),
         }
         if index % window.inject_every == 0:
@@ -178,13 +133,9 @@ def run_backtest(
                 faulty[drift.SCORE_COLUMN] = model.predict_proba(
                     model_inputs(faulty, params.features)
                 )[:, 1]
-                row[f"inject:{fault}"] = _drift_level(
-                    drift.drift_scores(reference.sample, faulty, reference.columns),
-                    len(faulty),
-                    day,
-                    reference,
-                    params,
-                )
+                faulty["version"] = "1"
+                judged = judge_frames(d, {**scored, day: faulty}, labelled_on, reference, settings)
+                row[f"inject:{fault}"] = drift_level(judged.signals, settings.verdict)
         days.append(row)
     return summarise(pd.DataFrame(days), reference, window)
 

@@ -28,17 +28,39 @@ def monitor(
 
 @commands.command("monitoring-reference")
 def monitoring_reference(
-    model_version: Annotated[str, typer.Option(help="The registered version without a reference.")],
+    run_file: Annotated[
+        str | None, typer.Option(help="A run.json `mlops train` wrote: that run's reference.")
+    ] = None,
+    features: Annotated[
+        str | None, typer.Option(help="With --run-file: the feature table the run trained on.")
+    ] = None,
+    model_version: Annotated[
+        str | None,
+        typer.Option(help="Or a registered version without a reference (its window re-landed)."),
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="Also write its summary JSON here.")] = None,
     params_path: ParamsOption = None,
 ) -> None:
-    """Build and store the monitoring reference of a version trained before monitoring existed
-    (from its run's training window, landed again)."""
-    from pipelines.monitoring.rebuild import rebuild_reference
+    """Build and store a model run's monitoring reference: the step after `mlops train` (the
+    `reference` stage of dvc.yaml), or for a version trained before monitoring existed."""
+    from pathlib import Path
 
-    reference = rebuild_reference(load(params_path), model_version)
-    typer.echo(
-        json.dumps({"window": reference.window, "false_alarms": reference.false_alarms}, indent=2)
-    )
+    from pipelines.monitoring import rebuild
+
+    params = load(params_path)
+    if run_file and features:
+        run_id = json.loads(Path(run_file).read_text())["run_id"]
+        reference = rebuild.reference_from_features(params, run_id, features)
+    elif model_version and not (run_file or features):
+        reference = rebuild.rebuild_reference(params, model_version)
+    else:
+        raise typer.BadParameter("give --run-file with --features, or --model-version alone")
+    summary = {"window": reference.window, "false_alarms": reference.false_alarms}
+    text = json.dumps(summary, indent=2, sort_keys=True)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    typer.echo(text)
 
 
 @commands.command("monitoring-backtest")

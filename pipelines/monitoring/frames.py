@@ -1,86 +1,77 @@
-"""A night's signals from in-memory frames: what `monitor_day` computes from the published
-partitions, for the backtest and the year replay (no server, no files).
+"""Night D's inputs from frames in memory, for the year replay and the backtest (no server, no
+files); `judge.judge_night` judges them exactly as it judges the nightly job's.
 
-`scored` maps an ISO day to its scored flights (model inputs, `late_probability`, `label`). At
-night D the labels of the days before D are known (outcomes of D-1 land on D); D's own labels
-are never read here."""
+`scored` maps an ISO day to its scored flights (model inputs, `late_probability`, `label`, and
+`version`, the model version that scored it). `labelled_on` maps an ISO day to the day its
+outcomes landed: at night D the labels of the days whose outcomes landed by D are known (those
+of D-1 land on D); D's own labels, or a day's whose outcomes have not landed, are never read."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
 
-from pipelines.config import Params
-from pipelines.monitoring import drift, estimate, performance
+from pipelines.config import MonitoringParams
+from pipelines.monitoring import drift
+from pipelines.monitoring.judge import (
+    Labelled,
+    NightInputs,
+    NightJudgement,
+    WindowDay,
+    judge_night,
+)
 from pipelines.monitoring.reference import MonitoringReference
-from pipelines.monitoring.verdict import ObservedWindow, Signals, Verdict, decide_verdict
 
 
-@dataclass(frozen=True)
-class NightFromFrames:
-    scores: dict[str, float | None]
-    drifted: tuple[str, ...]
-    signals: Signals
-    verdict: Verdict
-    estimated_window: dict[str, float]
-
-    @property
-    def drift_share(self) -> float:
-        judged = [score for score in self.scores.values() if score is not None]
-        return len(self.drifted) / len(judged) if judged else 0.0
-
-
-def _days_back(day: date, offsets: range) -> list[str]:
-    return [(day - timedelta(days=offset)).isoformat() for offset in offsets]
-
-
-def observed_before(
-    day: date, scored: Mapping[str, pd.DataFrame], rolling_days: int, confidence: float
-) -> ObservedWindow | None:
-    """Delayed-label ROC AUC of the `rolling_days` days before D (their labels have landed)."""
-    before = [
-        scored[key].dropna(subset=["label"])
-        for key in _days_back(day, range(1, rolling_days + 1))
-        if key in scored
-    ]
-    before = [frame for frame in before if len(frame)]
-    if not before:
-        return None
-    prior = pd.concat(before, ignore_index=True)
-    if prior["label"].nunique() < 2:
-        return None
-    auc, low, high = performance.auc_interval(
-        prior["label"].to_numpy(), prior[drift.SCORE_COLUMN].to_numpy(), confidence
+def window_day(
+    key: str, frame: pd.DataFrame, labelled_on: Mapping[str, date], night: date
+) -> WindowDay:
+    day = date.fromisoformat(key)
+    landed = labelled_on.get(key)
+    known = day < night and landed is not None and landed <= night
+    labelled = None
+    if known:
+        rows = frame.dropna(subset=["label"])
+        labelled = Labelled(
+            rows["label"].to_numpy().astype(int), rows[drift.SCORE_COLUMN].to_numpy()
+        )
+    return WindowDay(
+        day=day,
+        version=str(frame["version"].iloc[0]),
+        scores=frame[drift.SCORE_COLUMN].to_numpy(),
+        labelled=labelled,
     )
-    return ObservedWindow(auc, low, high, len(before), len(prior))
 
 
-def night_from_frames(
+def night_inputs(
     day: date,
     scored: Mapping[str, pd.DataFrame],
+    labelled_on: Mapping[str, date],
     reference: MonitoringReference,
-    params: Params,
-) -> NightFromFrames:
-    settings = params.monitoring
+    rolling_days: int,
+) -> NightInputs:
+    """D's inputs: drift with Evidently's stattests (`drift.drift_scores`, what its report runs)
+    and the window of the `rolling_days` days before D."""
     today = scored[day.isoformat()]
-    scores = drift.drift_scores(reference.sample, today, reference.columns)
-    drifted = tuple(drift.drifted(scores, reference.thresholds))
-    recent = [scored[k] for k in _days_back(day, range(settings.rolling_days)) if k in scored]
-    estimated_window = estimate.estimated_metrics(
-        pd.concat(recent, ignore_index=True)[drift.SCORE_COLUMN].to_numpy(), reference.calibrator
-    )
-    signals = Signals(
-        drifted=drifted,
-        important=reference.important(settings.verdict.important_features),
+    keys = [(day - timedelta(days=offset)).isoformat() for offset in range(rolling_days + 1)]
+    return NightInputs(
+        day=day,
+        version=str(today["version"].iloc[0]),
         rows=len(today),
-        min_rows=settings.min_rows,
-        holdout_roc_auc=reference.holdout["holdout_roc_auc"],
-        estimated_roc_auc=estimated_window["roc_auc"],
-        observed=observed_before(day, scored, settings.rolling_days, settings.confidence),
+        current=today,
+        drift_scores=drift.drift_scores(reference.sample, today, reference.columns),
+        window=tuple(window_day(k, scored[k], labelled_on, day) for k in keys if k in scored),
     )
-    return NightFromFrames(
-        scores, drifted, signals, decide_verdict(signals, settings.verdict), estimated_window
-    )
+
+
+def judge_frames(
+    day: date,
+    scored: Mapping[str, pd.DataFrame],
+    labelled_on: Mapping[str, date],
+    reference: MonitoringReference,
+    settings: MonitoringParams,
+) -> NightJudgement:
+    inputs = night_inputs(day, scored, labelled_on, reference, settings.rolling_days)
+    return judge_night(inputs, reference, settings)

@@ -22,15 +22,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
 from pipelines.data.landing import validated_uri
-from pipelines.monitoring import current, drift, estimate, history, performance
+from pipelines.monitoring import current, drift, history, performance
 from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
+from pipelines.monitoring.judge import Labelled, NightInputs, NightJudgement, WindowDay, judge_night
 from pipelines.monitoring.reference import MonitoringReference, load_reference
-from pipelines.monitoring.verdict import ObservedWindow, Signals, Verdict, decide_verdict
 from pipelines.storage import exists, join_uri, read_parquet, write_text
 from pipelines.training.calibration import expected_calibration_error
 
@@ -156,20 +155,6 @@ def actual_performance(params: Params, labelled: DayPerformance) -> dict[str, An
     return fields
 
 
-def observed_window(days: list[DayPerformance], confidence: float) -> ObservedWindow | None:
-    labelled = [d.joined.labelled for d in days if len(d.joined.labelled)]
-    if not labelled:
-        return None
-    pooled = pd.concat(labelled, ignore_index=True)
-    y = pooled["label"].to_numpy().astype(int)
-    if len(np.unique(y)) < 2:
-        return None
-    auc, low, high = performance.auc_interval(y, pooled["late_probability"].to_numpy(), confidence)
-    if np.isnan(auc):  # too few of one class: say "pending", never compare a NaN
-        return None
-    return ObservedWindow(auc, low, high, len(labelled), len(pooled))
-
-
 def _reference_for(
     params: Params, scored: current.ScoredDay
 ) -> tuple[MonitoringReference, str, str]:
@@ -192,6 +177,7 @@ class NightDrift:
     judged: bool  # enough rows to judge drift
     ranked: list[dict[str, Any]]
     empty: tuple[str, ...]
+    scores: dict[str, float | None]  # Evidently's score per watched column (None: not judged)
 
     @property
     def drifted(self) -> list[str]:
@@ -206,75 +192,51 @@ class NightDrift:
 
 def drift_of_day(
     params: Params, scored: current.ScoredDay, reference: MonitoringReference
-) -> NightDrift:
-    """Evidently's report of D (saved as `drift.html`/`.json`), ranked by score × importance."""
+) -> tuple[NightDrift, pd.DataFrame]:
+    """Evidently's report of D (saved as `drift.html`/`.json`), ranked by score × importance,
+    and D's (sampled) features it was run on (empty when D is too small to judge)."""
     scores: dict[str, float | None] = {name: None for name in reference.columns.all}
     empty: tuple[str, ...] = ()
     thresholds = reference.thresholds
     judged = scored.rows >= params.monitoring.min_rows
+    features = pd.DataFrame(columns=list(reference.columns.all))
     if judged:
         features = current.scored_features(params, scored)
         run = drift.drift_report(reference.sample, features, reference.columns, thresholds)
         scores, empty = run.scores, run.empty_columns
         if run.snapshot is not None:
             _save_snapshot(run.snapshot, day_dir(params, scored.day), "drift")
-    return NightDrift(judged, drift.ranked_drift(scores, thresholds, reference.importance), empty)
+    ranked = drift.ranked_drift(scores, thresholds, reference.importance)
+    return NightDrift(judged, ranked, empty, scores), features
 
 
-@dataclass(frozen=True)
-class NightEstimates:
-    """CBPE of D alone and of the rolling window ending on D (scores only, no labels)."""
-
-    day: dict[str, float]
-    window: dict[str, float]
-    window_start: date
-
-
-def estimates_of_day(
-    params: Params, window: dict[date, current.ScoredDay], reference: MonitoringReference
-) -> NightEstimates:
-    """`window` from `scored_window`: its newest day is D."""
-    calibrator = reference.calibrator
-    settings = params.monitoring
-    day = max(window)
-    start = day - timedelta(days=settings.rolling_days - 1)
-    scores = window[day].predictions["late_probability"].to_numpy()
-    pooled = np.concatenate(
-        [s.predictions["late_probability"].to_numpy() for d, s in window.items() if d >= start]
-    )
-    return NightEstimates(
-        day=estimate.estimated_metrics(scores, calibrator) if len(scores) >= 2 else {},
-        window=estimate.estimated_metrics(pooled, calibrator) if len(pooled) >= 2 else {},
-        window_start=start,
-    )
-
-
-@dataclass(frozen=True)
-class NightLabels:
-    """The labelled days before D (D-1's outcomes landed today) and the window they give."""
-
-    days: list[DayPerformance]
-    missing: tuple[str, ...]  # scored days of the window whose outcomes are not in
-    window: ObservedWindow | None
-    yesterday: DayPerformance | None
-
-
-def labels_before(params: Params, day: date, window: dict[date, current.ScoredDay]) -> NightLabels:
-    """The scored days of `window` before D, with their outcomes where they have landed."""
-    found, missing = [], []
-    for earlier in sorted((d for d in window if d < day), reverse=True):
-        labelled = labelled_day(params, window[earlier])
+def window_of_night(
+    params: Params, day: date, window: dict[date, current.ScoredDay]
+) -> tuple[tuple[WindowDay, ...], list[DayPerformance]]:
+    """The scored days of the window, newest first, each with its labelled flights where its
+    outcomes have landed (never D's own), and those labelled days joined."""
+    days, found = [], []
+    for earlier in sorted(window, reverse=True):
+        scored = window[earlier]
+        labelled = labelled_day(params, scored) if earlier < day else None
         if labelled is not None:
             found.append(labelled)
-        else:
-            missing.append(earlier.isoformat())
-    yesterday = next((d for d in found if d.day == day - timedelta(days=1)), None)
-    return NightLabels(
-        found,
-        tuple(sorted(missing)),
-        observed_window(found, params.monitoring.confidence),
-        yesterday,
-    )
+        rows = labelled.joined.labelled if labelled is not None else None
+        days.append(
+            WindowDay(
+                day=earlier,
+                version=str(scored.model_version),
+                scores=scored.predictions["late_probability"].to_numpy(),
+                labelled=(
+                    Labelled(
+                        rows["label"].to_numpy().astype(int), rows["late_probability"].to_numpy()
+                    )
+                    if rows is not None
+                    else None
+                ),
+            )
+        )
+    return tuple(days), found
 
 
 @dataclass(frozen=True)
@@ -286,49 +248,37 @@ class Night:
     run_id: str
     reference: MonitoringReference
     drift: NightDrift
-    estimates: NightEstimates
-    labels: NightLabels
-    verdict: Verdict
+    judgement: NightJudgement
+    yesterday: DayPerformance | None  # D-1's labelled flights (its outcomes landed on D)
 
 
 def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
     """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
     from pipelines.monitoring import page, tracking
 
-    settings = params.monitoring
     window = scored_window(params, day)
     if day not in window:
         current.scored_day(params, day)  # raises PredictionsMissing, naming the path
     scored = window[day]
     reference, version, run_id = _reference_for(params, scored)
-    night_drift = drift_of_day(params, scored, reference)
-    estimates = estimates_of_day(params, window, reference)
-    labels = labels_before(params, day, window)
-    signals = Signals(
-        drifted=tuple(night_drift.drifted),
-        important=reference.important(settings.verdict.important_features),
-        rows=scored.rows,
-        min_rows=settings.min_rows,
-        holdout_roc_auc=reference.holdout["holdout_roc_auc"],
-        estimated_roc_auc=estimates.window.get("roc_auc"),
-        observed=labels.window,
-        labels_missing=labels.missing,
-    )
+    night_drift, features = drift_of_day(params, scored, reference)
+    days, labelled = window_of_night(params, day, window)
+    inputs = NightInputs(day, version, scored.rows, features, night_drift.scores, days)
+    yesterday = next((d for d in labelled if d.day == day - timedelta(days=1)), None)
     night = Night(
         scored,
         version,
         run_id,
         reference,
         night_drift,
-        estimates,
-        labels,
-        decide_verdict(signals, settings.verdict),
+        judge_night(inputs, reference, params.monitoring),
+        yesterday,
     )
     summary = summarise(params, night)
     table = history.read_history(reports_root(params))
-    if labels.yesterday is not None:
-        fields = actual_performance(params, labels.yesterday)
-        table = history.update(table, labels.yesterday.day.isoformat(), fields)
+    if night.yesterday is not None:
+        fields = actual_performance(params, night.yesterday)
+        table = history.update(table, night.yesterday.day.isoformat(), fields)
     table = history.upsert_night(table, history.night_row(summary))
     monitoring_run = None
     if log_to_mlflow:  # the run first: the page links it
@@ -350,7 +300,8 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
 def summarise(params: Params, night: Night) -> dict[str, Any]:
     """The night as JSON: what the page, the history row, MLflow and the alert read."""
     settings = params.monitoring
-    verdict, ranked = night.verdict, night.drift.ranked
+    judgement, ranked = night.judgement, night.drift.ranked
+    verdict = judgement.verdict
     runbooks = [RUNBOOK_BY_TRIGGER[t] for t in verdict.triggers if t in RUNBOOK_BY_TRIGGER]
     return {
         "date": night.scored.day.isoformat(),
@@ -370,19 +321,21 @@ def summarise(params: Params, night: Night) -> dict[str, Any]:
             "top": ranked[: settings.top_columns],
             "columns": ranked,
             "empty_columns": list(night.drift.empty),
+            "missing_features": list(judgement.missing_features),
             "prediction_drift_score": next(
                 (r["score"] for r in ranked if r["column"] == drift.SCORE_COLUMN), None
             ),
         },
         "estimate": {
-            "day": night.estimates.day,
-            "window": night.estimates.window,
-            "window_start": night.estimates.window_start.isoformat(),
+            "day": judgement.estimated_day,
+            "window": judgement.estimated_window,
+            "window_start": judgement.window_start.isoformat(),
         },
         "performance": {
-            "labels_for_previous_day": "in" if night.labels.yesterday else "pending",
-            "labels_missing": list(night.labels.missing),
-            "window": asdict(night.labels.window) if night.labels.window else None,
+            "labels_for_previous_day": "in" if night.yesterday else "pending",
+            "labels_missing": list(judgement.labels_missing),
+            "judged_since": judgement.judged_since.isoformat(),
+            "window": asdict(judgement.observed) if judgement.observed else None,
             "holdout": {
                 k: v for k, v in night.reference.holdout.items() if k.startswith("holdout_")
             },

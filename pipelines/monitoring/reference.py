@@ -28,7 +28,9 @@ from features.build import CATEGORICAL_FEATURES, model_inputs, numeric_features
 from pipelines.config import MlflowParams, Params
 from pipelines.monitoring import drift
 from pipelines.monitoring.estimate import Calibrator, fit_calibrator
-from pipelines.monitoring.verdict import Signals, decide_verdict, important_features
+from pipelines.monitoring.verdict import Signals, drift_level, important_features
+from pipelines.training.candidate import Candidate
+from pipelines.training_window import TrainingWindow, in_window
 
 ARTIFACT_DIR = "monitoring_reference"
 _FILES = ("sample.parquet", "calibration.parquet", "daily_scores.parquet", "reference.json")
@@ -104,11 +106,11 @@ def false_alarm_rates(
             important=important,
             rows=int(row["rows"]),
             min_rows=params.monitoring.min_rows,
-            holdout_roc_auc=0.0,
+            holdout_roc_auc=float("nan"),  # drift alone: performance is not part of this rate
             estimated_roc_auc=None,
             observed=None,
         )
-        levels.append(decide_verdict(signals, policy).level)
+        levels.append(drift_level(signals, policy))
     days = max(len(levels), 1)
     return {
         "days": len(levels),
@@ -176,6 +178,40 @@ def build_reference(
             "holdout_start": str(holdout["flight_date"].min()),
             "holdout_end": str(holdout["flight_date"].max()),
         },
+    )
+
+
+def reference_of(
+    labelled: pd.DataFrame,
+    window: TrainingWindow,
+    model: Any,
+    importance: dict[str, float],
+    holdout_metrics: dict[str, float],
+    params: Params,
+) -> MonitoringReference:
+    """The reference of a model fitted on `window` of `labelled` (every scheduled flight of the
+    window's days): what the nightly job, the replay and the backtest all compare against."""
+    return build_reference(
+        *scheduled_split(in_window(labelled, window), window.holdout_start),
+        model,
+        importance,
+        holdout_metrics,
+        params,
+    )
+
+
+def reference_of_candidate(
+    candidate: Candidate, labelled: pd.DataFrame, params: Params
+) -> MonitoringReference:
+    """`reference_of` a candidate in memory (the replay and the backtest; the training DAG
+    builds the same from the logged run, `rebuild.reference_for_run`)."""
+    return reference_of(
+        labelled,
+        candidate.window,
+        candidate.model,
+        candidate.importance.to_dict(),
+        candidate.metrics,
+        params,
     )
 
 

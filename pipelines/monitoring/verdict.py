@@ -3,14 +3,20 @@
 * `act`: drift on an important feature (the top ones by permutation importance), a breach of
   prediction drift, or a confirmed performance drop (the rolling window's ROC AUC interval
   lies entirely below the holdout's figure, by more than the tolerance at its point).
-* `watch`: drift on enough minor features, a drop inside its interval, or an estimated ROC
-  AUC below the holdout's by more than its tolerance.
+* `watch`: drift on enough minor features, a drop inside its interval, an estimated ROC AUC
+  below the holdout's by more than its tolerance, a watched column empty tonight that the
+  reference has (`feature_missing`: an outage is not "no drift"), or an input of the verdict
+  that is NaN or missing (`input_invalid`, naming it: a NaN never compares to `ok`).
 * `ok` otherwise. Missing labels are said ("labels pending for D"), never an error; missing
   for `labels_late_days` days of the window, they are `watch` (the label feed is broken).
+
+Performance is judged only on the serving version's own scores, since the night it started
+serving (`version`, `judged_since`): a new champion is never judged on its predecessor's.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,6 +48,12 @@ class Signals:
     estimated_roc_auc: float | None
     observed: ObservedWindow | None  # None: no labelled day in the window yet
     labels_missing: tuple[str, ...] = ()  # days of the window whose outcomes have not landed
+    missing_features: tuple[
+        str, ...
+    ] = ()  # watched columns empty tonight, present in the reference
+    invalid_inputs: tuple[str, ...] = ()  # drift scores of non-empty columns that came out NaN
+    version: str | None = None  # the version that scored D (its own scores only are judged)
+    judged_since: str | None = None  # the first night of the window that version scored
 
 
 @dataclass(frozen=True)
@@ -49,13 +61,33 @@ class Verdict:
     level: str
     reasons: tuple[str, ...]
     triggers: tuple[str, ...] = field(default_factory=tuple)  # stable names, worst first
+    version: str | None = None
+    judged_since: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
-    findings: list[tuple[str, str, str]] = []  # (level, trigger, reason)
+Finding = tuple[str, str, str]  # (level, trigger, reason)
+
+
+def _is_number(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def drift_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
+    """What drift and the day's size say (the false-alarm rates count these alone)."""
+    findings: list[Finding] = []
+    if signals.missing_features:
+        findings.append(
+            (
+                WATCH,
+                "feature_missing",
+                "no values tonight for "
+                + ", ".join(signals.missing_features)
+                + " (present in the reference): an upstream outage, not drift",
+            )
+        )
     if signals.rows < signals.min_rows:
         findings.append(
             (
@@ -64,32 +96,68 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
                 f"only {signals.rows} scored rows (< {signals.min_rows}): drift not judged",
             )
         )
-    else:
-        important = [c for c in signals.drifted if c in signals.important]
-        minor = [c for c in signals.drifted if c not in signals.important and c != SCORE_COLUMN]
-        if SCORE_COLUMN in signals.drifted:
-            findings.append(
-                (ACT, "prediction_drift", "the champion's scores drifted from its reference")
-            )
-        if important:
-            findings.append(
-                (ACT, "important_drift", f"drift on important features: {', '.join(important)}")
-            )
-        if len(minor) >= policy.minor_drift_min_columns:
-            findings.append((WATCH, "minor_drift", f"drift on minor features: {', '.join(minor)}"))
-    holdout = signals.holdout_roc_auc
-    observed = signals.observed
-    if observed is None:
+        return findings
+    important = [c for c in signals.drifted if c in signals.important]
+    minor = [c for c in signals.drifted if c not in signals.important and c != SCORE_COLUMN]
+    if SCORE_COLUMN in signals.drifted:
         findings.append(
-            (OK, "performance_pending", "performance pending: no labels in the window yet")
+            (ACT, "prediction_drift", "the champion's scores drifted from its reference")
         )
+    if important:
+        findings.append(
+            (ACT, "important_drift", f"drift on important features: {', '.join(important)}")
+        )
+    if len(minor) >= policy.minor_drift_min_columns:
+        findings.append((WATCH, "minor_drift", f"drift on minor features: {', '.join(minor)}"))
+    return findings
+
+
+def _invalid_inputs(signals: Signals) -> list[str]:
+    """Inputs of the verdict that are NaN or missing, named (each one makes the night `watch`)."""
+    invalid = [f"drift score of {name}" for name in signals.invalid_inputs]
+    if not _is_number(signals.holdout_roc_auc):
+        invalid.append("holdout_roc_auc")
+    if not _is_number(signals.estimated_roc_auc):
+        invalid.append("estimated_roc_auc")
+    observed = signals.observed
+    if observed is not None:
+        invalid += [
+            f"observed {name}"
+            for name in ("roc_auc", "low", "high")
+            if not _is_number(getattr(observed, name))
+        ]
+    return invalid
+
+
+def performance_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
+    """What the delayed labels and the label-free estimate say; an input that is NaN is left
+    out here (`decide_verdict` names it), never compared."""
+    findings: list[Finding] = []
+    holdout = signals.holdout_roc_auc
+    if not _is_number(holdout):
+        return findings
+    observed = signals.observed
+    if observed is not None and not all(
+        _is_number(v) for v in (observed.roc_auc, observed.low, observed.high)
+    ):
+        observed = None
+    since = f" (v{signals.version} since {signals.judged_since})" if signals.version else ""
+    if observed is None:
+        if signals.observed is None:
+            findings.append(
+                (
+                    OK,
+                    "performance_pending",
+                    f"performance pending: no labels in the window yet{since}",
+                )
+            )
     elif observed.high < holdout and observed.roc_auc < holdout - policy.performance_tolerance:
         findings.append(
             (
                 ACT,
                 "performance_drop",
                 f"ROC AUC {observed.roc_auc:.3f} [{observed.low:.3f}, {observed.high:.3f}] over "
-                f"{observed.days} labelled days is below the holdout's {holdout:.3f}",
+                f"{observed.days} labelled days{since} is below the holdout's {holdout:.3f}",
             )
         )
     elif observed.roc_auc < holdout - policy.performance_tolerance:
@@ -97,34 +165,70 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
             (
                 WATCH,
                 "performance_dip",
-                f"ROC AUC {observed.roc_auc:.3f} over {observed.days} days is below the holdout's "
-                f"{holdout:.3f}, inside its interval [{observed.low:.3f}, {observed.high:.3f}]",
+                f"ROC AUC {observed.roc_auc:.3f} over {observed.days} days{since} is below the "
+                f"holdout's {holdout:.3f}, inside its interval [{observed.low:.3f}, "
+                f"{observed.high:.3f}]",
             )
         )
+    estimate = signals.estimated_roc_auc
+    if (
+        estimate is not None
+        and _is_number(estimate)
+        and estimate < holdout - policy.estimate_tolerance
+    ):
+        drop = f"estimated ROC AUC {estimate:.3f} (holdout {holdout:.3f})"
+        findings.append((WATCH, "estimate_drop", drop))
+    return findings
+
+
+def label_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
     if len(signals.labels_missing) >= policy.labels_late_days:
-        findings.append(
+        return [
             (
                 WATCH,
                 "labels_late",
                 f"labels missing for {len(signals.labels_missing)} days: "
                 + ", ".join(signals.labels_missing),
             )
-        )
-    elif signals.labels_missing:
+        ]
+    if signals.labels_missing:
+        return [(OK, "labels_pending", f"labels pending for {', '.join(signals.labels_missing)}")]
+    return []
+
+
+def _level(findings: list[Finding]) -> str:
+    return max((f[0] for f in findings), key=_RANK.__getitem__, default=OK)
+
+
+def drift_level(signals: Signals, policy: VerdictPolicy) -> str:
+    """The level drift alone gives (the reference's false-alarm rates, the backtest's alarms)."""
+    return _level(drift_findings(signals, policy))
+
+
+def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
+    findings = drift_findings(signals, policy)
+    invalid = _invalid_inputs(signals)
+    if invalid:
         findings.append(
-            (OK, "labels_pending", f"labels pending for {', '.join(signals.labels_missing)}")
+            (
+                WATCH,
+                "input_invalid",
+                "NaN or missing: " + ", ".join(invalid) + " (not judged on it)",
+            )
         )
-    estimate = signals.estimated_roc_auc
-    if estimate is not None and estimate < holdout - policy.estimate_tolerance:
-        findings.append(
-            (WATCH, "estimate_drop", f"estimated ROC AUC {estimate:.3f} (holdout {holdout:.3f})")
-        )
-    level = max((f[0] for f in findings), key=_RANK.__getitem__, default=OK)
+    findings += performance_findings(signals, policy)
+    findings += label_findings(signals, policy)
     reasons = tuple(f[2] for f in sorted(findings, key=lambda f: -_RANK[f[0]]))
     triggers = tuple(
         f[1] for f in sorted(findings, key=lambda f: (-_RANK[f[0]], f[1])) if f[0] != OK
     )
-    return Verdict(level, reasons or ("no signal",), triggers)
+    return Verdict(
+        _level(findings),
+        reasons or ("no signal",),
+        triggers,
+        signals.version,
+        signals.judged_since,
+    )
 
 
 def important_features(importance: dict[str, float], count: int) -> tuple[str, ...]:

@@ -7,30 +7,23 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from features.build import model_inputs
 from pipelines import registry
 from pipelines.config import Params
 from pipelines.data.versioning import git_revision
 from pipelines.promotion import aliases
 from pipelines.promotion import rules as promotion
 from pipelines.promotion.aliases import ChampionMoved, PromotionLog
+from pipelines.promotion.compare import Contender, HoldoutComparison, compare
 from pipelines.registry import CHALLENGER, CHAMPION
-from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
-from pipelines.training.steps import fit_simpler_model
+from pipelines.training_window import TrainingWindow, fixed_window, in_window
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
-#: Fewer labelled holdout rows unseen by both models than this: no comparison, no promotion.
-MIN_COMMON_HOLDOUT_ROWS = 100
 #: Slices smaller than this are listed in the decision record without a ROC AUC.
 SLICE_MIN_ROWS = 500
 
@@ -76,30 +69,9 @@ def registry_client(params: Params) -> Any:
     return registry.client(params.mlflow)
 
 
-def seconds_per_million_rows(model: Any, inputs: pd.DataFrame, repeats: int = 3) -> float:
-    """Batch `predict_proba` time, best of `repeats`, per million rows."""
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model.predict_proba(inputs)
-        timings.append(time.perf_counter() - started)
-    return min(timings) / max(len(inputs), 1) * 1e6
-
-
 def _load(params: Params, client: Any, name: str, version: str) -> Any:
     ref = registry.version_ref(client, name, version, alias=None)
     return registry.load_model(params.mlflow, ref)
-
-
-def _inputs_for(model: Any, holdout: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """The columns this model was trained on (an older champion may predate a new feature)."""
-    wanted = list(
-        getattr(model, "feature_names_in_", model_inputs(holdout, params.features).columns)
-    )
-    missing = [c for c in wanted if c not in holdout.columns]
-    if missing:
-        raise ValueError(f"cannot score the model on today's feature table: missing {missing}")
-    return holdout.loc[:, wanted]
 
 
 def evaluate_challenger(
@@ -123,70 +95,23 @@ def evaluate_challenger(
         if champion_version
         else None
     )
-    trained_until = max(
-        run.data.tags.get("split.train_end", "") for run in (challenger_run, champion_run) if run
-    )
-    holdout = split.holdout.loc[split.holdout["flight_date"] > trained_until]
-    y = holdout["label"].astype(int).to_numpy()
-    if len(holdout) < MIN_COMMON_HOLDOUT_ROWS or len(np.unique(y)) < 2:
-        decision = promotion.Decision(
-            promote=False,
-            challenger_version=str(challenger_version),
-            champion_version=champion_version,
-            checks=(
-                promotion.Check(
-                    "common_holdout",
-                    False,
-                    f"{len(holdout)} labelled holdout rows after {trained_until} (the newest day "
-                    f"either model trained on; window holdout {split.holdout_dates[0]}.."
-                    f"{split.holdout_dates[1]}): nothing both models are unseen on",
-                ),
-            ),
-        )
-        return _record_decision(
-            params, client, challenger_run, None, decision, holdout, y, {}, features_uri, window
-        )
-    challenger_model = _load(params, client, name, challenger_version)
-    challenger_inputs = _inputs_for(challenger_model, holdout, params)
-    challenger = promotion.ModelScores(
-        "challenger",
+    challenger = Contender(
         str(challenger_version),
-        challenger_model.predict_proba(challenger_inputs)[:, 1],
-        seconds_per_million_rows(challenger_model, challenger_inputs),
+        _load(params, client, name, challenger_version),
+        challenger_run.data.tags.get("split.train_end", ""),
     )
-    champion = None
-    baselines: dict[str, np.ndarray] = {}
-    if champion_version:
-        champion_model = _load(params, client, name, champion_version)
-        champion_inputs = _inputs_for(champion_model, holdout, params)
-        champion = promotion.ModelScores(
-            "champion",
+    champion = (
+        Contender(
             champion_version,
-            champion_model.predict_proba(champion_inputs)[:, 1],
-            seconds_per_million_rows(champion_model, champion_inputs),
+            _load(params, client, name, champion_version),
+            champion_run.data.tags.get("split.train_end", ""),
         )
-    # The simpler models, on every decision, made as the challenger was (its training days).
-    baselines["base_rate"] = evaluate.base_rate_probability(split.train["label"].to_numpy(), len(y))
-    logistic = fit_simpler_model(split.train, params)
-    baselines["logistic_regression"] = train.predict_late_probability(
-        logistic, holdout, params.features
+        if champion_version and champion_run
+        else None
     )
-    slice_columns = promotion.judged_slice_columns(holdout, params.promotion)
-    decision = promotion.decide(y, challenger, champion, baselines, slice_columns, params.promotion)
-    scored = {"challenger": challenger.probability, **baselines}
-    if champion:
-        scored["champion"] = champion.probability
+    compared = compare(challenger, champion, split, params)
     return _record_decision(
-        params,
-        client,
-        challenger_run,
-        champion_run,
-        decision,
-        holdout,
-        y,
-        scored,
-        features_uri,
-        window,
+        params, client, challenger_run, champion_run, compared, features_uri, window
     )
 
 
@@ -195,14 +120,12 @@ def _record_decision(
     client: Any,
     challenger_run: Any,
     champion_run: Any,
-    decision: promotion.Decision,
-    holdout: pd.DataFrame,
-    y: np.ndarray,
-    scored: dict[str, np.ndarray],
+    compared: HoldoutComparison,
     features_uri: str,
     window: TrainingWindow,
 ) -> ChallengerVerdict:
     """Log the decision record (JSON + Markdown) on the challenger's run; the small summary."""
+    decision, holdout, y, scored = compared.decision, compared.holdout, compared.y, compared.scores
     record = {
         "registered_model": params.mlflow.registered_model,
         "decision": decision.as_dict(),

@@ -1,7 +1,9 @@
-"""`mlops` commands of promotion: promote (through the checks or forced), roll back, the log."""
+"""`mlops` commands of promotion: promote (through the checks or forced), roll back, the log,
+and the holdout figures against the simpler models."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -96,3 +98,46 @@ def promotions(params_path: ParamsOption = None) -> None:
         )
     for alias in (registry.CHAMPION, registry.CHALLENGER):
         typer.echo(f"{alias}: v{registry.alias_version(client, name, alias)}")
+
+
+@commands.command()
+def holdout(
+    unobserved_arrival: Annotated[
+        str | None, typer.Option(help="Override features.unobserved_arrival (exclude|positive).")
+    ] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """Holdout figures of the model and both baselines, from the upstream source, no servers:
+    lands the snapshot window into a temporary folder, then features, split, fit, score."""
+    import dataclasses
+    import tempfile
+
+    from pipelines.promotion import holdout
+
+    params = load(params_path)
+    if unobserved_arrival:
+        features = dataclasses.replace(params.features, unobserved_arrival=unobserved_arrival)
+        params = dataclasses.replace(params, features=features)
+    with tempfile.TemporaryDirectory(prefix="holdout-landing-") as landing_root:
+        report = holdout.holdout_figures(params, landing_root)
+    typer.echo(json.dumps({k: round(v, 4) for k, v in report.metrics.items()}, indent=2))
+    typer.echo(f"model: {report.family} {json.dumps(report.hyperparameters, sort_keys=True)}")
+    if report.search:
+        folds = "; ".join(
+            f"{f['train_days'][0]}..{f['train_days'][1]} -> {f['validate_days'][0]}.."
+            f"{f['validate_days'][1]}"
+            for f in report.search["folds"]
+        )
+        scores = {k: round(v, 4) for k, v in report.search["family_scores"].items()}
+        typer.echo(f"search ({report.search['metric']} on folds {folds}): {scores}")
+        for trial in report.search["trials"]:
+            folds_scored = [round(s, 4) for s in trial["fold_scores"]]
+            typer.echo(
+                f"  {trial['family']} round {trial['iteration']} rows {trial['rows']}: "
+                f"{folds_scored} {json.dumps(trial['hyperparameters'], sort_keys=True)}"
+            )
+    typer.echo("the model minus each simpler model (95% interval; positive = the model is better):")
+    typer.echo(report.versus_simpler_models.round(4).to_string(index=False))
+    groups = report.feature_groups.drop(columns=["columns"]).round(4)
+    typer.echo("feature groups (holdout ROC AUC drop when shuffled together, 95% interval):")
+    typer.echo(groups.to_string(index=False))

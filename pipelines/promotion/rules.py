@@ -265,7 +265,14 @@ def _calibration_check(y, challenger, champion, policy) -> Check:
 
 def _latency_check(challenger: ModelScores, champion: ModelScores, policy) -> Check:
     if not challenger.seconds_per_million_rows or not champion.seconds_per_million_rows:
-        return Check("inference_speed", True, "not measured", {})
+        unmeasured = [m.label for m in (challenger, champion) if not m.seconds_per_million_rows]
+        return Check(
+            "inference_speed",
+            False,
+            f"not measured for the {' and the '.join(unmeasured)}: a speed nobody measured "
+            "cannot be within budget",
+            {},
+        )
     ratio = challenger.seconds_per_million_rows / champion.seconds_per_million_rows
     return Check(
         "inference_speed",

@@ -5,12 +5,16 @@ Each day D, in the order production runs it:
    through the Great Expectations gate (`gate_landed_batch`, as the ingestion DAG);
 2. D's features are built from the validated partition (`features.build`, as scoring) and each
    policy's serving model scores them, through the serving guard (`check_probabilities`);
-3. D-1's outcomes become labels (`attach_labels`) and each policy monitors night D
-   (`night_from_frames`: drift against the serving model's reference, the CBPE estimate, the
-   delayed labels of the days before D, the verdict);
-4. a policy that retrains tonight trains on the moving window ending D-1 (`moving_window`,
-   `fit_and_score`, `build_reference`) and the champion/challenger rules decide
-   (`promotion.rules.decide`); a promoted model serves from D+1.
+3. D-1's outcomes become labels (`attach_labels`) and each policy monitors night D with the
+   monitoring DAG's step (`monitoring.judge.judge_night`, its inputs from frames: drift against
+   the serving model's reference, the CBPE estimate, the delayed labels of the days before D on
+   the serving version's own scores, the verdict);
+4. a policy that retrains tonight fits with the training DAG's step on the moving window ending
+   D-1 (`moving_window`, `training.fit_candidate`, the reference `reference_of`) and decides with
+   its promotion step (`promotion.compare.compare`); a promoted model serves from D+1.
+
+The replay defines no step of its own: it only hands frames in memory to the stage functions
+(`tests/data/test_one_code_path.py` holds it to that).
 
 Policies, from the same first model: `frozen` never retrains; `scheduled` retrains on the first
 night of every month; `guarded` retrains when `decide_retraining` says so (the monitoring DAG's
@@ -33,21 +37,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import attach_labels, build_features, model_inputs
+from features.build import attach_labels, build_features
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.gate.quarantine import gate_landed_batch
 from pipelines.gate.validation import DataGateError
 from pipelines.monitoring.drift import SCORE_COLUMN
-from pipelines.monitoring.frames import night_from_frames
-from pipelines.monitoring.reference import MonitoringReference, build_reference, scheduled_split
+from pipelines.monitoring.frames import judge_frames
+from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
 from pipelines.parallel import process_pool
 from pipelines.promotion import rules
+from pipelines.promotion.compare import Contender, compare
 from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
-from pipelines.retraining.window import TrainingWindow, first_model_window, moving_window
 from pipelines.scoring.rows import check_probabilities
-from pipelines.training import evaluate, train
-from pipelines.training.steps import fit_and_score
+from pipelines.training import train
+from pipelines.training.candidate import Candidate, fit_candidate
+from pipelines.training_window import TrainingWindow, first_model_window, moving_window
 from pipelines.upstream import delivery, sources
 
 POLICIES = ("frozen", "scheduled", "guarded")
@@ -81,14 +86,11 @@ class ServingModel:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    model: Any
+class Trained:
+    """A candidate fitted tonight (`training.fit_candidate`) with its monitoring reference."""
+
+    candidate: Candidate
     reference: MonitoringReference
-    window: TrainingWindow
-    split: train.Split
-    curves: dict[str, np.ndarray]
-    max_label_day: date
-    family: str  # the newest day whose labels it was fit or judged on
 
 
 @dataclass(frozen=True)
@@ -149,76 +151,40 @@ class LabelledDays:
 
 def train_candidate(
     params: Params, known: LabelledDays, window: TrainingWindow, decision_day: date
-) -> Candidate:
-    """The training DAG's fit on the moving window, in memory (same functions)."""
+) -> Trained:
+    """The training DAG's step on the moving window, in memory: `fit_candidate`, then the
+    reference `reference_for_run` builds at night (`reference_of`)."""
     data = known.window(window, decision_day)
-    split = train.temporal_split(data, window.holdout_start)
-    fitted = fit_and_score(split, params)
-    y_holdout = split.holdout["label"].astype(int).to_numpy()
-    importance = evaluate.permutation_importances(
-        fitted.model,
-        model_inputs(split.holdout, params.features),
-        y_holdout,
-        params.train.importance_sample_rows,
-        params.train.importance_repeats,
-        params.train.seed,
-    )
-    reference = build_reference(
-        *scheduled_split(data, window.holdout_start),
-        fitted.model,
-        importance.to_dict(),
-        fitted.metrics,
-        params,
-    )
-    max_label_day = date.fromisoformat(str(data.dropna(subset=["label"])["flight_date"].max()))
-    if max_label_day >= decision_day:
-        raise LabelLeak(f"trained or judged on labels of {max_label_day} on {decision_day}")
-    return Candidate(
-        fitted.model, reference, window, split, fitted.curves, max_label_day, fitted.family
-    )
+    candidate = fit_candidate(data, window, params)
+    if candidate.max_label_day >= decision_day:
+        raise LabelLeak(
+            f"trained or judged on labels of {candidate.max_label_day} on {decision_day}"
+        )
+    return Trained(candidate, reference_of_candidate(candidate, data, params))
 
 
 def decide_candidate(
-    params: Params, candidate: Candidate, champion: ServingModel | None, version: int
+    params: Params, trained: Trained, champion: ServingModel | None, version: int
 ) -> rules.Decision:
-    """Challenger vs champion on the holdout days neither was fit on (`evaluate_challenger`)."""
-    holdout = candidate.split.holdout
-    keep = np.ones(len(holdout), dtype=bool)
-    if champion is not None:
-        keep = (holdout["flight_date"] > champion.train_end.isoformat()).to_numpy()
-    judged = holdout.loc[keep]
-    y = judged["label"].astype(int).to_numpy()
-    challenger = rules.ModelScores(
-        "challenger", str(version), candidate.curves[candidate.family][keep]
+    """The training DAG's decision (`promotion.compare`), on the models in memory."""
+    candidate = trained.candidate
+    challenger = Contender(str(version), candidate.model, candidate.train_end)
+    serving = (
+        Contender(str(champion.version), champion.model, champion.train_end.isoformat())
+        if champion is not None
+        else None
     )
-    champion_scores = None
-    if champion is not None:
-        champion_scores = rules.ModelScores(
-            "champion",
-            str(champion.version),
-            train.predict_late_probability(champion.model, judged, params.features),
-        )
-    baselines = {
-        "logistic_regression": candidate.curves["logistic_regression_baseline"][keep],
-        "base_rate": candidate.curves["base_rate"][keep],
-    }
-    return rules.decide(
-        y,
-        challenger,
-        champion_scores,
-        baselines,
-        rules.judged_slice_columns(judged, params.promotion),
-        params.promotion,
-    )
+    return compare(challenger, serving, candidate.split, params).decision
 
 
-def _serving(candidate: Candidate, version: int) -> ServingModel:
+def _serving(trained: Trained, version: int) -> ServingModel:
+    candidate = trained.candidate
     return ServingModel(
         version,
         candidate.model,
-        candidate.reference,
+        trained.reference,
         candidate.window,
-        date.fromisoformat(candidate.split.train_dates[1]),
+        date.fromisoformat(candidate.train_end),
     )
 
 
@@ -228,15 +194,15 @@ def retrain(
     """Train on the window ending D-1, decide, promote when every check passes."""
     wall, cpu = time.perf_counter(), time.process_time()
     window = moving_window(day, params.retraining)
-    candidate = train_candidate(params, known, window, day)
+    trained = train_candidate(params, known, window, day)
     version = state.versions + 1
-    decision = decide_candidate(params, candidate, state.serving, version)
+    decision = decide_candidate(params, trained, state.serving, version)
     state.versions = version
     state.last_retraining = day
-    state.last_training_end = candidate.window.end
+    state.last_training_end = trained.candidate.window.end
     if decision.promote:
-        state.serving = _serving(candidate, version)
-    record = _record(state.name, day, reason, version, decision, candidate, (wall, cpu))
+        state.serving = _serving(trained, version)
+    record = _record(state.name, day, reason, version, decision, trained.candidate, (wall, cpu))
     state.retrainings.append(record)
     return record
 
@@ -303,6 +269,7 @@ def predict_day(state: PolicyState, features: pd.DataFrame, params: Params) -> p
     scored = features.copy()
     scored[SCORE_COLUMN] = probability
     scored["label"] = np.nan  # D's outcomes land tomorrow
+    scored["version"] = str(state.serving.version)
     return scored
 
 
@@ -318,22 +285,27 @@ def check_label_clock(scored: dict[str, pd.DataFrame], day: date, known: Labelle
 
 
 def monitor_night(state: PolicyState, day: date, params: Params, known: LabelledDays) -> None:
+    """The monitoring DAG's step (`judge_night`) on the policy's scored frames."""
     check_label_clock(state.scored, day, known)
-    night = night_from_frames(day, state.scored, state.serving.reference, params)
+    night = judge_frames(
+        day, state.scored, known.landed_on, state.serving.reference, params.monitoring
+    )
     state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
-    observed = night.signals.observed
+    observed = night.observed
     state.night_rows.append(
         {
             "date": day.isoformat(),
             "policy": state.name,
             "version": state.serving.version,
+            "judged_since": night.judged_since.isoformat(),
             "rows": night.signals.rows,
             "verdict": night.verdict.level,
             "triggers": ",".join(night.verdict.triggers),
             "drift_share": night.drift_share,
             "drifted": ",".join(night.drifted),
-            "estimated_window_roc_auc": night.estimated_window["roc_auc"],
+            "estimated_window_roc_auc": night.estimated_window.get("roc_auc"),
             "observed_window_roc_auc": observed.roc_auc if observed else None,
+            "labels_missing": ",".join(night.labels_missing),
             "guard": "",
         }
     )
@@ -556,10 +528,10 @@ def _first_model(
     first-model checks of the rules apply; it serves whatever they say, and they are recorded)."""
     wall, cpu = time.perf_counter(), time.process_time()
     window = first_model_window(known_first_day(known), day, params.retraining)
-    candidate = train_candidate(params, known, window, day)
-    decision = decide_candidate(params, candidate, None, 1)
-    record = _record("all", day, "the first model", 1, decision, candidate, (wall, cpu))
-    return record, _serving(candidate, 1)
+    trained = train_candidate(params, known, window, day)
+    decision = decide_candidate(params, trained, None, 1)
+    record = _record("all", day, "the first model", 1, decision, trained.candidate, (wall, cpu))
+    return record, _serving(trained, 1)
 
 
 def known_first_day(known: LabelledDays) -> date:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from pipelines.config import Params
-from pipelines.retraining.window import TrainingWindow, fixed_window, moving_window
+from pipelines.training_window import TrainingWindow, fixed_window, moving_window
 
 
 @dataclass(frozen=True)

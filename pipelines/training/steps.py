@@ -14,143 +14,17 @@ import pandas as pd
 from features.build import model_inputs
 from pipelines.config import REPO_ROOT, Params
 from pipelines.data.versioning import DataVersion, git_revision
-from pipelines.monitoring.reference import build_reference, log_reference, scheduled_split
 from pipelines.registry import ModelVersionRef
-from pipelines.retraining.window import TrainingWindow, fixed_window, in_window
 from pipelines.storage import read_parquet
-from pipelines.training import calibration, evaluate, feature_groups, search, tracking, train
+from pipelines.training import evaluate, feature_groups, tracking
+from pipelines.training.candidate import fit_candidate
+from pipelines.training_window import TrainingWindow, fixed_window
 
 
 @dataclass(frozen=True)
 class TrainingResult:
     run_id: str
     metrics: dict[str, float]
-
-
-def _metrics(prefix: str, values: dict[str, float]) -> dict[str, float]:
-    return {f"{prefix}_{name}": value for name, value in values.items()}
-
-
-@dataclass(frozen=True)
-class FittedOnSplit:
-    model: Any  # the calibrated model: what is logged, registered and served
-    curves: dict[str, np.ndarray]  # holdout probabilities: `family`, and both baselines
-    metrics: dict[str, float]
-    family: str  # the model family fitted (the search's winner, or params.yaml's)
-    hyperparameters: dict[str, Any]
-    uncalibrated: np.ndarray  # the model's holdout probabilities before calibration
-    decision_threshold: float  # chosen on the calibration days for the cost ratio
-    calibration_dates: tuple[str, str]
-    tuning: search.TuningResult | None = None
-
-
-def fit_and_score(split: train.Split, params: Params) -> FittedOnSplit:
-    """The model chosen on time-aware folds of the training days (`train.search`; the
-    configured one when search is off), fitted on all but the newest training days, calibrated
-    and given its decision threshold on those (`calibration.py`); logistic regression made the
-    same way (`fit_simpler_model`) and the base rate of the training days; every one scored on
-    the split's holdout (what `train_and_log` logs and `mlops holdout` prints)."""
-    y_holdout = split.holdout["label"].astype(int).to_numpy()
-    settings = params.train.calibration
-    days = calibration.calibration_split(split.train, settings.days, settings.max_share)
-    tuning = search.tune(days.fit, params)
-    chosen = tuning.train_params(params.train) if tuning else params.train
-    fitted = train.fit_model(days.fit, chosen, params.features)
-    model = _calibrated(fitted, days, params)
-    threshold = calibration.cost_threshold(
-        days.calibration["label"].astype(int).to_numpy(),
-        train.predict_late_probability(model, days.calibration, params.features),
-        settings.missed_delay_cost,
-    )
-    baseline = fit_simpler_model(split.train, params)
-    curves = {
-        chosen.model: train.predict_late_probability(model, split.holdout, params.features),
-        "logistic_regression_baseline": train.predict_late_probability(
-            baseline, split.holdout, params.features
-        ),
-        "base_rate": evaluate.base_rate_probability(
-            split.train["label"].to_numpy(), len(y_holdout)
-        ),
-    }
-    uncalibrated = train.predict_late_probability(fitted, split.holdout, params.features)
-    metrics = {
-        **_metrics("holdout", evaluate.classification_metrics(y_holdout, curves[chosen.model])),
-        **_metrics(
-            "holdout_uncalibrated", evaluate.classification_metrics(y_holdout, uncalibrated)
-        ),
-        **_metrics(
-            "baseline_logreg",
-            evaluate.classification_metrics(y_holdout, curves["logistic_regression_baseline"]),
-        ),
-        **_metrics(
-            "baseline_base_rate", evaluate.classification_metrics(y_holdout, curves["base_rate"])
-        ),
-        **_decision_metrics(y_holdout, curves[chosen.model], uncalibrated, threshold, params),
-        "train_rows": float(len(split.train)),
-        "fit_rows": float(len(days.fit)),
-        "calibration_rows": float(len(days.calibration)),
-        "holdout_rows": float(len(split.holdout)),
-        "train_late_share": float(split.train["label"].mean()),
-        "holdout_late_share": float(np.mean(y_holdout)),
-    }
-    if tuning:
-        scores = tuning.family_scores.items()
-        metrics.update({f"validation_{tuning.metric}_{family}": v for family, v in scores})
-    return FittedOnSplit(
-        model,
-        curves,
-        metrics,
-        chosen.model,
-        chosen.hyperparameters,
-        uncalibrated,
-        threshold,
-        days.calibration_dates,
-        tuning,
-    )
-
-
-def _calibrated(fitted: Any, days: calibration.CalibrationSplit, params: Params) -> Any:
-    return calibration.calibrate(
-        fitted,
-        model_inputs(days.calibration, params.features),
-        days.calibration["label"].astype(int).to_numpy(),
-        params.train.calibration.method,
-    )
-
-
-def fit_simpler_model(train_frame: pd.DataFrame, params: Params) -> Any:
-    """Logistic regression as the model is made: fitted on the same days, calibrated on the
-    same later days, so the only difference the decision sees is the family (a baseline
-    fitted on the calibration days too would be two weeks fresher than the model)."""
-    settings = params.train.calibration
-    days = calibration.calibration_split(train_frame, settings.days, settings.max_share)
-    fitted = train.fit_logistic_baseline(days.fit, params.train, params.features)
-    return _calibrated(fitted, days, params)
-
-
-def _decision_metrics(
-    y_holdout: np.ndarray,
-    calibrated: np.ndarray,
-    uncalibrated: np.ndarray,
-    threshold: float,
-    params: Params,
-) -> dict[str, float]:
-    """Calibration error before and after, the threshold, and its cost on the holdout next to
-    the cost-optimal threshold's for a calibrated probability (what a constant would give)."""
-    cost = params.train.calibration.missed_delay_cost
-    bayes = calibration.bayes_threshold(cost)
-    return {
-        "holdout_ece": calibration.expected_calibration_error(y_holdout, calibrated),
-        "holdout_ece_uncalibrated": calibration.expected_calibration_error(y_holdout, uncalibrated),
-        "decision_threshold": threshold,
-        "holdout_cost_per_flight": calibration.cost_per_flight(
-            y_holdout, calibrated, threshold, cost
-        ),
-        "holdout_cost_per_flight_at_bayes_threshold": calibration.cost_per_flight(
-            y_holdout, calibrated, bayes, cost
-        ),
-        "holdout_flagged_share": float(np.mean(calibrated >= threshold)),
-    }
 
 
 def train_and_log(
@@ -164,22 +38,14 @@ def train_and_log(
     window: TrainingWindow | None = None,
 ) -> TrainingResult:
     """Fit the configured model and the baselines on the window's temporal split (default: the
-    fixed window of params.yaml); log all of it to MLflow."""
+    fixed window of params.yaml) with `fit_candidate`; log all of it to MLflow. The run's
+    monitoring reference is the monitoring stage's next step (`rebuild.reference_for_run`)."""
     window = window or fixed_window(params)
-    labelled = in_window(read_parquet(features_uri), window)
-    split = train.temporal_split(labelled, window.holdout_start)
+    candidate = fit_candidate(read_parquet(features_uri), window, params)
+    split, fitted, importances = candidate.split, candidate.fitted, candidate.importance
     y_holdout = split.holdout["label"].astype(int).to_numpy()
-    fitted = fit_and_score(split, params)
     model, curves, metrics, family = fitted.model, fitted.curves, fitted.metrics, fitted.family
     holdout_inputs = model_inputs(split.holdout, params.features)
-    importances = evaluate.permutation_importances(
-        model,
-        holdout_inputs,
-        y_holdout,
-        params.train.importance_sample_rows,
-        params.train.importance_repeats,
-        params.train.seed,
-    )
     slices = evaluate.slice_quality(
         split.holdout, y_holdout, curves[family], _slice_min_rows(params)
     )
@@ -272,14 +138,8 @@ def train_and_log(
     if fitted.tuning:
         tracking.log_trials(params.mlflow, run_id, fitted.tuning)
     weekly.to_csv(reports_dir / "holdout_by_week.csv", index=False)
-    reference = build_reference(
-        *scheduled_split(labelled, window.holdout_start),
-        model,
-        importances.to_dict(),
-        metrics,
-        params,
-    )
-    log_reference(params.mlflow, run_id, reference)
+    # What `mlops monitoring-reference --run-file` (the next `dvc.yaml` stage) builds on.
+    (reports_dir / "run.json").write_text(json.dumps({"run_id": run_id}, indent=2) + "\n")
     return TrainingResult(run_id=run_id, metrics=metrics)
 
 

@@ -13,7 +13,7 @@ import pytest
 from pipelines.config import load_params
 from pipelines.replay.loop import LabelLeak, LabelledDays, ReplayPlan, run_replay
 from pipelines.replay.report import summarise, write_report
-from pipelines.retraining.window import TrainingWindow
+from pipelines.training_window import TrainingWindow
 
 PLAN = ReplayPlan(start=date(2013, 1, 1), end=date(2013, 2, 3), first_model_days=28)
 

@@ -48,6 +48,7 @@ def monitored(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
     from pipelines.config import load_params
     from pipelines.data.versioning import DataVersion
     from pipelines.gate.quarantine import gate_landed_batch
+    from pipelines.monitoring.rebuild import reference_from_features
     from pipelines.scoring.day import score_day
     from pipelines.training import dataset, tracking
     from pipelines.training import steps as training_steps
@@ -69,6 +70,7 @@ def monitored(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
     trained = training_steps.train_and_log(
         params, features, version, tmp_path_factory.mktemp("reports"), "monitoring-v1"
     )
+    reference_from_features(params, trained.run_id, features)  # the DAG's next task
     champion = tracking.register_model(params.mlflow, trained.run_id)
     client = MlflowClient(tracking_uri=mlflow_server)
     client.set_registered_model_alias(MODEL, "champion", champion.version)

@@ -24,8 +24,8 @@ from pipelines.data.snapshot import MissingLandedData, read_snapshot
 from pipelines.data.versioning import DataVersionError
 from pipelines.data.windows import collect_validated_window, directory_md5, pull_window_snapshot
 from pipelines.data.windows import publish_window_snapshot as publish
-from pipelines.retraining.window import moving_window
 from pipelines.storage import copy
+from pipelines.training_window import moving_window
 from pipelines.upstream import delivery
 from tests.conftest import REPO_ROOT
 from tests.support.local_server import VENV_BIN

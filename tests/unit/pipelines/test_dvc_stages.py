@@ -21,7 +21,9 @@ STAGE_OUTPUTS = {
         *(f"reports/train/plots/{n}.png" for n in ("roc", "precision_recall", "calibration")),
         "reports/train/plots/feature_importance.png",
         "reports/train/feature_importance.csv",
+        "reports/train/run.json",
     ],
+    "reference": ["reports/reference/summary.json"],
 }
 
 
@@ -45,6 +47,7 @@ def scratch_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     repo = Repo.init(str(tmp_path), no_scm=True)
     repo.commit("features", force=True)
     repo.commit("train", force=True)
+    repo.commit("reference", force=True)
     yield tmp_path, repo
     repo.close()
 
@@ -62,6 +65,8 @@ def _stale(repo, stage: str) -> bool:
         ("train", "pipelines/training/tracking.py"),
         ("train", "pipelines/training/train.py"),
         ("train", "pipelines/registry.py"),
+        ("reference", "pipelines/monitoring/drift.py"),
+        ("reference", "pipelines/monitoring/reference.py"),
     ],
 )
 def test_editing_a_module_makes_its_stage_stale(scratch_repo, stage: str, module: str):
@@ -80,6 +85,7 @@ def test_every_module_a_stage_imports_is_one_of_its_dependencies():
     entry = {
         "features": ["pipelines/training/dataset.py"],
         "train": ["pipelines/training/steps.py"],
+        "reference": ["pipelines/monitoring/rebuild.py"],
         "snapshot": ["pipelines/data/snapshot.py"],
     }
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]

@@ -139,6 +139,25 @@ def test_slower_than_the_budget_is_rejected():
     assert not decision.promote and "inference_speed" in decision.reasons[0]
 
 
+@pytest.mark.parametrize("unmeasured", ["challenger", "champion"])
+def test_an_unmeasured_inference_speed_is_rejected_not_waved_through(unmeasured):
+    y, slices, champion, challenger = _models(noise_champion=2.0, noise_challenger=0.3)
+    speeds = {"challenger": 1.0, "champion": 1.0, unmeasured: None}
+    decision = decide(
+        y,
+        ModelScores("challenger", "2", challenger, speeds["challenger"]),
+        ModelScores("champion", "1", champion, speeds["champion"]),
+        {},
+        slices,
+        POLICY,
+    )
+    check = next(c for c in decision.checks if c.name == "inference_speed")
+    assert not check.passed and f"not measured for the {unmeasured}" in check.detail
+    assert not decision.promote
+    measured = decide(y, _scores("2", challenger), _scores("1", champion), {}, slices, POLICY)
+    assert next(c for c in measured.checks if c.name == "inference_speed").passed
+
+
 def test_no_champion_needs_the_floor_and_both_baselines():
     y, slices, _, challenger = _models(noise_champion=1.0, noise_challenger=0.5)
     base_rate = np.full(ROWS, y.mean())

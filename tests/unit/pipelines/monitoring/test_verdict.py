@@ -130,11 +130,55 @@ def test_estimate_below_the_holdout_by_more_than_its_tolerance_is_watch():
     assert verdict.triggers == ("estimate_drop",)
 
 
-@pytest.mark.parametrize("estimate", [0.73, None])
-def test_estimate_within_tolerance_or_missing_is_ok(estimate):
-    verdict = decide_verdict(_signals(estimated_roc_auc=estimate), POLICY)
+def test_estimate_within_tolerance_is_ok():
+    verdict = decide_verdict(_signals(estimated_roc_auc=0.73), POLICY)
     assert verdict.level == OK
     assert verdict.triggers == ()
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"estimated_roc_auc": None}, "estimated_roc_auc"),
+        ({"estimated_roc_auc": NAN}, "estimated_roc_auc"),
+        ({"holdout_roc_auc": NAN}, "holdout_roc_auc"),
+        ({"observed": ObservedWindow(NAN, NAN, NAN, 7, 5000)}, "observed roc_auc"),
+        ({"observed": ObservedWindow(0.70, NAN, 0.72, 7, 5000)}, "observed low"),
+        ({"invalid_inputs": ("distance",)}, "drift score of distance"),
+    ],
+)
+def test_a_nan_or_missing_input_is_watch_and_named_never_ok(overrides, named):
+    """A NaN compares false with everything: unguarded, it would read `ok`."""
+    verdict = decide_verdict(_signals(**overrides), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("input_invalid",)
+    assert named in verdict.reasons[0]
+
+
+def test_a_nan_input_does_not_hide_a_real_drop_judged_on_the_others():
+    dropped = ObservedWindow(roc_auc=0.66, low=0.64, high=0.68, days=7, rows=5000)
+    verdict = decide_verdict(_signals(estimated_roc_auc=NAN, observed=dropped), POLICY)
+    assert verdict.level == ACT
+    assert verdict.triggers == ("performance_drop", "input_invalid")
+
+
+def test_a_feature_missing_tonight_is_its_own_trigger():
+    verdict = decide_verdict(_signals(missing_features=("wx_temp", "wx_dewp")), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("feature_missing",)
+    assert "wx_temp, wx_dewp" in verdict.reasons[0]
+
+
+def test_the_verdict_says_which_version_it_judged_and_since_when():
+    dropped = ObservedWindow(roc_auc=0.66, low=0.64, high=0.68, days=2, rows=1800)
+    verdict = decide_verdict(
+        _signals(observed=dropped, version="4", judged_since="2013-05-02"), POLICY
+    )
+    assert (verdict.version, verdict.judged_since) == ("4", "2013-05-02")
+    assert "v4 since 2013-05-02" in verdict.reasons[0]
 
 
 def test_no_labelled_window_is_ok_with_performance_pending():

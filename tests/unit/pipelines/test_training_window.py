@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from pipelines.config import load_params
-from pipelines.retraining.window import TrainingWindow, fixed_window, moving_window
+from pipelines.training_window import TrainingWindow, fixed_window, moving_window
 
 
 def test_a_moving_window_ends_the_day_before_its_day_and_holds_out_its_newest_days():
@@ -76,7 +76,7 @@ def test_a_window_starts_no_earlier_than_the_first_day_of_data():
 
 def test_a_first_model_holds_out_at_most_a_third_of_its_days_and_a_manual_run_can_match_it():
     from pipelines.retraining.trigger import training_trigger
-    from pipelines.retraining.window import first_model_window
+    from pipelines.training_window import first_model_window
 
     params = load_params()
     first = first_model_window(date(2013, 1, 1), date(2013, 3, 2), params.retraining)

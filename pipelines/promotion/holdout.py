@@ -1,4 +1,5 @@
-"""Holdout figures with no server: the README's table (`mlops holdout`)."""
+"""Holdout figures with no server: the README's table (`mlops holdout`): the model fitted as
+training fits it, against the simpler models as the promotion decision compares them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pipelines.config import Params
 from pipelines.data import landing, snapshot
 from pipelines.promotion import rules
 from pipelines.training import feature_groups, train
-from pipelines.training.steps import feature_group_report, fit_and_score
+from pipelines.training.candidate import fit_and_score
+from pipelines.training.steps import feature_group_report
 from pipelines.upstream import delivery
 
 
