@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import load_params
-from pipelines.replay.loop import ReplayPlan, run_replay
+from pipelines.replay.deliveries import ReplayPlan
+from pipelines.replay.loop import run_replay
 from pipelines.replay.report import summarise
 
 

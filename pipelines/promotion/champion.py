@@ -15,9 +15,9 @@ from pipelines import registry
 from pipelines.config import Params
 from pipelines.data.versioning import git_revision
 from pipelines.promotion import aliases
-from pipelines.promotion import rules as promotion
 from pipelines.promotion.aliases import ChampionMoved, PromotionLog
 from pipelines.promotion.compare import Contender, HoldoutComparison, compare
+from pipelines.promotion.record import render_markdown
 from pipelines.registry import CHALLENGER, CHAMPION
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
@@ -156,7 +156,7 @@ def _record_decision(
     }
     record_json = _jsonable(record)
     client.log_dict(challenger_run.info.run_id, record_json, "decision/decision.json")
-    markdown = promotion.render_markdown(record_json)
+    markdown = render_markdown(record_json)
     client.log_text(challenger_run.info.run_id, markdown, "decision/decision.md")
     print(markdown)  # lands in the Airflow task log
     return ChallengerVerdict(

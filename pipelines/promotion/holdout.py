@@ -12,7 +12,7 @@ import pandas as pd
 from features.build import BuildInputs, attach_labels, build_features_timed, model_inputs
 from pipelines.config import Params
 from pipelines.data import landing, snapshot
-from pipelines.promotion import rules
+from pipelines.promotion import statistics
 from pipelines.training import feature_groups, train
 from pipelines.training.candidate import fit_and_score
 from pipelines.training.steps import feature_group_report
@@ -54,7 +54,7 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
         "logistic_regression": fitted.curves["logistic_regression_baseline"],
         "base_rate": fitted.curves["base_rate"],
     }
-    comparisons = rules.compare_with_simpler_models(
+    comparisons = statistics.compare_with_simpler_models(
         y, fitted.curves[fitted.family], baselines, ("roc_auc", "log_loss"), params.promotion
     )
     versus = pd.DataFrame([{**asdict(c), "verdict": c.verdict} for c in comparisons])

@@ -14,16 +14,21 @@ and beat the naive baselines.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pipelines.config import (
     HIGHER_IS_BETTER,  # noqa: E402
     PromotionPolicy,
+)
+from pipelines.promotion.statistics import (
+    compare_with_simpler_models,
+    metric_difference,
+    slice_table,
 )
 from pipelines.training.evaluate import classification_metrics, with_slice_columns
 
@@ -36,14 +41,6 @@ class ModelScores:
     version: str | None
     probability: np.ndarray
     seconds_per_million_rows: float | None = None
-
-
-@dataclass(frozen=True)
-class Interval:
-    estimate: float
-    low: float
-    high: float
-    method: str
 
 
 @dataclass(frozen=True)
@@ -82,112 +79,6 @@ class Decision:
 def _signed(metric: str, value: float) -> float:
     """Orient a metric difference so that positive always means 'challenger better'."""
     return value if HIGHER_IS_BETTER[metric] else -value
-
-
-def delong_auc_difference(
-    y_true: np.ndarray, first: np.ndarray, second: np.ndarray, confidence: float
-) -> Interval:
-    """CI of AUC(first) - AUC(second) on the same rows (DeLong et al. 1988, fast midranks)."""
-    y = np.asarray(y_true).astype(bool)
-    positives, negatives = y.sum(), (~y).sum()
-    if positives == 0 or negatives == 0:
-        raise ValueError("the holdout needs both classes to compare ROC AUC")
-    scores = np.vstack([first, second])
-    aucs, v10, v01 = [], [], []
-    for row in scores:
-        pos, neg = row[y], row[~y]
-        all_ranks = stats.rankdata(np.concatenate([pos, neg]))
-        pos_ranks, neg_ranks = stats.rankdata(pos), stats.rankdata(neg)
-        auc = (all_ranks[:positives].sum() - positives * (positives + 1) / 2) / (
-            positives * negatives
-        )
-        aucs.append(auc)
-        v10.append((all_ranks[:positives] - pos_ranks) / negatives)
-        v01.append(1.0 - (all_ranks[positives:] - neg_ranks) / positives)
-    s10, s01 = np.cov(np.array(v10)), np.cov(np.array(v01))
-    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / positives + (
-        s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]
-    ) / negatives
-    difference = aucs[0] - aucs[1]
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    half_width = z * float(np.sqrt(max(variance, 0.0)))
-    return Interval(float(difference), difference - half_width, difference + half_width, "delong")
-
-
-def _row_losses(metric: str, y: np.ndarray, probability: np.ndarray) -> np.ndarray:
-    clipped = np.clip(probability, 1e-6, 1 - 1e-6)
-    if metric == "log_loss":
-        return -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
-    if metric == "brier":
-        return (clipped - y) ** 2
-    raise ValueError(f"{metric} is not a per-row loss")
-
-
-def paired_bootstrap_difference(
-    metric: str,
-    y_true: np.ndarray,
-    first: np.ndarray,
-    second: np.ndarray,
-    samples: int,
-    confidence: float,
-    seed: int,
-) -> Interval:
-    """CI of metric(first) - metric(second), resampling the same rows for both models."""
-    y = np.asarray(y_true, dtype=float)
-    if metric in ("log_loss", "brier"):
-        per_row = _row_losses(metric, y, first) - _row_losses(metric, y, second)
-        rng = np.random.default_rng(seed)
-        weights = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=samples)
-        replicates = weights @ per_row / len(y)
-        estimate = float(per_row.mean())
-    else:
-        rng = np.random.default_rng(seed)
-        replicates_list = []
-        for _ in range(samples):
-            index = rng.integers(0, len(y), len(y))
-            if y[index].min() == y[index].max():
-                continue
-            replicates_list.append(
-                classification_metrics(y[index], first[index])[metric]
-                - classification_metrics(y[index], second[index])[metric]
-            )
-        replicates = np.array(replicates_list)
-        estimate = (
-            classification_metrics(y, first)[metric] - classification_metrics(y, second)[metric]
-        )
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(replicates, [tail, 1 - tail])
-    return Interval(float(estimate), float(low), float(high), "paired_bootstrap")
-
-
-def metric_difference(
-    metric: str,
-    y: np.ndarray,
-    challenger: np.ndarray,
-    champion: np.ndarray,
-    policy: PromotionPolicy,
-) -> Interval:
-    if metric == "roc_auc":
-        return delong_auc_difference(y, challenger, champion, policy.confidence)
-    return paired_bootstrap_difference(
-        metric, y, challenger, champion, policy.bootstrap_samples, policy.confidence, policy.seed
-    )
-
-
-def slice_table(
-    y: np.ndarray, probability: np.ndarray, values: pd.Series, metric: str, min_size: int
-) -> dict[str, dict[str, float]]:
-    """The metric per slice value, for slices large enough and holding both classes."""
-    frame = pd.DataFrame({"y": y, "p": probability, "slice": values.to_numpy()})
-    table = {}
-    for value, group in frame.groupby("slice", observed=True):
-        if len(group) < min_size or group["y"].nunique() < 2:
-            continue
-        table[str(value)] = {
-            "rows": float(len(group)),
-            metric: classification_metrics(group["y"].to_numpy(), group["p"].to_numpy())[metric],
-        }
-    return table
 
 
 def _improvement_check(y, challenger, champion, policy) -> Check:
@@ -350,48 +241,6 @@ def _first_model_checks(
     return checks
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """The challenger against one simpler model on one metric, oriented so that positive
-    means the challenger is better."""
-
-    baseline: str
-    metric: str
-    estimate: float
-    low: float
-    high: float
-    method: str
-
-    @property
-    def verdict(self) -> str:
-        if self.low > 0:
-            return "the challenger is better"
-        if self.high < 0:
-            return f"the simpler model ({self.baseline}) is better"
-        return "no significant difference"
-
-
-def compare_with_simpler_models(
-    y: np.ndarray,
-    probability: np.ndarray,
-    baselines: dict[str, np.ndarray],
-    metrics: tuple[str, ...],
-    policy: PromotionPolicy,
-) -> list[Comparison]:
-    """Each simpler model on each metric, on the interval of the paired difference (DeLong for
-    ROC AUC, a paired bootstrap for losses): what the decision and `mlops holdout` report."""
-    comparisons = []
-    for name, other in sorted(baselines.items()):
-        for metric in metrics:
-            interval = metric_difference(metric, y, probability, other, policy)
-            if HIGHER_IS_BETTER[metric]:
-                low, estimate, high = interval.low, interval.estimate, interval.high
-            else:
-                low, estimate, high = -interval.high, -interval.estimate, -interval.low
-            comparisons.append(Comparison(name, metric, estimate, low, high, interval.method))
-    return comparisons
-
-
 def _simpler_model_checks(
     y, challenger: ModelScores, baselines: dict[str, np.ndarray], policy
 ) -> list[Check]:
@@ -415,6 +264,19 @@ def _simpler_model_checks(
             )
         )
     return checks
+
+
+def check_outcomes(checks: Iterable[Any]) -> str:
+    """A decision's checks in one spelling, `name=1|0` sorted (from `Check`s or their dicts)."""
+    pairs = []
+    for check in checks:
+        name, passed = (
+            (check["name"], check["passed"])
+            if isinstance(check, dict)
+            else (check.name, check.passed)
+        )
+        pairs.append(f"{name}={int(bool(passed))}")
+    return ",".join(sorted(pairs))
 
 
 def decide(
@@ -443,69 +305,3 @@ def decide(
         champion_version=champion.version if champion else None,
         checks=tuple(checks),
     )
-
-
-def render_markdown(record: dict[str, Any]) -> str:
-    """The decision record as a page a reviewer reads."""
-    decision = record["decision"]
-    lines = [
-        f"# Promotion decision: {'PROMOTE' if decision['promote'] else 'REJECT'}",
-        "",
-        decision["summary"],
-        "",
-        f"- Registered model: `{record['registered_model']}`",
-        f"- Challenger: v{decision['challenger_version']} (run `{record['challenger_run_id']}`)",
-        "- Champion: "
-        + (
-            f"v{decision['champion_version']} (run `{record.get('champion_run_id')}`)"
-            if decision["champion_version"]
-            else "none"
-        ),
-        f"- Holdout: {record['holdout']['start']} .. {record['holdout']['end']} "
-        f"({record['holdout']['rows']} labelled flights, neither model trained on them)",
-        f"- Data: DVC md5 `{record['data_version'].get('md5')}` "
-        f"at git `{record['data_version'].get('git_rev')}`",
-        f"- Code: git `{record['code_version']}`",
-        "",
-        "| check | passed | detail |",
-        "| --- | --- | --- |",
-    ]
-    for check in decision["checks"]:
-        lines.append(
-            f"| {check['name']} | {'yes' if check['passed'] else '**no**'} | {check['detail']} |"
-        )
-    lines += [
-        "",
-        "## Holdout metrics",
-        "",
-        "| model | " + " | ".join(record["metrics_order"]) + " |",
-        "| --- |" + " --- |" * len(record["metrics_order"]),
-    ]
-    for name, metrics in record["metrics"].items():
-        lines.append(
-            f"| {name} | " + " | ".join(f"{metrics[m]:.4f}" for m in record["metrics_order"]) + " |"
-        )
-    challenger = record.get("slices", {}).get("challenger", [])
-    if challenger:
-        champion = {(r["column"], r["value"]): r for r in record["slices"].get("champion", [])}
-        lines += [
-            "",
-            "## Slices (challenger; the weakest sized ones and every small one)",
-            "",
-            "| slice | flights | delay rate | ROC AUC | champion ROC AUC |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        sized = sorted(
-            (r for r in challenger if r.get("roc_auc") == r.get("roc_auc") and "roc_auc" in r),
-            key=lambda r: r["roc_auc"],
-        )
-        small = [r for r in challenger if r["small"]]
-        for r in [*sized[:8], *small]:
-            theirs = champion.get((r["column"], r["value"]), {}).get("roc_auc")
-            auc = f"{r['roc_auc']:.3f}" if "roc_auc" in r and r["roc_auc"] == r["roc_auc"] else "—"
-            lines.append(
-                f"| {r['column']}={r['value']} | {r['rows']} | {r['delay_rate']:.2f} | {auc} | "
-                + (f"{theirs:.3f}" if isinstance(theirs, float) and theirs == theirs else "—")
-                + " |"
-            )
-    return "\n".join(lines) + "\n"

@@ -40,7 +40,8 @@ def simulate(
     the frozen, monthly and guarded policies; write the timeline, tables and the loop's value."""
     import tempfile
 
-    from pipelines.replay.loop import ReplayPlan, run_replay
+    from pipelines.replay.deliveries import ReplayPlan
+    from pipelines.replay.loop import run_replay
     from pipelines.replay.report import summarise, write_report
 
     params = load(params_path)

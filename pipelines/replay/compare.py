@@ -12,14 +12,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.promotion.rules import check_outcomes
+
 PREDICTION_KEYS = ("flight_date", "flight_id")
+#: A retraining on either side: the night requested, the candidate's holdout ROC AUC, every
+#: check of its decision (`name=passed`) and whether it was promoted.
+RETRAINING_KEYS = ("day", "promoted", "holdout_roc_auc", "checks")
 
 
 @dataclass(frozen=True)
 class LoopOutcome:
     predictions: pd.DataFrame  # flight_date, flight_id, probability, version
     nights: pd.DataFrame  # date, verdict, triggers (comma-joined, sorted)
-    retrainings: pd.DataFrame  # day, promoted
+    retrainings: pd.DataFrame  # day, promoted, holdout_roc_auc, checks
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,16 @@ def compare_loops(
     ]
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-        ordered = frame.loc[:, ["day", "promoted"]].sort_values("day")
-        return [{"day": str(r.day), "promoted": bool(r.promoted)} for r in ordered.itertuples()]
+        ordered = frame.loc[:, list(RETRAINING_KEYS)].sort_values("day")
+        return [
+            {
+                "day": str(r.day),
+                "promoted": bool(r.promoted),
+                "holdout_roc_auc": round(float(r.holdout_roc_auc), 12),
+                "checks": str(r.checks),
+            }
+            for r in ordered.itertuples()
+        ]
 
     return LoopComparison(
         days=int(both["flight_date"].nunique()),
@@ -124,7 +137,7 @@ def loop_outcome(
                 "triggers": nights["triggers"].map(triggers_key),
             }
         ),
-        retrainings=pd.DataFrame(retrainings, columns=["day", "promoted"]),
+        retrainings=pd.DataFrame(retrainings, columns=list(RETRAINING_KEYS)),
     )
 
 
@@ -135,8 +148,26 @@ def replay_outcome(result: Any, policy: str) -> LoopOutcome:
         pd.concat(state.predictions, ignore_index=True),
         "version",
         pd.DataFrame(state.night_rows),
-        [{"day": r.day, "promoted": r.promoted} for r in state.retrainings],
+        [
+            {
+                "day": r.day,
+                "promoted": r.promoted,
+                "holdout_roc_auc": r.holdout_roc_auc,
+                "checks": r.checks,
+            }
+            for r in state.retrainings
+        ],
     )
+
+
+def _decision_record(client: Any, run_id: str) -> dict[str, Any]:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = client.download_artifacts(run_id, "decision/decision.json", scratch)
+        return dict(json.loads(Path(path).read_text()))
 
 
 def workspace_outcome(params: Any, days: list[Any]) -> LoopOutcome:
@@ -153,9 +184,17 @@ def workspace_outcome(params: Any, days: list[Any]) -> LoopOutcome:
     history = history.loc[history["date"].astype(str).isin([d.isoformat() for d in days])]
     client = registry.client(params.mlflow)
     versions = client.search_model_versions(f"name = '{params.mlflow.registered_model}'")
-    retrained = [
-        {"day": v.tags["retraining.day"], "promoted": v.tags.get("decision") == "promoted"}
-        for v in versions
-        if v.tags.get("retraining.day")
-    ]
+    retrained = []
+    for v in versions:
+        if not v.tags.get("retraining.day"):
+            continue
+        decision = _decision_record(client, v.run_id)
+        retrained.append(
+            {
+                "day": v.tags["retraining.day"],
+                "promoted": v.tags.get("decision") == "promoted",
+                "holdout_roc_auc": client.get_run(v.run_id).data.metrics["holdout_roc_auc"],
+                "checks": check_outcomes(decision["decision"]["checks"]),
+            }
+        )
     return loop_outcome(pd.concat(frames, ignore_index=True), "model_version", history, retrained)

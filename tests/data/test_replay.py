@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from pipelines.config import load_params
-from pipelines.replay.loop import LabelLeak, LabelledDays, ReplayPlan, run_replay
+from pipelines.replay.deliveries import LabelLeak, LabelledDays, ReplayPlan
+from pipelines.replay.loop import run_replay
 from pipelines.replay.report import summarise, write_report
 from pipelines.training_window import TrainingWindow
 

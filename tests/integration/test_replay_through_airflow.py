@@ -73,7 +73,8 @@ def test_a_month_through_airflow_gives_the_replays_predictions_verdicts_and_retr
     from pipelines.data.landing import days
     from pipelines.gate.quarantine import gate_landed_batch
     from pipelines.replay.compare import compare_loops, replay_outcome, workspace_outcome
-    from pipelines.replay.loop import ReplayPlan, run_replay
+    from pipelines.replay.deliveries import ReplayPlan
+    from pipelines.replay.loop import run_replay
     from tests.integration.airflow_services import (
         AirflowApi,
         airflow_services,

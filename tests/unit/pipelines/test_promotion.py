@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from pipelines.config import SliceRule
-from pipelines.promotion.rules import (
-    ModelScores,
-    decide,
-    delong_auc_difference,
-    judged_slice_columns,
-    paired_bootstrap_difference,
-)
+from pipelines.promotion.rules import ModelScores, decide, judged_slice_columns
+from pipelines.promotion.statistics import delong_auc_difference, paired_bootstrap_difference
 from tests.factories import repository_params
 
 ROWS = 6000
@@ -250,7 +245,7 @@ def test_loss_metrics_use_a_paired_bootstrap():
 
 
 def test_the_decision_record_lists_the_weakest_and_the_small_slices():
-    from pipelines.promotion.rules import render_markdown
+    from pipelines.promotion.record import render_markdown
 
     nan = float("nan")
     record = {

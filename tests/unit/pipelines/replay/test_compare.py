@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipelines.replay.compare import LoopOutcome, compare_loops, triggers_key
+from pipelines.replay.compare import RETRAINING_KEYS, LoopOutcome, compare_loops, triggers_key
 
 
 def _outcome(probabilities, versions, verdicts, retrainings) -> LoopOutcome:
@@ -22,7 +22,10 @@ def _outcome(probabilities, versions, verdicts, retrainings) -> LoopOutcome:
                 "triggers": ["", "minor_drift,performance_drop"],
             }
         ),
-        retrainings=pd.DataFrame(retrainings, columns=["day", "promoted"]),
+        retrainings=pd.DataFrame(
+            [(*r, 0.71, "common_holdout=1")[:4] if len(r) == 2 else r for r in retrainings],
+            columns=list(RETRAINING_KEYS),
+        ),
     )
 
 
@@ -44,6 +47,14 @@ def test_each_kind_of_difference_is_found():
     assert night["date"] == "2013-03-03" and night["verdict_airflow"] == "watch"
     rejected = _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "act"], [("2013-03-02", False)])
     assert not compare_loops(replay, rejected).agrees
+    refit = [("2013-03-02", True, 0.7100001, "common_holdout=1")]
+    assert not compare_loops(
+        replay, _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "act"], refit)
+    ).agrees
+    checked = [("2013-03-02", True, 0.71, "common_holdout=0")]
+    assert not compare_loops(
+        replay, _outcome([0.1, 0.2, 0.3], [1, 1, 2], ["ok", "act"], checked)
+    ).agrees
     fewer = replay.predictions.iloc[:2]
     short = LoopOutcome(fewer, replay.nights, replay.retrainings)
     assert compare_loops(replay, short).missing_flights == 1
@@ -74,11 +85,22 @@ def test_a_replayed_policy_reads_as_the_three_tables():
         night_rows=[
             {"date": "2013-03-02", "verdict": "act", "triggers": "performance_drop,minor_drift"}
         ],
-        retrainings=[SimpleNamespace(day="2013-03-02", promoted=False)],
+        retrainings=[
+            SimpleNamespace(
+                day="2013-03-02", promoted=False, holdout_roc_auc=0.7, checks="common_holdout=0"
+            )
+        ],
     )
     outcome = replay_outcome(SimpleNamespace(states={"guarded": state}), "guarded")
     assert outcome.predictions.to_dict("records") == [
         {"flight_date": "2013-03-02", "flight_id": "a", "probability": 0.25, "version": 1}
     ]
     assert outcome.nights["triggers"].tolist() == ["minor_drift,performance_drop"]
-    assert outcome.retrainings.to_dict("records") == [{"day": "2013-03-02", "promoted": False}]
+    assert outcome.retrainings.to_dict("records") == [
+        {
+            "day": "2013-03-02",
+            "promoted": False,
+            "holdout_roc_auc": 0.7,
+            "checks": "common_holdout=0",
+        }
+    ]

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.replay.loop import LabelLeak, LabelledDays, check_label_clock
+from pipelines.replay.deliveries import LabelLeak, LabelledDays
+from pipelines.replay.nights import check_label_clock
 
 
 def _scored(labels: list[float]) -> pd.DataFrame:

@@ -1,0 +1,295 @@
+"""One policy replayed night by night: score, monitor, guard, retrain, decide, each with the step
+function the DAGs call (`judge_night`, `decide_retraining`, `fit_candidate`, `compare`); this
+module only holds the policy's state in memory between them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import Params
+from pipelines.data import landing
+from pipelines.monitoring.drift import SCORE_COLUMN
+from pipelines.monitoring.frames import judge_frames
+from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
+from pipelines.promotion import rules
+from pipelines.promotion.compare import Contender, compare
+from pipelines.replay.deliveries import LabelLeak, LabelledDays, ReplayPlan
+from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
+from pipelines.scoring.rows import check_probabilities
+from pipelines.training import train
+from pipelines.training.candidate import Candidate, fit_candidate
+from pipelines.training_window import TrainingWindow, moving_window
+
+KEPT_COLUMNS = ("flight_date", "flight_id", "origin", "carrier", "dest", "dep_hour")
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    version: int
+    model: Any
+    reference: MonitoringReference
+    window: TrainingWindow
+    train_end: date  # the newest day it was fit on (its holdout came after)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A candidate fitted tonight (`training.fit_candidate`) with its monitoring reference."""
+
+    candidate: Candidate
+    reference: MonitoringReference
+
+
+@dataclass(frozen=True)
+class RetrainingRecord:
+    policy: str
+    day: str  # the night it was decided (it serves from the next day if promoted)
+    reason: str
+    version: int
+    promoted: bool
+    decision: str
+    train_start: str
+    train_end: str
+    holdout_end: str
+    max_label_day: str
+    holdout_roc_auc: float  # the candidate's, on its whole holdout (the MLflow run's metric)
+    checks: str  # every check of the decision, `name=passed` (what the decision record lists)
+    cpu_seconds: float
+    wall_seconds: float
+
+
+@dataclass
+class PolicyState:
+    name: str
+    serving: ServingModel
+    versions: int = 1
+    nights: list[NightVerdict] = field(default_factory=list)
+    last_retraining: date | None = None
+    last_training_end: date | None = None
+    scored: dict[str, pd.DataFrame] = field(default_factory=dict)  # the monitoring window
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    night_rows: list[dict[str, Any]] = field(default_factory=list)
+    retrainings: list[RetrainingRecord] = field(default_factory=list)
+
+
+def train_candidate(
+    params: Params, known: LabelledDays, window: TrainingWindow, decision_day: date
+) -> Trained:
+    """The training DAG's step on the moving window, in memory: `fit_candidate`, then the
+    reference `reference_for_run` builds at night (`reference_of`)."""
+    data = known.window(window, decision_day)
+    candidate = fit_candidate(data, window, params)
+    if candidate.max_label_day >= decision_day:
+        raise LabelLeak(
+            f"trained or judged on labels of {candidate.max_label_day} on {decision_day}"
+        )
+    return Trained(candidate, reference_of_candidate(candidate, data, params))
+
+
+def decide_candidate(
+    params: Params, trained: Trained, champion: ServingModel | None, version: int
+) -> rules.Decision:
+    """The training DAG's decision (`promotion.compare`), on the models in memory."""
+    candidate = trained.candidate
+    challenger = Contender(str(version), candidate.model, candidate.train_end)
+    serving = (
+        Contender(str(champion.version), champion.model, champion.train_end.isoformat())
+        if champion is not None
+        else None
+    )
+    return compare(challenger, serving, candidate.split, params).decision
+
+
+def serving_model(trained: Trained, version: int) -> ServingModel:
+    candidate = trained.candidate
+    return ServingModel(
+        version,
+        candidate.model,
+        trained.reference,
+        candidate.window,
+        date.fromisoformat(candidate.train_end),
+    )
+
+
+def retrain(
+    params: Params, state: PolicyState, known: LabelledDays, day: date, reason: str
+) -> RetrainingRecord:
+    """Train on the window ending D-1, decide, promote when every check passes."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    window = moving_window(day, params.retraining)
+    trained = train_candidate(params, known, window, day)
+    version = state.versions + 1
+    decision = decide_candidate(params, trained, state.serving, version)
+    state.versions = version
+    state.last_retraining = day
+    state.last_training_end = trained.candidate.window.end
+    if decision.promote:
+        state.serving = serving_model(trained, version)
+    record = retraining_record(
+        state.name, day, reason, version, decision, trained.candidate, (wall, cpu)
+    )
+    state.retrainings.append(record)
+    return record
+
+
+def retraining_record(
+    policy: str,
+    day: date,
+    reason: str,
+    version: int,
+    decision: rules.Decision,
+    candidate: Candidate,
+    started: tuple[float, float],  # perf_counter, process_time
+) -> RetrainingRecord:
+    return RetrainingRecord(
+        policy=policy,
+        day=day.isoformat(),
+        reason=reason,
+        version=version,
+        promoted=decision.promote,
+        decision=decision.summary,
+        train_start=candidate.split.train_dates[0],
+        train_end=candidate.split.train_dates[1],
+        holdout_end=candidate.split.holdout_dates[1],
+        max_label_day=candidate.max_label_day.isoformat(),
+        holdout_roc_auc=candidate.metrics["holdout_roc_auc"],
+        checks=rules.check_outcomes(decision.checks),
+        cpu_seconds=time.process_time() - started[1],
+        wall_seconds=time.perf_counter() - started[0],
+    )
+
+
+def new_labelled_flights(known: LabelledDays, after: date | None, day: date) -> int:
+    return sum(
+        int(frame["label"].notna().sum())
+        for key, frame in known.labelled.items()
+        if (after is None or key > after.isoformat()) and known.landed_on[key] <= day
+    )
+
+
+def retraining_reason(
+    params: Params, state: PolicyState, known: LabelledDays, day: date, plan: ReplayPlan
+) -> str | None:
+    """Why this policy retrains tonight, or None."""
+    if state.name == "scheduled":
+        return "monthly schedule" if day.day == 1 and day > plan.first_day else None
+    if state.name != "guarded":
+        return None
+    inputs = GuardInputs(
+        day=day,
+        nights=tuple(state.nights),
+        last_retraining=state.last_retraining,
+        last_training_end=state.last_training_end,
+        new_labelled_flights=new_labelled_flights(known, state.last_training_end, day),
+        training_active=False,  # the replay runs one thing at a time
+    )
+    decision = decide_retraining(inputs, params.retraining.guard)
+    state.night_rows[-1]["guard"] = "; ".join(decision.reasons)
+    return decision.event_extra()["reason"] if decision.request else None
+
+
+def predict_day(state: PolicyState, features: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The serving model's scores of D in memory, through the serving guard (production's
+    `scoring.day.score_day` reads and publishes partitions)."""
+    probability = train.predict_late_probability(state.serving.model, features, params.features)
+    check_probabilities(features["flight_id"].to_numpy(), probability)
+    scored = features.copy()
+    scored[SCORE_COLUMN] = probability
+    scored["label"] = np.nan  # D's outcomes land tomorrow
+    scored["version"] = str(state.serving.version)
+    return scored
+
+
+def check_label_clock(scored: dict[str, pd.DataFrame], day: date, known: LabelledDays) -> None:
+    """Night D may see the labels of days whose outcomes have landed by D, never D's own."""
+    for key, frame in scored.items():
+        if not frame["label"].notna().any():
+            continue
+        if key >= day.isoformat() or known.landed_on.get(key, date.max) > day:
+            raise LabelLeak(
+                f"night {day} would see labels of {key} (landed {known.landed_on.get(key)})"
+            )
+
+
+def monitor_night(state: PolicyState, day: date, params: Params, known: LabelledDays) -> None:
+    """The monitoring DAG's step (`judge_night`) on the policy's scored frames."""
+    check_label_clock(state.scored, day, known)
+    night = judge_frames(
+        day, state.scored, known.landed_on, state.serving.reference, params.monitoring
+    )
+    state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
+    observed = night.observed
+    state.night_rows.append(
+        {
+            "date": day.isoformat(),
+            "policy": state.name,
+            "version": state.serving.version,
+            "judged_since": night.judged_since.isoformat(),
+            "rows": night.signals.rows,
+            "verdict": night.verdict.level,
+            "triggers": ",".join(night.verdict.triggers),
+            "drift_share": night.drift_share,
+            "drifted": ",".join(night.drifted),
+            "estimated_window_roc_auc": night.estimated_window.get("roc_auc"),
+            "observed_window_roc_auc": observed.roc_auc if observed else None,
+            "labels_missing": ",".join(night.labels_missing),
+            "guard": "",
+        }
+    )
+
+
+def _forget_old(state: PolicyState, day: date, rolling_days: int) -> None:
+    oldest = (day - timedelta(days=rolling_days + 1)).isoformat()
+    for key in [k for k in state.scored if k < oldest]:
+        del state.scored[key]
+
+
+def replay_policy(
+    params: Params,
+    plan: ReplayPlan,
+    name: str,
+    known: LabelledDays,
+    first: ServingModel,
+    progress: Callable[[str], None],
+) -> PolicyState:
+    """One policy over the scored days, night by night (see the module docstring)."""
+    state = PolicyState(
+        name, first, last_retraining=plan.first_day, last_training_end=first.window.end
+    )
+    began = time.perf_counter()
+    for day in landing.days(plan.first_day, plan.end):
+        yesterday = (day - timedelta(days=1)).isoformat()
+        if yesterday in state.scored and known.landed_on.get(yesterday) == day:
+            labels = known.labelled[yesterday].set_index("flight_id")["label"]
+            frame = state.scored[yesterday]
+            frame["label"] = frame["flight_id"].map(labels).to_numpy()
+        features = known.features.get(day.isoformat())
+        if features is not None:
+            scored = predict_day(state, features, params)
+            state.scored[day.isoformat()] = scored
+            _forget_old(state, day, params.monitoring.rolling_days)
+            kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
+            kept["version"] = state.serving.version
+            state.predictions.append(kept)
+            monitor_night(state, day, params, known)
+            reason = retraining_reason(params, state, known, day, plan)
+            if reason:
+                record = retrain(params, state, known, day, reason)
+                verdict = "promoted" if record.promoted else "rejected"
+                progress(
+                    f"[replay] {day} {name}: retrained v{record.version} ({verdict}, "
+                    f"{record.cpu_seconds:.0f} CPU-s): {reason}"
+                )
+        if day.day == 15 or day == plan.end:
+            progress(
+                f"[replay] {name} at {day}: serving v{state.serving.version}, "
+                f"{len(state.retrainings)} retrainings ({time.perf_counter() - began:.0f} s)"
+            )
+    return state
