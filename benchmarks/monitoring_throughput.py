@@ -144,7 +144,7 @@ def _sampled_drift(params_path: Path) -> tuple[dict, object]:
 def _levels(scores: dict, reference, params_path: Path) -> dict:
     from pipelines.config import load_params
     from pipelines.monitoring import drift
-    from pipelines.monitoring.verdict import Signals, decide_verdict
+    from pipelines.monitoring.verdict import Signals, drift_level
 
     params = load_params(params_path)
     drifted = drift.drifted(scores, reference.thresholds)
@@ -153,13 +153,13 @@ def _levels(scores: dict, reference, params_path: Path) -> dict:
         important=reference.important(params.monitoring.verdict.important_features),
         rows=10**9,
         min_rows=params.monitoring.min_rows,
-        holdout_roc_auc=0.0,
+        holdout_roc_auc=float("nan"),  # the level drift alone gives: sampled vs unsampled
         estimated_roc_auc=None,
         observed=None,
     )
     return {
         "drifted": sorted(drifted),
-        "drift_verdict": decide_verdict(signals, params.monitoring.verdict).level,
+        "drift_verdict": drift_level(signals, params.monitoring.verdict),
     }
 
 

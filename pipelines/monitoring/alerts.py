@@ -18,6 +18,8 @@ RUNBOOK_BY_TRIGGER = {
     "important_drift": "drift-alert.md",
     "minor_drift": "drift-alert.md",
     "too_few_rows": "monitoring.md",
+    "feature_missing": "monitoring.md",
+    "input_invalid": "monitoring.md",
     "labels_late": "labels-late.md",
     "performance_drop": "performance-drop.md",
     "performance_dip": "performance-drop.md",

@@ -25,7 +25,8 @@ import pandas as pd
 from features.build import attach_labels, build_features, model_inputs
 from pipelines.config import Params
 from pipelines.monitoring import drift, performance
-from pipelines.monitoring.frames import judge_frames
+from pipelines.monitoring.frames import night_inputs
+from pipelines.monitoring.judge import judge_night
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
 from pipelines.monitoring.verdict import drift_level
 from pipelines.training.candidate import fit_candidate
@@ -99,7 +100,8 @@ def run_backtest(
         d = date.fromisoformat(day)
         scored[day] = frame
         labelled_on[day] = d + timedelta(days=1)
-        night = judge_frames(d, scored, labelled_on, reference, settings)
+        inputs = night_inputs(d, scored, labelled_on, reference, settings.rolling_days)
+        night = judge_night(inputs, reference, settings)
         pooled = pd.concat(
             [
                 scored[k]
@@ -134,7 +136,9 @@ def run_backtest(
                     model_inputs(faulty, params.features)
                 )[:, 1]
                 faulty["version"] = "1"
-                judged = judge_frames(d, {**scored, day: faulty}, labelled_on, reference, settings)
+                with_fault = {**scored, day: faulty}
+                inputs = night_inputs(d, with_fault, labelled_on, reference, settings.rolling_days)
+                judged = judge_night(inputs, reference, settings)
                 row[f"inject:{fault}"] = drift_level(judged.signals, settings.verdict)
         days.append(row)
     return summarise(pd.DataFrame(days), reference, window)

@@ -1,5 +1,6 @@
 """Night D's inputs from frames in memory, for the year replay and the backtest (no server, no
-files); `judge.judge_night` judges them exactly as it judges the nightly job's.
+files); the callers hand them to `judge.judge_night`, which judges them exactly as it judges
+the nightly job's.
 
 `scored` maps an ISO day to its scored flights (model inputs, `late_probability`, `label`, and
 `version`, the model version that scored it). `labelled_on` maps an ISO day to the day its
@@ -13,15 +14,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from pipelines.config import MonitoringParams
 from pipelines.monitoring import drift
-from pipelines.monitoring.judge import (
-    Labelled,
-    NightInputs,
-    NightJudgement,
-    WindowDay,
-    judge_night,
-)
+from pipelines.monitoring.judge import Labelled, NightInputs, WindowDay
 from pipelines.monitoring.reference import MonitoringReference
 
 
@@ -64,14 +58,3 @@ def night_inputs(
         drift_scores=drift.drift_scores(reference.sample, today, reference.columns),
         window=tuple(window_day(k, scored[k], labelled_on, day) for k in keys if k in scored),
     )
-
-
-def judge_frames(
-    day: date,
-    scored: Mapping[str, pd.DataFrame],
-    labelled_on: Mapping[str, date],
-    reference: MonitoringReference,
-    settings: MonitoringParams,
-) -> NightJudgement:
-    inputs = night_inputs(day, scored, labelled_on, reference, settings.rolling_days)
-    return judge_night(inputs, reference, settings)

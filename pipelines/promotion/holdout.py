@@ -13,9 +13,10 @@ from features.build import BuildInputs, attach_labels, build_features_timed, mod
 from pipelines.config import Params
 from pipelines.data import landing, snapshot
 from pipelines.promotion import statistics
-from pipelines.training import feature_groups, train
-from pipelines.training.candidate import fit_and_score
+from pipelines.training import feature_groups
+from pipelines.training.candidate import fit_candidate
 from pipelines.training.steps import feature_group_report
+from pipelines.training_window import fixed_window
 from pipelines.upstream import delivery
 
 
@@ -40,8 +41,8 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
         BuildInputs(tables["flights"], tables["weather"], params.features)
     )
     labelled = attach_labels(features, tables["outcomes"], params.features)
-    split = train.temporal_split(labelled, params.train.holdout_start)
-    fitted = fit_and_score(split, params)
+    candidate = fit_candidate(labelled, fixed_window(params), params)
+    split, fitted = candidate.split, candidate.fitted
     groups = feature_group_report(
         params,
         fitted.model,

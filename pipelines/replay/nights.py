@@ -16,7 +16,8 @@ import pandas as pd
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.monitoring.drift import SCORE_COLUMN
-from pipelines.monitoring.frames import judge_frames
+from pipelines.monitoring.frames import night_inputs
+from pipelines.monitoring.judge import judge_night
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
 from pipelines.promotion import rules
 from pipelines.promotion.compare import Contender, compare
@@ -221,9 +222,11 @@ def check_label_clock(scored: dict[str, pd.DataFrame], day: date, known: Labelle
 def monitor_night(state: PolicyState, day: date, params: Params, known: LabelledDays) -> None:
     """The monitoring DAG's step (`judge_night`) on the policy's scored frames."""
     check_label_clock(state.scored, day, known)
-    night = judge_frames(
-        day, state.scored, known.landed_on, state.serving.reference, params.monitoring
+    reference = state.serving.reference
+    inputs = night_inputs(
+        day, state.scored, known.landed_on, reference, params.monitoring.rolling_days
     )
+    night = judge_night(inputs, reference, params.monitoring)
     state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
     observed = night.observed
     state.night_rows.append(

@@ -1,6 +1,6 @@
 """`judge_night` on small frames: the step the nightly job, the replay and the backtest share.
 
-Each case builds a few scored days in memory (`frames.judge_frames`, as the replay does) against
+Each case builds a few scored days in memory (`frames.night_inputs`, as the replay does) against
 a hand-made reference, and checks one thing the night must get right."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 
 from pipelines.config import load_params
 from pipelines.monitoring import drift
-from pipelines.monitoring.frames import judge_frames, night_inputs
-from pipelines.monitoring.judge import serving_since
+from pipelines.monitoring.frames import night_inputs
+from pipelines.monitoring.judge import judge_night, serving_since
 from pipelines.monitoring.reference import MonitoringReference
 
 SETTINGS = dataclasses.replace(
@@ -81,6 +81,13 @@ def _reference(holdout_roc_auc: float = 0.80) -> MonitoringReference:
         holdout={"holdout_roc_auc": holdout_roc_auc},
         false_alarms={},
         window={},
+    )
+
+
+def judge_frames(day, scored, landed, reference, settings):
+    """What the replay does: inputs from frames, then the shared step."""
+    return judge_night(
+        night_inputs(day, scored, landed, reference, settings.rolling_days), reference, settings
     )
 
 

@@ -241,3 +241,18 @@ def test_important_features_are_the_top_positive_importances():
     assert important_features(importance, 3) == ("dep_hour", "distance", "wind")
     assert important_features(importance, 1) == ("dep_hour",)
     assert important_features(importance, 10) == ("dep_hour", "distance", "wind")
+
+
+def test_every_trigger_the_verdict_can_raise_has_a_runbook():
+    import inspect
+    import re
+
+    from pipelines.config import REPO_ROOT
+    from pipelines.monitoring import verdict
+    from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
+
+    raised = set(re.findall(r'\(\s*(?:WATCH|ACT),\s*"(\w+)"', inspect.getsource(verdict)))
+    assert {"feature_missing", "input_invalid", "performance_drop", "labels_late"} <= raised
+    assert raised <= set(RUNBOOK_BY_TRIGGER), raised - set(RUNBOOK_BY_TRIGGER)
+    for trigger in raised:
+        assert (REPO_ROOT / "runbooks" / RUNBOOK_BY_TRIGGER[trigger]).exists()
