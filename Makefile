@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-scheduler test-fast up down repro lint bench simulate replay-airflow clean
+.PHONY: help install demo test test-scheduler test-fast up down repro lint bench simulate backtest replay-airflow clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench: install ## Benchmarks; results in benchmarks/results/
 
 simulate: install ## Replay 2013 day by day: frozen vs monthly vs guarded retraining (about 15 min); reports/simulation/
 	@$(ENV) mlops simulate --benchmark-out benchmarks/results/simulation.json
+
+backtest: install ## How far to trust the monitoring on 2013 (about 3 min): benchmarks/results/monitoring_backtest.json
+	@$(ENV) mlops monitoring-backtest --out benchmarks/results/monitoring_backtest.json
 
 replay-airflow: install ## A month of the guarded loop through a real Airflow scheduler vs the replay (about an hour)
 	@$(ENV) MLOPS_MONTH_REPORT=reports/simulation/airflow_month.json pytest -m month -s -q tests/integration/test_replay_through_airflow.py

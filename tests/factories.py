@@ -73,3 +73,19 @@ def repository_params():
     from pipelines.config import REPO_ROOT, load_params
 
     return load_params(REPO_ROOT / "params.yaml")
+
+
+def verdict_policy():
+    """The committed verdict policy, pinned to the numbers the verdict tests are built around
+    (a change to `params.yaml` must not silently move them)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        repository_params().monitoring.verdict,
+        important_features=5,
+        minor_drift_min_columns=2,
+        performance_tolerance=0.02,
+        estimate_tolerance=0.03,
+        labels_late_days=3,
+        feature_missing_reference_share=0.5,
+    )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -147,6 +148,35 @@ def build_workspace(
     ws.run("git", "add", "params.yaml", "dvc.lock")
     ws.run("git", "commit", "--quiet", "-m", "snapshot of the test window")
     return ws
+
+
+def replayed_workspace(
+    root: Path,
+    tracking_uri: str,
+    own_model: Callable[[Path], None],
+    end: date,
+    first_model_days: int,
+    progress: Callable[[str], None] = print,
+) -> tuple[Workspace, Any, Any]:
+    """What the comparisons of the nightly path with the replay start from: a workspace with
+    January–February published (`own_model` edits its params), the days to `end` landed, and
+    the replay of the guarded policy over the same days. Returns the workspace, its params and
+    the `ReplayResult`."""
+    from pipelines.config import load_params
+    from pipelines.replay.deliveries import ReplayPlan
+    from pipelines.replay.loop import run_replay
+
+    ws = build_workspace(root, "2013-01-01", "2013-02-27", "2013-02-14", own_model)
+    ws.overrides["MLFLOW_TRACKING_URI"] = tracking_uri
+    ws.run("mlops", "land", "--start", "2013-03-01", "--end", end.isoformat())
+    params = load_params(ws.path / "params.yaml")
+    plan = ReplayPlan(
+        start=params.retraining.earliest_day,
+        end=end,
+        first_model_days=first_model_days,
+        policies=("guarded",),
+    )
+    return ws, params, run_replay(params, plan, root / "replay", progress=progress, workers=1)
 
 
 @pytest.fixture(scope="session")

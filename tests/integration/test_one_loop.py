@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import build_workspace
+from tests.integration.conftest import replayed_workspace
 
 FIRST_MODEL_DAYS = 60  # the first model serves from 2 March (fewer days: it fails its floors)
 WEEK_END = date(2013, 3, 8)
@@ -103,26 +103,16 @@ def _night(params, night: date, scratch: Path) -> None:
 def test_a_week_through_the_nightly_path_gives_the_replays_nights_and_decisions(
     tmp_path_factory, mlflow_server: str
 ):
-    from pipelines.config import load_params
     from pipelines.data.landing import days
     from pipelines.gate.quarantine import gate_landed_batch
     from pipelines.replay.compare import compare_loops, replay_outcome, workspace_outcome
-    from pipelines.replay.deliveries import ReplayPlan
-    from pipelines.replay.loop import run_replay
 
     root = tmp_path_factory.mktemp("one-loop")
-    ws = build_workspace(root, "2013-01-01", "2013-02-27", "2013-02-14", _own_model)
-    ws.overrides["MLFLOW_TRACKING_URI"] = mlflow_server
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
-    ws.run("mlops", "land", "--start", "2013-03-01", "--end", WEEK_END.isoformat())
-    params = load_params(ws.path / "params.yaml")
-    plan = ReplayPlan(
-        start=params.retraining.earliest_day,
-        end=WEEK_END,
-        first_model_days=FIRST_MODEL_DAYS,
-        policies=("guarded",),
+    _, params, replayed = replayed_workspace(
+        root, mlflow_server, _own_model, WEEK_END, FIRST_MODEL_DAYS
     )
-    replayed = run_replay(params, plan, root / "replay", progress=print, workers=1)
+    plan = replayed.plan
     scratch = root / "reports"
     try:
         for day in days(plan.start, WEEK_END):  # `ingestion`, every night

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import build_workspace, run
+from tests.integration.conftest import replayed_workspace, run
 
 #: `MLOPS_MONTH_END` shortens the month (a quick look at the wiring; the comparison still runs).
 MONTH_END = date.fromisoformat(os.environ.get("MLOPS_MONTH_END", "2013-03-31"))
@@ -69,12 +69,9 @@ def _trained(airflow_home: Path, runs: int, timeout: float) -> None:
 def test_a_month_through_airflow_gives_the_replays_predictions_verdicts_and_retrainings(
     tmp_path_factory, mlflow_server: str, airflow_db: Path
 ):
-    from pipelines.config import load_params
     from pipelines.data.landing import days
     from pipelines.gate.quarantine import gate_landed_batch
     from pipelines.replay.compare import compare_loops, replay_outcome, workspace_outcome
-    from pipelines.replay.deliveries import ReplayPlan
-    from pipelines.replay.loop import run_replay
     from tests.integration.airflow_services import (
         AirflowApi,
         airflow_services,
@@ -84,18 +81,11 @@ def test_a_month_through_airflow_gives_the_replays_predictions_verdicts_and_retr
 
     began = time.monotonic()
     root = tmp_path_factory.mktemp("month")
-    ws = build_workspace(root, "2013-01-01", "2013-02-27", "2013-02-14", _own_model)
-    ws.overrides["MLFLOW_TRACKING_URI"] = mlflow_server
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
-    ws.run("mlops", "land", "--start", "2013-03-01", "--end", MONTH_END.isoformat())
-    params = load_params(ws.path / "params.yaml")
-    plan = ReplayPlan(
-        start=params.retraining.earliest_day,
-        end=MONTH_END,
-        first_model_days=FIRST_MODEL_DAYS,
-        policies=("guarded",),
+    ws, params, replayed = replayed_workspace(
+        root, mlflow_server, _own_model, MONTH_END, FIRST_MODEL_DAYS, progress=_say
     )
-    replayed = run_replay(params, plan, root / "replay", progress=_say, workers=1)
+    plan = replayed.plan
     first = replayed.first_model
     _say(f"replayed in {replayed.seconds:.0f} s; first model: {first.decision}")
     # The nights before the month: what `ingestion` did every night before the first model.

@@ -17,20 +17,13 @@ from pipelines.monitoring import drift
 from pipelines.monitoring.frames import night_inputs
 from pipelines.monitoring.judge import judge_night, serving_since
 from pipelines.monitoring.reference import MonitoringReference
+from tests.factories import verdict_policy
 
 SETTINGS = dataclasses.replace(
     load_params().monitoring,
     rolling_days=7,
     min_rows=50,
-    verdict=dataclasses.replace(
-        load_params().monitoring.verdict,
-        important_features=2,
-        minor_drift_min_columns=2,
-        performance_tolerance=0.02,
-        estimate_tolerance=0.03,
-        labels_late_days=3,
-        feature_missing_reference_share=0.5,
-    ),
+    verdict=dataclasses.replace(verdict_policy(), important_features=2),
 )
 NIGHT = date(2013, 5, 10)
 ROWS = 400

@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from pipelines.config import load_params
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.verdict import (
     ACT,
@@ -17,16 +16,9 @@ from pipelines.monitoring.verdict import (
     decide_verdict,
     important_features,
 )
+from tests.factories import verdict_policy
 
-# the committed policy, pinned to the numbers the cases below are built around
-POLICY = dataclasses.replace(
-    load_params().monitoring.verdict,
-    important_features=5,
-    minor_drift_min_columns=2,
-    performance_tolerance=0.02,
-    estimate_tolerance=0.03,
-    labels_late_days=3,
-)
+POLICY = verdict_policy()
 HOLDOUT = 0.75
 HEALTHY = ObservedWindow(roc_auc=0.75, low=0.73, high=0.77, days=7, rows=5000)
 
