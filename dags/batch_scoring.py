@@ -33,8 +33,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, get_current_context, task
 
 from orchestration.assets import VALIDATED_FLIGHTS
+from orchestration.clock import settings
 from orchestration.landing_sensor import GateVerdictSensor
-from orchestration.schedule import default_args, nightly, settings, target_day
+from orchestration.schedule import default_args, nightly, target_day
 
 
 @dag(

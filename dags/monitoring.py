@@ -34,7 +34,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import Metadata, PokeReturnValue, dag, get_current_context, task
 
 from orchestration.assets import MONITORING_VERDICT, RETRAINING_REQUESTED
-from orchestration.schedule import default_args, nightly, settings, target_day
+from orchestration.clock import settings
+from orchestration.schedule import default_args, nightly, target_day
 
 
 @dag(

@@ -42,7 +42,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, get_current_context, task
 
 from orchestration.assets import RETRAINING_REQUESTED
-from orchestration.schedule import default_args, local_timezone, settings
+from orchestration.clock import local_timezone, settings
+from orchestration.schedule import default_args
 
 DEFAULT_ARGS = default_args(retries=2, retry_delay_seconds=30, timeout_minutes=30)
 

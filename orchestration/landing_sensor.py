@@ -28,7 +28,7 @@ PASSED, HELD, PENDING = "passed", "quarantined", "pending"
 
 
 def verdict_uri(contract: str, day: date) -> str:
-    from orchestration.schedule import settings
+    from orchestration.clock import settings
     from pipelines.gate.quarantine import result_uri
 
     return result_uri(settings(), contract, f"date={day.isoformat()}")
@@ -88,7 +88,7 @@ class GateVerdictSensor(BaseSensorOperator):
         self.contract, self.deferrable = contract, deferrable
 
     def _day(self, context: Any) -> date:
-        from orchestration.schedule import day_of
+        from orchestration.clock import day_of
 
         return day_of(context)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from orchestration.schedule import day_of, settings
+from orchestration.clock import day_of, settings
 
 SLACK_CONNECTION, EMAIL_CONNECTION = "mlops_slack", "mlops_email"
 RUNBOOK_BY_DAG = {

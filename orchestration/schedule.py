@@ -1,39 +1,23 @@
-"""What the nightly DAGs share: their local clock, their schedule and the day a run is for.
+"""What the nightly DAGs share: their schedule, the day a run is for, their task defaults (the
+local clock itself is `clock.py`, which the notifiers read too).
 
 The time zone and the other tunables come from `params.yaml` (read once per process): the
 schedule needs the zone when the DAG is parsed, the tasks read the rest when they run."""
 
 from __future__ import annotations
 
-import functools
 import os
 from datetime import date, timedelta
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, get_current_context
 
-from pipelines.config import Params, load_params
-
-
-@functools.cache
-def settings() -> Params:
-    """The deployed `params.yaml`, typed (cheap: one small YAML file)."""
-    return load_params()
-
-
-def local_timezone() -> str:
-    """Flight dates are local days at the NYC airports (`features.timezone`)."""
-    return settings().features.timezone
+from orchestration.clock import day_of, local_timezone
 
 
 def nightly() -> CronDataIntervalTimetable:
     """A real data interval [D-1, D): the run that fires at local midnight of D is for D."""
     return CronDataIntervalTimetable("0 0 * * *", timezone=local_timezone())
-
-
-def day_of(context: Any) -> date:
-    """The day a run is for: the end of its data interval, as a local date."""
-    return context["data_interval_end"].in_timezone(local_timezone()).date()
 
 
 def target_day() -> date:

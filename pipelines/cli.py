@@ -20,6 +20,7 @@ from pipelines.replay import cli as replay_cli
 from pipelines.retraining import cli as retraining_cli
 from pipelines.scoring import cli as scoring_cli
 from pipelines.training import cli as training_cli
+from pipelines.upstream import cli as upstream_cli
 
 app = typer.Typer(
     help="Flight-delay MLOps loop: land, gate, version, train, promote, score, monitor, retrain.",
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 for stage in (
     data_cli,
+    upstream_cli,
     gate_cli,
     training_cli,
     promotion_cli,

@@ -1,5 +1,5 @@
-"""`mlops` commands of the data stage: deliver days (the simulated upstream), build and
-version the training snapshot and the snapshots of moving training windows."""
+"""`mlops` commands of the data stage: build and version the training snapshot and the
+snapshots of moving training windows (`mlops land` is the upstream stage's)."""
 
 from __future__ import annotations
 
@@ -16,41 +16,6 @@ data_app = typer.Typer(
     help="Version the training snapshot with DVC (push / pull).", no_args_is_help=True
 )
 commands.add_typer(data_app, name="data")
-
-
-@commands.command()
-def land(
-    day: Annotated[str | None, typer.Option("--date", help="Deliver one day (YYYY-MM-DD).")] = None,
-    start: Annotated[str | None, typer.Option(help="First delivery date of a range.")] = None,
-    end: Annotated[
-        str | None, typer.Option(help="Last delivery date of a range (inclusive).")
-    ] = None,
-    params_path: ParamsOption = None,
-) -> None:
-    """Deliver days from the upstream system into the landing zone.
-
-    A delivery on day D brings the flights scheduled for D and the outcomes (labels) of D-1.
-    Re-landing a day rewrites identical files.
-    """
-    from pipelines.data import landing
-    from pipelines.upstream import delivery
-
-    if day and (start or end):
-        raise typer.BadParameter("give either --date or --start/--end")
-    if day:
-        first = last = parse_date(day)
-    elif start and end:
-        first, last = parse_date(start), parse_date(end)
-    else:
-        raise typer.BadParameter("give --date D, or --start S --end E")
-    params = load(params_path)
-    deliveries = delivery.land_days(params.landing_root, landing.days(first, last))
-    flights = sum(d.flights_rows or 0 for d in deliveries)
-    outcomes = sum(d.outcomes_rows or 0 for d in deliveries)
-    typer.echo(
-        f"landed {len(deliveries)} deliveries ({first}..{last}) under {params.landing_root}: "
-        f"{flights} scheduled flights, {outcomes} outcomes"
-    )
 
 
 @commands.command()

@@ -270,13 +270,6 @@ def spill_key_buckets(
     return paths if writers else []
 
 
-def disable_small_frame_fingerprint() -> None:
-    """GX md5-hashes every frame under 1 GB to name its batch; chunks are named by position."""
-    from great_expectations.execution_engine import pandas_execution_engine
-
-    pandas_execution_engine.HASH_THRESHOLD = 0
-
-
 def read_chunk(uri: str, start: int, stop: int) -> pd.DataFrame:
     from pipelines.storage import read_parquet_rows
 
@@ -295,7 +288,7 @@ def validate_chunk(
     seed: int,
 ) -> ChunkOutcome:
     """Read rows [start, stop), validate them, and keep a fixed-seed sample for warnings."""
-    from pipelines.gate.validation import runner
+    from pipelines.gate.runner import runner
 
     frame = read_chunk(uri, *rows)
     # Copy-on-write: GX filters nulls with `df[df[column].notnull()]` per expectation, which

@@ -24,7 +24,7 @@ def gate_batch(
 ) -> None:
     """Validate one landed batch (once per content); a rejected one is copied to quarantine."""
     from pipelines.gate.quarantine import gate_landed_batch
-    from pipelines.gate.validation import DataGateError
+    from pipelines.gate.report import DataGateError
 
     try:
         report = gate_landed_batch(load(params_path), contract, parse_date(day))
@@ -100,7 +100,7 @@ def quarantine_release(
 ) -> None:
     """Publish a fixed batch (or fixed rows) to the validated partition, after re-validating it."""
     from pipelines.gate.quarantine import release
-    from pipelines.gate.validation import DataGateError
+    from pipelines.gate.report import DataGateError
 
     try:
         report = release(load(params_path), contract, parse_date(day))

@@ -25,17 +25,9 @@ from pipelines.data import landing
 from pipelines.data.landing import validated_uri
 from pipelines.gate import contracts
 from pipelines.gate.chunked import READ_ERRORS, UnreadableBatch
-from pipelines.gate.validation import (
-    QUARANTINED_ROWS,
-    REJECTED,
-    DataGateError,
-    ExpectationFailure,
-    GateReport,
-    Validation,
-    unreadable_report,
-    validate_frame,
-    validate_parquet,
-)
+from pipelines.gate.report import DataGateError, ExpectationFailure, GateReport, unreadable_report
+from pipelines.gate.runner import QUARANTINED_ROWS, REJECTED
+from pipelines.gate.validation import Validation, validate_frame, validate_parquet
 from pipelines.storage import (
     content_sha256,
     copy,
@@ -118,7 +110,7 @@ def _docs_uri(params: Params) -> str | None:
     return params.workspace_path(params.gate.data_docs_dir) if params.gate.build_data_docs else None
 
 
-def _validate(
+def validate_batch(
     params: Params,
     contract_name: str,
     frame: pd.DataFrame,
@@ -164,7 +156,7 @@ def _validate_file(
     )
 
 
-def _store_result(params: Params, report: GateReport) -> GateReport:
+def store_result(params: Params, report: GateReport) -> GateReport:
     uri = result_uri(params, report.contract, report.batch)
     stored = replace(report, result_path=uri)
     write_text(json.dumps(stored.summary(), indent=2, sort_keys=True), uri)
@@ -216,7 +208,7 @@ def gate_landed_batch(
         unreadable = replace(unreadable_report(contract_name, batch, error), content_sha256=digest)
         return unreadable if dry_run else _reject(params, unreadable, source)
     if frame is not None:
-        validation = _validate(
+        validation = validate_batch(
             params,
             contract_name,
             frame,
@@ -236,14 +228,14 @@ def gate_landed_batch(
         rows_uri = join_uri(quarantine_dir(params, contract_name, batch), "rows.parquet")
         write_parquet(validation.quarantined, rows_uri)  # replaced, never appended to
         report = replace(report, quarantine_path=rows_uri)
-        _write_validation_beside(params, report, rows_uri)
+        write_validation_beside(params, report, rows_uri)
         write_parquet(validation.clean, target)
     else:
         copy(source, target)
-    return _store_result(params, replace(report, validated_path=target))
+    return store_result(params, replace(report, validated_path=target))
 
 
-def _write_validation_beside(params: Params, report: GateReport, data_uri: str) -> None:
+def write_validation_beside(params: Params, report: GateReport, data_uri: str) -> None:
     folder = data_uri.rsplit("/", 1)[0]
     write_text(
         json.dumps(report.summary(), indent=2, sort_keys=True), join_uri(folder, "validation.json")
@@ -255,8 +247,8 @@ def _reject(params: Params, report: GateReport, source: str) -> GateReport:
     target = join_uri(quarantine_dir(params, report.contract, report.batch), "part-0.parquet")
     copy(source, target)
     report = replace(report, quarantine_path=target)
-    _write_validation_beside(params, report, target)
-    raise DataGateError(_store_result(params, report))
+    write_validation_beside(params, report, target)
+    raise DataGateError(store_result(params, report))
 
 
 def report_from_summary(raw: dict[str, Any]) -> GateReport:
@@ -332,7 +324,7 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
     else:
         raise FileNotFoundError(f"nothing quarantined for {contract_name} {batch} under {folder}")
     candidate = pd.concat(frame_parts, ignore_index=True)
-    validation = _validate(
+    validation = validate_batch(
         params, contract_name, candidate, batch_parameters(params, contract_name, day), batch
     )
     if not validation.report.passed:
@@ -350,74 +342,4 @@ def release(params: Params, contract_name: str, day: date) -> GateReport:
         content_sha256=content_sha256(source) if exists(source) else None,
         released_from=restored,
     )
-    return _store_result(params, released)
-
-
-def snapshot_parameters(
-    params: Params, tables: dict[str, pd.DataFrame], span: tuple[date, date] | None = None
-) -> dict[str, Any]:
-    """`span`: the snapshot's first and last day (default: the fixed window of params.yaml)."""
-    start, end = span or (params.data.snapshot_start, params.data.snapshot_end)
-    days = landing.days(start, end)
-    low, high = params.gate.row_count_prior
-    return {
-        **contracts.date_parameters([d.isoformat() for d in days]),
-        "min_rows": low * len(days),
-        "max_rows": high * len(days),
-        **contracts.reference_code_parameters(tables["airlines"], tables["airports"]),
-    }
-
-
-SNAPSHOT_CONTRACTS = {
-    "flights": "scheduled_flights",
-    "outcomes": "outcomes",
-    "airlines": "reference_airlines",
-    "airports": "reference_airports",
-    "planes": "reference_planes",
-    "weather": "reference_weather",
-}
-
-
-def gate_snapshot(
-    params: Params,
-    tables: dict[str, pd.DataFrame],
-    batch: str,
-    span: tuple[date, date] | None = None,
-) -> list[GateReport]:
-    """Every table of the training snapshot through its contract; any blocking failure holds
-    the run (the snapshot itself stays in DVC; a copy of the failing table is quarantined).
-    `span`: the days the snapshot covers (its manifest's), default the fixed window."""
-    parameters = snapshot_parameters(params, tables, span)
-    reports, failed = [], []
-    for table, contract_name in SNAPSHOT_CONTRACTS.items():
-        validation = _validate(params, contract_name, tables[table], parameters, batch)
-        report = validation.report
-        if not report.passed:
-            copy_uri = join_uri(quarantine_dir(params, "snapshot", batch), f"{table}.parquet")
-            write_parquet(tables[table], copy_uri)
-            report = replace(report, quarantine_path=copy_uri)
-            _write_validation_beside(params, report, copy_uri)
-            failed.append(report)
-        reports.append(_store_result(params, replace(report, batch=f"{batch}-{table}")))
-    if failed:
-        raise DataGateError(failed[0] if len(failed) == 1 else _combined(failed))
-    return reports
-
-
-def gate_features(params: Params, table: pd.DataFrame, batch: str, labelled: bool) -> GateReport:
-    name = "labelled_feature_table" if labelled else "feature_table"
-    validation = _validate(params, name, table, {}, batch)
-    report = _store_result(params, validation.report)
-    if not report.passed:
-        raise DataGateError(report)
-    return report
-
-
-def _combined(reports: list[GateReport]) -> GateReport:
-    first = reports[0]
-    return replace(
-        first,
-        contract="+".join(r.contract for r in reports),
-        failures=tuple(f for r in reports for f in r.failures),
-        warnings=tuple(w for r in reports for w in r.warnings),
-    )
+    return store_result(params, released)

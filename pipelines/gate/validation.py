@@ -1,5 +1,7 @@
 """The data-quality gate: Great Expectations validates a batch against its contract.
 
+Types of the verdict are in `report.py`, Great Expectations itself in `runner.py`.
+
 `validate_frame` is the decision (GX run → passed / passed_with_quarantine / rejected, with
 the clean and the quarantined rows); the functions in `pipelines/quarantine.py` act on it.
 A blocking failure raises `DataGateError`, whose message names every failed expectation, its
@@ -8,16 +10,22 @@ column and the observed value, and links the Data Docs page.
 
 from __future__ import annotations
 
-import json
-import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from pipelines.gate.contracts import Contract
+from pipelines.gate.report import (
+    PASSED,
+    QUARANTINED_ROWS,
+    REJECTED,
+    ExpectationFailure,
+    GateReport,
+)
+from pipelines.gate.runner import runner
 
 #: Column-map expectations whose failures are single rows (only without `mostly`).
 ROW_LEVEL = frozenset(
@@ -31,97 +39,6 @@ ROW_LEVEL = frozenset(
         "expect_column_pair_values_a_to_be_greater_than_b",
     }
 )
-PASSED, QUARANTINED_ROWS, REJECTED = "passed", "passed_with_quarantine", "rejected"
-
-
-@dataclass(frozen=True)
-class ExpectationFailure:
-    expectation: str
-    column: str | None
-    severity: str
-    observed: Any
-    unexpected_count: int | None = None
-    unexpected_percent: float | None = None
-    examples: tuple[Any, ...] = ()
-    row_level: bool = False
-
-    def describe(self) -> str:
-        where = f" on {self.column!r}" if self.column else ""
-        observed = self.observed
-        if self.unexpected_count is not None:
-            observed = (
-                f"{self.unexpected_count} unexpected rows ({self.unexpected_percent or 0:.2f}%)"
-                + (f", e.g. {list(self.examples)[:3]}" if self.examples else "")
-            )
-        return f"{self.expectation}{where}: observed {observed}"
-
-
-@dataclass(frozen=True)
-class GateReport:
-    contract: str
-    batch: str
-    status: str
-    rows: int
-    quarantined_rows: int
-    evaluated_expectations: int
-    failures: tuple[ExpectationFailure, ...] = ()
-    warnings: tuple[ExpectationFailure, ...] = ()
-    data_docs_url: str | None = None
-    result_path: str | None = None
-    quarantine_path: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    #: sha256 of the landed content judged: the verdict stands for that content only.
-    content_sha256: str | None = None
-    validated_path: str | None = None
-    released_from: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.status != REJECTED
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready: what is logged to MLflow and stored per date (long lists counted)."""
-        raw = asdict(self)
-        raw["parameters"] = {
-            key: (f"{len(value)} values" if isinstance(value, list) and len(value) > 10 else value)
-            for key, value in self.parameters.items()
-        }
-        return dict(json.loads(json.dumps(raw, default=str)))
-
-    def event_extra(self) -> dict[str, Any]:
-        """What an Asset event says about a validated day (small, JSON-ready)."""
-        return {
-            "contract": self.contract,
-            "day": self.batch.removeprefix("date="),
-            "status": self.status,
-            "rows": self.rows - self.quarantined_rows,
-            "quarantined_rows": self.quarantined_rows,
-            "partition": self.validated_path,
-            "content_sha256": self.content_sha256,
-        }
-
-    def message(self) -> str:
-        lines = [
-            f"data gate {self.status.upper()}: contract {self.contract!r}, batch {self.batch} "
-            f"({self.rows} rows, {self.quarantined_rows} quarantined)"
-        ]
-        lines += [f"  FAILED {failure.describe()}" for failure in self.failures]
-        lines += [f"  warning {warning.describe()}" for warning in self.warnings]
-        if self.quarantine_path:
-            lines.append(f"  kept in quarantine: {self.quarantine_path}")
-        if self.data_docs_url:
-            lines.append(f"  Data Docs: {self.data_docs_url}")
-        if self.result_path:
-            lines.append(f"  validation result: {self.result_path}")
-        return "\n".join(lines)
-
-
-class DataGateError(RuntimeError):
-    """A blocking expectation failed: the batch is held, nothing downstream may run."""
-
-    def __init__(self, report: GateReport):
-        super().__init__(report.message())
-        self.report = report
 
 
 @dataclass(frozen=True)
@@ -129,162 +46,6 @@ class Validation:
     report: GateReport
     clean: pd.DataFrame | None
     quarantined: pd.DataFrame | None
-
-
-class GreatExpectationsRunner:
-    """One ephemeral GX context per process, built from the suites in code.
-
-    Nothing is written to a GX project at run time, so nothing needs a lock, and any number
-    of gates can run at once on any number of workers. Data Docs are rendered into a scratch
-    folder and published to `data_docs_uri` (a folder or `s3://…`, shared by the workers):
-    each validation's page under `validations/`, and an index of every page published there."""
-
-    def __init__(self, data_docs_uri: str | None):
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        from pipelines.gate.chunked import disable_small_frame_fingerprint
-
-        disable_small_frame_fingerprint()
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.data_docs_uri = data_docs_uri
-        self.docs_site: str | None = None
-        self._scratch: str | None = None
-        if data_docs_uri is not None:
-            self.docs_site = "reports"
-            self._scratch = tempfile.mkdtemp(prefix="gx-data-docs-")
-            self.context.add_data_docs_site(
-                site_name=self.docs_site,
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": self._scratch,
-                    },
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
-        self.source = self.context.data_sources.add_pandas("batches")
-        self._definitions: dict[tuple[str, bool], tuple[str, Any]] = {}
-        self._published: dict[str, int] = {}
-
-    def _checkpoint(self, contract: Contract, result_format: str, build_docs: bool) -> Any:
-        import great_expectations as gx
-        from great_expectations.checkpoint import UpdateDataDocsAction
-
-        suite = json.dumps(
-            [e.configuration.to_json_dict() for e in contract.expectations],
-            sort_keys=True,
-            default=str,
-        )
-        key = (f"{contract.name}:{result_format}:{suite}", build_docs)
-        if key not in self._definitions:
-            # One suite, asset and definition per distinct suite content: names must be unique
-            # in a context, and a contract's row-level subset differs from batch to batch.
-            used = {name for name, _ in self._definitions.values()}
-            unique = contract.name if contract.name not in used else f"{contract.name}-{len(used)}"
-            asset = self.source.add_dataframe_asset(unique)
-            definition = self.context.validation_definitions.add(
-                gx.ValidationDefinition(
-                    name=unique,
-                    data=asset.add_batch_definition_whole_dataframe("whole"),
-                    suite=self.context.suites.add(Contract(unique, contract.expectations).suite()),
-                )
-            )
-            actions: list[Any] = []
-            if build_docs and self.docs_site:
-                actions.append(UpdateDataDocsAction(name="data_docs", site_names=[self.docs_site]))
-            self._definitions[key] = (
-                unique,
-                self.context.checkpoints.add(
-                    gx.Checkpoint(
-                        name=unique,
-                        validation_definitions=[definition],
-                        actions=actions,
-                        result_format={"result_format": result_format},
-                    )
-                ),
-            )
-        return self._definitions[key][1]
-
-    def run(
-        self,
-        contract: Contract,
-        frame: pd.DataFrame,
-        parameters: dict[str, Any],
-        result_format: str,
-        build_docs: bool,
-        run_name: str | None = None,
-    ) -> tuple[Any, str | None]:
-        """Validate `frame`; with `build_docs`, its Data Docs page is filed under `run_name`
-        (the batch, e.g. `date=2013-02-08`) and its URL returned."""
-        from great_expectations.core.run_identifier import RunIdentifier
-
-        build_docs = build_docs and self.docs_site is not None
-        checkpoint = self._checkpoint(contract, result_format, build_docs)
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters=parameters,
-            run_id=RunIdentifier(run_name=run_name) if run_name else None,
-        )
-        identifier, validation = next(iter(result.run_results.items()))
-        docs_url = None
-        if build_docs and self.docs_site:
-            urls = self.context.get_docs_sites_urls(
-                resource_identifier=identifier, site_names=[self.docs_site]
-            )
-            page = urls[0]["site_url"] if urls else None
-            docs_url = self._publish_docs(page)
-        return validation, docs_url
-
-    def _publish_docs(self, page_url: str | None) -> str | None:
-        """Copy the rendered pages to the shared Data Docs location; return the page's URL."""
-        from pipelines.storage import join_uri, publish_tree
-
-        assert self._scratch is not None and self.data_docs_uri is not None
-        publish_tree(self._scratch, self.data_docs_uri, self._published, skip=("index.html",))
-        write_data_docs_index(self.data_docs_uri)
-        if not page_url:
-            return None
-        relative = page_url.split(self._scratch, 1)[-1].lstrip("/")
-        published = join_uri(self.data_docs_uri, relative)
-        return published if "://" in published else f"file://{published}"
-
-
-def write_data_docs_index(data_docs_uri: str) -> str:
-    """An index of every validation page published under `data_docs_uri` by any worker (each
-    ephemeral context knows only its own), newest first per suite."""
-    from html import escape
-
-    from pipelines.storage import join_uri, list_files, write_text
-
-    root = data_docs_uri.rstrip("/")
-    pages = [uri[len(root) + 1 :] for uri in list_files(root, "validations/**/*.html")]
-    by_suite: dict[str, list[str]] = {}
-    for page in sorted(pages, reverse=True):
-        by_suite.setdefault(page.split("/")[1], []).append(page)
-    sections = "".join(
-        f"<h2>{escape(suite)}</h2><ul>"
-        + "".join(f'<li><a href="{escape(p)}">{escape(p.split("/", 2)[2])}</a></li>' for p in found)
-        + "</ul>"
-        for suite, found in sorted(by_suite.items())
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Data Docs</title></head>"
-        f"<body><h1>Great Expectations validations</h1>{sections}</body></html>"
-    )
-    return write_text(page, join_uri(root, "index.html"))
-
-
-_RUNNERS: dict[str | None, GreatExpectationsRunner] = {}
-
-
-def runner(data_docs_uri: str | None) -> GreatExpectationsRunner:
-    if data_docs_uri not in _RUNNERS:
-        _RUNNERS[data_docs_uri] = GreatExpectationsRunner(data_docs_uri)
-    return _RUNNERS[data_docs_uri]
 
 
 def _failure(result: Any, columns: set[str]) -> ExpectationFailure:
@@ -558,22 +319,3 @@ def validate_parquet(
             warning_sample_rows=warning_sample_rows,
         )
     return Validation(report, None, None)
-
-
-def unreadable_report(contract: str, batch: str, error: Exception) -> GateReport:
-    """A batch that is not readable parquet (corrupt, truncated, CSV…) fails before GX runs."""
-    failure = ExpectationFailure(
-        expectation="batch_is_readable_parquet",
-        column=None,
-        severity="critical",
-        observed=f"{type(error).__name__}: {error}",
-    )
-    return GateReport(
-        contract=contract,
-        batch=batch,
-        status=REJECTED,
-        rows=0,
-        quarantined_rows=0,
-        evaluated_expectations=1,
-        failures=(failure,),
-    )

@@ -16,7 +16,7 @@ from features.build import attach_labels, build_features
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.gate.quarantine import gate_landed_batch
-from pipelines.gate.validation import DataGateError
+from pipelines.gate.report import DataGateError
 from pipelines.training_window import TrainingWindow
 from pipelines.upstream import delivery, sources
 

@@ -11,7 +11,7 @@ from features.build import BuildInputs, attach_labels, build_features_timed
 from pipelines.config import Params
 from pipelines.data import snapshot
 from pipelines.data.versioning import DataVersion
-from pipelines.gate import quarantine
+from pipelines.gate import snapshot_gate
 from pipelines.storage import write_parquet, write_text
 from pipelines.training.feature_groups import build_seconds_uri, per_million_rows
 
@@ -24,7 +24,7 @@ def validate_snapshot(
     tables = snapshot.read_snapshot(folder)
     batch = f"snapshot-{data_version.md5.split('.')[0][:12]}"
     span = snapshot.manifest_span(folder)
-    return [report.summary() for report in quarantine.gate_snapshot(params, tables, batch, span)]
+    return [report.summary() for report in snapshot_gate.gate_snapshot(params, tables, batch, span)]
 
 
 def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
@@ -35,7 +35,9 @@ def make_feature_table(params: Params, snapshot_dir: Path, out_uri: str) -> str:
         BuildInputs(tables["flights"], tables["weather"], params.features)
     )
     labelled = attach_labels(features, tables["outcomes"], params.features)
-    quarantine.gate_features(params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True)
+    snapshot_gate.gate_features(
+        params, labelled, batch=f"features-{snapshot_dir.name}", labelled=True
+    )
     per_million = per_million_rows(seconds, len(features))
     write_text(json.dumps(per_million, indent=2), build_seconds_uri(out_uri))
     return write_parquet(labelled, out_uri)

@@ -53,6 +53,7 @@ def test_training_dag_shape(dagbag):
         "validate_snapshot",
         "build_features",
         "train_model",
+        "build_reference",
         "register_model",
         "decide_promotion",
         "promote_champion",

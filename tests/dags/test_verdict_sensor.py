@@ -20,11 +20,11 @@ DAY = date(2013, 2, 17)
 def sensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import dataclasses
 
-    from orchestration import schedule
+    from orchestration import clock
     from orchestration.landing_sensor import GateVerdictSensor
 
     params = dataclasses.replace(load_params(REPO_ROOT / "params.yaml"), workspace=tmp_path)
-    monkeypatch.setattr(schedule, "settings", lambda: params)
+    monkeypatch.setattr(clock, "settings", lambda: params)
     context = {"data_interval_end": pendulum.datetime(2013, 2, 17, 5, tz="UTC")}
     task = GateVerdictSensor(task_id="wait", contract="scheduled_flights", timeout=60)
     return task, context, params

@@ -21,7 +21,7 @@ from pipelines.gate.quarantine import (
     quarantine_dir,
     result_uri,
 )
-from pipelines.gate.validation import DataGateError
+from pipelines.gate.report import DataGateError
 from tests.data.conftest import TARGET_DAY
 
 Corruption = Callable[[pd.DataFrame], pd.DataFrame]

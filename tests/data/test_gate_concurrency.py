@@ -14,7 +14,7 @@ DAYS = [TARGET_DAY - timedelta(days=offset) for offset in range(3)]
 
 
 def _gate_repeatedly(params: Params, day: date, times: int) -> str:
-    from pipelines.gate import validation as gate
+    from pipelines.gate import runner as gate
     from pipelines.gate.quarantine import gate_landed_batch
 
     gate._RUNNERS.clear()  # a process of its own, as an Airflow task is: its own GX context
@@ -33,7 +33,7 @@ def test_gates_of_several_days_at_once_all_pass(landed):
     docs = workspace / "reports" / "data_docs"
     pages = list((docs / "validations").rglob("*.html"))
     assert len(pages) == len(DAYS), "each gate's Data Docs page is published"
-    from pipelines.gate.validation import write_data_docs_index
+    from pipelines.gate.runner import write_data_docs_index
 
     write_data_docs_index(str(docs))  # what the next gate does: gates at once may race on it
     index = (docs / "index.html").read_text()

@@ -9,8 +9,9 @@ from datetime import date, timedelta
 import pytest
 
 from pipelines.data import landing, snapshot
-from pipelines.gate.quarantine import gate_landed_batch, gate_snapshot, list_quarantine
-from pipelines.gate.validation import DataGateError
+from pipelines.gate.quarantine import gate_landed_batch, list_quarantine
+from pipelines.gate.report import DataGateError
+from pipelines.gate.snapshot_gate import gate_snapshot
 from pipelines.upstream import delivery
 from tests.data.conftest import workspace_params
 

@@ -15,7 +15,8 @@ from pipelines.gate.quarantine import (
     quarantine_dir,
     release,
 )
-from pipelines.gate.validation import QUARANTINED_ROWS, DataGateError
+from pipelines.gate.report import DataGateError
+from pipelines.gate.runner import QUARANTINED_ROWS
 from tests.data.conftest import TARGET_DAY
 
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from mlflow import MlflowClient
-from pipelines.gate.validation import DataGateError
+from pipelines.gate.report import DataGateError
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES
 from tests.integration.airflow_services import (
     airflow_services,

@@ -59,7 +59,7 @@ def test_a_gate_on_an_s3_landing_root_quarantines_into_a_local_folder(
 
     from pipelines.config import REPO_ROOT, load_params
     from pipelines.gate.quarantine import gate_landed_batch
-    from pipelines.gate.validation import DataGateError
+    from pipelines.gate.report import DataGateError
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     make_bucket(s3_endpoint, "gated")
