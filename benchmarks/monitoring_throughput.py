@@ -124,6 +124,8 @@ def measure_monitor_day(params_path: Path) -> dict:
         "peak_memory_mb": memory.mb,
         "rows": summary["rows"],
         "verdict": summary["verdict"]["level"],
+        "triggers": summary["verdict"]["triggers"],
+        "drifted": summary["drift"]["drifted"],
         "labels_for_previous_day": summary["performance"]["labels_for_previous_day"],
     }
 

@@ -28,25 +28,24 @@ Runbook: `runbooks/batch-scoring.md`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
 from orchestration.assets import VALIDATED_FLIGHTS
 from orchestration.clock import settings
 from orchestration.landing_sensor import GateVerdictSensor
-from orchestration.schedule import default_args, nightly, target_day
+from orchestration.schedule import default_args, loop_dag, nightly, target_day
 
 
 @dag(
     dag_id="batch_scoring",
     schedule=nightly(),
-    start_date=datetime(2013, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(retries=3, retry_delay_seconds=120, timeout_minutes=60),
-    tags=["mlops", "scoring", "mlflow"],
-    doc_md=__doc__,
+    **loop_dag(
+        __doc__,
+        ["scoring", "mlflow"],
+        default_args=default_args(retries=3, retry_delay_seconds=120, timeout_minutes=60),
+    ),
 )
 def batch_scoring() -> None:
     wait_for_flights = GateVerdictSensor(

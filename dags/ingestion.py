@@ -26,23 +26,20 @@ Runbook: `runbooks/data-gate.md`.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import Metadata, dag, task
 
 from orchestration.assets import VALIDATED_FLIGHTS, VALIDATED_OUTCOMES
-from orchestration.schedule import default_args, nightly, target_day
+from orchestration.schedule import default_args, loop_dag, nightly, target_day
 
 
 @dag(
     dag_id="ingestion",
     schedule=nightly(),
-    start_date=datetime(2013, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
-    tags=["mlops", "data-quality", "great-expectations"],
-    doc_md=__doc__,
+    **loop_dag(
+        __doc__,
+        ["data-quality", "great-expectations"],
+        default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
+    ),
 )
 def ingestion() -> None:
     @task(outlets=[VALIDATED_FLIGHTS])

@@ -29,24 +29,23 @@ Runbooks: `runbooks/drift-alert.md`, `performance-drop.md`, `labels-late.md`, `m
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import Metadata, PokeReturnValue, dag, get_current_context, task
 
 from orchestration.assets import MONITORING_VERDICT, RETRAINING_REQUESTED
 from orchestration.clock import settings
-from orchestration.schedule import default_args, nightly, target_day
+from orchestration.schedule import default_args, loop_dag, nightly, target_day
 
 
 @dag(
     dag_id="monitoring",
     schedule=nightly(),
-    start_date=datetime(2013, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
-    tags=["mlops", "monitoring", "evidently"],
-    doc_md=__doc__,
+    **loop_dag(
+        __doc__,
+        ["monitoring", "evidently"],
+        default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
+    ),
 )
 def monitoring() -> None:
     wait_seconds = settings().scoring.wait_for_data_hours * 3600

@@ -37,13 +37,13 @@ Runbook: `runbooks/training.md`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
 from orchestration.assets import RETRAINING_REQUESTED
 from orchestration.clock import local_timezone, settings
-from orchestration.schedule import default_args
+from orchestration.schedule import default_args, loop_dag
 
 DEFAULT_ARGS = default_args(retries=2, retry_delay_seconds=30, timeout_minutes=30)
 
@@ -70,13 +70,12 @@ def _run_scope() -> str:
 @dag(
     dag_id="training",
     schedule=_schedule(),
-    start_date=datetime(2013, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    dagrun_timeout=timedelta(hours=2),
-    default_args=DEFAULT_ARGS,
-    tags=["mlops", "training", "dvc", "mlflow"],
-    doc_md=__doc__,
+    **loop_dag(
+        __doc__,
+        ["training", "dvc", "mlflow"],
+        dagrun_timeout=timedelta(hours=2),
+        default_args=DEFAULT_ARGS,
+    ),
 )
 def training() -> None:
     @task

@@ -7,7 +7,7 @@ schedule needs the zone when the DAG is parsed, the tasks read the rest when the
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, get_current_context
@@ -37,4 +37,18 @@ def default_args(retries: int, retry_delay_seconds: int, timeout_minutes: int) -
         "retries": retries,
         "retry_delay": timedelta(seconds=delay),
         "execution_timeout": timedelta(minutes=timeout_minutes),
+    }
+
+
+def loop_dag(doc: str | None, tags: list[str], **arguments: Any) -> dict[str, Any]:
+    """The `@dag` arguments every DAG of the loop shares (a 2013 start, no catch-up, one run at
+    a time, the `mlops` tag, its module docstring as its docs), with its own tags and any other
+    argument; each DAG states its id and schedule itself."""
+    return {
+        "start_date": datetime(2013, 1, 1),
+        "catchup": False,
+        "max_active_runs": 1,
+        "tags": ["mlops", *tags],
+        "doc_md": doc,
+        **arguments,
     }

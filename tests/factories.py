@@ -89,3 +89,9 @@ def verdict_policy():
         labels_late_days=3,
         feature_missing_reference_share=0.5,
     )
+
+
+def verdict_level(triggers: list[str]) -> str:
+    """The level a night's triggers make (`pipelines/monitoring/verdict.py`'s rules)."""
+    acting = {"important_drift", "prediction_drift", "performance_drop"}
+    return "act" if acting & set(triggers) else ("watch" if triggers else "ok")

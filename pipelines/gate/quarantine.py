@@ -25,8 +25,14 @@ from pipelines.data import landing
 from pipelines.data.landing import validated_uri
 from pipelines.gate import contracts
 from pipelines.gate.chunked import READ_ERRORS, UnreadableBatch
-from pipelines.gate.report import DataGateError, ExpectationFailure, GateReport, unreadable_report
-from pipelines.gate.runner import QUARANTINED_ROWS, REJECTED
+from pipelines.gate.report import (
+    QUARANTINED_ROWS,
+    REJECTED,
+    DataGateError,
+    ExpectationFailure,
+    GateReport,
+    unreadable_report,
+)
 from pipelines.gate.validation import Validation, validate_frame, validate_parquet
 from pipelines.storage import (
     content_sha256,

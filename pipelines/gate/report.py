@@ -7,21 +7,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Column-map expectations whose failures are single rows (only without `mostly`).
-ROW_LEVEL = frozenset(
-    {
-        "expect_column_values_to_be_unique",
-        "expect_column_values_to_be_in_set",
-        "expect_column_values_to_be_between",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_match_regex",
-        "expect_compound_columns_to_be_unique",
-        "expect_column_pair_values_a_to_be_greater_than_b",
-    }
-)
-PASSED, QUARANTINED_ROWS, REJECTED = "passed", "passed_with_quarantine", "rejected"
-
-
 PASSED, QUARANTINED_ROWS, REJECTED = "passed", "passed_with_quarantine", "rejected"
 
 

@@ -12,20 +12,6 @@ import pandas as pd
 
 from pipelines.gate.contracts import Contract
 
-#: Column-map expectations whose failures are single rows (only without `mostly`).
-ROW_LEVEL = frozenset(
-    {
-        "expect_column_values_to_be_unique",
-        "expect_column_values_to_be_in_set",
-        "expect_column_values_to_be_between",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_match_regex",
-        "expect_compound_columns_to_be_unique",
-        "expect_column_pair_values_a_to_be_greater_than_b",
-    }
-)
-PASSED, QUARANTINED_ROWS, REJECTED = "passed", "passed_with_quarantine", "rejected"
-
 
 def disable_small_frame_fingerprint() -> None:
     """GX md5-hashes every frame under 1 GB to name its batch; chunks are named by position."""

@@ -12,7 +12,6 @@ import pandas as pd
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.gate import contracts
-from pipelines.gate.chunked import READ_ERRORS, UnreadableBatch
 from pipelines.gate.quarantine import (
     quarantine_dir,
     store_result,
@@ -24,10 +23,6 @@ from pipelines.storage import (
     join_uri,
     write_parquet,
 )
-
-UNREADABLE: tuple[type[Exception], ...] = (UnreadableBatch, *READ_ERRORS)
-DATASET_OF = {"scheduled_flights": "flights", "outcomes": "outcomes"}
-LANDED_CONTRACTS = tuple(DATASET_OF)
 
 
 def snapshot_parameters(

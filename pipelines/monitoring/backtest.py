@@ -144,6 +144,11 @@ def run_backtest(
     return summarise(pd.DataFrame(days), reference, window)
 
 
+def _spread(values: pd.Series) -> float:
+    """Mean absolute deviation from the mean: the error of a constant guess at the mean."""
+    return float((values - values.mean()).abs().mean())
+
+
 def _alarm_share(levels: pd.Series) -> float:
     levels = levels.dropna()
     return float((levels != "ok").mean()) if len(levels) else float("nan")
@@ -184,6 +189,9 @@ def summarise(
             "mae_delay_rate": float(
                 (days["estimated_delay_rate"] - days["actual_delay_rate"]).abs().mean()
             ),
+            # What knowing nothing gives: the truth's own mean, guessed every day.
+            "mae_rolling_roc_auc_of_a_constant": _spread(days["actual_window_roc_auc"]),
+            "mae_delay_rate_of_a_constant": _spread(days["actual_delay_rate"]),
         },
         "full_verdicts": days["verdict"].value_counts().to_dict(),
     }

@@ -12,8 +12,7 @@ import pytest
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.gate.quarantine import gate_landed_batch, list_quarantine
-from pipelines.gate.report import DataGateError, GateReport
-from pipelines.gate.runner import QUARANTINED_ROWS, REJECTED
+from pipelines.gate.report import QUARANTINED_ROWS, REJECTED, DataGateError, GateReport
 from tests.data.conftest import TARGET_DAY, workspace_params
 from tests.data.test_gate_bad_inputs import BAD_SCHEDULED_BATCHES, Corruption
 

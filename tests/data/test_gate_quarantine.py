@@ -15,8 +15,7 @@ from pipelines.gate.quarantine import (
     quarantine_dir,
     release,
 )
-from pipelines.gate.report import DataGateError
-from pipelines.gate.runner import QUARANTINED_ROWS
+from pipelines.gate.report import QUARANTINED_ROWS, DataGateError
 from tests.data.conftest import TARGET_DAY
 
 

@@ -87,15 +87,23 @@ def _history(ws: Workspace) -> pd.DataFrame:
 
 def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
     from pipelines.monitoring.nightly import monitor_day
+    from pipelines.monitoring.reference import load_reference
+    from tests.factories import verdict_level
 
     ws, params = monitored["ws"], monitored["params"]
+    champion = monitored["champion"]
+    reference = load_reference(params.mlflow, champion.version, champion.run_id, ws.path / "ref")
+    important = set(reference.important(params.monitoring.verdict.important_features))
     summaries = [monitor_day(params, night) for night in NIGHTS[1:6]]  # 2nd..6th
     for night, summary in zip(NIGHTS[1:6], summaries, strict=True):
         folder = _day_dir(ws, night)
         for name in ("drift.html", "drift.json", "summary.json", "index.html"):
             assert (folder / name).exists(), (night, name)
         assert summary["model"]["version"] == monitored["champion"].version
-        assert summary["verdict"]["level"] in ("ok", "watch", "act")
+        verdict, drifted = summary["verdict"], set(summary["drift"]["drifted"])
+        assert verdict["level"] == verdict_level(verdict["triggers"]), verdict
+        assert ("important_drift" in verdict["triggers"]) == bool(drifted & important)
+        assert (verdict["version"], verdict["judged_since"]) == (champion.version, str(NIGHTS[0]))
         assert 0.5 < summary["estimate"]["day"]["roc_auc"] < 0.9
         assert summary["drift"]["judged"] and len(summary["drift"]["columns"]) >= 15
     # The labels of D land with D+1: the 5th's row got them from the run of the 6th.
