@@ -131,14 +131,12 @@ def validate_batch(
     contract = contracts.contract_for(contract_name, params.gate, params.features)
     docs = _docs_uri(params) if build_docs else None
     settings = params.gate
+    common = (parameters, batch, docs, settings.row_quarantine_budget)
     if isinstance(data, str):
         return validate_parquet(
             contract,
             data,
-            parameters,
-            batch,
-            docs,
-            settings.row_quarantine_budget,
+            *common,
             chunk_rows=settings.chunk_rows,
             workers=settings.workers,
             key_bucket_rows=settings.key_bucket_rows,
@@ -147,10 +145,7 @@ def validate_batch(
     return validate_frame(
         contract,
         data,
-        parameters,
-        batch,
-        docs,
-        settings.row_quarantine_budget,
+        *common,
         allow_row_quarantine=allow_row_quarantine,
         warning_sample_rows=settings.warning_sample_rows,
     )
