@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from pipelines.config import Params
 
 ContractOption = Annotated[str, typer.Option("--contract", help="scheduled_flights or outcomes.")]
+DayOption = Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")]
+RemoteOption = Annotated[str | None, typer.Option(help="DVC remote (default: the configured one).")]
 ParamsOption = Annotated[
     Path | None, typer.Option("--params", help="params.yaml to use (default: the workspace's).")
 ]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli_options import ParamsOption, load, parse_date
+from pipelines.cli_options import ParamsOption, RemoteOption, load, parse_date
 
 commands = typer.Typer()
 data_app = typer.Typer(
@@ -32,9 +32,7 @@ def snapshot(params_path: ParamsOption = None) -> None:
 
 @data_app.command("publish")
 def data_publish(
-    remote: Annotated[
-        str | None, typer.Option(help="DVC remote (default: the configured one).")
-    ] = None,
+    remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
     """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote."""
@@ -47,9 +45,7 @@ def data_publish(
 
 @data_app.command("pull")
 def data_pull(
-    remote: Annotated[
-        str | None, typer.Option(help="DVC remote (default: the configured one).")
-    ] = None,
+    remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
     """`dvc pull` the snapshot recorded in dvc.lock and check it matches."""
@@ -64,9 +60,7 @@ def data_window(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Day T of the retraining run (YYYY-MM-DD).")
     ],
-    remote: Annotated[
-        str | None, typer.Option(help="DVC remote (default: the configured one).")
-    ] = None,
+    remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
     """Snapshot the validated days of the moving window ending before T, `dvc add` and push it.
@@ -87,9 +81,7 @@ def data_pull_snapshot(
         str, typer.Option("--md5", help="DVC md5 of the snapshot (a run's `data.dvc_md5` tag).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder to create (must be new or empty).")],
-    remote: Annotated[
-        str | None, typer.Option(help="DVC remote (default: the configured one).")
-    ] = None,
+    remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
     """Bring back a published snapshot by its md5 alone: which data did a model train on?"""

@@ -7,6 +7,7 @@ carries. Building it twice from the same landed days gives byte-identical files.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,23 +46,38 @@ def collect_snapshot(landing_root: str, start: date, end: date) -> dict[str, pd.
     window = landing.days(start, end)
     missing = missing_days(landing_root, window)
     if missing:
-        shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise MissingLandedData(
             f"{len(missing)} partitions of the snapshot window {start}..{end} have not landed "
-            f"under {landing_root}: {shown}. Land them with `mlops land --start {start} "
+            f"under {landing_root}: {shown(missing)}. Land them with `mlops land --start {start} "
             f"--end {end + timedelta(days=1)}` "
             "(outcomes of a day arrive with the next day's delivery)."
         )
+    return snapshot_tables(
+        lambda dataset, day: landing.read_partition(landing_root, dataset, day),
+        window,
+        landing_root,
+    )
+
+
+def snapshot_tables(
+    read: Callable[[str, date], pd.DataFrame], days: list[date], landing_root: str
+) -> dict[str, pd.DataFrame]:
+    """Flights and outcomes of `days` (each read by `read(dataset, day)`) in flight-key order,
+    and the reference tables: the shape every snapshot has, landed or validated."""
     tables = {
-        dataset: pd.concat(
-            [landing.read_partition(landing_root, dataset, day) for day in window],
-            ignore_index=True,
-        ).sort_values(landing.FLIGHT_KEY, ignore_index=True)
+        dataset: pd.concat([read(dataset, day) for day in days], ignore_index=True).sort_values(
+            landing.FLIGHT_KEY, ignore_index=True
+        )
         for dataset in ("flights", "outcomes")
     }
     for table in REFERENCE_TABLES:
         tables[table] = landing.read_reference(landing_root, table)
     return tables
+
+
+def shown(missing: list[str]) -> str:
+    """The first missing partitions, for a message."""
+    return ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
 
 
 def write_snapshot(

@@ -25,8 +25,7 @@ import yaml
 
 from pipelines.config import Params
 from pipelines.data import landing
-from pipelines.data.landing import FLIGHT_KEY, REFERENCE_TABLES
-from pipelines.data.snapshot import MissingLandedData, write_snapshot
+from pipelines.data.snapshot import MissingLandedData, shown, snapshot_tables, write_snapshot
 from pipelines.data.versioning import DataVersion, DataVersionError, git_revision
 from pipelines.storage import exists, read_parquet
 from pipelines.training_window import TrainingWindow
@@ -53,23 +52,17 @@ def collect_validated_window(params: Params, window: TrainingWindow) -> dict[str
     days = landing.days(window.train_start, window.end)
     missing = missing_validated_days(params, days)
     if missing:
-        shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise MissingLandedData(
             f"{len(missing)} partitions of the window {window.train_start}..{window.end} "
             f"({window.name}) have not passed the gate yet (nothing under "
-            f"{params.workspace_path(params.gate.validated_root)}): {shown}. "
+            f"{params.workspace_path(params.gate.validated_root)}): {shown(missing)}. "
             "Land and validate those days first (outcomes of a day arrive the day after)."
         )
-    tables = {
-        dataset: pd.concat(
-            [read_parquet(landing.validated_uri(params, dataset, day)) for day in days],
-            ignore_index=True,
-        ).sort_values(FLIGHT_KEY, ignore_index=True)
-        for dataset in LABELLED_DATASETS
-    }
-    for table in REFERENCE_TABLES:
-        tables[table] = landing.read_reference(params.landing_root, table)
-    return tables
+    return snapshot_tables(
+        lambda dataset, day: read_parquet(landing.validated_uri(params, dataset, day)),
+        days,
+        params.landing_root,
+    )
 
 
 def window_folder(params: Params, window: TrainingWindow) -> Path:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.cli_options import ContractOption, ParamsOption, load, parse_date
+from pipelines.cli_options import ContractOption, DayOption, ParamsOption, load, parse_date
+
+if TYPE_CHECKING:
+    from pipelines.config import Params
+    from pipelines.gate.report import GateReport
 
 commands = typer.Typer()
 gate_app = typer.Typer(help="The Great Expectations data gate.", no_args_is_help=True)
@@ -19,19 +26,13 @@ commands.add_typer(quarantine_app, name="quarantine")
 @gate_app.command("batch")
 def gate_batch(
     contract: ContractOption,
-    day: Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")],
+    day: DayOption,
     params_path: ParamsOption = None,
 ) -> None:
     """Validate one landed batch (once per content); a rejected one is copied to quarantine."""
     from pipelines.gate.quarantine import gate_landed_batch
-    from pipelines.gate.report import DataGateError
 
-    try:
-        report = gate_landed_batch(load(params_path), contract, parse_date(day))
-    except DataGateError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
-    typer.echo(report.message())
+    _echo_gate(gate_landed_batch, params_path, contract, day, held="", done="")
 
 
 @gate_app.command("replay")
@@ -95,16 +96,36 @@ def quarantine_list(params_path: ParamsOption = None) -> None:
 @quarantine_app.command("release")
 def quarantine_release(
     contract: ContractOption,
-    day: Annotated[str, typer.Option("--date", help="The partition date (YYYY-MM-DD).")],
+    day: DayOption,
     params_path: ParamsOption = None,
 ) -> None:
     """Publish a fixed batch (or fixed rows) to the validated partition, after re-validating it."""
     from pipelines.gate.quarantine import release
+
+    _echo_gate(
+        release,
+        params_path,
+        contract,
+        day,
+        held="still not clean; it stays in quarantine:\n",
+        done="released:\n",
+    )
+
+
+def _echo_gate(
+    action: Callable[[Params, str, date], GateReport],
+    params_path: Path | None,
+    contract: str,
+    day: str,
+    held: str,
+    done: str,
+) -> None:
+    """Run a gate action on one batch; a held batch prints its failures and exits 1."""
     from pipelines.gate.report import DataGateError
 
     try:
-        report = release(load(params_path), contract, parse_date(day))
+        report = action(load(params_path), contract, parse_date(day))
     except DataGateError as error:
-        typer.echo(f"still not clean; it stays in quarantine:\n{error}", err=True)
+        typer.echo(f"{held}{error}", err=True)
         raise typer.Exit(1) from error
-    typer.echo(f"released:\n{report.message()}")
+    typer.echo(f"{done}{report.message()}")

@@ -119,46 +119,35 @@ def _docs_uri(params: Params) -> str | None:
 def validate_batch(
     params: Params,
     contract_name: str,
-    frame: pd.DataFrame,
+    data: pd.DataFrame | str,
     parameters: dict[str, Any],
     batch: str,
     *,
     build_docs: bool = True,
     allow_row_quarantine: bool = False,
 ) -> Validation:
-    """`validate_frame` with this workspace's Data Docs and budgets."""
+    """Validate a frame, or a parquet file above `gate.stream_above_rows` in chunks (never loaded
+    whole), with this workspace's contract, Data Docs and budgets."""
+    contract = contracts.contract_for(contract_name, params.gate, params.features)
+    docs = _docs_uri(params) if build_docs else None
+    settings = params.gate
+    common = (parameters, batch, docs, settings.row_quarantine_budget)
+    if isinstance(data, str):
+        return validate_parquet(
+            contract,
+            data,
+            *common,
+            chunk_rows=settings.chunk_rows,
+            workers=settings.workers,
+            key_bucket_rows=settings.key_bucket_rows,
+            warning_sample_rows=settings.warning_sample_rows,
+        )
     return validate_frame(
-        contracts.contract_for(contract_name, params.gate, params.features),
-        frame,
-        parameters,
-        batch,
-        _docs_uri(params) if build_docs else None,
-        params.gate.row_quarantine_budget,
+        contract,
+        data,
+        *common,
         allow_row_quarantine=allow_row_quarantine,
-        warning_sample_rows=params.gate.warning_sample_rows,
-    )
-
-
-def _validate_file(
-    params: Params,
-    contract_name: str,
-    uri: str,
-    parameters: dict[str, Any],
-    batch: str,
-    dry_run: bool,
-) -> Validation:
-    """A batch above `gate.stream_above_rows`: validated in chunks, never loaded whole."""
-    return validate_parquet(
-        contracts.contract_for(contract_name, params.gate, params.features),
-        uri,
-        parameters,
-        batch,
-        None if dry_run else _docs_uri(params),
-        params.gate.row_quarantine_budget,
-        chunk_rows=params.gate.chunk_rows,
-        workers=params.gate.workers,
-        key_bucket_rows=params.gate.key_bucket_rows,
-        warning_sample_rows=params.gate.warning_sample_rows,
+        warning_sample_rows=settings.warning_sample_rows,
     )
 
 
@@ -209,7 +198,9 @@ def gate_landed_batch(
         large = parquet_row_count(source) > params.gate.stream_above_rows
         frame = None if large else read_parquet(source)
         if frame is None:  # validated in chunks, never loaded whole
-            validation = _validate_file(params, contract_name, source, parameters, batch, dry_run)
+            validation = validate_batch(
+                params, contract_name, source, parameters, batch, build_docs=not dry_run
+            )
     except UNREADABLE as error:  # corrupt, truncated, not parquet
         unreadable = replace(unreadable_report(contract_name, batch, error), content_sha256=digest)
         return unreadable if dry_run else _reject(params, unreadable, source)

@@ -114,6 +114,32 @@ def _severity_split(contract: Contract) -> tuple[Contract, Contract]:
     )
 
 
+def _verdict(
+    contract: Contract,
+    batch: str,
+    status: str,
+    rows: int,
+    evaluated: int,
+    blocking: list[ExpectationFailure],
+    warnings: list[ExpectationFailure],
+    docs_url: str | None,
+    parameters: dict[str, Any],
+) -> GateReport:
+    """The report of a whole batch (no row quarantined yet), in-memory or streamed alike."""
+    return GateReport(
+        contract=contract.name,
+        batch=batch,
+        status=status,
+        rows=rows,
+        quarantined_rows=0,
+        evaluated_expectations=evaluated,
+        failures=tuple(blocking),
+        warnings=tuple(warnings),
+        data_docs_url=docs_url,
+        parameters=parameters,
+    )
+
+
 def validate_frame(
     contract: Contract,
     frame: pd.DataFrame,
@@ -150,17 +176,8 @@ def validate_frame(
         warned, _ = gx_runner.run(warning_contract, sample, parameters, "SUMMARY", False)
         _, warnings = _split_failures(warned, set(frame.columns))
         evaluated += len(warned.results)
-    report = GateReport(
-        contract=contract.name,
-        batch=batch,
-        status=PASSED,
-        rows=len(frame),
-        quarantined_rows=0,
-        evaluated_expectations=evaluated,
-        failures=tuple(blocking),
-        warnings=tuple(warnings),
-        data_docs_url=docs_url,
-        parameters=parameters,
+    report = _verdict(
+        contract, batch, PASSED, len(frame), evaluated, blocking, warnings, docs_url, parameters
     )
     if not blocking:
         return Validation(report, frame, None)
@@ -293,17 +310,16 @@ def validate_parquet(
         warned, _ = gx_runner.run(warning_contract, sample, parameters, "SUMMARY", False)
         _, warnings = _split_failures(warned, schema_columns)
         evaluated += len(warned.results)
-    report = GateReport(
-        contract=contract.name,
-        batch=batch,
-        status=PASSED if not blocking else REJECTED,
-        rows=rows,
-        quarantined_rows=0,
-        evaluated_expectations=evaluated,
-        failures=tuple(blocking),
-        warnings=tuple(warnings),
-        data_docs_url=docs_url,
-        parameters=parameters,
+    report = _verdict(
+        contract,
+        batch,
+        PASSED if not blocking else REJECTED,
+        rows,
+        evaluated,
+        blocking,
+        warnings,
+        docs_url,
+        parameters,
     )
     fits_budget = all(
         f.row_level and (f.unexpected_count or 0) <= row_quarantine_budget * rows for f in blocking
