@@ -99,6 +99,8 @@ def monitoring() -> None:
         from pipelines.config import load_params
         from pipelines.monitoring.alerts import (
             decide_alert,
+            decide_page,
+            levels_before,
             night_before_condition,
             read_alerts,
             verdict_alert,
@@ -108,21 +110,30 @@ def monitoring() -> None:
         params = load_params()
         log = params.workspace_path(params.monitoring.alerts_path)
         day = target_day()
+        history = read_history(params.workspace_path(params.monitoring.reports_dir))
+        level = summary["verdict"]["level"]
         decision = decide_alert(
             read_alerts(log),
             day,
-            summary["verdict"]["level"],
+            level,
             summary["verdict"]["triggers"],
             params.monitoring.alert_repeat_days,
-            night_before_condition(
-                read_history(params.workspace_path(params.monitoring.reports_dir)), day
-            ),
+            night_before_condition(history, day),
         )
-        if not decision.send:
-            return {"sent": False, "why": decision.why}
+        clear = params.monitoring.page_clear_nights
+        paged = decide_page(levels_before(history, day, clear), level, clear)
+        if not decision.send and not paged:
+            return {"sent": False, "paged": False, "why": decision.why}
         page = f"{ui_base()}/monitoring/date={day.isoformat()}/index.html"
-        record = deliver(verdict_alert(summary, page, runbook_base()), get_current_context())
-        return {"sent": True, "why": decision.why, "channels": record["channels"]}
+        record = deliver(
+            verdict_alert(summary, page, runbook_base()), get_current_context(), page=paged
+        )
+        return {
+            "sent": True,
+            "paged": paged,
+            "why": decision.why,
+            "channels": record["channels"],
+        }
 
     @task(outlets=[RETRAINING_REQUESTED], inlets=[RETRAINING_REQUESTED])
     def request_retraining(summary: dict):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ on the unit circle (day of year as sine and cosine): 31 December sits next to 1 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -76,3 +77,17 @@ def _days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
     return pd.Series(
         np.clip(nearest, -window_days, window_days).astype("float64"), index=flight_date.index
     )
+
+
+#: Days whose schedule is a holiday's, not a weekday's (Christmas Eve is no federal holiday).
+_HOLIDAY_EVES = ((12, 24), (12, 31))
+
+
+def day_type(day: date) -> str:
+    """`weekday`, `saturday` or `sunday`; a US federal holiday (and Christmas or New Year's
+    Eve) runs a reduced schedule and counts as `saturday` (monitoring compares like with like)."""
+    stamp = pd.Timestamp(day)
+    holidays = USFederalHolidayCalendar().holidays(start=stamp, end=stamp)
+    if len(holidays) or (day.month, day.day) in _HOLIDAY_EVES or day.weekday() == 5:
+        return "saturday"
+    return "sunday" if day.weekday() == 6 else "weekday"

@@ -67,13 +67,16 @@ def _email(connection: Any, record: dict[str, Any], context: Any) -> None:
     ).notify(context)
 
 
-def deliver(record: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """The alert log always; Slack and e-mail when configured. Returns the logged record."""
+def deliver(record: dict[str, Any], context: Any = None, page: bool = True) -> dict[str, Any]:
+    """The alert log always; Slack and e-mail when configured and `page` (a `watch` night, or an
+    `act` episode's later nights, are only logged: the alert budget). Returns the record."""
     from pipelines.monitoring.alerts import append_alert
 
     params = settings()
     channels = ["log"]
-    slack, email = _connection(SLACK_CONNECTION), _connection(EMAIL_CONNECTION)
+    slack, email = (
+        (_connection(SLACK_CONNECTION), _connection(EMAIL_CONNECTION)) if page else (None, None)
+    )
     if slack is not None:
         _slack(slack, record["message"])
         channels.append("slack")
@@ -81,7 +84,8 @@ def deliver(record: dict[str, Any], context: Any = None) -> dict[str, Any]:
         _email(email, record, context)
         channels.append("email")
     return append_alert(
-        params.workspace_path(params.monitoring.alerts_path), {**record, "channels": channels}
+        params.workspace_path(params.monitoring.alerts_path),
+        {**record, "channels": channels, "paged": page},
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,17 @@ class VerdictPolicy:
     estimate_tolerance: float
     labels_late_days: int
     feature_missing_reference_share: float
+    performance_reference: str = "estimate"  # the bar observed ROC AUC is held to: estimate|holdout
+    min_labelled_days: int = 3  # fewer labelled days in the window: performance not judged
+    severe_drift_factor: float = 2.0  # score at or above factor × threshold: severe drift
+    out_of_range_share: float = 0.05  # share of rows outside the reference's range: `watch`
+
+    def __post_init__(self) -> None:
+        if self.performance_reference not in ("estimate", "holdout"):
+            raise ValueError(
+                f"monitoring.verdict.performance_reference: {self.performance_reference!r} "
+                "is not one of estimate, holdout"
+            )
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,8 @@ class MonitoringParams:
     top_columns: int
     history_days_on_page: int
     alert_repeat_days: int
+    page_clear_nights: int
+    drift_by_day_type: bool
     verdict: VerdictPolicy
 
     def __post_init__(self) -> None:
@@ -279,6 +292,9 @@ class RetrainingParams:
             raise ValueError("retraining: need 7 <= holdout_days < window_days")
 
 
+SIMULATED_POLICIES = ("frozen", "scheduled", "guarded")
+
+
 @dataclass(frozen=True)
 class SimulationParams:
     """The year replay (`mlops simulate`, pipelines/replay/)."""
@@ -291,6 +307,11 @@ class SimulationParams:
     bootstrap_samples: int
     seed: int
     output_dir: str
+    policies: tuple[str, ...] = ("frozen", "scheduled", "guarded")
+    guard_variants: dict[str, dict[str, int]] = field(default_factory=dict)
+    benefit_every_days: int = 7  # the nights whose retraining benefit is measured
+    benefit_horizon_days: int = 14  # the labelled days after a night the benefit is scored on
+    block_days: int = 28  # the block bootstrap's block (neighbouring days are alike)
 
 
 @dataclass(frozen=True)
@@ -411,6 +432,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
             **{
                 **raw["simulation"],
                 **{k: _as_date(raw["simulation"][k]) for k in ("start", "end", "report_from")},
+                "policies": tuple(raw["simulation"].get("policies", SIMULATED_POLICIES)),
             }
         ),
     )

@@ -88,6 +88,10 @@ def verdict_policy():
         estimate_tolerance=0.03,
         labels_late_days=3,
         feature_missing_reference_share=0.5,
+        performance_reference="estimate",
+        min_labelled_days=3,
+        severe_drift_factor=2.0,
+        out_of_range_share=0.05,
     )
 
 

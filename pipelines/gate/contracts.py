@@ -140,6 +140,8 @@ def scheduled_flights(gate: GateParams) -> Contract:
                 column="distance", min_value=gate.min_distance, max_value=gate.max_distance
             ),
             E.ExpectColumnValuesToBeInSet(column="origin", value_set=NYC_ORIGINS),
+            # a relation the data must keep: no flight lands where it took off
+            E.ExpectSelectColumnValuesToBeUniqueWithinRecord(column_list=["origin", "dest"]),
             E.ExpectColumnValuesToBeInSet(
                 column="carrier",
                 value_set=parameter("known_carriers"),

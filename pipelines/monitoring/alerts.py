@@ -1,12 +1,18 @@
-"""Alerts: what to say, whether to say it again, and the append-only log every channel shares.
+"""Alerts: what to say, whether to say it again, whom to page, and the append-only log.
 
 A persisting condition is alerted once, then at most every `alert_repeat_days` while it lasts
 (the condition is the verdict level and its triggers); a changed condition alerts at once.
-Re-running a night never alerts twice for it. Deciding is pure; the log is at the edge."""
+Re-running a night never alerts twice for it. Deciding is pure; the log is at the edge.
+
+The alert budget: only `act` pages on-call (Slack, e-mail); `watch` is logged and shown on
+the page. An `act` episode pages once, on its first night: later `act` nights within
+`page_clear_nights` of the last one belong to the same episode and go to the log as its
+summary (`decide_page`; the replay counts pages per month with the same function)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +30,26 @@ RUNBOOK_BY_TRIGGER = {
     "performance_drop": "performance-drop.md",
     "performance_dip": "performance-drop.md",
     "estimate_drop": "performance-drop.md",
+    "important_drift_mild": "drift-alert.md",
+    "severe_drift": "drift-alert.md",
+    "out_of_range": "drift-alert.md",
 }
+
+
+def decide_page(previous_levels: Sequence[str], level: str, clear_nights: int) -> bool:
+    """Page tonight? Only for `act`, and only when none of the last `clear_nights` monitored
+    nights (`previous_levels`, oldest first) was `act`: a persisting condition pages once."""
+    if level != "act":
+        return False
+    return "act" not in list(previous_levels)[-clear_nights:] if clear_nights > 0 else True
+
+
+def levels_before(history: Any, day: date, nights: int) -> list[str]:
+    """The verdict levels of the last `nights` monitored nights before `day` (oldest first)."""
+    if "verdict" not in history:
+        return []
+    earlier = history[history["date"] < day.isoformat()].dropna(subset=["verdict"])
+    return [str(v) for v in earlier.sort_values("date")["verdict"].tail(nights)]
 
 
 def condition(level: str, triggers: list[str]) -> str:
@@ -49,6 +74,7 @@ def night_before_condition(history: Any, day: date) -> str | None:
 class AlertDecision:
     send: bool
     why: str
+    page: bool = False  # page on-call (`decide_page`), or only log it
 
 
 def decide_alert(

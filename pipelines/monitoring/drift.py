@@ -113,6 +113,13 @@ def calibrate_thresholds(
     return thresholds
 
 
+def severe_drift(
+    scores: Mapping[str, float], thresholds: Mapping[str, float], factor: float
+) -> tuple[str, ...]:
+    """Columns at or above `factor` × their threshold: far past what a normal day reaches."""
+    return tuple(name for name, score in scores.items() if score >= factor * thresholds[name])
+
+
 def drifted(
     scores: Mapping[str, float | None], thresholds: Mapping[str, float]
 ) -> dict[str, float]:

@@ -55,6 +55,6 @@ def night_inputs(
         version=str(today["version"].iloc[0]),
         rows=len(today),
         current=today,
-        drift_scores=drift.drift_scores(reference.sample, today, reference.columns),
+        drift_scores=drift.drift_scores(reference.for_day(day).sample, today, reference.columns),
         window=tuple(window_day(k, scored[k], labelled_on, day) for k in keys if k in scored),
     )

@@ -108,9 +108,39 @@ def serving_since(window: tuple[WindowDay, ...], day: date, version: str) -> dat
     return since
 
 
-def observed_window(days: list[WindowDay], confidence: float) -> ObservedWindow | None:
-    """Delayed-label ROC AUC of the labelled days, with its interval; None while there are
-    fewer than two of either class (pending, not a number)."""
+def out_of_range(
+    current: pd.DataFrame, reference: MonitoringReference, min_share: float
+) -> tuple[str, ...]:
+    """Model inputs with at least `min_share` of tonight's values outside what the reference
+    sample has: a numeric range (a unit change) or a set of codes (a recoding), whatever the
+    column's importance."""
+    found = []
+    for name in reference.columns.numeric:
+        if name == drift.SCORE_COLUMN or name not in current:
+            continue
+        seen = reference.sample[name].replace([-np.inf, np.inf], np.nan).dropna()
+        values = current[name].replace([-np.inf, np.inf], np.nan).dropna()
+        if seen.empty or values.empty:
+            continue
+        outside = ((values < seen.min()) | (values > seen.max())).mean()
+        if float(outside) >= min_share:
+            found.append(name)
+    for name in reference.columns.categorical:
+        if name not in current:
+            continue
+        values = current[name].dropna().astype(str)
+        known = set(reference.sample[name].dropna().astype(str))
+        if known and not values.empty and float((~values.isin(known)).mean()) >= min_share:
+            found.append(name)  # codes the reference never had: a recoding, not a season
+    return tuple(found)
+
+
+def observed_window(
+    days: list[WindowDay], confidence: float, calibrator: estimate.Calibrator | None = None
+) -> ObservedWindow | None:
+    """Delayed-label ROC AUC of the labelled days, with its interval and (given the calibrator)
+    what the CBPE estimate expects on the same flights; None while there are fewer than two of
+    either class (pending, not a number)."""
     labelled = [d.labelled for d in days if d.labelled is not None and len(d.labelled.label)]
     if not labelled:
         return None
@@ -119,7 +149,12 @@ def observed_window(days: list[WindowDay], confidence: float) -> ObservedWindow 
         return None
     scores = np.concatenate([part.score for part in labelled])
     auc, low, high = performance.auc_interval(y, scores, confidence)
-    return ObservedWindow(auc, low, high, len(labelled), len(y))
+    expected = (
+        estimate.estimated_metrics(scores, calibrator)["roc_auc"]
+        if calibrator is not None
+        else None
+    )
+    return ObservedWindow(auc, low, high, len(labelled), len(y), expected)
 
 
 def _estimated(scores: np.ndarray, calibrator: estimate.Calibrator) -> dict[str, float]:
@@ -129,7 +164,9 @@ def _estimated(scores: np.ndarray, calibrator: estimate.Calibrator) -> dict[str,
 def judge_night(
     night: NightInputs, reference: MonitoringReference, settings: MonitoringParams
 ) -> NightJudgement:
-    """Drift against the reference, the estimate, the delayed labels, the verdict."""
+    """Drift against the reference (its days of D's type: `reference.for_day`), the estimate,
+    the delayed labels, the verdict."""
+    reference = reference.for_day(night.day)
     policy = settings.verdict
     empty = empty_columns(night.current, reference.columns.all)
     missing = missing_features(empty, reference, policy.feature_missing_reference_share)
@@ -151,7 +188,9 @@ def judge_night(
     calibrator = reference.calibrator
     estimated_day = _estimated(today.scores, calibrator)
     estimated_window = _estimated(pooled, calibrator)
-    observed = observed_window([d for d in own if d.day < night.day], settings.confidence)
+    observed = observed_window(
+        [d for d in own if d.day < night.day], settings.confidence, calibrator
+    )
     labels_missing = tuple(
         sorted(d.day.isoformat() for d in night.window if d.day < night.day and d.labelled is None)
     )
@@ -168,6 +207,8 @@ def judge_night(
         invalid_inputs=invalid,
         version=night.version,
         judged_since=since.isoformat(),
+        severe=drift.severe_drift(judged, reference.thresholds, policy.severe_drift_factor),
+        out_of_range=out_of_range(night.current, reference, policy.out_of_range_share),
     )
     return NightJudgement(
         drift_scores=scores,

@@ -194,7 +194,9 @@ def drift_of_day(
     params: Params, scored: current.ScoredDay, reference: MonitoringReference
 ) -> tuple[NightDrift, pd.DataFrame]:
     """Evidently's report of D (saved as `drift.html`/`.json`), ranked by score × importance,
-    and D's (sampled) features it was run on (empty when D is too small to judge)."""
+    and D's (sampled) features it was run on (empty when D is too small to judge). D is
+    compared with the reference's days of its type (`reference.for_day`)."""
+    reference = reference.for_day(scored.day)
     scores: dict[str, float | None] = {name: None for name in reference.columns.all}
     empty: tuple[str, ...] = ()
     thresholds = reference.thresholds

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from features.build import CATEGORICAL_FEATURES, model_inputs, numeric_features
+from features.calendar import day_type
 from pipelines.config import MlflowParams, Params
 from pipelines.monitoring import drift
 from pipelines.monitoring.estimate import Calibrator, fit_calibrator
@@ -53,6 +54,21 @@ class MonitoringReference:
     holdout: dict[str, float]
     false_alarms: dict[str, Any]
     window: dict[str, str]
+    # per day type (`features.calendar.day_type`): thresholds calibrated on the training days
+    # of that type against the sample's rows of that type; empty: one reference for every day
+    thresholds_by_day_type: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def for_day(self, day: date) -> MonitoringReference:
+        """The reference night D is compared with: the sample's days of D's type (a Saturday
+        with Saturdays, a holiday with them too) and the thresholds calibrated the same way, so
+        a normal Saturday is not "drift". Falls back to the whole reference when the training
+        window had too few days of that type."""
+        kind = day_type(day)
+        thresholds = self.thresholds_by_day_type.get(kind)
+        if not thresholds:
+            return self
+        typed = self.sample.loc[_day_types(self.sample["flight_date"]) == kind]
+        return replace(self, sample=typed.reset_index(drop=True), thresholds=thresholds)
 
     @property
     def calibrator(self) -> Calibrator:
@@ -79,6 +95,36 @@ def _daily_scores(
     return pd.DataFrame(rows)
 
 
+def _day_types(flight_date: pd.Series) -> pd.Series:
+    kinds = {d: day_type(date.fromisoformat(str(d)[:10])) for d in flight_date.unique()}
+    return flight_date.map(kinds)
+
+
+#: A day type needs at least this many training days to get its own thresholds.
+MIN_DAYS_PER_TYPE = 8
+
+
+def typed_thresholds(
+    train_scored: pd.DataFrame,
+    sample: pd.DataFrame,
+    columns: drift.DriftColumns,
+    quantiles: tuple[float, float],
+) -> dict[str, dict[str, float]]:
+    """Per day type: each training day of that type scored against the sample's rows of that
+    type, and the thresholds their quantiles give (types with too few days are left out)."""
+    out: dict[str, dict[str, float]] = {}
+    train_types = _day_types(train_scored["flight_date"])
+    sample_types = _day_types(sample["flight_date"])
+    for kind in sorted(set(train_types)):
+        days = train_scored.loc[train_types == kind]
+        typed_sample = sample.loc[sample_types == kind]
+        if days["flight_date"].nunique() < MIN_DAYS_PER_TYPE or len(typed_sample) < 200:
+            continue
+        scores = _daily_scores(days, typed_sample, columns, "train")
+        out[kind] = drift.calibrate_thresholds(scores.loc[:, list(columns.all)], *quantiles)
+    return out
+
+
 def _scored(frame: pd.DataFrame, model: Any, params: Params) -> pd.DataFrame:
     scored = frame.copy()
     scored[drift.SCORE_COLUMN] = model.predict_proba(model_inputs(frame, params.features))[:, 1]
@@ -98,7 +144,8 @@ def false_alarm_rates(
     per_column: dict[str, int] = {}
     for row in holdout_scores.to_dict("records"):
         scores = {name: row.get(name) for name in thresholds}
-        drifted = drift.drifted({k: v for k, v in scores.items() if pd.notna(v)}, thresholds)
+        valid = {k: float(v) for k, v in scores.items() if pd.notna(v)}
+        drifted = drift.drifted(valid, thresholds)
         for name in drifted:
             per_column[name] = per_column.get(name, 0) + 1
         signals = Signals(
@@ -109,6 +156,7 @@ def false_alarm_rates(
             holdout_roc_auc=float("nan"),  # drift alone: performance is not part of this rate
             estimated_roc_auc=None,
             observed=None,
+            severe=drift.severe_drift(valid, thresholds, policy.severe_drift_factor),
         )
         levels.append(drift_level(signals, policy))
     days = max(len(levels), 1)
@@ -156,6 +204,11 @@ def build_reference(
     holdout_days = _daily_scores(holdout_scored, sample, columns, "holdout")
     quantiles = (settings.threshold_quantile, settings.prediction_threshold_quantile)
     thresholds = drift.calibrate_thresholds(train_days.loc[:, list(columns.all)], *quantiles)
+    by_type = (
+        typed_thresholds(train_scored, sample, columns, quantiles)
+        if settings.drift_by_day_type
+        else {}
+    )
     labelled = holdout_scored.dropna(subset=["label"])
     return MonitoringReference(
         sample=sample,
@@ -172,6 +225,7 @@ def build_reference(
         importance={k: float(v) for k, v in importance.items()},
         holdout={k: float(v) for k, v in holdout_metrics.items()},
         false_alarms=false_alarm_rates(holdout_days, thresholds, importance, params),
+        thresholds_by_day_type=by_type,
         window={
             "train_start": str(train["flight_date"].min()),
             "train_end": str(train["flight_date"].max()),
@@ -229,6 +283,7 @@ def save_reference(reference: MonitoringReference, directory: Path) -> Path:
         "holdout": reference.holdout,
         "false_alarms": reference.false_alarms,
         "window": reference.window,
+        "thresholds_by_day_type": reference.thresholds_by_day_type,
         "rows": len(reference.sample),
     }
     (directory / "reference.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -249,6 +304,10 @@ def read_reference(directory: Path) -> MonitoringReference:
         holdout=meta["holdout"],
         false_alarms=meta["false_alarms"],
         window=meta["window"],
+        thresholds_by_day_type={
+            kind: {k: float(v) for k, v in values.items()}
+            for kind, values in meta.get("thresholds_by_day_type", {}).items()
+        },
     )
 
 

@@ -1,12 +1,20 @@
 """One night's verdict from its signals: a pure function, its policy in `params.yaml`.
 
-* `act`: drift on an important feature (the top ones by permutation importance), a breach of
-  prediction drift, or a confirmed performance drop (the rolling window's ROC AUC interval
-  lies entirely below the holdout's figure, by more than the tolerance at its point).
-* `watch`: drift on enough minor features, a drop inside its interval, an estimated ROC AUC
-  below the holdout's by more than its tolerance, a watched column empty tonight that the
-  reference has (`feature_missing`: an outage is not "no drift"), or an input of the verdict
-  that is NaN or missing (`input_invalid`, naming it: a NaN never compares to `ok`).
+`act` is the page and the retraining guard's input, so it says "the model is being harmed",
+not "something moved" (2013's seasons move the weather every week):
+
+* `act`: severe drift on an important feature (score at or above `severe_drift_factor` × its
+  threshold: a fault, not a season), a breach of prediction drift, or a confirmed performance
+  drop: over at least `min_labelled_days` labelled days, the rolling window's ROC AUC interval
+  lies entirely below the bar, by more than the tolerance at its point. The bar
+  (`performance_reference`) is by default what the model's own calibrated scores predict on
+  those same flights (the CBPE estimate): a harder season is not a drop, a broken relation is.
+* `watch`: drift on an important feature within the severe factor (`important_drift_mild`),
+  any column far past its threshold (`severe_drift`) or out of the reference's range
+  (`out_of_range`) whatever its importance, drift on enough minor features, a drop inside its
+  interval, an estimated ROC AUC below the holdout's by more than its tolerance, a watched
+  column empty tonight that the reference has (`feature_missing`: an outage is not "no
+  drift"), or an input of the verdict that is NaN or missing (`input_invalid`, naming it).
 * `ok` otherwise. Missing labels are said ("labels pending for D"), never an error; missing
   for `labels_late_days` days of the window, they are `watch` (the label feed is broken).
 
@@ -36,6 +44,7 @@ class ObservedWindow:
     high: float
     days: int
     rows: int
+    expected_roc_auc: float | None = None  # the CBPE estimate on the same labelled flights
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class Signals:
     invalid_inputs: tuple[str, ...] = ()  # drift scores of non-empty columns that came out NaN
     version: str | None = None  # the version that scored D (its own scores only are judged)
     judged_since: str | None = None  # the first night of the window that version scored
+    severe: tuple[str, ...] = ()  # columns at or above `severe_drift_factor` × their threshold
+    out_of_range: tuple[str, ...] = ()  # numeric columns leaving the reference's range
 
 
 @dataclass(frozen=True)
@@ -99,13 +110,48 @@ def drift_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
         return findings
     important = [c for c in signals.drifted if c in signals.important]
     minor = [c for c in signals.drifted if c not in signals.important and c != SCORE_COLUMN]
+    severe_important = [c for c in important if c in signals.severe]
+    mild_important = [c for c in important if c not in signals.severe]
+    severe_minor = [c for c in minor if c in signals.severe]
+    factor = f"{policy.severe_drift_factor:g}"
     if SCORE_COLUMN in signals.drifted:
         findings.append(
             (ACT, "prediction_drift", "the champion's scores drifted from its reference")
         )
-    if important:
+    if severe_important:
         findings.append(
-            (ACT, "important_drift", f"drift on important features: {', '.join(important)}")
+            (
+                ACT,
+                "important_drift",
+                f"severe drift (≥ {factor}× threshold) on important features: "
+                + ", ".join(severe_important),
+            )
+        )
+    if mild_important:
+        findings.append(
+            (
+                WATCH,
+                "important_drift_mild",
+                f"drift on important features: {', '.join(mild_important)} (under {factor}× "
+                "threshold: a season or a mix change until performance says otherwise)",
+            )
+        )
+    if severe_minor:
+        findings.append(
+            (
+                WATCH,
+                "severe_drift",
+                f"far past threshold (≥ {factor}×) on minor features: {', '.join(severe_minor)}"
+                " (the next retraining would learn from it)",
+            )
+        )
+    if signals.out_of_range:
+        findings.append(
+            (
+                WATCH,
+                "out_of_range",
+                "values outside the reference's range: " + ", ".join(signals.out_of_range),
+            )
         )
     if len(minor) >= policy.minor_drift_min_columns:
         findings.append((WATCH, "minor_drift", f"drift on minor features: {', '.join(minor)}"))
@@ -127,6 +173,16 @@ def _invalid_inputs(signals: Signals) -> list[str]:
             if not _is_number(getattr(observed, name))
         ]
     return invalid
+
+
+def performance_bar(signals: Signals, policy: VerdictPolicy) -> tuple[float, str]:
+    """The figure observed ROC AUC is held to, and its name (see the module docstring)."""
+    observed = signals.observed
+    if policy.performance_reference == "estimate" and observed is not None:
+        expected = observed.expected_roc_auc
+        if expected is not None and _is_number(expected):
+            return expected, "the estimate on the same flights"
+    return signals.holdout_roc_auc, "the holdout's"
 
 
 def performance_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
@@ -151,25 +207,37 @@ def performance_findings(signals: Signals, policy: VerdictPolicy) -> list[Findin
                     f"performance pending: no labels in the window yet{since}",
                 )
             )
-    elif observed.high < holdout and observed.roc_auc < holdout - policy.performance_tolerance:
+    elif observed.days < policy.min_labelled_days:
         findings.append(
             (
-                ACT,
-                "performance_drop",
-                f"ROC AUC {observed.roc_auc:.3f} [{observed.low:.3f}, {observed.high:.3f}] over "
-                f"{observed.days} labelled days{since} is below the holdout's {holdout:.3f}",
+                OK,
+                "performance_pending",
+                f"performance pending: {observed.days} labelled days "
+                f"(< {policy.min_labelled_days}){since}",
             )
         )
-    elif observed.roc_auc < holdout - policy.performance_tolerance:
-        findings.append(
-            (
-                WATCH,
-                "performance_dip",
-                f"ROC AUC {observed.roc_auc:.3f} over {observed.days} days{since} is below the "
-                f"holdout's {holdout:.3f}, inside its interval [{observed.low:.3f}, "
-                f"{observed.high:.3f}]",
+    else:
+        bar, bar_name = performance_bar(signals, policy)
+        below = observed.roc_auc < bar - policy.performance_tolerance
+        if below and observed.high < bar:
+            findings.append(
+                (
+                    ACT,
+                    "performance_drop",
+                    f"ROC AUC {observed.roc_auc:.3f} [{observed.low:.3f}, {observed.high:.3f}] "
+                    f"over {observed.days} labelled days{since} is below {bar_name} {bar:.3f}",
+                )
             )
-        )
+        elif below:
+            findings.append(
+                (
+                    WATCH,
+                    "performance_dip",
+                    f"ROC AUC {observed.roc_auc:.3f} over {observed.days} days{since} is below "
+                    f"{bar_name} {bar:.3f}, inside its interval [{observed.low:.3f}, "
+                    f"{observed.high:.3f}]",
+                )
+            )
     estimate = signals.estimated_roc_auc
     if (
         estimate is not None

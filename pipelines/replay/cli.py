@@ -34,10 +34,17 @@ def simulate(
     workspace: Annotated[
         str | None, typer.Option(help="Scratch folder for landing/validated (default: temp).")
     ] = None,
+    policies: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated policies (default: simulation.policies)."),
+    ] = None,
     params_path: ParamsOption = None,
 ) -> None:
     """Replay the year day by day: land, gate, score, label, monitor, retrain and decide, under
-    the frozen, monthly and guarded policies; write the timeline, tables and the loop's value."""
+    each policy of `simulation.policies`; measure the benefit a retraining would have had, how
+    well each signal predicts it, the pages per month and the cost–quality frontier.
+
+    Example: mlops simulate --end 2013-05-31 --policies frozen,every_14d,guarded"""
     import tempfile
 
     from pipelines.replay.deliveries import ReplayPlan
@@ -50,6 +57,7 @@ def simulate(
         start=parse_date(start) if start else settings.start,
         end=parse_date(end) if end else settings.end,
         first_model_days=first_model_days or settings.first_model_days,
+        policies=tuple(policies.split(",")) if policies else settings.policies,
     )
     since = report_from or settings.report_from.isoformat()
     with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
@@ -60,7 +68,11 @@ def simulate(
             progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     summary, daily, monthly, nights = summarise(
-        result, since, bootstrap_samples or settings.bootstrap_samples, settings.seed
+        result,
+        since,
+        bootstrap_samples or settings.bootstrap_samples,
+        settings.seed,
+        params,
     )
     page = write_report(
         Path(params.workspace_path(out or settings.output_dir)),

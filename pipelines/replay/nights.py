@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipelines.config import Params
+from pipelines.config import GuardPolicy, Params
 from pipelines.data import landing
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.frames import night_inputs
 from pipelines.monitoring.judge import judge_night
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
+from pipelines.monitoring.verdict import decide_verdict
 from pipelines.promotion import rules
 from pipelines.promotion.compare import Contender, compare
 from pipelines.replay.deliveries import LabelLeak, LabelledDays, ReplayPlan
@@ -78,6 +79,13 @@ class PolicyState:
     predictions: list[pd.DataFrame] = field(default_factory=list)
     night_rows: list[dict[str, Any]] = field(default_factory=list)
     retrainings: list[RetrainingRecord] = field(default_factory=list)
+    models: dict[int, Any] = field(default_factory=dict)  # every version it served (benefit)
+
+
+#: Candidates already fitted for a night (`fit_candidate` depends on the night only, never on
+#: the policy): the replay fits the grid of nights once and every policy retraining on one of
+#: them decides on the same candidate, as it would have fitted it.
+FittedNights = dict[str, "Trained"]
 
 
 def train_candidate(
@@ -120,12 +128,17 @@ def serving_model(trained: Trained, version: int) -> ServingModel:
 
 
 def retrain(
-    params: Params, state: PolicyState, known: LabelledDays, day: date, reason: str
+    params: Params,
+    state: PolicyState,
+    known: LabelledDays,
+    day: date,
+    reason: str,
+    fitted: FittedNights | None = None,
 ) -> RetrainingRecord:
-    """Train on the window ending D-1, decide, promote when every check passes."""
+    """Train on the window ending D-1 (or take the night's candidate already fitted), decide,
+    promote when every check passes."""
     wall, cpu = time.perf_counter(), time.process_time()
-    window = moving_window(day, params.retraining)
-    trained = train_candidate(params, known, window, day)
+    trained = (fitted or {}).get(day.isoformat()) or fit_night(params, known, day)
     version = state.versions + 1
     decision = decide_candidate(params, trained, state.serving, version)
     state.versions = version
@@ -133,11 +146,17 @@ def retrain(
     state.last_training_end = trained.candidate.window.end
     if decision.promote:
         state.serving = serving_model(trained, version)
+        state.models[version] = trained.candidate.model
     record = retraining_record(
         state.name, day, reason, version, decision, trained.candidate, (wall, cpu)
     )
     state.retrainings.append(record)
     return record
+
+
+def fit_night(params: Params, known: LabelledDays, day: date) -> Trained:
+    """The candidate a retraining decided on night D fits: the moving window ending D-1."""
+    return train_candidate(params, known, moving_window(day, params.retraining), day)
 
 
 def retraining_record(
@@ -175,13 +194,33 @@ def new_labelled_flights(known: LabelledDays, after: date | None, day: date) -> 
     )
 
 
+def periodic_days(policy: str) -> int | None:
+    """`every_14d` → 14: a periodic policy retrains every that many days from the first day."""
+    if policy.startswith("every_") and policy.endswith("d"):
+        return int(policy.removeprefix("every_").removesuffix("d"))
+    return None
+
+
+def guard_policy(params: Params, policy: str) -> GuardPolicy | None:
+    """The guard a `guarded*` policy runs: the production one, or a variant's overrides."""
+    if policy == "guarded":
+        return params.retraining.guard
+    variant = params.simulation.guard_variants.get(policy)
+    return replace(params.retraining.guard, **variant) if variant is not None else None
+
+
 def retraining_reason(
     params: Params, state: PolicyState, known: LabelledDays, day: date, plan: ReplayPlan
 ) -> str | None:
     """Why this policy retrains tonight, or None."""
     if state.name == "scheduled":
         return "monthly schedule" if day.day == 1 and day > plan.first_day else None
-    if state.name != "guarded":
+    every = periodic_days(state.name)
+    if every is not None:
+        elapsed = (day - plan.first_day).days
+        return f"every {every} days" if elapsed > 0 and elapsed % every == 0 else None
+    guard = guard_policy(params, state.name)
+    if guard is None:
         return None
     inputs = GuardInputs(
         day=day,
@@ -191,7 +230,7 @@ def retraining_reason(
         new_labelled_flights=new_labelled_flights(known, state.last_training_end, day),
         training_active=False,  # the replay runs one thing at a time
     )
-    decision = decide_retraining(inputs, params.retraining.guard)
+    decision = decide_retraining(inputs, guard)
     state.night_rows[-1]["guard"] = "; ".join(decision.reasons)
     return decision.event_extra()["reason"] if decision.request else None
 
@@ -229,6 +268,8 @@ def monitor_night(state: PolicyState, day: date, params: Params, known: Labelled
     night = judge_night(inputs, reference, params.monitoring)
     state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
     observed = night.observed
+    # the same night under the old bar (the holdout's figure): reported, never acted on
+    holdout_bar = replace(params.monitoring.verdict, performance_reference="holdout")
     state.night_rows.append(
         {
             "date": day.isoformat(),
@@ -242,6 +283,12 @@ def monitor_night(state: PolicyState, day: date, params: Params, known: Labelled
             "drifted": ",".join(night.drifted),
             "estimated_window_roc_auc": night.estimated_window.get("roc_auc"),
             "observed_window_roc_auc": observed.roc_auc if observed else None,
+            "observed_low": observed.low if observed else None,
+            "observed_high": observed.high if observed else None,
+            "observed_days": observed.days if observed else 0,
+            "expected_observed_roc_auc": observed.expected_roc_auc if observed else None,
+            "holdout_roc_auc": night.signals.holdout_roc_auc,
+            "verdict_holdout_reference": decide_verdict(night.signals, holdout_bar).level,
             "labels_missing": ",".join(night.labels_missing),
             "guard": "",
         }
@@ -261,11 +308,13 @@ def replay_policy(
     known: LabelledDays,
     first: ServingModel,
     progress: Callable[[str], None],
+    fitted: FittedNights | None = None,
 ) -> PolicyState:
     """One policy over the scored days, night by night (see the module docstring)."""
     state = PolicyState(
         name, first, last_retraining=plan.first_day, last_training_end=first.window.end
     )
+    state.models[first.version] = first.model
     began = time.perf_counter()
     for day in landing.days(plan.first_day, plan.end):
         yesterday = (day - timedelta(days=1)).isoformat()
@@ -284,7 +333,7 @@ def replay_policy(
             monitor_night(state, day, params, known)
             reason = retraining_reason(params, state, known, day, plan)
             if reason:
-                record = retrain(params, state, known, day, reason)
+                record = retrain(params, state, known, day, reason, fitted)
                 verdict = "promoted" if record.promoted else "rejected"
                 progress(
                     f"[replay] {day} {name}: retrained v{record.version} ({verdict}, "

@@ -1,5 +1,7 @@
-"""What the replay shows: daily and monthly quality per policy, the loop's value with a paired
-bootstrap over days, and a timeline (PNG and an HTML page)."""
+"""What the replay shows: daily and monthly quality per policy; the guard against every other
+policy on three figures with a paired block bootstrap; the cost–quality frontier (quality
+against retrainings and CPU-seconds, the periodic policies as the frontier); the benefit a
+retraining would have had and how well each signal predicts it; pages per month; a timeline."""
 
 from __future__ import annotations
 
@@ -13,8 +15,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from pipelines.config import Params
 from pipelines.monitoring.drift import SCORE_COLUMN
+from pipelines.replay.intervals import METRICS, paired_block_bootstrap
 from pipelines.replay.loop import ReplayResult
+from pipelines.replay.nights import guard_policy, periodic_days
+from pipelines.replay.signal_quality import pages_per_month, signal_quality
 from pipelines.training.evaluate import classification_metrics
 
 
@@ -68,67 +74,81 @@ def monthly_table(scored: pd.DataFrame, result: ReplayResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired_bootstrap_auc(
-    scored: pd.DataFrame,
-    policy: str,
-    other: str,
-    start: str,
-    samples: int,
-    seed: int,
-    confidence: float = 0.95,
-) -> dict[str, Any]:
-    """Pooled ROC AUC of `policy` minus `other` from `start` on, with an interval from
-    resampling days (the same days for both: the pairing)."""
-    window = scored.loc[scored["flight_date"] >= start]
-    by_day: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-    for (name, day), frame in window.groupby(["policy", "flight_date"], sort=True):
-        if name in (policy, other):
-            by_day.setdefault(day, {})[name] = (
-                frame["label"].astype(int).to_numpy(),
-                frame[SCORE_COLUMN].to_numpy(),
-            )
-    days = [d for d, entry in by_day.items() if len(entry) == 2]
+def frontier_table(
+    scored: pd.DataFrame, result: ReplayResult, report_from: str, params: Params
+) -> pd.DataFrame:
+    """One row per policy: retrainings, CPU-seconds, the three figures, pages per month."""
+    later = scored.loc[scored["flight_date"] >= report_from]
+    pages = pages_per_month(result.nights(), params.monitoring.page_clear_nights, report_from)
+    rows = []
+    for name, state in result.states.items():
+        frame = later.loc[later["policy"] == name]
+        y = frame["label"].astype(int).to_numpy()
+        daily = [
+            float(roc_auc_score(d["label"].astype(int), d[SCORE_COLUMN]))
+            for _, d in frame.groupby("flight_date")
+            if d["label"].nunique() == 2
+        ]
+        metrics = classification_metrics(y, frame[SCORE_COLUMN].to_numpy())
+        kind = (
+            "periodic"
+            if periodic_days(name) is not None
+            else "guard"
+            if guard_policy(params, name) is not None
+            else name
+        )
+        rows.append(
+            {
+                "policy": name,
+                "kind": kind,
+                "retrainings": len(state.retrainings),
+                "promoted": sum(r.promoted for r in state.retrainings),
+                "cpu_seconds": sum(r.cpu_seconds for r in state.retrainings),
+                "pooled_roc_auc": metrics["roc_auc"],
+                "mean_daily_roc_auc": float(np.mean(daily)) if daily else float("nan"),
+                "pooled_log_loss": metrics["log_loss"],
+                **pages.get(name, {}),
+            }
+        )
+    return pd.DataFrame(rows)
 
-    def pooled(name: str, picked: list[str]) -> float:
-        y = np.concatenate([by_day[d][name][0] for d in picked])
-        p = np.concatenate([by_day[d][name][1] for d in picked])
-        return float(roc_auc_score(y, p))
 
-    estimate = pooled(policy, days) - pooled(other, days)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(samples):
-        picked = [days[i] for i in rng.integers(0, len(days), len(days))]
-        draws.append(pooled(policy, picked) - pooled(other, picked))
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return {
-        "policy": policy,
-        "against": other,
-        "from": start,
-        "days": len(days),
-        "roc_auc": pooled(policy, days),
-        "against_roc_auc": pooled(other, days),
-        "difference": estimate,
-        "low": float(low),
-        "high": float(high),
-        "confidence": confidence,
-        "bootstrap_samples": samples,
-    }
+def frontier_neighbours(frontier: pd.DataFrame, guard: str) -> list[str]:
+    """The periodic policies with the nearest retraining counts at or either side of the
+    guard's (what it must beat at equal cost)."""
+    periodic = frontier.loc[frontier["kind"] == "periodic"]
+    if periodic.empty:
+        return []
+    count = int(frontier.loc[frontier["policy"] == guard, "retrainings"].iloc[0])
+    below = periodic.loc[periodic["retrainings"] <= count].sort_values("retrainings")
+    above = periodic.loc[periodic["retrainings"] >= count].sort_values("retrainings")
+    picked = [*below["policy"].tail(1), *above["policy"].head(1)]
+    return list(dict.fromkeys(picked))
 
 
 def summarise(
-    result: ReplayResult, report_from: str, samples: int, seed: int
+    result: ReplayResult, report_from: str, samples: int, seed: int, params: Params
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     scored = scored_with_labels(result)
     daily = daily_metrics(scored)
     monthly = monthly_table(scored, result)
     policies = list(result.states)
-    comparisons = [
-        paired_bootstrap_auc(scored, "guarded", other, report_from, samples, seed)
-        for other in ("frozen", "scheduled")
-        if "guarded" in policies and other in policies
-    ]
+    frontier = frontier_table(scored, result, report_from, params)
+    guards = [p for p in policies if guard_policy(params, p) is not None]
+    block = params.simulation.block_days
+    comparisons = []
+    for guard in guards:
+        against: list[str] = [p for p in ("frozen", "scheduled") if p in policies]
+        against += [p for p in frontier_neighbours(frontier, guard) if p not in against]
+        comparisons += [
+            paired_block_bootstrap(scored, guard, other, report_from, samples, seed, block)
+            for other in against
+        ]
+    quality = (
+        signal_quality(result.nights(), result.benefits)
+        if not result.benefits.empty
+        else pd.DataFrame()
+    )
     later = scored.loc[scored["flight_date"] >= report_from]
     pooled = {
         name: classification_metrics(
@@ -142,6 +162,21 @@ def summarise(
         "report_from": report_from,
         "pooled_from_report_start": pooled,
         "comparisons": comparisons,
+        "frontier": frontier.to_dict("records"),
+        "benefit": {
+            "every_days": params.simulation.benefit_every_days,
+            "horizon_days": params.simulation.benefit_horizon_days,
+            "nights": int(result.benefits["day"].nunique()) if not result.benefits.empty else 0,
+            "helps_share": {
+                str(k): float(v)
+                for k, v in (
+                    result.benefits.groupby("policy")["helps"].mean().items()
+                    if not result.benefits.empty
+                    else []
+                )
+            },
+        },
+        "signal_quality": quality.to_dict("records"),
         "retrainings": {
             name: {
                 "count": len(state.retrainings),
@@ -156,6 +191,7 @@ def summarise(
             "days": days,
             "seconds_per_day": result.seconds / days,
             "land_and_gate_seconds": result.gate_seconds,
+            "grid_fit_seconds": result.grid_seconds,
         },
     }
     return summary, daily, monthly, result.nights()
@@ -223,6 +259,34 @@ def timeline_figure(
     return figure
 
 
+def frontier_figure(frontier: pd.DataFrame) -> Any:
+    """Each figure against retrainings: periodic policies as a line (the frontier), the guards
+    and the others as points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for axis, metric in zip(axes, METRICS, strict=True):
+        periodic = frontier.loc[frontier["kind"] == "periodic"].sort_values("retrainings")
+        axis.plot(
+            periodic["retrainings"], periodic[metric], "o-", color="#1f77b4", label="every N days"
+        )
+        for row in periodic.to_dict("records"):
+            axis.annotate(row["policy"], (row["retrainings"], row[metric]), fontsize=7)
+        others = frontier.loc[frontier["kind"] != "periodic"]
+        for row in others.to_dict("records"):
+            colour = "#d62728" if row["kind"] == "guard" else "#7f7f7f"
+            axis.scatter([row["retrainings"]], [row[metric]], color=colour, zorder=3)
+            axis.annotate(row["policy"], (row["retrainings"], row[metric]), fontsize=7)
+        axis.set_xlabel("retrainings")
+        axis.set_title(metric + (" (lower is better)" if "loss" in metric else ""))
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
 
@@ -245,12 +309,21 @@ def write_report(
     figure = timeline_figure(daily, nights, monthly, result)
     figure.savefig(out_dir / "timeline.png", dpi=90)
     comparisons = "".join(
-        f"<li><b>{c['policy']} − {c['against']}</b>: pooled ROC AUC from {c['from']} "
-        f"{c['roc_auc']:.4f} − {c['against_roc_auc']:.4f} = <b>{c['difference']:+.4f}</b> "
-        f"[{c['low']:+.4f}, {c['high']:+.4f}] ({c['confidence']:.0%}, paired bootstrap over "
-        f"{c['days']} days)</li>"
+        f"<li><b>{c['policy']} − {c['against']}</b> from {c['from']} ({c['days']} days, "
+        f"{c['confidence']:.0%} paired bootstrap in {c['block_days']}-day blocks): "
+        + "; ".join(
+            f"{m} <b>{c[m]['difference']:+.4f}</b> [{c[m]['low']:+.4f}, {c[m]['high']:+.4f}]"
+            for m in METRICS
+        )
+        + "</li>"
         for c in summary["comparisons"]
     )
+    frontier = pd.DataFrame(summary["frontier"])
+    frontier.to_csv(out_dir / "frontier.csv", index=False)
+    frontier_figure(frontier).savefig(out_dir / "frontier.png", dpi=90)
+    result.benefits.to_csv(out_dir / "benefit.csv", index=False)
+    quality = pd.DataFrame(summary["signal_quality"])
+    quality.to_csv(out_dir / "signal_quality.csv", index=False)
     counts = "".join(
         f"<li>{name}: {v['count']} retrainings, {v['promoted']} promoted, "
         f"{v['cpu_seconds']:.0f} CPU-s</li>"
@@ -262,7 +335,11 @@ def write_report(
 td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}</style></head><body>
 <h1>2013 replayed day by day</h1>
 <p>Generated by <code>make simulate</code> ({html.escape(str(summary["plan"]))}).</p>
+<p>Log loss differences are the other's minus the policy's: positive always favours the
+policy.</p>
 <ul>{comparisons}</ul><ul>{counts}</ul>
+<h2>Cost and quality</h2><img src="frontier.png" style="max-width:100%">{_table(frontier)}
+<h2>How well each signal predicts the benefit of retraining</h2>{_table(quality)}
 <img src="timeline.png" style="max-width:100%">
 <h2>Retrainings</h2>{_table(retrainings)}
 <h2>Per month</h2>{_table(monthly)}

@@ -118,6 +118,10 @@ BAD_SCHEDULED_BATCHES: dict[str, tuple[Corruption, list[str]]] = {
         lambda f: f.assign(dest=np.where(f.index % 5 == 0, "XXX", f["dest"])),
         ["expect_column_values_to_be_in_set on 'dest'", "XXX"],
     ),
+    "a flight whose destination is its origin": (
+        lambda f: f.assign(dest=np.where(f.index == 3, f["origin"], f["dest"])),
+        ["expect_select_column_values_to_be_unique_within_record"],
+    ),
     "empty batch": (
         lambda f: f.iloc[0:0],
         ["expect_table_row_count_to_be_between: observed 0"],

@@ -70,3 +70,16 @@ def test_counts_summed_over_record_batches_equal_the_whole_day_counts():
     assert schedule.carrier_day_flights(rest["d"], rest["c"], summed).tolist() == pytest.approx(
         [3, 3, 1]
     )
+
+
+def test_day_types_put_holidays_and_their_eves_with_saturdays():
+    from datetime import date
+
+    from features.calendar import day_type
+
+    assert day_type(date(2013, 10, 9)) == "weekday"  # a Wednesday
+    assert day_type(date(2013, 10, 12)) == "saturday"
+    assert day_type(date(2013, 10, 13)) == "sunday"
+    assert day_type(date(2013, 11, 28)) == "saturday"  # Thanksgiving, a Thursday
+    assert day_type(date(2013, 12, 24)) == "saturday"  # Christmas Eve, a Tuesday
+    assert day_type(date(2013, 12, 25)) == "saturday"

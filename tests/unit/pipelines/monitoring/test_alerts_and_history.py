@@ -241,3 +241,22 @@ def test_rerunning_a_night_keeps_what_its_retraining_guard_recorded():
     again = history.upsert_night(requested, {"date": "2013-06-20", "verdict": "act"})
     assert again.iloc[0]["retraining"] == "requested"
     assert again.iloc[0]["retraining_reasons"] == '["why"]'
+
+
+def test_only_act_pages_and_a_persisting_act_pages_once():
+    from pipelines.monitoring.alerts import decide_page
+
+    assert not decide_page([], "watch", 3)
+    assert decide_page([], "act", 3)
+    assert decide_page(["ok", "watch", "ok"], "act", 3)
+    assert not decide_page(["act", "ok", "ok"], "act", 3)  # same episode: summarised, not paged
+    assert decide_page(["act", "ok", "ok", "ok"], "act", 3)  # cleared for 3 nights: new episode
+
+
+def test_the_levels_before_a_day_come_from_the_history_oldest_first():
+    from pipelines.monitoring.alerts import levels_before
+
+    history = pd.DataFrame(
+        {"date": ["2024-03-03", "2024-03-01", "2024-03-02", "2024-03-04"], "verdict": list("abcd")}
+    )
+    assert levels_before(history, date(2024, 3, 4), 2) == ["c", "a"]

@@ -31,20 +31,20 @@ def _days(*rows: dict) -> pd.DataFrame:
 def test_each_kind_of_day_counts_once_at_its_level():
     days = _days(
         {},  # quiet: ok
-        {"distance": 0.9},  # the most important feature: act
+        {"distance": 1.2},  # the most important feature, past 2× its threshold: act
+        {"distance": 0.9},  # the same under 2×: watch (a season until performance says more)
         {"wx_temp": 0.9},  # one minor column: still ok (two make a watch)
         {"wx_temp": 0.9, "carrier": 0.4},  # two minor columns: watch
         {"late_probability": 0.31},  # the score itself: act
         {"rows": 40},  # too few rows to judge: watch
         {"carrier": None, "distance": None},  # no score (an empty column): not drift
-        {},
     )
     rates = false_alarm_rates(days, THRESHOLDS, IMPORTANCE, PARAMS)
     assert rates["days"] == 8
     assert rates["act"] == 2 / 8
-    assert rates["watch_or_act"] == 4 / 8
+    assert rates["watch_or_act"] == 5 / 8
     assert rates["per_column"] == {
-        "distance": 1 / 8,
+        "distance": 2 / 8,
         "wx_temp": 2 / 8,
         "carrier": 1 / 8,
         "late_probability": 1 / 8,

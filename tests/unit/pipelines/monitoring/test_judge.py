@@ -190,3 +190,57 @@ def test_drift_on_an_important_feature_is_act_and_none_is_not(shift):
     night = judge_frames(NIGHT, scored, landed, _reference(0.75), SETTINGS)
     assert ("distance" in night.drifted) == (shift > 0)
     assert ("important_drift" in night.verdict.triggers) == (shift > 0)
+
+
+def test_a_unit_change_on_a_minor_column_is_watch_and_named_never_a_silent_ok():
+    """Fahrenheit tonight on a column the model gives little weight: the next retraining would
+    learn from it, so the verdict says it, whatever the column's importance."""
+    scored, landed = _week({o: "1" for o in range(8)})
+    today = scored[NIGHT.isoformat()]
+    today["wx_temp"] = today["wx_temp"] * 1.8 + 32
+    one_important = dataclasses.replace(
+        SETTINGS, verdict=dataclasses.replace(SETTINGS.verdict, important_features=1)
+    )
+    night = judge_frames(NIGHT, scored, landed, _reference(0.75), one_important)
+    assert night.verdict.level == "watch", night.verdict.reasons
+    assert "out_of_range" in night.verdict.triggers
+    assert "severe_drift" in night.verdict.triggers
+    assert any("wx_temp" in reason for reason in night.verdict.reasons)
+
+
+def test_codes_the_reference_never_had_are_out_of_range():
+    scored, landed = _week({o: "1" for o in range(8)})
+    today = scored[NIGHT.isoformat()]
+    today["carrier"] = today["carrier"].map({"AA": "A1", "UA": "U1", "DL": "DL"})
+    night = judge_frames(NIGHT, scored, landed, _reference(0.75), SETTINGS)
+    assert night.signals.out_of_range == ("carrier",)
+    assert night.verdict.level != "ok"
+
+
+def test_a_mild_drift_on_an_important_feature_is_watch_a_severe_one_act():
+    scored, landed = _week({o: "1" for o in range(8)})
+    reference = _reference(0.75)
+    today = scored[NIGHT.isoformat()]
+    base = today["distance"].copy()
+    levels = {}
+    for shift in (130.0, 1000.0):
+        today["distance"] = base + shift
+        night = judge_frames(NIGHT, scored, landed, reference, SETTINGS)
+        assert "distance" in night.drifted, shift
+        levels[shift] = (night.verdict.level, night.signals.severe)
+    assert levels[130.0][0] == "watch" and "distance" not in levels[130.0][1]
+    assert levels[1000.0][0] == "act" and "distance" in levels[1000.0][1]
+
+
+def test_a_saturday_is_compared_with_the_references_saturdays():
+    reference = _reference(0.75)
+    days = pd.Series(["2013-05-08", "2013-05-11"] * (len(reference.sample) // 2))
+    sample = reference.sample.assign(flight_date=days.to_numpy()[: len(reference.sample)])
+    saturday_thresholds = {k: v * 3 for k, v in reference.thresholds.items()}
+    typed = dataclasses.replace(
+        reference, sample=sample, thresholds_by_day_type={"saturday": saturday_thresholds}
+    )
+    saturday = typed.for_day(date(2013, 5, 18))
+    assert set(saturday.sample["flight_date"]) == {"2013-05-11"}
+    assert saturday.thresholds == saturday_thresholds
+    assert typed.for_day(date(2013, 5, 15)) is typed  # no weekday thresholds: the whole reference

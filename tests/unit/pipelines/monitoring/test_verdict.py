@@ -45,11 +45,60 @@ def test_no_signal_is_ok():
     assert verdict.triggers == ()
 
 
-def test_drift_on_an_important_feature_is_act():
+def test_drift_on_an_important_feature_is_watch_until_it_is_severe():
+    """Drift says something moved, not that the model is harmed: `watch`, named."""
     verdict = decide_verdict(_signals(drifted=("dep_hour",)), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("important_drift_mild",)
+    assert "dep_hour" in verdict.reasons[0]
+
+
+def test_severe_drift_on_an_important_feature_is_act():
+    verdict = decide_verdict(_signals(drifted=("dep_hour",), severe=("dep_hour",)), POLICY)
     assert verdict.level == ACT
     assert verdict.triggers == ("important_drift",)
-    assert "dep_hour" in verdict.reasons[0]
+    assert "dep_hour" in verdict.reasons[0] and "severe" in verdict.reasons[0]
+
+
+def test_severe_drift_on_a_minor_column_is_watch_and_named_whatever_its_importance():
+    verdict = decide_verdict(_signals(drifted=("wx_visib",), severe=("wx_visib",)), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("severe_drift",)
+    assert "wx_visib" in verdict.reasons[0]
+
+
+def test_a_column_out_of_the_reference_range_is_watch_and_named():
+    verdict = decide_verdict(_signals(out_of_range=("wx_temp",)), POLICY)
+    assert verdict.level == WATCH
+    assert verdict.triggers == ("out_of_range",)
+    assert "wx_temp" in verdict.reasons[0]
+
+
+def test_performance_is_held_to_the_estimate_on_the_same_flights_not_the_holdout():
+    """A harder season (the scores themselves predict 0.68) is no drop at 0.68; the same
+    observed figure under a bar of 0.75 is; the holdout reference keeps the old behaviour."""
+    harder = ObservedWindow(0.68, 0.66, 0.70, days=7, rows=5000, expected_roc_auc=0.685)
+    assert decide_verdict(_signals(observed=harder), POLICY).level == OK
+    broken = ObservedWindow(0.68, 0.66, 0.70, days=7, rows=5000, expected_roc_auc=0.75)
+    verdict = decide_verdict(_signals(observed=broken), POLICY)
+    assert verdict.level == ACT and verdict.triggers == ("performance_drop",)
+    assert "estimate on the same flights 0.750" in verdict.reasons[0]
+    holdout_bar = dataclasses.replace(POLICY, performance_reference="holdout")
+    assert decide_verdict(_signals(observed=harder), holdout_bar).level == ACT
+
+
+def test_performance_is_not_judged_on_fewer_labelled_days_than_the_minimum():
+    one_day = ObservedWindow(0.60, 0.55, 0.65, days=POLICY.min_labelled_days - 1, rows=900)
+    verdict = decide_verdict(_signals(observed=one_day), POLICY)
+    assert verdict.level == OK
+    assert "performance pending" in verdict.reasons[0]
+    enough = dataclasses.replace(one_day, days=POLICY.min_labelled_days)
+    assert decide_verdict(_signals(observed=enough), POLICY).level == ACT
+
+
+def test_an_unknown_performance_reference_is_refused():
+    with pytest.raises(ValueError, match="performance_reference"):
+        dataclasses.replace(POLICY, performance_reference="last_year")
 
 
 def test_drift_of_the_score_column_is_act_prediction_drift():
@@ -91,7 +140,7 @@ def test_too_few_rows_is_watch_and_drift_is_not_judged():
 
 def test_exactly_min_rows_is_judged():
     verdict = decide_verdict(_signals(rows=100, drifted=("distance",)), POLICY)
-    assert verdict.triggers == ("important_drift",)
+    assert verdict.triggers == ("important_drift_mild",)
 
 
 def test_window_interval_entirely_below_the_holdout_is_act_performance_drop():
@@ -202,7 +251,7 @@ def test_worst_level_wins_and_triggers_come_worst_first():
         estimated_roc_auc=0.70,
         labels_missing=("2024-03-02", "2024-03-03", "2024-03-04"),
     )
-    verdict = decide_verdict(signals, POLICY)
+    verdict = decide_verdict(dataclasses.replace(signals, severe=("distance",)), POLICY)
     assert verdict.level == ACT
     assert verdict.triggers == ("important_drift", "estimate_drop", "labels_late")  # worst first
 

@@ -1,42 +1,27 @@
-import numpy as np
+"""The report's pure pieces: which periodic policies the guard is held against."""
+
+from __future__ import annotations
+
 import pandas as pd
 
-from pipelines.replay.report import paired_bootstrap_auc
+from pipelines.replay.report import frontier_neighbours
 
 
-def _scored(rng: np.random.Generator, days: int = 30, rows: int = 200) -> pd.DataFrame:
-    frames = []
-    for day in range(days):
-        label = rng.integers(0, 2, rows)
-        noise = rng.normal(size=rows)
-        for policy, signal in (("guarded", 1.5), ("frozen", 0.3), ("scheduled", 1.5)):
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "policy": policy,
-                        "flight_date": f"2013-04-{day + 1:02d}",
-                        "label": label,
-                        "late_probability": 1 / (1 + np.exp(-(signal * label + noise))),
-                    }
-                )
-            )
-    return pd.concat(frames, ignore_index=True)
+def _frontier(guard_retrainings: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "policy": ["frozen", "every_7d", "every_14d", "every_28d", "every_56d", "guarded"],
+            "kind": ["frozen", "periodic", "periodic", "periodic", "periodic", "guard"],
+            "retrainings": [0, 42, 21, 10, 5, guard_retrainings],
+        }
+    )
 
 
-def test_a_better_policy_has_a_positive_difference_with_an_interval_above_zero():
-    scored = _scored(np.random.default_rng(0))
-    result = paired_bootstrap_auc(scored, "guarded", "frozen", "2013-04-01", 200, seed=0)
-    assert result["difference"] > 0.1 and result["low"] > 0
-    assert result["days"] == 30
+def test_the_guard_is_held_against_the_periodic_policies_either_side_of_its_cost():
+    assert frontier_neighbours(_frontier(14), "guarded") == ["every_28d", "every_14d"]
 
 
-def test_identical_policies_differ_by_exactly_zero():
-    scored = _scored(np.random.default_rng(1))
-    result = paired_bootstrap_auc(scored, "guarded", "scheduled", "2013-04-01", 100, seed=0)
-    assert result["difference"] == 0 and result["low"] == 0 and result["high"] == 0
-
-
-def test_days_before_the_start_are_left_out():
-    scored = _scored(np.random.default_rng(2))
-    result = paired_bootstrap_auc(scored, "guarded", "frozen", "2013-04-21", 50, seed=0)
-    assert result["days"] == 10
+def test_an_equal_count_is_one_neighbour_and_beyond_the_grid_the_nearest():
+    assert frontier_neighbours(_frontier(21), "guarded") == ["every_14d"]
+    assert frontier_neighbours(_frontier(60), "guarded") == ["every_7d"]
+    assert frontier_neighbours(_frontier(2), "guarded") == ["every_56d"]
