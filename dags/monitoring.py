@@ -120,10 +120,10 @@ def monitoring() -> None:
             params.monitoring.alert_repeat_days,
             night_before_condition(history, day),
         )
+        if not decision.send:  # a re-run of the night, or a condition already alerted
+            return {"sent": False, "paged": False, "why": decision.why}
         clear = params.monitoring.page_clear_nights
         paged = decide_page(levels_before(history, day, clear), level, clear)
-        if not decision.send and not paged:
-            return {"sent": False, "paged": False, "why": decision.why}
         page = f"{ui_base()}/monitoring/date={day.isoformat()}/index.html"
         record = deliver(
             verdict_alert(summary, page, runbook_base()), get_current_context(), page=paged

@@ -6,6 +6,7 @@ on the unit circle (day of year as sine and cosine): 31 December sits next to 1 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 
@@ -83,11 +84,17 @@ def _days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
 _HOLIDAY_EVES = ((12, 24), (12, 31))
 
 
+@functools.cache
+def _federal_holidays(year: int) -> frozenset[date]:
+    found = USFederalHolidayCalendar().holidays(start=f"{year}-01-01", end=f"{year}-12-31")
+    return frozenset(stamp.date() for stamp in found)
+
+
+@functools.cache
 def day_type(day: date) -> str:
     """`weekday`, `saturday` or `sunday`; a US federal holiday (and Christmas or New Year's
     Eve) runs a reduced schedule and counts as `saturday` (monitoring compares like with like)."""
-    stamp = pd.Timestamp(day)
-    holidays = USFederalHolidayCalendar().holidays(start=stamp, end=stamp)
-    if len(holidays) or (day.month, day.day) in _HOLIDAY_EVES or day.weekday() == 5:
+    holiday = day in _federal_holidays(day.year) or (day.month, day.day) in _HOLIDAY_EVES
+    if holiday or day.weekday() == 5:
         return "saturday"
     return "sunday" if day.weekday() == 6 else "weekday"

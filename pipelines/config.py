@@ -208,6 +208,21 @@ class PromotionPolicy:
             raise ValueError("promotion.confidence must be in (0.5, 1)")
 
 
+#: The triggers `monitoring.verdict.act_triggers` may make `act` (the others are always
+#: `watch`: an outage, a NaN input, too few rows or late labels say nothing about retraining).
+ACTIONABLE_TRIGGERS = (
+    "important_drift",
+    "important_drift_mild",
+    "severe_drift",
+    "minor_drift",
+    "out_of_range",
+    "prediction_drift",
+    "performance_drop",
+    "performance_dip",
+    "estimate_drop",
+)
+
+
 @dataclass(frozen=True)
 class VerdictPolicy:
     """How the nightly signals become `ok` / `watch` / `act` (pipelines/monitoring/verdict.py)."""
@@ -222,8 +237,20 @@ class VerdictPolicy:
     min_labelled_days: int = 3  # fewer labelled days in the window: performance not judged
     severe_drift_factor: float = 2.0  # score at or above factor × threshold: severe drift
     out_of_range_share: float = 0.05  # share of rows outside the reference's range: `watch`
+    act_triggers: tuple[str, ...] = (
+        "important_drift",
+        "severe_drift",
+        "minor_drift",
+        "prediction_drift",
+    )  # the triggers that are `act` (page, feed the guard); every other is `watch`
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.act_triggers) - set(ACTIONABLE_TRIGGERS))
+        if unknown:
+            raise ValueError(
+                f"monitoring.verdict.act_triggers: {unknown} cannot be `act` "
+                f"(one of {list(ACTIONABLE_TRIGGERS)})"
+            )
         if self.performance_reference not in ("estimate", "holdout"):
             raise ValueError(
                 f"monitoring.verdict.performance_reference: {self.performance_reference!r} "
@@ -312,6 +339,9 @@ class SimulationParams:
     benefit_every_days: int = 7  # the nights whose retraining benefit is measured
     benefit_horizon_days: int = 14  # the labelled days after a night the benefit is scored on
     block_days: int = 28  # the block bootstrap's block (neighbouring days are alike)
+    # signal quality is reported separately before this day (where a threshold, `k`, `n` or a
+    # cooldown may be chosen) and from it (where it is reported, on days it was not chosen on)
+    choose_before: date = date(2013, 7, 1)
 
 
 @dataclass(frozen=True)
@@ -407,7 +437,10 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     features["weather_columns"] = tuple(features["weather_columns"])
     monitoring = dict(raw["monitoring"])
     monitoring["exempt_columns"] = tuple(monitoring["exempt_columns"])
-    monitoring["verdict"] = VerdictPolicy(**monitoring["verdict"])
+    verdict = dict(monitoring["verdict"])
+    if "act_triggers" in verdict:
+        verdict["act_triggers"] = tuple(verdict["act_triggers"])
+    monitoring["verdict"] = VerdictPolicy(**verdict)
     retraining = dict(raw["retraining"])
     retraining["earliest_day"] = _as_date(retraining["earliest_day"])
     retraining["guard"] = GuardPolicy(**retraining["guard"])
@@ -431,7 +464,11 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         simulation=SimulationParams(
             **{
                 **raw["simulation"],
-                **{k: _as_date(raw["simulation"][k]) for k in ("start", "end", "report_from")},
+                **{
+                    k: _as_date(raw["simulation"][k])
+                    for k in ("start", "end", "report_from", "choose_before")
+                    if k in raw["simulation"]
+                },
                 "policies": tuple(raw["simulation"].get("policies", SIMULATED_POLICIES)),
             }
         ),

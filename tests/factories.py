@@ -92,10 +92,11 @@ def verdict_policy():
         min_labelled_days=3,
         severe_drift_factor=2.0,
         out_of_range_share=0.05,
+        act_triggers=("important_drift", "severe_drift", "minor_drift", "prediction_drift"),
     )
 
 
 def verdict_level(triggers: list[str]) -> str:
     """The level a night's triggers make (`pipelines/monitoring/verdict.py`'s rules)."""
-    acting = {"important_drift", "prediction_drift", "performance_drop"}
+    acting = set(repository_params().monitoring.verdict.act_triggers)
     return "act" if acting & set(triggers) else ("watch" if triggers else "ok")

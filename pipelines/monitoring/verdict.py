@@ -1,20 +1,27 @@
 """One night's verdict from its signals: a pure function, its policy in `params.yaml`.
 
-`act` is the page and the retraining guard's input, so it says "the model is being harmed",
-not "something moved" (2013's seasons move the weather every week):
+`act` is the page and the retraining guard's input, so it must say "a retraining would help",
+not "something moved". Which triggers are `act` is a measured choice (`act_triggers`): each
+signal's precision and recall against the benefit a retraining would have had, measured by
+`make simulate` on the nights before `simulation.choose_before` and reported on those after
+(README). Every other trigger is `watch`: logged, on the page, named in the verdict.
 
-* `act`: severe drift on an important feature (score at or above `severe_drift_factor` × its
-  threshold: a fault, not a season), a breach of prediction drift, or a confirmed performance
-  drop: over at least `min_labelled_days` labelled days, the rolling window's ROC AUC interval
-  lies entirely below the bar, by more than the tolerance at its point. The bar
-  (`performance_reference`) is by default what the model's own calibrated scores predict on
-  those same flights (the CBPE estimate): a harder season is not a drop, a broken relation is.
-* `watch`: drift on an important feature within the severe factor (`important_drift_mild`),
-  any column far past its threshold (`severe_drift`) or out of the reference's range
-  (`out_of_range`) whatever its importance, drift on enough minor features, a drop inside its
-  interval, an estimated ROC AUC below the holdout's by more than its tolerance, a watched
-  column empty tonight that the reference has (`feature_missing`: an outage is not "no
-  drift"), or an input of the verdict that is NaN or missing (`input_invalid`, naming it).
+Triggers (the default level each gets when it is in `act_triggers`, `watch` otherwise):
+* `important_drift`: severe drift on an important feature (score at or above
+  `severe_drift_factor` × its threshold: far past any normal day of its kind);
+  `important_drift_mild`: past its threshold but under that factor; `severe_drift`: a minor
+  column that far past; `minor_drift`: drift on at least `minor_drift_min_columns` minor
+  columns; `out_of_range`: values outside what the reference has (a unit change, a recoding),
+  whatever the column's importance; `prediction_drift`: the scores drifted.
+* `performance_drop`: over at least `min_labelled_days` labelled days, the rolling window's
+  ROC AUC interval lies entirely below the bar, by more than the tolerance at its point; the
+  bar (`performance_reference`) is by default what the model's own calibrated scores predict
+  on those same flights (the CBPE estimate), so a harder season is not a drop.
+  `performance_dip`: below the bar inside its interval; `estimate_drop`: the estimate below
+  the holdout's figure by more than its tolerance.
+* `feature_missing` (a watched column empty tonight that the reference has: an outage is not
+  "no drift"), `input_invalid` (an input of the verdict NaN or missing, named: a NaN never
+  compares to `ok`), `too_few_rows`, `labels_late`: always `watch`.
 * `ok` otherwise. Missing labels are said ("labels pending for D"), never an error; missing
   for `labels_late_days` days of the window, they are `watch` (the label feed is broken).
 
@@ -264,13 +271,22 @@ def label_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
     return []
 
 
+def _relevel(findings: list[Finding], policy: VerdictPolicy) -> list[Finding]:
+    """`act` for the triggers in `policy.act_triggers`, `watch` for every other one that is
+    not `ok` (which signals page is chosen by measurement, not by where they are found)."""
+    return [
+        (ACT if trigger in policy.act_triggers else WATCH if level != OK else OK, trigger, why)
+        for level, trigger, why in findings
+    ]
+
+
 def _level(findings: list[Finding]) -> str:
     return max((f[0] for f in findings), key=_RANK.__getitem__, default=OK)
 
 
 def drift_level(signals: Signals, policy: VerdictPolicy) -> str:
     """The level drift alone gives (the reference's false-alarm rates, the backtest's alarms)."""
-    return _level(drift_findings(signals, policy))
+    return _level(_relevel(drift_findings(signals, policy), policy))
 
 
 def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
@@ -286,6 +302,7 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
         )
     findings += performance_findings(signals, policy)
     findings += label_findings(signals, policy)
+    findings = _relevel(findings, policy)
     reasons = tuple(f[2] for f in sorted(findings, key=lambda f: -_RANK[f[0]]))
     triggers = tuple(
         f[1] for f in sorted(findings, key=lambda f: (-_RANK[f[0]], f[1])) if f[0] != OK

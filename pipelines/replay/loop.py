@@ -59,6 +59,7 @@ from pipelines.replay.nights import (
     Trained,
     decide_candidate,
     fit_night,
+    periodic_days,
     replay_policy,
     retraining_record,
     serving_model,
@@ -119,6 +120,16 @@ def _replay_in_worker(name: str) -> PolicyState:
         )
 
 
+def _cost_rank(policy: str) -> int:
+    """Guards fit their own candidates, periodic policies take the grid's; frozen only scores."""
+    if policy.startswith("guarded"):
+        return 0
+    if policy == "frozen":
+        return 3
+    every = periodic_days(policy)
+    return 2 if every is not None and every >= 28 else 1
+
+
 def _fit_in_worker(day: date) -> Trained:
     from threadpoolctl import threadpool_limits
 
@@ -156,7 +167,7 @@ def run_replay(
     grid_began = time.perf_counter()
     fitted = _fit_grid(params, plan, known, workers, progress)
     grid_seconds = time.perf_counter() - grid_began
-    ordered = sorted(plan.policies, key=lambda n: n == "frozen")  # the costly ones first
+    ordered = sorted(plan.policies, key=_cost_rank)  # the costly ones first
     if _forked(workers):
         _DELIVERED.update(params=params, plan=plan, known=known, first=first, fitted=fitted)
         try:
@@ -191,7 +202,15 @@ def _fit_grid(
     progress: Callable[[str], None],
 ) -> FittedNights:
     """The shared candidates of the grid nights (see the module docstring)."""
-    nights = grid_nights(plan, params.simulation.benefit_every_days)
+    every = params.simulation.benefit_every_days
+    horizon = timedelta(days=params.simulation.benefit_horizon_days)
+    cadences = [c for c in map(periodic_days, plan.policies) if c is not None and c % every == 0]
+    nights = [
+        day
+        for day in grid_nights(plan, every)
+        if day + horizon <= plan.end  # its benefit can be measured
+        or any((day - plan.first_day).days % c == 0 for c in cadences)  # a policy retrains
+    ]
     if not nights:
         return {}
     progress(f"[replay] fitting the {len(nights)} grid nights ({nights[0]} … {nights[-1]})")

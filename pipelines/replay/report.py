@@ -15,12 +15,17 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pipelines.config import Params
+from pipelines.config import ACTIONABLE_TRIGGERS, Params
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.replay.intervals import METRICS, paired_block_bootstrap
 from pipelines.replay.loop import ReplayResult
 from pipelines.replay.nights import guard_policy, periodic_days
-from pipelines.replay.signal_quality import pages_per_month, signal_quality
+from pipelines.replay.signal_quality import (
+    estimate_error,
+    pages_per_month,
+    signal_quality_by_period,
+    trigger_sets,
+)
 from pipelines.training.evaluate import classification_metrics
 
 
@@ -144,8 +149,16 @@ def summarise(
             paired_block_bootstrap(scored, guard, other, report_from, samples, seed, block)
             for other in against
         ]
+    cut = params.simulation.choose_before.isoformat()
     quality = (
-        signal_quality(result.nights(), result.benefits)
+        signal_quality_by_period(result.nights(), result.benefits, cut)
+        if not result.benefits.empty
+        else pd.DataFrame()
+    )
+    clear = params.monitoring.page_clear_nights
+    nights_frame = result.nights()
+    sets = (
+        trigger_sets(nights_frame, result.benefits, cut, ACTIONABLE_TRIGGERS)
         if not result.benefits.empty
         else pd.DataFrame()
     )
@@ -177,6 +190,20 @@ def summarise(
             },
         },
         "signal_quality": quality.to_dict("records"),
+        "act_trigger_sets": {
+            "committed": ",".join(params.monitoring.verdict.act_triggers),
+            "best_before_cut": sets.head(10).to_dict("records"),
+            "committed_measured": sets.loc[
+                sets["act_triggers"].map(lambda t: set(t.split(",")))
+                == set(params.monitoring.verdict.act_triggers)
+            ].to_dict("records")
+            if not sets.empty
+            else [],
+        },
+        "pages_after_cut": pages_per_month(
+            nights_frame.loc[nights_frame["date"] >= cut], clear, cut
+        ),
+        "estimate_error": estimate_error(nights_frame, report_from),
         "retrainings": {
             name: {
                 "count": len(state.retrainings),

@@ -7,6 +7,7 @@ the pages per month the alert budget (`alerts.decide_page`) lets through."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -75,6 +76,36 @@ def _lead_days(nights: pd.DataFrame, helps_days: list[str], horizon_days: int) -
     return leads
 
 
+def estimate_error(nights: pd.DataFrame, since: str) -> dict[str, Any]:
+    """Per policy, from `since`: how far the label-free estimate on the window's labelled
+    flights was from the ROC AUC their labels gave (mean absolute error, and the bias: mean
+    estimate − observed, positive = optimistic)."""
+    out: dict[str, Any] = {}
+    later = nights.loc[nights["date"].astype(str) >= since]
+    for policy, frame in later.groupby("policy", sort=True):
+        both = frame.dropna(subset=["expected_observed_roc_auc", "observed_window_roc_auc"])
+        error = both["expected_observed_roc_auc"] - both["observed_window_roc_auc"]
+        out[str(policy)] = {
+            "nights": len(both),
+            "mae_roc_auc": float(error.abs().mean()) if len(both) else float("nan"),
+            "bias_roc_auc": float(error.mean()) if len(both) else float("nan"),
+        }
+    return out
+
+
+def signal_quality_by_period(
+    nights: pd.DataFrame, benefits: pd.DataFrame, cut: str, horizon_days: int = 28
+) -> pd.DataFrame:
+    """`signal_quality` on the nights before `cut` (where a threshold may be chosen) and on
+    those from it (where it is reported), with a `period` column."""
+    parts = []
+    for period, keep in (("before", benefits["day"] < cut), ("after", benefits["day"] >= cut)):
+        if keep.any():
+            parts.append(signal_quality(nights, benefits.loc[keep], horizon_days))
+            parts[-1].insert(0, "period", f"{period} {cut}")
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def signal_quality(
     nights: pd.DataFrame, benefits: pd.DataFrame, horizon_days: int = 28
 ) -> pd.DataFrame:
@@ -108,3 +139,36 @@ def signal_quality(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def trigger_sets(
+    nights: pd.DataFrame, benefits: pd.DataFrame, cut: str, candidates: tuple[str, ...]
+) -> pd.DataFrame:
+    """Every set of up to four `candidates` as the `act` triggers: its precision and recall
+    against the benefit, over all policies' measured nights, before `cut` (where the set is
+    chosen: the best F1 there comes first) and from it (where it is reported). The nights'
+    triggers are recorded whatever their level, so one replay measures every set; the guard's
+    path under another set would differ, which this does not replay."""
+    joined = benefits.merge(nights, left_on=["day", "policy"], right_on=["date", "policy"])
+    fired = {
+        name: joined["triggers"].fillna("").str.split(",").map(lambda t, n=name: n in t)
+        for name in candidates
+    }
+    helps = joined["helps"].astype(bool)
+    before = joined["day"] < cut
+    rows = []
+    for size in range(1, 5):
+        for chosen in itertools.combinations(candidates, size):
+            any_fired = pd.concat([fired[c] for c in chosen], axis=1).any(axis=1)
+            row: dict[str, Any] = {"act_triggers": ",".join(chosen)}
+            for period, keep in (("before", before), ("after", ~before)):
+                hits = int((any_fired & helps & keep).sum())
+                count, useful = int((any_fired & keep).sum()), int((helps & keep).sum())
+                precision = hits / count if count else float("nan")
+                recall = hits / useful if useful else float("nan")
+                row[f"precision_{period}"] = precision
+                row[f"recall_{period}"] = recall
+                row[f"fired_{period}"] = count
+                row[f"f1_{period}"] = 2 * precision * recall / (precision + recall) if hits else 0.0
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values("f1_before", ascending=False, kind="mergesort")

@@ -111,14 +111,58 @@ def test_each_policy_retrains_by_its_rule_and_a_promotion_serves_from_the_next_d
 
 
 def test_the_report_has_the_timeline_the_tables_and_paired_intervals(replayed, tmp_path: Path):
-    result = replayed["result"]
-    summary, daily, monthly, nights = summarise(result, "2013-01-29", samples=50, seed=1)
+    result, params = replayed["result"], replayed["params"]
+    summary, daily, monthly, nights = summarise(result, "2013-01-29", 50, 1, params)
     page = write_report(tmp_path, summary, daily, monthly, nights, result)
     assert page.exists() and (tmp_path / "timeline.png").stat().st_size > 10_000
+    assert (tmp_path / "frontier.png").stat().st_size > 10_000
     assert set(monthly["policy"]) == {"frozen", "scheduled", "guarded"}
+    assert [c["against"] for c in summary["comparisons"]] == ["frozen", "scheduled"]
     for comparison in summary["comparisons"]:
-        assert comparison["low"] <= comparison["difference"] <= comparison["high"]
+        for metric in ("pooled_roc_auc", "mean_daily_roc_auc", "pooled_log_loss"):
+            figure = comparison[metric]
+            assert figure["low"] <= figure["difference"] <= figure["high"], metric
         # every scored day but the last, whose outcomes land after the replay ends
         assert comparison["days"] == (PLAN.end - PLAN.first_day).days
+    frontier = {row["policy"]: row for row in summary["frontier"]}
+    assert frontier["frozen"]["retrainings"] == 0 and frontier["scheduled"]["retrainings"] == 1
     assert summary["retrainings"]["scheduled"]["count"] == 1
     assert any("[replay]" in line for line in replayed["progress"])
+
+
+def test_normal_nights_stay_under_the_alert_budget_and_an_injected_shift_is_paged(replayed):
+    """The week the slice monitors, as 2013 delivered it: `act` pages at most once (an episode
+    pages once), `watch` never. Then the last night with the schedule moved by three hours (an
+    upstream fault): judged by the nightly step, it is `act` and it pages."""
+    from pipelines.monitoring.alerts import decide_page
+    from pipelines.monitoring.frames import night_inputs
+    from pipelines.monitoring.judge import judge_night
+    from pipelines.replay.signal_quality import paged_nights
+
+    result, params = replayed["result"], replayed["params"]
+    clear = params.monitoring.page_clear_nights
+    state = result.states["frozen"]
+    levels = [row["verdict"] for row in state.night_rows]
+    assert len(levels) >= 6
+    assert sum(paged_nights(levels, clear)) <= 1, levels
+
+    day = PLAN.end
+    scored = {k: frame.copy() for k, frame in state.scored.items()}
+    shifted = scored[day.isoformat()]
+    shifted["dep_hour"] = (shifted["dep_hour"] + 3).clip(upper=23)  # what moving the schedule
+    shifted["dep_minute_of_day"] = (shifted["dep_minute_of_day"] + 180).clip(upper=1439)  # does
+    reference = state.serving.reference
+    night = judge_night(
+        night_inputs(day, scored, result_landed(scored), reference, params.monitoring.rolling_days),
+        reference,
+        params.monitoring,
+    )
+    assert night.verdict.level == "act", night.verdict.reasons
+    assert {"important_drift", "prediction_drift"} & set(night.verdict.triggers)
+    before = levels[:-1]
+    assert decide_page(before, "act", clear) == ("act" not in before[-clear:])
+
+
+def result_landed(scored: dict) -> dict:
+    """Each scored day's outcomes landed the next morning (the replay's label clock)."""
+    return {k: date.fromisoformat(k) + timedelta(days=1) for k in scored}

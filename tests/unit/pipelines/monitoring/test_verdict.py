@@ -19,6 +19,8 @@ from pipelines.monitoring.verdict import (
 from tests.factories import verdict_policy
 
 POLICY = verdict_policy()
+#: The committed policy with the performance drop paging too (how the drop's own logic is tested)
+PAGING_DROP = dataclasses.replace(POLICY, act_triggers=(*POLICY.act_triggers, "performance_drop"))
 HOLDOUT = 0.75
 HEALTHY = ObservedWindow(roc_auc=0.75, low=0.73, high=0.77, days=7, rows=5000)
 
@@ -60,9 +62,9 @@ def test_severe_drift_on_an_important_feature_is_act():
     assert "dep_hour" in verdict.reasons[0] and "severe" in verdict.reasons[0]
 
 
-def test_severe_drift_on_a_minor_column_is_watch_and_named_whatever_its_importance():
+def test_severe_drift_on_a_minor_column_is_act_and_named_whatever_its_importance():
     verdict = decide_verdict(_signals(drifted=("wx_visib",), severe=("wx_visib",)), POLICY)
-    assert verdict.level == WATCH
+    assert verdict.level == ACT
     assert verdict.triggers == ("severe_drift",)
     assert "wx_visib" in verdict.reasons[0]
 
@@ -78,22 +80,35 @@ def test_performance_is_held_to_the_estimate_on_the_same_flights_not_the_holdout
     """A harder season (the scores themselves predict 0.68) is no drop at 0.68; the same
     observed figure under a bar of 0.75 is; the holdout reference keeps the old behaviour."""
     harder = ObservedWindow(0.68, 0.66, 0.70, days=7, rows=5000, expected_roc_auc=0.685)
-    assert decide_verdict(_signals(observed=harder), POLICY).level == OK
+    assert decide_verdict(_signals(observed=harder), PAGING_DROP).level == OK
     broken = ObservedWindow(0.68, 0.66, 0.70, days=7, rows=5000, expected_roc_auc=0.75)
-    verdict = decide_verdict(_signals(observed=broken), POLICY)
+    verdict = decide_verdict(_signals(observed=broken), PAGING_DROP)
     assert verdict.level == ACT and verdict.triggers == ("performance_drop",)
     assert "estimate on the same flights 0.750" in verdict.reasons[0]
-    holdout_bar = dataclasses.replace(POLICY, performance_reference="holdout")
+    holdout_bar = dataclasses.replace(PAGING_DROP, performance_reference="holdout")
     assert decide_verdict(_signals(observed=harder), holdout_bar).level == ACT
 
 
 def test_performance_is_not_judged_on_fewer_labelled_days_than_the_minimum():
     one_day = ObservedWindow(0.60, 0.55, 0.65, days=POLICY.min_labelled_days - 1, rows=900)
-    verdict = decide_verdict(_signals(observed=one_day), POLICY)
+    verdict = decide_verdict(_signals(observed=one_day), PAGING_DROP)
     assert verdict.level == OK
     assert "performance pending" in verdict.reasons[0]
     enough = dataclasses.replace(one_day, days=POLICY.min_labelled_days)
-    assert decide_verdict(_signals(observed=enough), POLICY).level == ACT
+    assert decide_verdict(_signals(observed=enough), PAGING_DROP).level == ACT
+
+
+def test_the_committed_policy_logs_a_drop_as_watch_and_pages_only_its_act_triggers():
+    """Which triggers page is a measured choice (`act_triggers`): the drop is named, not paged."""
+    dropped = ObservedWindow(roc_auc=0.66, low=0.64, high=0.68, days=7, rows=5000)
+    verdict = decide_verdict(_signals(observed=dropped), POLICY)
+    assert verdict.level == WATCH and verdict.triggers == ("performance_drop",)
+    assert "performance_drop" not in POLICY.act_triggers
+
+
+def test_a_trigger_that_cannot_page_is_refused_in_act_triggers():
+    with pytest.raises(ValueError, match="labels_late"):
+        dataclasses.replace(POLICY, act_triggers=("labels_late",))
 
 
 def test_an_unknown_performance_reference_is_refused():
@@ -119,13 +134,13 @@ def test_fewer_minor_drifted_columns_than_the_minimum_is_ok():
 
 
 @pytest.mark.parametrize("minimum", [2, 3])
-def test_minor_drift_on_the_minimum_number_of_columns_is_watch(minimum):
+def test_minor_drift_on_the_minimum_number_of_columns_is_act(minimum):
     policy = dataclasses.replace(POLICY, minor_drift_min_columns=minimum)
     columns = ("wind_speed", "visibility", "precipitation")[:minimum]
     below = decide_verdict(_signals(drifted=columns[:-1]), policy)
     at = decide_verdict(_signals(drifted=columns), policy)
     assert below.level == OK
-    assert at.level == WATCH
+    assert at.level == ACT  # committed: minor drift on enough columns foretold a useful retraining
     assert at.triggers == ("minor_drift",)
     assert all(c in at.reasons[0] for c in columns)
 
@@ -145,7 +160,7 @@ def test_exactly_min_rows_is_judged():
 
 def test_window_interval_entirely_below_the_holdout_is_act_performance_drop():
     observed = ObservedWindow(roc_auc=0.70, low=0.68, high=0.72, days=7, rows=5000)
-    verdict = decide_verdict(_signals(observed=observed), POLICY)
+    verdict = decide_verdict(_signals(observed=observed), PAGING_DROP)
     assert verdict.level == ACT
     assert verdict.triggers == ("performance_drop",)
 
@@ -201,7 +216,7 @@ def test_a_nan_or_missing_input_is_watch_and_named_never_ok(overrides, named):
 
 def test_a_nan_input_does_not_hide_a_real_drop_judged_on_the_others():
     dropped = ObservedWindow(roc_auc=0.66, low=0.64, high=0.68, days=7, rows=5000)
-    verdict = decide_verdict(_signals(estimated_roc_auc=NAN, observed=dropped), POLICY)
+    verdict = decide_verdict(_signals(estimated_roc_auc=NAN, observed=dropped), PAGING_DROP)
     assert verdict.level == ACT
     assert verdict.triggers == ("performance_drop", "input_invalid")
 
@@ -260,7 +275,7 @@ def test_reasons_are_ordered_worst_first():
     """`too_few_rows` (watch) is found before the performance drop (act) but is said after it;
     the pending note (ok) is found before `labels_late` (watch) but is said last."""
     drop = ObservedWindow(roc_auc=0.70, low=0.68, high=0.72, days=7, rows=5000)
-    verdict = decide_verdict(_signals(rows=10, observed=drop), POLICY)
+    verdict = decide_verdict(_signals(rows=10, observed=drop), PAGING_DROP)
     assert verdict.reasons[0].startswith("ROC AUC 0.700")
     assert verdict.reasons[1].startswith("only 10 scored rows")
 

@@ -56,3 +56,55 @@ def test_precision_and_recall_of_act_against_the_benefit():
     assert drop["precision"] == 1.0 and drop["recall"] == 0.5
     # helpful runs start 06-01 (first act that night: lead 0) and 06-09 (act since 06-01: 8)
     assert act["helpful_runs_missed"] == 0 and act["act_lead_days_median"] == 4.0
+
+
+def test_the_estimates_error_and_bias_are_measured_on_the_same_flights():
+    from pipelines.replay.signal_quality import estimate_error
+
+    nights = pd.DataFrame(
+        {
+            "date": ["2013-03-31", "2013-04-01", "2013-04-02", "2013-04-03"],
+            "policy": "frozen",
+            "expected_observed_roc_auc": [0.9, 0.70, 0.66, None],
+            "observed_window_roc_auc": [0.5, 0.65, 0.68, 0.7],
+        }
+    )
+    error = estimate_error(nights, since="2013-04-01")["frozen"]
+    assert error["nights"] == 2
+    assert error["mae_roc_auc"] == pytest.approx((0.05 + 0.02) / 2)
+    assert error["bias_roc_auc"] == pytest.approx((0.05 - 0.02) / 2)  # optimistic on average
+
+
+def test_quality_is_reported_apart_before_and_after_the_cut():
+    from pipelines.replay.signal_quality import signal_quality_by_period
+
+    days = ["2013-06-29", "2013-06-30", "2013-07-01", "2013-07-02"]
+    nights = pd.DataFrame(
+        {"date": days, "policy": "g", "verdict": ["act", "ok", "act", "act"], "triggers": ""}
+    )
+    benefits = pd.DataFrame({"day": days, "policy": "g", "helps": [True, False, False, True]})
+    quality = signal_quality_by_period(nights, benefits, "2013-07-01")
+    act = quality.loc[quality["signal"] == "act"].set_index("period")
+    assert act.loc["before 2013-07-01", "precision"] == 1.0
+    assert act.loc["after 2013-07-01", "precision"] == 0.5
+    assert act.loc["after 2013-07-01", "nights"] == 2
+
+
+def test_trigger_sets_are_ranked_by_their_f1_before_the_cut_and_measured_after():
+    from pipelines.replay.signal_quality import trigger_sets
+
+    days = ["2013-06-01", "2013-06-02", "2013-06-03", "2013-07-01", "2013-07-02"]
+    nights = pd.DataFrame(
+        {
+            "date": days,
+            "policy": "g",
+            "triggers": ["minor_drift", "performance_drop", "", "minor_drift", "performance_drop"],
+        }
+    )
+    benefits = pd.DataFrame({"day": days, "policy": "g", "helps": [1, 0, 0, 0, 1]})
+    sets = trigger_sets(nights, benefits, "2013-07-01", ("minor_drift", "performance_drop"))
+    best = sets.iloc[0]
+    assert best["act_triggers"] == "minor_drift"
+    assert (best["precision_before"], best["recall_before"]) == (1.0, 1.0)
+    assert (best["precision_after"], best["recall_after"]) == (0.0, 0.0)
+    assert len(sets) == 3  # two singles and the pair
