@@ -38,7 +38,7 @@ lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and feat
 bench: install ## Benchmarks; results in benchmarks/results/
 	@$(ENV) python -m benchmarks
 
-simulate: install ## Replay 2013 day by day: frozen vs monthly vs guarded retraining (about 15 min); reports/simulation/
+simulate: install ## Replay 2013 day by day under every policy, the benefit of retraining, the frontier (about 50 min); reports/simulation/
 	@$(ENV) mlops simulate --benchmark-out benchmarks/results/simulation.json
 
 backtest: install ## How far to trust the monitoring on 2013 (about 3 min): benchmarks/results/monitoring_backtest.json

@@ -8,7 +8,8 @@ the days before, the verdict. Reported:
 
 * how often a normal day alarms (`watch`/`act` from drift), in the first weeks after the
   window and over the rest of the year;
-* how often an injected fault alarms, on the same days: a numeric feature shifted by one
+* how often an injected fault alarms *on its column* (an alarm naming another column is a
+  miss), on the same days: a numeric feature shifted by one
   reference standard deviation, a categorical column collapsed to one value, the whole
   schedule moved by three hours (rebuilt from the raw flights with the feature code);
 * the mean absolute error of the estimated rolling ROC AUC against the one the labels give.
@@ -50,6 +51,21 @@ def _with_schedule_moved(flights: pd.DataFrame, hours: int) -> pd.DataFrame:
         minutes = minutes.clip(upper=23 * 60 + 59)
         moved[column] = (minutes // 60) * 100 + minutes % 60
     return moved
+
+
+#: The columns a fault must be flagged on to count as caught (besides the named column).
+_SCHEDULE_COLUMNS = ("dep_hour", "dep_minute_of_day")
+
+
+def caught_level(
+    fault: str, drifted: tuple[str, ...], out_of_range: tuple[str, ...], level: str
+) -> str:
+    """The night's drift level if it flagged the injected column (or, for the moved schedule,
+    a departure-time column), `ok` otherwise: an alarm on something else is not a catch."""
+    column = fault.split(":", 1)[1] if ":" in fault else None
+    expected = (column,) if column else _SCHEDULE_COLUMNS
+    flagged = set(drifted) | set(out_of_range)
+    return level if flagged & set(expected) else "ok"
 
 
 def injected_days(
@@ -139,7 +155,12 @@ def run_backtest(
                 with_fault = {**scored, day: faulty}
                 inputs = night_inputs(d, with_fault, labelled_on, reference, settings.rolling_days)
                 judged = judge_night(inputs, reference, settings)
-                row[f"inject:{fault}"] = drift_level(judged.signals, settings.verdict)
+                row[f"inject:{fault}"] = caught_level(
+                    fault,
+                    judged.drifted,
+                    judged.signals.out_of_range,
+                    drift_level(judged.signals, settings.verdict),
+                )
         days.append(row)
     return summarise(pd.DataFrame(days), reference, window)
 

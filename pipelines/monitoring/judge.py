@@ -166,10 +166,10 @@ def judge_night(
 ) -> NightJudgement:
     """Drift against the reference (its days of D's type: `reference.for_day`), the estimate,
     the delayed labels, the verdict."""
-    reference = reference.for_day(night.day)
+    whole, reference = reference, reference.for_day(night.day)
     policy = settings.verdict
     empty = empty_columns(night.current, reference.columns.all)
-    missing = missing_features(empty, reference, policy.feature_missing_reference_share)
+    missing = missing_features(empty, whole, policy.feature_missing_reference_share)
     scores = {name: night.drift_scores.get(name) for name in reference.columns.all}
     invalid = tuple(
         name
@@ -208,7 +208,8 @@ def judge_night(
         version=night.version,
         judged_since=since.isoformat(),
         severe=drift.severe_drift(judged, reference.thresholds, policy.severe_drift_factor),
-        out_of_range=out_of_range(night.current, reference, policy.out_of_range_share),
+        # the range of the whole reference: a Sunday's sample alone is too narrow a range
+        out_of_range=out_of_range(night.current, whole, policy.out_of_range_share),
     )
     return NightJudgement(
         drift_scores=scores,

@@ -244,3 +244,37 @@ def test_a_saturday_is_compared_with_the_references_saturdays():
     assert set(saturday.sample["flight_date"]) == {"2013-05-11"}
     assert saturday.thresholds == saturday_thresholds
     assert typed.for_day(date(2013, 5, 15)) is typed  # no weekday thresholds: the whole reference
+
+
+def test_an_injected_fault_counts_as_caught_only_when_its_column_is_flagged():
+    from pipelines.monitoring.backtest import caught_level
+
+    assert caught_level("numeric_shift:distance", ("distance",), (), "act") == "act"
+    assert caught_level("numeric_shift:distance", ("wx_temp",), (), "act") == "ok"
+    assert caught_level("categorical_collapse:carrier", (), ("carrier",), "watch") == "watch"
+    assert caught_level("schedule_moved_3h", ("dep_hour", "dest"), (), "act") == "act"
+    assert caught_level("schedule_moved_3h", ("late_probability",), (), "act") == "ok"
+
+
+def test_the_range_a_night_is_held_to_is_the_whole_references_not_its_day_types():
+    """A Saturday's share of the sample spans a narrower range than the reference: a normal
+    Saturday must not read as out of range (it did, on Sundays of the 2013 backtest)."""
+    reference = _reference(0.75)
+    sample = reference.sample.copy()
+    saturday_rows = sample.index % 2 == 1
+    sample["flight_date"] = np.where(saturday_rows, "2013-05-11", "2013-05-08")
+    sample.loc[saturday_rows, "distance"] = sample.loc[saturday_rows, "distance"].clip(950, 1050)
+    typed = dataclasses.replace(
+        reference,
+        sample=sample,
+        thresholds_by_day_type={"saturday": {k: v * 10 for k, v in reference.thresholds.items()}},
+    )
+    saturday = date(2013, 5, 18)
+    scored, landed = {}, {}
+    for offset in range(8):
+        day = saturday - timedelta(days=offset)
+        scored[day.isoformat()] = _flights(200 + offset, "1")
+        landed[day.isoformat()] = day + timedelta(days=1)
+    night = judge_frames(saturday, scored, landed, typed, SETTINGS)
+    assert night.signals.out_of_range == ()
+    assert "distance" not in night.drifted
