@@ -109,11 +109,15 @@ def serving_since(window: tuple[WindowDay, ...], day: date, version: str) -> dat
 
 
 def out_of_range(
-    current: pd.DataFrame, reference: MonitoringReference, min_share: float
+    current: pd.DataFrame,
+    reference: MonitoringReference,
+    min_share: float,
+    margin_share: float = 0.5,
 ) -> tuple[str, ...]:
     """Model inputs with at least `min_share` of tonight's values outside what the reference
-    sample has: a numeric range (a unit change) or a set of codes (a recoding), whatever the
-    column's importance."""
+    sample has: a numeric range widened by `margin_share` of its span on each side (a unit
+    change lands far outside; a busier timetable or a warmer month edges past) or a set of
+    codes (a recoding), whatever the column's importance."""
     found = []
     for name in reference.columns.numeric:
         if name == drift.SCORE_COLUMN or name not in current:
@@ -122,7 +126,9 @@ def out_of_range(
         values = current[name].replace([-np.inf, np.inf], np.nan).dropna()
         if seen.empty or values.empty:
             continue
-        outside = ((values < seen.min()) | (values > seen.max())).mean()
+        low, high = float(seen.min()), float(seen.max())
+        margin = margin_share * (high - low)  # a season edging past the range is no fault
+        outside = ((values < low - margin) | (values > high + margin)).mean()
         if float(outside) >= min_share:
             found.append(name)
     for name in reference.columns.categorical:

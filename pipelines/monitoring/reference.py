@@ -109,9 +109,11 @@ def typed_thresholds(
     sample: pd.DataFrame,
     columns: drift.DriftColumns,
     quantiles: tuple[float, float],
+    floor: dict[str, float],
 ) -> dict[str, dict[str, float]]:
     """Per day type: each training day of that type scored against the sample's rows of that
-    type, and the thresholds their quantiles give (types with too few days are left out)."""
+    type, and the thresholds their quantiles give, at least `floor` (the whole reference's);
+    types with too few days are left out."""
     out: dict[str, dict[str, float]] = {}
     train_types = _day_types(train_scored["flight_date"])
     sample_types = _day_types(sample["flight_date"])
@@ -121,7 +123,10 @@ def typed_thresholds(
         if days["flight_date"].nunique() < MIN_DAYS_PER_TYPE or len(typed_sample) < 200:
             continue
         scores = _daily_scores(days, typed_sample, columns, "train")
-        out[kind] = drift.calibrate_thresholds(scores.loc[:, list(columns.all)], *quantiles)
+        typed = drift.calibrate_thresholds(scores.loc[:, list(columns.all)], *quantiles)
+        # never stricter than the whole reference: a short window's few days of one type
+        # set too low a tail (a month of weekdays alarmed on most of the next month's)
+        out[kind] = {name: max(value, floor[name]) for name, value in typed.items()}
     return out
 
 
@@ -205,7 +210,7 @@ def build_reference(
     quantiles = (settings.threshold_quantile, settings.prediction_threshold_quantile)
     thresholds = drift.calibrate_thresholds(train_days.loc[:, list(columns.all)], *quantiles)
     by_type = (
-        typed_thresholds(train_scored, sample, columns, quantiles)
+        typed_thresholds(train_scored, sample, columns, quantiles, thresholds)
         if settings.drift_by_day_type
         else {}
     )

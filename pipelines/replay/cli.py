@@ -88,3 +88,18 @@ def simulate(
         json.dumps({k: summary[k] for k in ("comparisons", "retrainings", "timing")}, indent=2)
     )
     typer.echo(f"timeline: {page}")
+
+
+@commands.command("simulation-tables")
+def simulation_tables(
+    summary: Annotated[
+        str, typer.Option(help="A run's summary.json.")
+    ] = "reports/simulation/summary.json",
+) -> None:
+    """Print the README's tables (frontier, intervals, signal quality, the estimate's error,
+    the act trigger sets) from a `make simulate` run.
+
+    Example: mlops simulation-tables --summary reports/simulation/summary.json"""
+    from pipelines.replay.report import markdown_tables
+
+    typer.echo(markdown_tables(json.loads(Path(summary).read_text())))

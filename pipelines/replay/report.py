@@ -373,3 +373,102 @@ policy.</p>
 </body></html>"""
     (out_dir / "index.html").write_text(page)
     return out_dir / "index.html"
+
+
+def _figure(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _interval(entry: dict[str, float]) -> str:
+    return f"{entry['difference']:+.4f} [{entry['low']:+.4f}, {entry['high']:+.4f}]"
+
+
+def markdown_tables(summary: dict[str, Any]) -> str:
+    """The README's tables from a run's `summary.json` (`mlops simulation-tables`)."""
+    lines = [
+        "| policy | retrainings (promoted) | CPU-s | pooled ROC AUC | mean daily ROC AUC "
+        "| pooled log loss | `act` nights / month | pages / month |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in summary["frontier"]:
+        lines.append(
+            f"| {row['policy']} | {row['retrainings']} ({row['promoted']}) | "
+            f"{row['cpu_seconds']:.0f} | {_figure(row['pooled_roc_auc'])} | "
+            f"{_figure(row['mean_daily_roc_auc'])} | {_figure(row['pooled_log_loss'])} | "
+            f"{row['act_nights_per_month']:.1f} | {row['pages_per_month']:.1f} |"
+        )
+    lines += [
+        "",
+        "| policy − other (block bootstrap) | pooled ROC AUC | mean daily ROC AUC "
+        "| pooled log loss (other − policy) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for c in summary["comparisons"]:
+        lines.append(
+            f"| {c['policy']} − {c['against']} | "
+            + " | ".join(_interval(c[m]) for m in METRICS)
+            + " |"
+        )
+    quality = pd.DataFrame(summary.get("signal_quality", []))
+    if not quality.empty and "period" not in quality:
+        quality.insert(0, "period", "all nights")  # a run from before the cut was reported
+    if not quality.empty:
+        pooled = (
+            quality.assign(hits=quality["precision"].fillna(0) * quality["fired"])
+            .groupby(["period", "signal"], sort=True)[["fired", "helps", "hits"]]
+            .sum()
+            .reset_index()
+        )
+        pooled["precision"] = pooled["hits"] / pooled["fired"].where(pooled["fired"] > 0)
+        pooled["recall"] = pooled["hits"] / pooled["helps"].where(pooled["helps"] > 0)
+        lines += [
+            "",
+            "| signal | period | fired | precision | recall |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in pooled.sort_values(["signal", "period"], ascending=[True, False]).to_dict(
+            "records"
+        ):
+            lines.append(
+                f"| {row['signal']} | {row['period']} | {int(row['fired'])} | "
+                f"{row['precision']:.2f} | {row['recall']:.2f} |"
+            )
+        act = quality.loc[quality["signal"] == "act"]
+        lines += [
+            "",
+            "| policy | period | `act` precision | recall | helpful nights | median lead (days) |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in act.to_dict("records"):
+            lead = row.get("act_lead_days_median")
+            lead_text = "" if lead is None or pd.isna(lead) else f"{lead:.0f}"
+            lines.append(
+                f"| {row['policy']} | {row['period']} | {row['precision']:.2f} | "
+                f"{row['recall']:.2f} | {row['helps']} of {row['nights']} | {lead_text} |"
+            )
+    errors = summary.get("estimate_error", {})
+    if errors:
+        lines += [
+            "",
+            "| policy | estimate's MAE (ROC AUC) | bias (estimate − labels) | nights |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name, row in errors.items():
+            lines.append(
+                f"| {name} | {row['mae_roc_auc']:.3f} | {row['bias_roc_auc']:+.3f} | "
+                f"{row['nights']} |"
+            )
+    sets = summary.get("act_trigger_sets", {})
+    if sets:
+        lines += [
+            "",
+            "| `act_triggers` (best F1 before the cut first) | precision / recall before | after |",
+            "| --- | --- | --- |",
+        ]
+        for row in [*sets["best_before_cut"][:5], *sets["committed_measured"]]:
+            lines.append(
+                f"| {row['act_triggers']} | {row['precision_before']:.2f} / "
+                f"{row['recall_before']:.2f} | {row['precision_after']:.2f} / "
+                f"{row['recall_after']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"

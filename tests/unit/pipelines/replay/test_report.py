@@ -25,3 +25,36 @@ def test_an_equal_count_is_one_neighbour_and_beyond_the_grid_the_nearest():
     assert frontier_neighbours(_frontier(21), "guarded") == ["every_14d"]
     assert frontier_neighbours(_frontier(60), "guarded") == ["every_7d"]
     assert frontier_neighbours(_frontier(2), "guarded") == ["every_56d"]
+
+
+def test_the_readme_tables_come_from_the_summary():
+    from pipelines.replay.report import markdown_tables
+
+    figure = {"difference": 0.01, "low": -0.002, "high": 0.02}
+    summary = {
+        "frontier": [
+            {
+                "policy": "guarded",
+                "retrainings": 12,
+                "promoted": 3,
+                "cpu_seconds": 400.4,
+                "pooled_roc_auc": 0.6512,
+                "mean_daily_roc_auc": 0.652,
+                "pooled_log_loss": 0.5431,
+                "act_nights_per_month": 3.25,
+                "pages_per_month": 1.5,
+            }
+        ],
+        "comparisons": [
+            {
+                "policy": "guarded",
+                "against": "every_14d",
+                "pooled_roc_auc": figure,
+                "mean_daily_roc_auc": figure,
+                "pooled_log_loss": figure,
+            }
+        ],
+    }
+    tables = markdown_tables(summary)
+    assert "| guarded | 12 (3) | 400 | 0.651 | 0.652 | 0.543 | 3.2 | 1.5 |" in tables
+    assert "| guarded − every_14d | +0.0100 [-0.0020, +0.0200] |" in tables
