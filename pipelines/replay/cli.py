@@ -97,9 +97,30 @@ def simulation_tables(
     ] = "reports/simulation/summary.json",
 ) -> None:
     """Print the README's tables (frontier, intervals, signal quality, the estimate's error,
-    the act trigger sets) from a `make simulate` run.
+    the act trigger sets) from a `make simulate` run; the trigger sets and the estimate's
+    error are recomputed from the `nights.csv` and `benefit.csv` beside the summary.
 
-    Example: mlops simulation-tables --summary reports/simulation/summary.json"""
+    Example: mlops simulation-tables --summary reports/simulation/selection/summary.json"""
+    import pandas as pd
+
+    from pipelines.config import ACTIONABLE_TRIGGERS
     from pipelines.replay.report import markdown_tables
+    from pipelines.replay.signal_quality import estimate_error, trigger_sets
 
-    typer.echo(markdown_tables(json.loads(Path(summary).read_text())))
+    params = load(None)
+    run = json.loads(Path(summary).read_text())
+    folder = Path(summary).parent
+    if (folder / "nights.csv").exists() and (folder / "benefit.csv").exists():
+        nights = pd.read_csv(folder / "nights.csv")
+        benefits = pd.read_csv(folder / "benefit.csv")
+        cut = params.simulation.choose_before.isoformat()
+        sets = trigger_sets(nights, benefits, cut, ACTIONABLE_TRIGGERS)
+        committed = set(params.monitoring.verdict.act_triggers)
+        run["act_trigger_sets"] = {
+            "best_before_cut": sets.head(5).to_dict("records"),
+            "committed_measured": sets.loc[
+                sets["act_triggers"].map(lambda t: set(t.split(","))) == committed
+            ].to_dict("records"),
+        }
+        run["estimate_error"] = estimate_error(nights, str(run["report_from"]))
+    typer.echo(markdown_tables(run))
