@@ -19,7 +19,6 @@ from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.frames import night_inputs
 from pipelines.monitoring.judge import judge_night
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
-from pipelines.monitoring.verdict import decide_verdict
 from pipelines.promotion import rules
 from pipelines.promotion.compare import Contender, compare
 from pipelines.replay.deliveries import LabelLeak, LabelledDays, ReplayPlan
@@ -268,8 +267,6 @@ def monitor_night(state: PolicyState, day: date, params: Params, known: Labelled
     night = judge_night(inputs, reference, params.monitoring)
     state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
     observed = night.observed
-    # the same night under the old bar (the holdout's figure): reported, never acted on
-    holdout_bar = replace(params.monitoring.verdict, performance_reference="holdout")
     state.night_rows.append(
         {
             "date": day.isoformat(),
@@ -288,7 +285,6 @@ def monitor_night(state: PolicyState, day: date, params: Params, known: Labelled
             "observed_days": observed.days if observed else 0,
             "expected_observed_roc_auc": observed.expected_roc_auc if observed else None,
             "holdout_roc_auc": night.signals.holdout_roc_auc,
-            "verdict_holdout_reference": decide_verdict(night.signals, holdout_bar).level,
             "labels_missing": ",".join(night.labels_missing),
             "guard": "",
         }

@@ -36,7 +36,6 @@ def _trigger(name: str) -> Callable[[dict[str, Any]], bool]:
 #: Each signal as a function of a night row (`nights.csv`): does it fire tonight?
 SIGNALS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "act": lambda n: n["verdict"] == "act",
-    "act_under_holdout_reference": lambda n: n.get("verdict_holdout_reference") == "act",
     "act_or_watch": lambda n: n["verdict"] != "ok",
     **{name: _trigger(name) for name in TRIGGERS},
 }
