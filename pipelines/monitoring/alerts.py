@@ -46,10 +46,15 @@ def decide_page(previous_levels: Sequence[str], level: str, clear_nights: int) -
 
 def levels_before(history: Any, day: date, nights: int) -> list[str]:
     """The verdict levels of the last `nights` monitored nights before `day` (oldest first)."""
+    return [str(v) for v in _monitored_before(history, day)["verdict"].tail(nights)]
+
+
+def _monitored_before(history: Any, day: date) -> Any:
+    """The history's monitored nights (a verdict) before `day`, oldest first."""
     if "verdict" not in history:
-        return []
+        return history.iloc[0:0]
     earlier = history[history["date"] < day.isoformat()].dropna(subset=["verdict"])
-    return [str(v) for v in earlier.sort_values("date")["verdict"].tail(nights)]
+    return earlier.sort_values("date", kind="mergesort")
 
 
 def condition(level: str, triggers: list[str]) -> str:
@@ -58,12 +63,7 @@ def condition(level: str, triggers: list[str]) -> str:
 
 def night_before_condition(history: Any, day: date) -> str | None:
     """The condition of the latest monitored night before `day` in the history table."""
-    import json
-
-    earlier = history[(history["date"] < day.isoformat())]
-    if "verdict" not in earlier:
-        return None
-    earlier = earlier.dropna(subset=["verdict"])
+    earlier = _monitored_before(history, day)
     if earlier.empty:
         return None
     last = earlier.iloc[-1]

@@ -103,9 +103,8 @@ def simulation_tables(
     Example: mlops simulation-tables --summary reports/simulation/selection/summary.json"""
     import pandas as pd
 
-    from pipelines.config import ACTIONABLE_TRIGGERS
     from pipelines.replay.report import markdown_tables
-    from pipelines.replay.signal_quality import estimate_error, trigger_sets
+    from pipelines.replay.signal_quality import act_trigger_summary, estimate_error
 
     params = load(None)
     run = json.loads(Path(summary).read_text())
@@ -113,14 +112,11 @@ def simulation_tables(
     if (folder / "nights.csv").exists() and (folder / "benefit.csv").exists():
         nights = pd.read_csv(folder / "nights.csv")
         benefits = pd.read_csv(folder / "benefit.csv")
-        cut = params.simulation.choose_before.isoformat()
-        sets = trigger_sets(nights, benefits, cut, ACTIONABLE_TRIGGERS)
-        committed = set(params.monitoring.verdict.act_triggers)
-        run["act_trigger_sets"] = {
-            "best_before_cut": sets.head(5).to_dict("records"),
-            "committed_measured": sets.loc[
-                sets["act_triggers"].map(lambda t: set(t.split(","))) == committed
-            ].to_dict("records"),
-        }
+        run["act_trigger_sets"] = act_trigger_summary(
+            nights,
+            benefits,
+            params.simulation.choose_before.isoformat(),
+            params.monitoring.verdict.act_triggers,
+        )
         run["estimate_error"] = estimate_error(nights, str(run["report_from"]))
     typer.echo(markdown_tables(run))

@@ -13,14 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from features.build import attach_labels, build_features
-from pipelines.config import Params
+from pipelines.config import SIMULATED_POLICIES, Params
 from pipelines.data import landing
 from pipelines.gate.quarantine import gate_landed_batch
 from pipelines.gate.report import DataGateError
 from pipelines.training_window import TrainingWindow
 from pipelines.upstream import delivery, sources
 
-POLICIES = ("frozen", "scheduled", "guarded")
+POLICIES = SIMULATED_POLICIES
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,6 @@ def measure_benefits(
                 )
             serving = scored[version]
             rows.append(retraining_benefit(key, name, version, y.to_numpy(), candidate, serving))
-            scored = {} if len(scored) > 16 else scored
     return pd.DataFrame([b.as_dict() for b in rows])
 
 

@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pipelines.config import ACTIONABLE_TRIGGERS, Params
+from pipelines.config import Params
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.replay.intervals import METRICS, paired_block_bootstrap
 from pipelines.replay.loop import ReplayResult
 from pipelines.replay.nights import guard_policy, periodic_days
 from pipelines.replay.signal_quality import (
+    act_trigger_summary,
     estimate_error,
     pages_per_month,
     signal_quality_by_period,
-    trigger_sets,
 )
 from pipelines.training.evaluate import classification_metrics
 
@@ -80,11 +80,15 @@ def monthly_table(scored: pd.DataFrame, result: ReplayResult) -> pd.DataFrame:
 
 
 def frontier_table(
-    scored: pd.DataFrame, result: ReplayResult, report_from: str, params: Params
+    scored: pd.DataFrame,
+    nights: pd.DataFrame,
+    result: ReplayResult,
+    report_from: str,
+    params: Params,
 ) -> pd.DataFrame:
     """One row per policy: retrainings, CPU-seconds, the three figures, pages per month."""
     later = scored.loc[scored["flight_date"] >= report_from]
-    pages = pages_per_month(result.nights(), params.monitoring.page_clear_nights, report_from)
+    pages = pages_per_month(nights, params.monitoring.page_clear_nights, report_from)
     rows = []
     for name, state in result.states.items():
         frame = later.loc[later["policy"] == name]
@@ -138,7 +142,8 @@ def summarise(
     daily = daily_metrics(scored)
     monthly = monthly_table(scored, result)
     policies = list(result.states)
-    frontier = frontier_table(scored, result, report_from, params)
+    nights_frame = result.nights()
+    frontier = frontier_table(scored, nights_frame, result, report_from, params)
     guards = [p for p in policies if guard_policy(params, p) is not None]
     block = params.simulation.block_days
     comparisons = []
@@ -151,17 +156,11 @@ def summarise(
         ]
     cut = params.simulation.choose_before.isoformat()
     quality = (
-        signal_quality_by_period(result.nights(), result.benefits, cut)
+        signal_quality_by_period(nights_frame, result.benefits, cut)
         if not result.benefits.empty
         else pd.DataFrame()
     )
     clear = params.monitoring.page_clear_nights
-    nights_frame = result.nights()
-    sets = (
-        trigger_sets(nights_frame, result.benefits, cut, ACTIONABLE_TRIGGERS)
-        if not result.benefits.empty
-        else pd.DataFrame()
-    )
     later = scored.loc[scored["flight_date"] >= report_from]
     pooled = {
         name: classification_metrics(
@@ -190,16 +189,13 @@ def summarise(
             },
         },
         "signal_quality": quality.to_dict("records"),
-        "act_trigger_sets": {
-            "committed": ",".join(params.monitoring.verdict.act_triggers),
-            "best_before_cut": sets.head(10).to_dict("records"),
-            "committed_measured": sets.loc[
-                sets["act_triggers"].map(lambda t: set(t.split(",")))
-                == set(params.monitoring.verdict.act_triggers)
-            ].to_dict("records")
-            if not sets.empty
-            else [],
-        },
+        "act_trigger_sets": (
+            act_trigger_summary(
+                nights_frame, result.benefits, cut, params.monitoring.verdict.act_triggers
+            )
+            if not result.benefits.empty
+            else {}
+        ),
         "pages_after_cut": pages_per_month(
             nights_frame.loc[nights_frame["date"] >= cut], clear, cut
         ),
@@ -221,7 +217,7 @@ def summarise(
             "grid_fit_seconds": result.grid_seconds,
         },
     }
-    return summary, daily, monthly, result.nights()
+    return summary, daily, monthly, nights_frame
 
 
 _COLOURS = {"frozen": "#7f7f7f", "scheduled": "#1f77b4", "guarded": "#d62728"}
@@ -383,32 +379,55 @@ def _interval(entry: dict[str, float]) -> str:
     return f"{entry['difference']:+.4f} [{entry['low']:+.4f}, {entry['high']:+.4f}]"
 
 
+def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, preceded by a blank line."""
+    return [
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
 def markdown_tables(summary: dict[str, Any]) -> str:
     """The README's tables from a run's `summary.json` (`mlops simulation-tables`)."""
-    lines = [
-        "| policy | retrainings (promoted) | CPU-s | pooled ROC AUC | mean daily ROC AUC "
-        "| pooled log loss | `act` nights / month | pages / month |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in summary["frontier"]:
-        lines.append(
-            f"| {row['policy']} | {row['retrainings']} ({row['promoted']}) | "
-            f"{row['cpu_seconds']:.0f} | {_figure(row['pooled_roc_auc'])} | "
-            f"{_figure(row['mean_daily_roc_auc'])} | {_figure(row['pooled_log_loss'])} | "
-            f"{row['act_nights_per_month']:.1f} | {row['pages_per_month']:.1f} |"
-        )
-    lines += [
-        "",
-        "| policy − other (block bootstrap) | pooled ROC AUC | mean daily ROC AUC "
-        "| pooled log loss (other − policy) |",
-        "| --- | --- | --- | --- |",
-    ]
-    for c in summary["comparisons"]:
-        lines.append(
-            f"| {c['policy']} − {c['against']} | "
-            + " | ".join(_interval(c[m]) for m in METRICS)
-            + " |"
-        )
+    lines = _markdown(
+        [
+            "policy",
+            "retrainings (promoted)",
+            "CPU-s",
+            "pooled ROC AUC",
+            "mean daily ROC AUC",
+            "pooled log loss",
+            "`act` nights / month",
+            "pages / month",
+        ],
+        [
+            [
+                row["policy"],
+                f"{row['retrainings']} ({row['promoted']})",
+                f"{row['cpu_seconds']:.0f}",
+                _figure(row["pooled_roc_auc"]),
+                _figure(row["mean_daily_roc_auc"]),
+                _figure(row["pooled_log_loss"]),
+                f"{row['act_nights_per_month']:.1f}",
+                f"{row['pages_per_month']:.1f}",
+            ]
+            for row in summary["frontier"]
+        ],
+    )[1:]
+    lines += _markdown(
+        [
+            "policy − other (block bootstrap)",
+            "pooled ROC AUC",
+            "mean daily ROC AUC",
+            "pooled log loss (other − policy)",
+        ],
+        [
+            [f"{c['policy']} − {c['against']}", *(_interval(c[m]) for m in METRICS)]
+            for c in summary["comparisons"]
+        ],
+    )
     quality = pd.DataFrame(summary.get("signal_quality", []))
     if not quality.empty and "period" not in quality:
         quality.insert(0, "period", "all nights")  # a run from before the cut was reported
@@ -421,54 +440,66 @@ def markdown_tables(summary: dict[str, Any]) -> str:
         )
         pooled["precision"] = pooled["hits"] / pooled["fired"].where(pooled["fired"] > 0)
         pooled["recall"] = pooled["hits"] / pooled["helps"].where(pooled["helps"] > 0)
-        lines += [
-            "",
-            "| signal | period | fired | precision | recall |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for row in pooled.sort_values(["signal", "period"], ascending=[True, False]).to_dict(
-            "records"
-        ):
-            lines.append(
-                f"| {row['signal']} | {row['period']} | {int(row['fired'])} | "
-                f"{row['precision']:.2f} | {row['recall']:.2f} |"
-            )
-        act = quality.loc[quality["signal"] == "act"]
-        lines += [
-            "",
-            "| policy | period | `act` precision | recall | helpful nights | median lead (days) |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        for row in act.to_dict("records"):
-            lead = row.get("act_lead_days_median")
-            lead_text = "" if lead is None or pd.isna(lead) else f"{lead:.0f}"
-            lines.append(
-                f"| {row['policy']} | {row['period']} | {row['precision']:.2f} | "
-                f"{row['recall']:.2f} | {row['helps']} of {row['nights']} | {lead_text} |"
-            )
+        ordered = pooled.sort_values(["signal", "period"], ascending=[True, False])
+        lines += _markdown(
+            ["signal", "period", "fired", "precision", "recall"],
+            [
+                [
+                    row["signal"],
+                    row["period"],
+                    str(int(row["fired"])),
+                    f"{row['precision']:.2f}",
+                    f"{row['recall']:.2f}",
+                ]
+                for row in ordered.to_dict("records")
+            ],
+        )
+        act = quality.loc[quality["signal"] == "act"].to_dict("records")
+        lines += _markdown(
+            [
+                "policy",
+                "period",
+                "`act` precision",
+                "recall",
+                "helpful nights",
+                "median lead (days)",
+            ],
+            [
+                [
+                    row["policy"],
+                    row["period"],
+                    f"{row['precision']:.2f}",
+                    f"{row['recall']:.2f}",
+                    f"{row['helps']} of {row['nights']}",
+                    _lead(row.get("act_lead_days_median")),
+                ]
+                for row in act
+            ],
+        )
     errors = summary.get("estimate_error", {})
     if errors:
-        lines += [
-            "",
-            "| policy | estimate's MAE (ROC AUC) | bias (estimate − labels) | nights |",
-            "| --- | --- | --- | --- |",
-        ]
-        for name, row in errors.items():
-            lines.append(
-                f"| {name} | {row['mae_roc_auc']:.3f} | {row['bias_roc_auc']:+.3f} | "
-                f"{row['nights']} |"
-            )
+        lines += _markdown(
+            ["policy", "estimate's MAE (ROC AUC)", "bias (estimate − labels)", "nights"],
+            [
+                [name, f"{e['mae_roc_auc']:.3f}", f"{e['bias_roc_auc']:+.3f}", str(e["nights"])]
+                for name, e in errors.items()
+            ],
+        )
     sets = summary.get("act_trigger_sets", {})
     if sets:
-        lines += [
-            "",
-            "| `act_triggers` (best F1 before the cut first) | precision / recall before | after |",
-            "| --- | --- | --- |",
-        ]
-        for row in [*sets["best_before_cut"][:5], *sets["committed_measured"]]:
-            lines.append(
-                f"| {row['act_triggers']} | {row['precision_before']:.2f} / "
-                f"{row['recall_before']:.2f} | {row['precision_after']:.2f} / "
-                f"{row['recall_after']:.2f} |"
-            )
+        lines += _markdown(
+            ["`act_triggers` (best F1 before the cut first)", "precision / recall before", "after"],
+            [
+                [
+                    row["act_triggers"],
+                    f"{row['precision_before']:.2f} / {row['recall_before']:.2f}",
+                    f"{row['precision_after']:.2f} / {row['recall_after']:.2f}",
+                ]
+                for row in [*sets["best_before_cut"][:5], *sets["committed_measured"]]
+            ],
+        )
     return "\n".join(lines) + "\n"
+
+
+def _lead(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.0f}"

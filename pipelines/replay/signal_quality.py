@@ -171,3 +171,19 @@ def trigger_sets(
                 row[f"f1_{period}"] = 2 * precision * recall / (precision + recall) if hits else 0.0
             rows.append(row)
     return pd.DataFrame(rows).sort_values("f1_before", ascending=False, kind="mergesort")
+
+
+def act_trigger_summary(
+    nights: pd.DataFrame, benefits: pd.DataFrame, cut: str, committed: tuple[str, ...]
+) -> dict[str, Any]:
+    """The report's view of `trigger_sets`: the best five before the cut and the committed set
+    as measured (`summary.json`, `mlops simulation-tables`)."""
+    from pipelines.config import ACTIONABLE_TRIGGERS
+
+    sets = trigger_sets(nights, benefits, cut, ACTIONABLE_TRIGGERS)
+    chosen = sets["act_triggers"].map(lambda t: set(t.split(","))) == set(committed)
+    return {
+        "committed": ",".join(committed),
+        "best_before_cut": sets.head(5).to_dict("records"),
+        "committed_measured": sets.loc[chosen].to_dict("records"),
+    }
