@@ -99,7 +99,6 @@ def monitoring() -> None:
         from pipelines.config import load_params
         from pipelines.monitoring.alerts import (
             decide_alert,
-            decide_page,
             levels_before,
             night_before_condition,
             read_alerts,
@@ -111,26 +110,26 @@ def monitoring() -> None:
         log = params.workspace_path(params.monitoring.alerts_path)
         day = target_day()
         history = read_history(params.workspace_path(params.monitoring.reports_dir))
-        level = summary["verdict"]["level"]
+        clear = params.monitoring.page_clear_nights
         decision = decide_alert(
             read_alerts(log),
             day,
-            level,
+            summary["verdict"]["level"],
             summary["verdict"]["triggers"],
             params.monitoring.alert_repeat_days,
             night_before_condition(history, day),
+            levels_before(history, day, clear),
+            clear,
         )
         if not decision.send:  # a re-run of the night, or a condition already alerted
             return {"sent": False, "paged": False, "why": decision.why}
-        clear = params.monitoring.page_clear_nights
-        paged = decide_page(levels_before(history, day, clear), level, clear)
         page = f"{ui_base()}/monitoring/date={day.isoformat()}/index.html"
         record = deliver(
-            verdict_alert(summary, page, runbook_base()), get_current_context(), page=paged
+            verdict_alert(summary, page, runbook_base()), get_current_context(), page=decision.page
         )
         return {
             "sent": True,
-            "paged": paged,
+            "paged": decision.page,
             "why": decision.why,
             "channels": record["channels"],
         }

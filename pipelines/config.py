@@ -123,6 +123,7 @@ class GateParams:
     unknown_airport_budget: float
     min_distance: float
     max_distance: float
+    route_distance_tolerance: float
     max_delay_minutes: float
     row_count_history_days: int
     row_count_min_history_days: int
@@ -237,6 +238,7 @@ class VerdictPolicy:
     min_labelled_days: int = 3  # fewer labelled days in the window: performance not judged
     severe_drift_factor: float = 2.0  # score at or above factor × threshold: severe drift
     out_of_range_share: float = 0.05  # share of rows outside the reference's range: `watch`
+    out_of_range_margin: float = 0.5  # the range widened by this share of its span each side
     act_triggers: tuple[str, ...] = (
         "important_drift",
         "severe_drift",

@@ -22,6 +22,7 @@ from features.build import CATEGORICAL_FEATURES, KEY_COLUMNS, numeric_features
 from features.params import FeatureParams
 from pipelines.config import GateParams
 from pipelines.data.landing import OUTCOME_COLUMNS, SCHEDULED_COLUMNS
+from pipelines.gate.expectations import ExpectRouteDistanceToMatchReference, route_miles
 
 E = gx.expectations
 CRITICAL, WARNING = FailureSeverity.CRITICAL, FailureSeverity.WARNING
@@ -45,11 +46,13 @@ def date_parameters(batch_dates: list[str]) -> dict[str, Any]:
     }
 
 
-def reference_code_parameters(airlines: Any, airports: Any) -> dict[str, list[str]]:
-    """The carrier and airport codes the reference tables know (`$PARAMETER`s)."""
+def reference_code_parameters(airlines: Any, airports: Any) -> dict[str, Any]:
+    """What the reference tables know (`$PARAMETER`s): the carrier and airport codes, and the
+    great-circle miles of every route from New York."""
     return {
         "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
         "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
+        "route_miles": route_miles(airports, NYC_ORIGINS),
     }
 
 
@@ -142,6 +145,12 @@ def scheduled_flights(gate: GateParams) -> Contract:
             E.ExpectColumnValuesToBeInSet(column="origin", value_set=NYC_ORIGINS),
             # a relation the data must keep: no flight lands where it took off
             E.ExpectSelectColumnValuesToBeUniqueWithinRecord(column_list=["origin", "dest"]),
+            # and flies the route's distance (in miles: kilometres reject the batch)
+            ExpectRouteDistanceToMatchReference(
+                column_list=["origin", "dest", "distance"],
+                route_miles=parameter("route_miles"),
+                tolerance=gate.route_distance_tolerance,
+            ),
             E.ExpectColumnValuesToBeInSet(
                 column="carrier",
                 value_set=parameter("known_carriers"),

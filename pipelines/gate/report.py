@@ -59,7 +59,11 @@ class GateReport:
         """JSON-ready: what is logged to MLflow and stored per date (long lists counted)."""
         raw = asdict(self)
         raw["parameters"] = {
-            key: (f"{len(value)} values" if isinstance(value, list) and len(value) > 10 else value)
+            key: (
+                f"{len(value)} values"
+                if isinstance(value, (list, dict)) and len(value) > 10
+                else value
+            )
             for key, value in self.parameters.items()
         }
         return dict(json.loads(json.dumps(raw, default=str)))

@@ -37,6 +37,7 @@ ROW_LEVEL = frozenset(
         "expect_column_values_to_match_regex",
         "expect_compound_columns_to_be_unique",
         "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_route_distance_to_match_reference",
     }
 )
 

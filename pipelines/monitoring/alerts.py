@@ -84,8 +84,11 @@ def decide_alert(
     triggers: list[str],
     repeat_days: int,
     night_before: str | None = None,
+    previous_levels: Sequence[str] = (),
+    page_clear_nights: int = 0,
 ) -> AlertDecision:
-    """Send for a new `watch`/`act` condition; group a persisting one (pure).
+    """Send for a new `watch`/`act` condition; group a persisting one; page only what the alert
+    budget lets through (`decide_page` on the `previous_levels` of the nights before) (pure).
 
     `night_before` is the previous monitored night's condition (`condition(level, triggers)`,
     from the history): a condition that cleared and came back is new again."""
@@ -94,18 +97,19 @@ def decide_alert(
     key = condition(level, triggers)
     verdicts = [a for a in alerts if a.get("kind") == "verdict"]
     if any(a["date"] == day.isoformat() and a["condition"] == key for a in verdicts):
-        return AlertDecision(False, "already alerted for this night")
+        return AlertDecision(False, "already alerted for this night")  # a re-run never re-pages
+    page = decide_page(previous_levels, level, page_clear_nights)
     earlier = [a for a in verdicts if a["date"] < day.isoformat()]
     if not earlier:
-        return AlertDecision(True, "first alert")
+        return AlertDecision(True, "first alert", page)
     if night_before is not None and night_before != key:
-        return AlertDecision(True, f"new since the night before ({night_before})")
+        return AlertDecision(True, f"new since the night before ({night_before})", page)
     last = max(earlier, key=lambda a: a["date"])
     if last["condition"] != key:
-        return AlertDecision(True, f"condition changed from {last['condition']}")
+        return AlertDecision(True, f"condition changed from {last['condition']}", page)
     since = (day - date.fromisoformat(last["date"])).days
     if since >= repeat_days:
-        return AlertDecision(True, f"still {key} after {since} days")
+        return AlertDecision(True, f"still {key} after {since} days", page)
     return AlertDecision(False, f"grouped with the alert of {last['date']} ({key})")
 
 

@@ -112,7 +112,7 @@ def out_of_range(
     current: pd.DataFrame,
     reference: MonitoringReference,
     min_share: float,
-    margin_share: float = 0.5,
+    margin_share: float,
 ) -> tuple[str, ...]:
     """Model inputs with at least `min_share` of tonight's values outside what the reference
     sample has: a numeric range widened by `margin_share` of its span on each side (a unit
@@ -215,7 +215,9 @@ def judge_night(
         judged_since=since.isoformat(),
         severe=drift.severe_drift(judged, reference.thresholds, policy.severe_drift_factor),
         # the range of the whole reference: a Sunday's sample alone is too narrow a range
-        out_of_range=out_of_range(night.current, whole, policy.out_of_range_share),
+        out_of_range=out_of_range(
+            night.current, whole, policy.out_of_range_share, policy.out_of_range_margin
+        ),
     )
     return NightJudgement(
         drift_scores=scores,

@@ -122,6 +122,10 @@ BAD_SCHEDULED_BATCHES: dict[str, tuple[Corruption, list[str]]] = {
         lambda f: f.assign(dest=np.where(f.index == 3, f["origin"], f["dest"])),
         ["expect_select_column_values_to_be_unique_within_record"],
     ),
+    "distances in kilometres (a unit change)": (
+        lambda f: f.assign(distance=(f["distance"] * 1.609).round()),
+        ["expect_route_distance_to_match_reference on 'origin,dest,distance'"],
+    ),
     "empty batch": (
         lambda f: f.iloc[0:0],
         ["expect_table_row_count_to_be_between: observed 0"],

@@ -47,6 +47,20 @@ def test_one_duplicated_flight_is_quarantined_alone_and_the_rest_goes_on(landed)
     assert path.read_bytes() == landed_bytes, "the landing zone is never touched"
 
 
+def test_one_flight_with_a_wrong_route_distance_is_quarantined_alone(landed):
+    path = _flights_path(landed)
+    original = pd.read_parquet(path)
+    wrong = original.copy()
+    wrong.loc[5, "distance"] = wrong.loc[5, "distance"] * 3  # a typo in one row, not a unit
+    wrong.to_parquet(path, index=False)
+    report = gate_landed_batch(landed, "scheduled_flights", TARGET_DAY)
+    assert report.status == QUARANTINED_ROWS and report.quarantined_rows == 1
+    assert "expect_route_distance_to_match_reference" in report.message()
+    held = pd.read_parquet(Path(report.quarantine_path))
+    assert list(held["flight_id"]) == [original.loc[5, "flight_id"]]
+    assert len(pd.read_parquet(_validated_path(landed))) == len(original) - 1
+
+
 def test_row_failures_above_the_budget_hold_the_whole_batch(landed):
     path = _flights_path(landed)
     frame = pd.read_parquet(path)

@@ -134,7 +134,7 @@ def test_normal_nights_stay_under_the_alert_budget_and_an_injected_shift_is_page
     """The week the slice monitors, as 2013 delivered it: `act` pages at most once (an episode
     pages once), `watch` never. Then the last night with the schedule moved by three hours (an
     upstream fault): judged by the nightly step, it is `act` and it pages."""
-    from pipelines.monitoring.alerts import decide_page
+    from pipelines.monitoring.alerts import decide_alert
     from pipelines.monitoring.frames import night_inputs
     from pipelines.monitoring.judge import judge_night
     from pipelines.replay.signal_quality import paged_nights
@@ -159,8 +159,11 @@ def test_normal_nights_stay_under_the_alert_budget_and_an_injected_shift_is_page
     )
     assert night.verdict.level == "act", night.verdict.reasons
     assert {"important_drift", "prediction_drift"} & set(night.verdict.triggers)
-    before = levels[:-1]
-    assert decide_page(before, "act", clear) == ("act" not in before[-clear:])
+    before = levels[:-1]  # the slice's own nights before: calm, so the shift opens an episode
+    alert = decide_alert(
+        [], day, "act", list(night.verdict.triggers), 7, None, before[-clear:], clear
+    )
+    assert alert.send and alert.page, before
 
 
 def result_landed(scored: dict) -> dict:

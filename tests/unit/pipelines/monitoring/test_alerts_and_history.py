@@ -260,3 +260,19 @@ def test_the_levels_before_a_day_come_from_the_history_oldest_first():
         {"date": ["2024-03-03", "2024-03-01", "2024-03-02", "2024-03-04"], "verdict": list("abcd")}
     )
     assert levels_before(history, date(2024, 3, 4), 2) == ["c", "a"]
+
+
+def test_the_alert_decision_pages_an_act_episode_once_and_never_a_watch_or_a_rerun():
+    day = date(2024, 3, 5)
+    first = decide_alert([], day, "act", ["minor_drift"], REPEAT_DAYS, None, ["ok", "ok"], 3)
+    assert first.send and first.page
+    watch = decide_alert([], day, "watch", ["estimate_drop"], REPEAT_DAYS, None, [], 3)
+    assert watch.send and not watch.page  # logged and shown, not paged
+    log = [{"kind": "verdict", "date": "2024-03-04", "condition": "watch:estimate_drop"}]
+    same_episode = decide_alert(
+        log, day, "act", ["minor_drift"], REPEAT_DAYS, "watch:estimate_drop", ["act", "watch"], 3
+    )
+    assert same_episode.send and not same_episode.page  # a new condition, the same episode
+    rerun_log = [{"kind": "verdict", "date": day.isoformat(), "condition": "act:minor_drift"}]
+    rerun = decide_alert(rerun_log, day, "act", ["minor_drift"], REPEAT_DAYS, None, ["ok"], 3)
+    assert not rerun.send and not rerun.page
