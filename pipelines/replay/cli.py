@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -38,6 +39,10 @@ def simulate(
         str | None,
         typer.Option(help="Comma-separated policies (default: simulation.policies)."),
     ] = None,
+    benefit_every_days: Annotated[
+        int | None,
+        typer.Option(help="Measure the benefit every N nights (default from params)."),
+    ] = None,
     params_path: ParamsOption = None,
 ) -> None:
     """Replay the year day by day: land, gate, score, label, monitor, retrain and decide, under
@@ -52,6 +57,13 @@ def simulate(
     from pipelines.replay.report import summarise, write_report
 
     params = load(params_path)
+    if benefit_every_days is not None:
+        params = dataclasses.replace(
+            params,
+            simulation=dataclasses.replace(
+                params.simulation, benefit_every_days=benefit_every_days
+            ),
+        )
     settings = params.simulation
     plan = ReplayPlan(
         start=parse_date(start) if start else settings.start,
@@ -120,3 +132,16 @@ def simulation_tables(
         )
         run["estimate_error"] = estimate_error(nights, str(run["report_from"]))
     typer.echo(markdown_tables(run))
+
+
+@commands.command("simulation-starts")
+def simulation_starts(
+    summaries: Annotated[list[str], typer.Argument(help="The summary.json of each run.")],
+) -> None:
+    """Print the guards' comparisons of several runs side by side, one per replay start date
+    (what `make simulate-starts` writes and prints).
+
+    Example: mlops simulation-starts reports/simulation/starts/start=*/summary.json"""
+    from pipelines.replay.report import start_dates_table
+
+    typer.echo(start_dates_table([json.loads(Path(s).read_text()) for s in summaries]))

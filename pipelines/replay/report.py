@@ -389,6 +389,23 @@ def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def start_dates_table(summaries: list[dict[str, Any]]) -> str:
+    """The guards against their comparators, one block of rows per replay start date: does
+    the headline hold whatever day the replay starts on (`mlops simulation-starts`)?"""
+    rows = [
+        [
+            str(run["plan"]["start"]),
+            f"{c['policy']} − {c['against']}",
+            f"{c['from']} ({c['days']} days)",
+            *(_interval(c[m]) for m in METRICS),
+        ]
+        for run in sorted(summaries, key=lambda r: str(r["plan"]["start"]))
+        for c in run["comparisons"]
+    ]
+    header = ["start", "policy − other", "measured from", "pooled ROC AUC", "mean daily ROC AUC"]
+    return "\n".join(_markdown([*header, "pooled log loss (other − policy)"], rows)[1:])
+
+
 def markdown_tables(summary: dict[str, Any]) -> str:
     """The README's tables from a run's `summary.json` (`mlops simulation-tables`)."""
     lines = _markdown(

@@ -58,3 +58,19 @@ def test_the_readme_tables_come_from_the_summary():
     tables = markdown_tables(summary)
     assert "| guarded | 12 (3) | 400 | 0.651 | 0.652 | 0.543 | 3.2 | 1.5 |" in tables
     assert "| guarded − every_14d | +0.0100 [-0.0020, +0.0200] |" in tables
+
+
+def test_the_start_dates_table_has_one_block_per_start_oldest_first():
+    from pipelines.replay.report import start_dates_table
+
+    def run(start: str, difference: float) -> dict:
+        figure = {"difference": difference, "low": difference - 0.01, "high": difference + 0.01}
+        comparison = {"policy": "guarded", "against": "every_14d", "from": "2013-05-01"}
+        comparison |= {"days": 244, "pooled_roc_auc": figure, "mean_daily_roc_auc": figure}
+        comparison |= {"pooled_log_loss": figure}
+        return {"plan": {"start": start}, "comparisons": [comparison]}
+
+    table = start_dates_table([run("2013-03-01", -0.02), run("2013-01-01", 0.03)]).splitlines()
+    assert table[0].startswith("| start | policy − other | measured from |")
+    assert table[2].startswith("| 2013-01-01 | guarded − every_14d | 2013-05-01 (244 days) |")
+    assert "| -0.0200 [-0.0300, -0.0100] |" in table[3]
