@@ -344,6 +344,10 @@ class SimulationParams:
     # signal quality is reported separately before this day (where a threshold, `k`, `n` or a
     # cooldown may be chosen) and from it (where it is reported, on days it was not chosen on)
     choose_before: date = date(2013, 7, 1)
+    # monitoring.page_clear_nights is the smallest of these that keeps the production guard's
+    # serving model within this many pages a month on the nights before `choose_before`
+    page_budget_per_month: float = 2.0
+    page_clear_candidates: tuple[int, ...] = (3, 5, 7, 10, 14)
 
 
 @dataclass(frozen=True)
@@ -472,6 +476,9 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
                     if k in raw["simulation"]
                 },
                 "policies": tuple(raw["simulation"].get("policies", SIMULATED_POLICIES)),
+                "page_clear_candidates": tuple(
+                    raw["simulation"].get("page_clear_candidates", (3, 5, 7, 10, 14))
+                ),
             }
         ),
     )

@@ -116,7 +116,12 @@ def simulation_tables(
     import pandas as pd
 
     from pipelines.replay.report import markdown_tables
-    from pipelines.replay.signal_quality import act_trigger_summary, estimate_error
+    from pipelines.replay.signal_quality import (
+        PRODUCTION_GUARD,
+        act_trigger_summary,
+        estimate_error,
+        page_budget_choice,
+    )
 
     params = load(None)
     run = json.loads(Path(summary).read_text())
@@ -131,6 +136,14 @@ def simulation_tables(
             params.monitoring.verdict.act_triggers,
         )
         run["estimate_error"] = estimate_error(nights, str(run["report_from"]))
+        run["page_budget"] = page_budget_choice(
+            nights,
+            PRODUCTION_GUARD,
+            params.simulation.page_clear_candidates,
+            params.simulation.page_budget_per_month,
+            str(run["report_from"]),
+            params.simulation.choose_before.isoformat(),
+        )
     typer.echo(markdown_tables(run))
 
 

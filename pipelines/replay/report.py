@@ -21,8 +21,10 @@ from pipelines.replay.intervals import METRICS, paired_block_bootstrap
 from pipelines.replay.loop import ReplayResult
 from pipelines.replay.nights import guard_policy, periodic_days
 from pipelines.replay.signal_quality import (
+    PRODUCTION_GUARD,
     act_trigger_summary,
     estimate_error,
+    page_budget_choice,
     pages_per_month,
     signal_quality_by_period,
 )
@@ -195,6 +197,14 @@ def summarise(
             )
             if not result.benefits.empty
             else {}
+        ),
+        "page_budget": page_budget_choice(
+            nights_frame,
+            PRODUCTION_GUARD,
+            params.simulation.page_clear_candidates,
+            params.simulation.page_budget_per_month,
+            report_from,
+            cut,
         ),
         "pages_after_cut": pages_per_month(
             nights_frame.loc[nights_frame["date"] >= cut], clear, cut
@@ -513,6 +523,24 @@ def markdown_tables(summary: dict[str, Any]) -> str:
                     f"{row['precision_after']:.2f} / {row['recall_after']:.2f}",
                 ]
                 for row in [*sets["best_before_cut"][:5], *sets["committed_measured"]]
+            ],
+        )
+    budget = summary.get("page_budget", {})
+    if budget:
+        lines += _markdown(
+            [
+                f"`page_clear_nights` ({budget['policy']}, budget {budget['budget_per_month']:g})",
+                "pages / month before the cut",
+                "after",
+            ],
+            [
+                [
+                    f"{row['page_clear_nights']}"
+                    + (" (chosen)" if row["page_clear_nights"] == budget["chosen"] else ""),
+                    f"{row['pages_per_month_before']:.1f}",
+                    f"{row['pages_per_month_after']:.1f}",
+                ]
+                for row in budget["candidates"]
             ],
         )
     return "\n".join(lines) + "\n"

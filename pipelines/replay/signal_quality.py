@@ -16,6 +16,9 @@ import pandas as pd
 
 from pipelines.monitoring.alerts import decide_page
 
+#: The policy that runs the production guard (`retraining.guard`): the page budget is its.
+PRODUCTION_GUARD = "guarded"
+
 TRIGGERS = (
     "important_drift",
     "important_drift_mild",
@@ -61,6 +64,47 @@ def pages_per_month(nights: pd.DataFrame, clear_nights: int, since: str) -> dict
             "months": months,
         }
     return out
+
+
+def _pages_per_month_between(
+    levels: pd.DataFrame, clear_nights: int, since: str, until: str
+) -> float:
+    paged = paged_nights([str(v) for v in levels["verdict"]], clear_nights)
+    kept = (levels["date"].astype(str) >= since) & (levels["date"].astype(str) < until)
+    months = levels.loc[kept, "date"].astype(str).str.slice(0, 7).nunique() or 1
+    return sum(p for p, keep in zip(paged, kept, strict=True) if keep) / months
+
+
+def page_budget_choice(
+    nights: pd.DataFrame,
+    policy: str,
+    candidates: tuple[int, ...],
+    budget_per_month: float,
+    since: str,
+    cut: str,
+) -> dict[str, Any]:
+    """`monitoring.page_clear_nights` chosen before the cut, reported after it: for each
+    candidate, the policy's pages per month on [since, cut) and from the cut on; the choice is
+    the smallest candidate within `budget_per_month` before the cut (an episode as short as
+    the budget allows: a longer one would fold a new condition into an old page)."""
+    levels = nights.loc[nights["policy"] == policy].sort_values("date")
+    rows = [
+        {
+            "page_clear_nights": clear,
+            "pages_per_month_before": _pages_per_month_between(levels, clear, since, cut),
+            "pages_per_month_after": _pages_per_month_between(levels, clear, cut, "9999"),
+        }
+        for clear in sorted(candidates)
+    ]
+    within = [
+        r["page_clear_nights"] for r in rows if r["pages_per_month_before"] <= budget_per_month
+    ]
+    return {
+        "policy": policy,
+        "budget_per_month": budget_per_month,
+        "chosen": within[0] if within else None,
+        "candidates": rows,
+    }
 
 
 def _lead_days(nights: pd.DataFrame, helps_days: list[str], horizon_days: int) -> list[int | None]:

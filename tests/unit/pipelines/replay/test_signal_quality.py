@@ -108,3 +108,24 @@ def test_trigger_sets_are_ranked_by_their_f1_before_the_cut_and_measured_after()
     assert (best["precision_before"], best["recall_before"]) == (1.0, 1.0)
     assert (best["precision_after"], best["recall_after"]) == (0.0, 0.0)
     assert len(sets) == 3  # two singles and the pair
+
+
+def test_the_episode_length_is_the_shortest_within_the_page_budget_before_the_cut():
+    from pipelines.replay.signal_quality import page_budget_choice
+
+    # `act` every 4th night in May (8 episodes at 3 clear nights, one at 5), none in June
+    days = pd.date_range("2013-05-01", "2013-06-30").strftime("%Y-%m-%d")
+    verdicts = ["act" if d < "2013-06-01" and i % 4 == 0 else "ok" for i, d in enumerate(days)]
+    nights = pd.DataFrame({"date": days, "policy": "guarded", "verdict": verdicts})
+    other = nights.assign(policy="frozen", verdict="act")  # another policy's nights: ignored
+    choice = page_budget_choice(
+        pd.concat([nights, other]), "guarded", (3, 5, 7), 2.0, "2013-05-01", "2013-06-01"
+    )
+    rows = {r["page_clear_nights"]: r for r in choice["candidates"]}
+    assert rows[3]["pages_per_month_before"] == 8 and rows[5]["pages_per_month_before"] == 1
+    assert rows[3]["pages_per_month_after"] == 0
+    assert choice["chosen"] == 5
+    assert (
+        page_budget_choice(nights, "guarded", (3,), 2.0, "2013-05-01", "2013-06-01")["chosen"]
+        is None
+    )
