@@ -109,8 +109,9 @@ def simulation_tables(
     ] = "reports/simulation/summary.json",
 ) -> None:
     """Print the README's tables (frontier, intervals, signal quality, the estimate's error,
-    the act trigger sets) from a `make simulate` run; the trigger sets and the estimate's
-    error are recomputed from the `nights.csv` and `benefit.csv` beside the summary.
+    the act trigger sets, the page budget) from a `make simulate` run; the trigger sets, the
+    estimate's error and the pages under params.yaml's alert budget are recomputed from the
+    `nights.csv` and `benefit.csv` beside the summary.
 
     Example: mlops simulation-tables --summary reports/simulation/selection/summary.json"""
     import pandas as pd
@@ -121,6 +122,7 @@ def simulation_tables(
         act_trigger_summary,
         estimate_error,
         page_budget_choice,
+        pages_per_month,
     )
 
     params = load(None)
@@ -136,6 +138,11 @@ def simulation_tables(
             params.monitoring.verdict.act_triggers,
         )
         run["estimate_error"] = estimate_error(nights, str(run["report_from"]))
+        # pages under the committed alert budget, whatever `page_clear_nights` the run had
+        pages = pages_per_month(
+            nights, params.monitoring.page_clear_nights, str(run["report_from"])
+        )
+        run["frontier"] = [{**row, **pages.get(row["policy"], {})} for row in run["frontier"]]
         run["page_budget"] = page_budget_choice(
             nights,
             PRODUCTION_GUARD,
