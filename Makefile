@@ -38,7 +38,7 @@ lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and feat
 bench: install ## Benchmarks; results in benchmarks/results/
 	@$(ENV) python -m benchmarks
 
-simulate: install ## Replay 2013 day by day under every policy, the benefit of retraining, the frontier (about 50 min); reports/simulation/
+simulate: install ## Replay 2013 day by day under every policy, the benefit of retraining, the frontier (about 28 min); reports/simulation/
 	@$(ENV) mlops simulate --benchmark-out benchmarks/results/simulation.json
 
 # The headline on three start dates: the guard and its cost-matched comparators only, the
@@ -52,7 +52,7 @@ simulate-starts: install ## The guard against its comparators from three replay 
 	done
 	@$(ENV) mlops simulation-starts $(foreach s,$(STARTS),reports/simulation/starts/start=$(s)/summary.json)
 
-backtest: install ## How far to trust the monitoring on 2013 (about 3 min): benchmarks/results/monitoring_backtest.json
+backtest: install ## How far to trust the monitoring on 2013 (about 10 min): benchmarks/results/monitoring_backtest.json
 	@$(ENV) mlops monitoring-backtest --out benchmarks/results/monitoring_backtest.json
 
 replay-airflow: install ## A month of the guarded loop through a real Airflow scheduler vs the replay (about an hour)
