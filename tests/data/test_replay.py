@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -130,10 +131,20 @@ def test_the_report_has_the_timeline_the_tables_and_paired_intervals(replayed, t
     assert any("[replay]" in line for line in replayed["progress"])
 
 
+def _moved_three_hours(frame: pd.DataFrame) -> pd.DataFrame:
+    """What an upstream fault moving the whole schedule three hours later does to a day."""
+    moved = frame.copy()
+    moved["dep_hour"] = (moved["dep_hour"] + 3).clip(upper=23)
+    moved["dep_minute_of_day"] = (moved["dep_minute_of_day"] + 180).clip(upper=1439)
+    return moved
+
+
 def test_normal_nights_stay_under_the_alert_budget_and_an_injected_shift_is_paged(replayed):
     """The week the slice monitors, as 2013 delivered it: `act` pages at most once (an episode
-    pages once), `watch` never. Then the last night with the schedule moved by three hours (an
-    upstream fault): judged by the nightly step, it is `act` and it pages."""
+    pages once), `watch` never. Then the schedule moved by three hours (an upstream fault),
+    judged by the nightly step: on the last night it is `act` and alerted (inside the week's
+    open episode, if one is open, it is that episode's summary); on the first monitored night,
+    with no episode open, it is `act` and it pages."""
     from pipelines.monitoring.alerts import decide_alert
     from pipelines.monitoring.frames import night_inputs
     from pipelines.monitoring.judge import judge_night
@@ -145,25 +156,29 @@ def test_normal_nights_stay_under_the_alert_budget_and_an_injected_shift_is_page
     levels = [row["verdict"] for row in state.night_rows]
     assert len(levels) >= 6
     assert sum(paged_nights(levels, clear)) <= 1, levels
-
-    day = PLAN.end
-    scored = {k: frame.copy() for k, frame in state.scored.items()}
-    shifted = scored[day.isoformat()]
-    shifted["dep_hour"] = (shifted["dep_hour"] + 3).clip(upper=23)  # what moving the schedule
-    shifted["dep_minute_of_day"] = (shifted["dep_minute_of_day"] + 180).clip(upper=1439)  # does
     reference = state.serving.reference
-    night = judge_night(
-        night_inputs(day, scored, result_landed(scored), reference, params.monitoring.rolling_days),
-        reference,
-        params.monitoring,
+
+    def judged_with_the_shift(day: date, scored: dict) -> Any:
+        scored = {**scored, day.isoformat(): _moved_three_hours(scored[day.isoformat()])}
+        inputs = night_inputs(
+            day, scored, result_landed(scored), reference, params.monitoring.rolling_days
+        )
+        return judge_night(inputs, reference, params.monitoring)
+
+    last = judged_with_the_shift(PLAN.end, dict(state.scored))
+    assert last.verdict.level == "act", last.verdict.reasons
+    assert {"important_drift", "prediction_drift"} & set(last.verdict.triggers)
+    triggers = list(last.verdict.triggers)
+    alert = decide_alert([], PLAN.end, "act", triggers, 7, None, levels[:-1][-clear:], clear)
+    assert alert.send, "a fault is never silent"
+
+    first_day = date.fromisoformat(min(state.scored))
+    first = judged_with_the_shift(
+        first_day, {first_day.isoformat(): state.scored[first_day.isoformat()]}
     )
-    assert night.verdict.level == "act", night.verdict.reasons
-    assert {"important_drift", "prediction_drift"} & set(night.verdict.triggers)
-    before = levels[:-1]  # the slice's own nights before: calm, so the shift opens an episode
-    alert = decide_alert(
-        [], day, "act", list(night.verdict.triggers), 7, None, before[-clear:], clear
-    )
-    assert alert.send and alert.page, before
+    assert first.verdict.level == "act", first.verdict.reasons
+    opening = decide_alert([], first_day, "act", list(first.verdict.triggers), 7, None, [], clear)
+    assert opening.send and opening.page
 
 
 def result_landed(scored: dict) -> dict:
