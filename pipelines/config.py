@@ -477,7 +477,9 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
                 },
                 "policies": tuple(raw["simulation"].get("policies", SIMULATED_POLICIES)),
                 "page_clear_candidates": tuple(
-                    raw["simulation"].get("page_clear_candidates", (3, 5, 7, 10, 14))
+                    raw["simulation"].get(
+                        "page_clear_candidates", SimulationParams.page_clear_candidates
+                    )
                 ),
             }
         ),

@@ -118,10 +118,9 @@ def simulation_tables(
 
     from pipelines.replay.report import markdown_tables
     from pipelines.replay.signal_quality import (
-        PRODUCTION_GUARD,
         act_trigger_summary,
         estimate_error,
-        page_budget_choice,
+        page_budget_of,
         pages_per_month,
     )
 
@@ -143,14 +142,7 @@ def simulation_tables(
             nights, params.monitoring.page_clear_nights, str(run["report_from"])
         )
         run["frontier"] = [{**row, **pages.get(row["policy"], {})} for row in run["frontier"]]
-        run["page_budget"] = page_budget_choice(
-            nights,
-            PRODUCTION_GUARD,
-            params.simulation.page_clear_candidates,
-            params.simulation.page_budget_per_month,
-            str(run["report_from"]),
-            params.simulation.choose_before.isoformat(),
-        )
+        run["page_budget"] = page_budget_of(nights, params, str(run["report_from"]))
     typer.echo(markdown_tables(run))
 
 

@@ -21,10 +21,9 @@ from pipelines.replay.intervals import METRICS, paired_block_bootstrap
 from pipelines.replay.loop import ReplayResult
 from pipelines.replay.nights import guard_policy, periodic_days
 from pipelines.replay.signal_quality import (
-    PRODUCTION_GUARD,
     act_trigger_summary,
     estimate_error,
-    page_budget_choice,
+    page_budget_of,
     pages_per_month,
     signal_quality_by_period,
 )
@@ -198,14 +197,7 @@ def summarise(
             if not result.benefits.empty
             else {}
         ),
-        "page_budget": page_budget_choice(
-            nights_frame,
-            PRODUCTION_GUARD,
-            params.simulation.page_clear_candidates,
-            params.simulation.page_budget_per_month,
-            report_from,
-            cut,
-        ),
+        "page_budget": page_budget_of(nights_frame, params, report_from),
         "pages_after_cut": pages_per_month(
             nights_frame.loc[nights_frame["date"] >= cut], clear, cut
         ),
@@ -412,8 +404,15 @@ def start_dates_table(summaries: list[dict[str, Any]]) -> str:
         for run in sorted(summaries, key=lambda r: str(r["plan"]["start"]))
         for c in run["comparisons"]
     ]
-    header = ["start", "policy − other", "measured from", "pooled ROC AUC", "mean daily ROC AUC"]
-    return "\n".join(_markdown([*header, "pooled log loss (other − policy)"], rows)[1:])
+    header = [
+        "start",
+        "policy − other",
+        "measured from",
+        "pooled ROC AUC",
+        "mean daily ROC AUC",
+        "pooled log loss (other − policy)",
+    ]
+    return "\n".join(_markdown(header, rows)[1:])
 
 
 def markdown_tables(summary: dict[str, Any]) -> str:

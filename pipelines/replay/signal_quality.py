@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.config import Params
 from pipelines.monitoring.alerts import decide_page
 
 #: The policy that runs the production guard (`retraining.guard`): the page budget is its.
@@ -53,12 +54,10 @@ def pages_per_month(nights: pd.DataFrame, clear_nights: int, since: str) -> dict
     """Pages, `act` nights and `watch` nights per month on average, per policy, from `since`."""
     out: dict[str, Any] = {}
     for policy, frame in nights.sort_values("date").groupby("policy", sort=True):
-        paged = paged_nights([str(v) for v in frame["verdict"]], clear_nights)
         later = frame["date"].astype(str) >= since
         months = frame.loc[later, "date"].astype(str).str.slice(0, 7).nunique() or 1
         out[str(policy)] = {
-            "pages_per_month": sum(p for p, keep in zip(paged, later, strict=True) if keep)
-            / months,
+            "pages_per_month": _pages_per_month_between(frame, clear_nights, since, "9999"),
             "act_nights_per_month": int((frame.loc[later, "verdict"] == "act").sum()) / months,
             "watch_nights_per_month": int((frame.loc[later, "verdict"] == "watch").sum()) / months,
             "months": months,
@@ -105,6 +104,18 @@ def page_budget_choice(
         "chosen": within[0] if within else None,
         "candidates": rows,
     }
+
+
+def page_budget_of(nights: pd.DataFrame, params: Params, since: str) -> dict[str, Any]:
+    """`page_budget_choice` as params.yaml sets it (the report and `mlops simulation-tables`)."""
+    return page_budget_choice(
+        nights,
+        PRODUCTION_GUARD,
+        params.simulation.page_clear_candidates,
+        params.simulation.page_budget_per_month,
+        since,
+        params.simulation.choose_before.isoformat(),
+    )
 
 
 def _lead_days(nights: pd.DataFrame, helps_days: list[str], horizon_days: int) -> list[int | None]:
