@@ -7,7 +7,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends git curl && rm 
     && pip install --no-cache-dir uv==0.13.9
 WORKDIR /opt/mlops
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --extra cluster --no-install-project
+RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-RUN uv sync --frozen --no-dev --extra cluster && pip uninstall -y uv
+RUN uv sync --frozen --no-dev && pip uninstall -y uv
 ENTRYPOINT ["/opt/mlops/docker/entrypoint.sh"]

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-scheduler test-fast up down repro lint bench simulate simulate-starts backtest replay-airflow clean
+.PHONY: help install demo test test-stack test-scheduler test-fast up down stack stack-down repro lint bench simulate simulate-starts backtest replay-airflow clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,15 @@ test: install ## The whole suite: unit, data, DAG integrity and integration test
 
 test-scheduler: install ## The backfill test through a real Airflow scheduler (about 5 min)
 	@$(ENV) pytest -m scheduler -q tests/integration/test_batch_scoring.py
+
+test-stack: install ## The production topology's tests: PostgreSQL, Redis, S3, MLflow with auth, Celery workers (about 10 min)
+	@$(ENV) scripts/test.sh --no-lint -m stack tests/stack
+
+stack: install ## The production topology as local processes (PostgreSQL, Redis, moto S3, MLflow basic-auth, Airflow on Celery)
+	@scripts/stack.sh up
+
+stack-down: ## Stop exactly what `make stack` started (`scripts/stack.sh down --wipe` also removes its state)
+	@scripts/stack.sh down
 
 test-fast: install ## Unit and DAG tests only (no servers)
 	@$(ENV) pytest -m "not integration" -q

@@ -189,9 +189,29 @@ class AirflowApi:
     """The api-server's REST API (`/api/v2`), with a token of the simple auth manager (every
     user an admin in the tests). A request refused by a busy SQLite is retried."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], credentials: tuple[str, str] | None = None):
         self.base = env["AIRFLOW__API__BASE_URL"]
+        self._credentials = credentials
         self._token = ""
+
+    def _new_token(self) -> str:
+        """`GET /auth/token` when every user is an admin (the tests' default); with
+        credentials, the simple auth manager's login (`POST /auth/token`)."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.base}/auth/token")
+        if self._credentials:
+            username, password = self._credentials
+            body = {"username": username, "password": password}
+            request = urllib.request.Request(
+                f"{self.base}/auth/token",
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return str(json.loads(response.read())["access_token"])
 
     def _send(self, method: str, path: str, body: dict | None = None) -> dict:
         import json
@@ -199,8 +219,7 @@ class AirflowApi:
         import urllib.request
 
         if not self._token:
-            with urllib.request.urlopen(f"{self.base}/auth/token", timeout=60) as response:
-                self._token = json.loads(response.read())["access_token"]
+            self._token = self._new_token()
         request = urllib.request.Request(
             f"{self.base}/api/v2{path}",
             data=json.dumps(body).encode() if body is not None else None,

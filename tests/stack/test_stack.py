@@ -1,0 +1,156 @@
+"""The production topology as it runs: who may do what, where it listens, and nights gated by
+Airflow's own CeleryExecutor on both workers with every shared location on S3."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.airflow_services import AirflowApi
+from tests.stack.conftest import MODEL, Stack
+
+pytestmark = [pytest.mark.stack, pytest.mark.integration, pytest.mark.slow]
+
+
+def _group_members(pgid: int) -> list[int]:
+    import psutil
+
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+def test_every_service_listens_on_loopback_only(stack: Stack):
+    import psutil
+
+    postmaster = int((stack.state / "postgres" / "postmaster.pid").read_text().split()[0])
+    groups = {**stack.pids(), "postgres": os.getpgid(postmaster)}
+    listening: dict[str, set[str]] = {}
+    for name, pgid in groups.items():
+        for pid in _group_members(pgid):
+            try:
+                connections = psutil.Process(pid).net_connections(kind="inet")
+            except psutil.Error:
+                continue
+            for connection in connections:
+                if connection.status == psutil.CONN_LISTEN:
+                    listening.setdefault(name, set()).add(connection.laddr.ip)
+    assert {"postgres", "redis", "s3", "mlflow", "airflow-api-server"} <= set(listening)
+    exposed = {name: ips for name, ips in listening.items() if ips - {"127.0.0.1"}}
+    assert not exposed, f"listening beyond 127.0.0.1: {exposed}"
+
+
+def test_mlflow_lets_nobody_in_anonymously_and_readers_only_read(stack: Stack):
+    base = stack.env["MLFLOW_TRACKING_URI"]
+    pipeline = ("pipeline", stack.secret("MLFLOW_PIPELINE_PASSWORD"))
+    reader = ("reader", stack.secret("MLFLOW_READER_PASSWORD"))
+    search = f"{base}/api/2.0/mlflow/registered-models/search"
+    assert requests.get(search, timeout=30).status_code == 401
+    assert requests.get(search, auth=("reader", "wrong"), timeout=30).status_code == 401
+    assert requests.get(search, auth=reader, timeout=30).status_code == 200
+
+    # MLflow's basic-auth lets any account create a registered model of its own (it manages
+    # what it creates); scoring reads only the configured one, created by the pipeline.
+    name = f"{MODEL}-access"
+    api = f"{base}/api/2.0/mlflow"
+    made = requests.post(f"{api}/registered-models/create", json={"name": name}, auth=pipeline)
+    assert made.status_code == 200, made.text
+    version = {"name": name, "source": "mlflow-artifacts:/0/x/artifacts/model"}
+    registered = requests.post(f"{api}/model-versions/create", json=version, auth=reader)
+    assert registered.status_code == 403, registered.text
+    alias = {"name": name, "alias": "champion", "version": "1"}
+    moved = requests.post(f"{api}/registered-models/alias", json=alias, auth=reader)
+    assert moved.status_code == 403, moved.text
+    deleted = requests.delete(f"{api}/registered-models/delete", json={"name": name}, auth=reader)
+    assert deleted.status_code == 403, deleted.text
+    read = requests.get(f"{api}/registered-models/get", params={"name": name}, auth=reader)
+    assert read.status_code == 200, read.text
+
+
+def test_airflow_lets_nobody_in_anonymously_and_a_viewer_cannot_trigger(stack: Stack):
+    base = stack.env["AIRFLOW__API__BASE_URL"]
+    assert requests.get(f"{base}/api/v2/dags", timeout=30).status_code == 401
+    login = requests.post(
+        f"{base}/auth/token",
+        json={"username": "viewer", "password": stack.airflow_password("viewer")},
+        timeout=30,
+    )
+    assert login.status_code in (200, 201), login.text
+    viewer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert requests.get(f"{base}/api/v2/dags", headers=viewer, timeout=30).status_code == 200
+    triggered = requests.post(
+        f"{base}/api/v2/dags/ingestion/dagRuns",
+        json={"logical_date": None},
+        headers=viewer,
+        timeout=30,
+    )
+    assert triggered.status_code == 403, triggered.text
+    assert requests.get(f"{base}/api/v2/connections", headers=viewer, timeout=30).status_code == 403
+    wrong = requests.post(
+        f"{base}/auth/token", json={"username": "admin", "password": "admin"}, timeout=30
+    )
+    assert wrong.status_code == 401, "the default admin password must not work"
+
+
+def _wait_for_backfill(api: AirflowApi, backfill_id: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.call("GET", f"/backfills/{backfill_id}").get("completed_at"):
+            return
+        time.sleep(3)
+    raise TimeoutError(f"backfill {backfill_id} not done within {timeout} s")
+
+
+def _s3_keys(bucket: str, prefix: str) -> list[str]:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def test_nights_are_gated_by_celery_workers_into_s3(stack: Stack, monkeypatch):
+    """Three nights of `ingestion` through the scheduler and the REST API (backfills): each
+    night's two gate tasks run on the Celery workers, both of which take work, and the
+    validated days are in the stack's bucket, not on a worker's disk."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, stack.env[name])
+    first, last = date(2013, 3, 1), date(2013, 3, 3)
+    stack.run(
+        "mlops",
+        "land",
+        "--start",
+        (first - timedelta(days=1)).isoformat(),
+        "--end",
+        last.isoformat(),
+    )
+    assert not (stack.workspace / "data" / "landing").exists(), "landing must be on S3"
+
+    api = AirflowApi(stack.env, ("admin", stack.airflow_password("admin")))
+    api.call("PATCH", "/dags/ingestion", {"is_paused": False})
+    api.wait_for_dags(("ingestion",))
+    night = first
+    while night <= last:
+        _wait_for_backfill(api, api.backfill_night("ingestion", night), timeout=600)
+        night += timedelta(days=1)
+
+    instances = api.call("GET", "/dags/ingestion/dagRuns/~/taskInstances?limit=100")
+    done = [ti for ti in instances["task_instances"] if ti["dag_run_id"].startswith("backfill")]
+    assert len(done) == 6 and {ti["state"] for ti in done} == {"success"}, done
+    workers = {str(ti["hostname"]).rpartition("/")[2] for ti in done}
+    assert workers == {"worker-1", "worker-2"}, workers
+
+    validated = _s3_keys("mlops-validated", "validated/")
+    for day in (first, first + timedelta(days=1), last):
+        assert any(f"date={day.isoformat()}" in key for key in validated), (day, validated[:20])
+    assert not Path(stack.workspace, "data", "validated").exists()
