@@ -8,6 +8,10 @@ Mounts a small FastAPI app on the api-server at `/monitoring/`:
 Adds *Browse → Monitoring* to the menu, and a "Monitoring page" link on the monitoring DAG's
 task instances that opens the page of the run's day.
 
+Airflow mounts a plugin's app without its own authentication, so the app asks for it: the same
+login as the UI (its session cookie, or a bearer token) and read access to DAGs (a viewer may
+read the pages; anonymous requests get 401). The Data Docs show sample rows of rejected data.
+
 `AIRFLOW__CORE__PLUGINS_FOLDER` points here (scripts/env.sh, docker-compose.yml)."""
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from __future__ import annotations
 import mimetypes
 from pathlib import PurePosixPath
 
+from airflow.api_fastapi.core_api.security import requires_access_dag
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 PREFIX = "/monitoring"
-reports_app = FastAPI(title="Monitoring pages")
+#: Logged in, and allowed to read DAGs: what the UI's own pages ask of a viewer.
+reader_access = requires_access_dag("GET")
+reports_app = FastAPI(title="Monitoring pages", dependencies=[Depends(reader_access)])
 
 
 def _safe(path: str) -> str:

@@ -31,6 +31,11 @@ def client(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("monitoring_pages", PLUGIN)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    anonymous = TestClient(module.reports_app)
+    assert anonymous.get("/").status_code == 401, "the pages must ask for Airflow's login"
+    assert anonymous.get("/runbooks/drift-alert.md").status_code == 401
+    assert anonymous.get("/data_docs/index.html").status_code == 401
+    module.reports_app.dependency_overrides[module.reader_access] = lambda: None  # logged in
     return TestClient(module.reports_app)
 
 

@@ -373,11 +373,21 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
     """Two nights through a real scheduler; a month is the same command (runbook)."""
     ws, (env, scheduler) = scoring["ws"], airflow_scheduler
     # The api-server also serves the on-call pages (the monitoring plugin), no other server.
+    # It asks for Airflow's own login: anonymous 401, a token (or the UI's cookie) 200.
+    import urllib.error
     import urllib.request
 
     base = env["AIRFLOW__API__BASE_URL"]
-    with urllib.request.urlopen(f"{base}/monitoring/runbooks/drift-alert.md", timeout=30) as page:
-        assert page.status == 200 and b"Runbook: drift alert" in page.read()
+    runbook = f"{base}/monitoring/runbooks/drift-alert.md"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(runbook, timeout=30)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(f"{base}/auth/token", timeout=30) as response:
+        token = json.loads(response.read())["access_token"]
+    for headers in ({"Authorization": f"Bearer {token}"}, {"Cookie": f"_token={token}"}):
+        request = urllib.request.Request(runbook, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as page:
+            assert page.status == 200 and b"Runbook: drift alert" in page.read()
     run(["airflow", "dags", "reserialize"], cwd=ws.path, env=env, timeout=300)
     run(["airflow", "dags", "unpause", "batch_scoring"], cwd=ws.path, env=env, timeout=120)
     window = ["--from-date", "2013-02-17", "--to-date", "2013-02-19"]

@@ -96,6 +96,10 @@ def test_airflow_lets_nobody_in_anonymously_and_a_viewer_cannot_trigger(stack: S
     )
     assert triggered.status_code == 403, triggered.text
     assert requests.get(f"{base}/api/v2/connections", headers=viewer, timeout=30).status_code == 403
+    runbook = f"{base}/monitoring/runbooks/drift-alert.md"  # the on-call pages: Airflow's login
+    assert requests.get(runbook, timeout=30).status_code == 401
+    page = requests.get(runbook, headers=viewer, timeout=30)
+    assert page.status_code == 200 and "Runbook: drift alert" in page.text
     wrong = requests.post(
         f"{base}/auth/token", json={"username": "admin", "password": "admin"}, timeout=30
     )
