@@ -236,6 +236,22 @@ sys.exit(0 if any(name.startswith(sys.argv[1]) for reply in replies for name in 
 PY
 }
 
+# --- the deployed checkout the tasks run in (params.yaml, DVC) --------------------------------
+workspace_up() {
+  # A deploy, not the developer's tree: a clone of this checkout's HEAD at the first start
+  # (or MLOPS_WORKSPACE when set), its DVC remote the stack's bucket. Its .dvc/config.local
+  # says so; the developer's own checkout keeps its local remote.
+  if [ -z "${MLOPS_WORKSPACE:-}" ]; then
+    export MLOPS_WORKSPACE="$STACK_STATE/workspace"
+    [ -d "$MLOPS_WORKSPACE/.git" ] || git clone --quiet "$ROOT" "$MLOPS_WORKSPACE"
+  fi
+  (cd "$MLOPS_WORKSPACE" \
+    && dvc remote modify --local s3 endpointurl "$AWS_ENDPOINT_URL" \
+    && dvc remote default --local s3) >"$LOGS/dvc-config.log" 2>&1 \
+    || die "could not point $MLOPS_WORKSPACE's DVC remote at the stack: $LOGS/dvc-config.log"
+  say "workspace $MLOPS_WORKSPACE (DVC remote s3 -> $AWS_ENDPOINT_URL)"
+}
+
 up() {
   local began=$SECONDS
   mkdir -p "$PIDS" "$LOGS"
@@ -245,6 +261,7 @@ up() {
   postgres_up
   redis_up
   s3_up
+  workspace_up
   mlflow_up
   airflow_up
   write_client_env
@@ -265,7 +282,7 @@ MSG
 
 write_client_env() {  # what a shell, a test or the CLI needs to use the stack
   local file="$STACK_STATE/client.env"
-  (umask 077 && env | grep -E '^(AIRFLOW|AWS_|MLFLOW_|MLOPS_|STACK_|GX_|TQDM_|DVC_NO|MPLBACKEND|PATH=)' \
+  (umask 077 && env | grep -E '^(AIRFLOW|AWS_|MLFLOW_|MLOPS_|STACK_|GX_|TQDM_|DVC_NO|MPLBACKEND|PATH=)' | grep -v '^MLFLOW_AUTH_CONFIG_PATH=' \
     | sed -e "s/'/'\\\\''/g" -e "s/=\(.*\)/='\1'/" -e 's/^/export /' >"$file")
 }
 

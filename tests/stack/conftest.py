@@ -94,7 +94,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "STACK_S3_PORT": str(free_port()),
         "STACK_MLFLOW_PORT": str(free_port()),
         "STACK_AIRFLOW_PORT": str(free_port()),
-        "STACK_CELERY_CONCURRENCY": "1",  # two tasks at once must go to two workers
+        "STACK_CELERY_CONCURRENCY": "1",
+        "MLOPS_RETRY_DELAY_SECONDS": "1",  # a task's retries come at once (the DAGs' default_args)
+        "GIT_AUTHOR_NAME": "ci",
+        "GIT_AUTHOR_EMAIL": "ci@localhost",
+        "GIT_COMMITTER_NAME": "ci",
+        "GIT_COMMITTER_EMAIL": "ci@localhost",  # two tasks at once must go to two workers
     }
     script = str(REPO_ROOT / "scripts" / "stack.sh")
     try:
