@@ -20,7 +20,7 @@ test: install ## The whole suite: unit, data, DAG integrity and integration test
 test-scheduler: install ## The backfill test through a real Airflow scheduler (about 5 min)
 	@$(ENV) pytest -m scheduler -q tests/integration/test_batch_scoring.py
 
-test-stack: install ## The production topology's tests: PostgreSQL, Redis, S3, MLflow with auth, Celery workers (about 10 min)
+test-stack: install ## The production topology's tests: PostgreSQL, Redis, S3, MLflow with auth, Celery workers (about 20 min)
 	@$(ENV) scripts/test.sh --no-lint -m stack tests/stack
 
 stack: install ## The production topology as local processes (PostgreSQL, Redis, moto S3, MLflow basic-auth, Airflow on Celery)
