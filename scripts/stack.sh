@@ -171,34 +171,15 @@ PY
 
 mlflow_up() {
   mkdir -p "$STACK_STATE/mlflow"
-  (umask 077 && cat >"$MLFLOW_AUTH_CONFIG_PATH" <<INI
-[mlflow]
-default_permission = READ
-database_uri = postgresql+psycopg2://mlflow:$MLFLOW_DB_PASSWORD@$STACK_HOST:$STACK_POSTGRES_PORT/mlflow_auth
-admin_username = admin
-admin_password = $MLFLOW_ADMIN_PASSWORD
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
-INI
-  )
+  MLFLOW_AUTH_DATABASE_URI="postgresql+psycopg2://mlflow:$MLFLOW_DB_PASSWORD@$STACK_HOST:$STACK_POSTGRES_PORT/mlflow_auth" \
+    python3 "$ROOT/mlflow/accounts.py" render "$ROOT/mlflow/basic_auth.ini.template" "$MLFLOW_AUTH_CONFIG_PATH"
   start mlflow env MLFLOW_TRACKING_USERNAME= MLFLOW_TRACKING_PASSWORD= \
     mlflow server --app-name basic-auth \
     --backend-store-uri "postgresql+psycopg2://mlflow:$MLFLOW_DB_PASSWORD@$STACK_HOST:$STACK_POSTGRES_PORT/mlflow" \
     --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION" \
     --host "$STACK_HOST" --port "$STACK_MLFLOW_PORT" --workers 2
   wait_until mlflow 180 http_ok "$MLFLOW_TRACKING_URI/health"
-  python3 - <<'PY'
-import os, requests
-base, admin = os.environ["MLFLOW_TRACKING_URI"], ("admin", os.environ["MLFLOW_ADMIN_PASSWORD"])
-for user, password in (("pipeline", os.environ["MLFLOW_PIPELINE_PASSWORD"]),
-                       ("reader", os.environ["MLFLOW_READER_PASSWORD"])):
-    found = requests.get(f"{base}/api/2.0/mlflow/users/get", params={"username": user}, auth=admin, timeout=30)
-    if found.status_code == 404:
-        created = requests.post(f"{base}/api/2.0/mlflow/users/create",
-                                json={"username": user, "password": password}, auth=admin, timeout=30)
-        created.raise_for_status()
-    else:
-        found.raise_for_status()
-PY
+  python "$ROOT/mlflow/accounts.py" create "$MLFLOW_TRACKING_URI" || die "could not create MLflow's accounts"
   say "MLflow on $MLFLOW_TRACKING_URI (basic-auth; accounts: pipeline edits what it creates, reader reads)"
 }
 
