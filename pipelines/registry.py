@@ -23,8 +23,25 @@ NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 INVALID_PARAMETER = "INVALID_PARAMETER_VALUE"
 
 
+#: The only types outside skops' defaults a model of ours may hold (skops refuses any other,
+#: whatever the model's own MLmodel file lists): what the two families, calibrated either way,
+#: serialize to. A new family that needs more is added here after review, never at load time.
+TRUSTED_MODEL_TYPES: tuple[str, ...] = (
+    "functools.partial",
+    "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+)
+
+
 class ModelUnavailable(RuntimeError):
     """A model version cannot be resolved or loaded: nothing is written."""
+
+
+class UntrustedModel(ModelUnavailable):
+    """A model artifact that is not skops, or holds a type outside `TRUSTED_MODEL_TYPES`."""
 
 
 class RegistryUnavailable(ModelUnavailable):
@@ -131,10 +148,48 @@ def load_model(params: MlflowParams, ref: ModelVersionRef) -> Any:
 
     client(params)  # `models:/` URIs resolve against the configured server
     try:
-        return mlflow.sklearn.load_model(ref.uri)
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=ref.uri)
     except Exception as error:
         raise ModelUnavailable(
             f"cannot load {ref.uri} ({ref.alias or 'no alias'}, run {ref.run_id}): {error}"
+        ) from error
+    return load_skops_model(folder, ref.uri)
+
+
+def load_run_model(params: MlflowParams, run_id: str) -> Any:
+    """The model a training run logged (before it is registered), loaded the same way."""
+    import mlflow
+
+    client(params)
+    uri = f"runs:/{run_id}/model"
+    try:
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except Exception as error:
+        raise ModelUnavailable(f"cannot load {uri}: {error}") from error
+    return load_skops_model(folder, uri)
+
+
+def load_skops_model(folder: str, uri: str) -> Any:
+    """An MLflow scikit-learn model folder, loaded with skops and our own list of trusted types
+    (MLflow's loader trusts the list the artifact carries; a pickled model is refused)."""
+    import os
+
+    import skops.io
+    import yaml
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    with open(os.path.join(folder, "MLmodel")) as handle:
+        flavor = (yaml.safe_load(handle).get("flavors") or {}).get("sklearn") or {}
+    found = flavor.get("serialization_format", "pickle")
+    if found != "skops":
+        raise UntrustedModel(f"{uri} is serialized as {found!r}: only skops models are loaded")
+    try:
+        return skops.io.load(
+            os.path.join(folder, flavor["pickled_model"]), trusted=list(TRUSTED_MODEL_TYPES)
+        )
+    except UntrustedTypesFoundException as error:
+        raise UntrustedModel(
+            f"{uri} holds types outside registry.TRUSTED_MODEL_TYPES: {error}"
         ) from error
 
 

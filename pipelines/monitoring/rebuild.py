@@ -38,7 +38,7 @@ def reference_for_run(params: Params, run_id: str, labelled: pd.DataFrame) -> Mo
     client = registry.client(params.mlflow)
     run = client.get_run(run_id)
     importance = mlflow.artifacts.load_dict(f"runs:/{run_id}/feature_importance.json")
-    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    model = registry.load_run_model(params.mlflow, run_id)
     reference = reference_of(
         labelled, window_of_run(run), model, importance, dict(run.data.metrics), params
     )

@@ -26,10 +26,18 @@ def model_requirements() -> list[str]:
 
 
 def trusted_types(model: Pipeline) -> list[str]:
-    """The types skops must trust to load our own pipeline (we built every one of them)."""
+    """The types skops must trust to load this pipeline: refused at training time when one is
+    outside `registry.TRUSTED_MODEL_TYPES` (scoring would refuse to load it)."""
     import skops.io
 
-    return list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    needed = sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    unknown = [name for name in needed if name not in registry.TRUSTED_MODEL_TYPES]
+    if unknown:
+        raise ValueError(
+            f"the model holds types outside registry.TRUSTED_MODEL_TYPES: {unknown}; review "
+            "them and add them there, or the registry will refuse to load this model"
+        )
+    return needed
 
 
 def log_training_run(
