@@ -41,8 +41,8 @@ down: ## Stop everything `make up` / `make demo` started
 repro: install ## dvc repro (snapshot -> features -> train -> reference); needs the MLflow server (make up)
 	@$(ENV) dvc repro
 
-lint: install ## ruff (with Airflow's AIR rules) and mypy on pipelines/ and features/
-	@$(ENV) ruff check . && ruff format --check . && mypy
+lint: install ## ruff (with Airflow's AIR rules), mypy on pipelines/ and features/, bandit
+	@$(ENV) ruff check . && ruff format --check . && mypy && bandit -q -r pipelines features orchestration dags mlflow
 
 bench: install ## Benchmarks; results in benchmarks/results/
 	@$(ENV) python -m benchmarks

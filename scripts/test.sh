@@ -7,8 +7,10 @@ cd "$MLOPS_ROOT"
 # The tests get their own MLflow, Airflow home and DVC remotes; never the developer's.
 unset MLFLOW_TRACKING_URI AIRFLOW_HOME AIRFLOW__DATABASE__SQL_ALCHEMY_CONN MLOPS_WORKSPACE
 if [ "${1:-}" = "--no-lint" ]; then shift; else
-  echo "==> lint: ruff, mypy"
+  echo "==> lint: ruff, mypy, bandit"
   ruff check . && ruff format --check . && mypy
+  echo "==> bandit"
+  bandit -q -r pipelines features orchestration dags mlflow
 fi
 echo "==> pytest"
 exec pytest -q "$@"

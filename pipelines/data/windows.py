@@ -142,14 +142,14 @@ def directory_md5(folder: Path) -> str:
     md5 of the JSON list of its files' md5s and relative paths, sorted by path, then `.dir`."""
     entries = [
         {
-            "md5": hashlib.md5(path.read_bytes()).hexdigest(),
+            "md5": hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest(),
             "relpath": path.relative_to(folder).as_posix(),
         }
         for path in folder.rglob("*")
         if path.is_file()
     ]
     listing = json.dumps(sorted(entries, key=lambda entry: entry["relpath"]), sort_keys=True)
-    return hashlib.md5(listing.encode("utf-8")).hexdigest() + ".dir"
+    return hashlib.md5(listing.encode("utf-8"), usedforsecurity=False).hexdigest() + ".dir"
 
 
 def _normalized_md5(md5: str) -> str:

@@ -221,7 +221,8 @@ def gate_landed_batch(
         return _reject(params, report, source)
     target = validated_uri(params, dataset, day)
     if report.status == QUARANTINED_ROWS:
-        assert validation.quarantined is not None and validation.clean is not None
+        if validation.quarantined is None or validation.clean is None:
+            raise RuntimeError("a row-level quarantine without its rows: the gate's bug")
         rows_uri = join_uri(quarantine_dir(params, contract_name, batch), "rows.parquet")
         write_parquet(validation.quarantined, rows_uri)  # replaced, never appended to
         report = replace(report, quarantine_path=rows_uri)

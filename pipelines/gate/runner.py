@@ -130,7 +130,8 @@ class GreatExpectationsRunner:
         """Copy the rendered pages to the shared Data Docs location; return the page's URL."""
         from pipelines.storage import join_uri, publish_tree
 
-        assert self._scratch is not None and self.data_docs_uri is not None
+        if self._scratch is None or self.data_docs_uri is None:
+            raise RuntimeError("Data Docs published before they were rendered")
         publish_tree(self._scratch, self.data_docs_uri, self._published, skip=("index.html",))
         write_data_docs_index(self.data_docs_uri)
         if not page_url:
