@@ -158,3 +158,26 @@ def test_nights_are_gated_by_celery_workers_into_s3(stack: Stack, monkeypatch):
     for day in (first, first + timedelta(days=1), last):
         assert any(f"date={day.isoformat()}" in key for key in validated), (day, validated[:20])
     assert not Path(stack.workspace, "data", "validated").exists()
+
+
+def test_a_postgresql_restart_between_two_runs_leaves_both_successful(stack: Stack):
+    """PostgreSQL (Airflow's metadata, Celery's results, MLflow's backend) restarts between two
+    nights of `ingestion`: the scheduler, api-server and workers reconnect and both succeed."""
+    api = AirflowApi(stack.env, ("admin", stack.airflow_password("admin")))
+    first, second = date(2013, 3, 1), date(2013, 3, 2)  # landed and gated by the test above
+    _wait_for_backfill(api, api.backfill_night("ingestion", first), timeout=600)
+    began = time.monotonic()
+    data = stack.state / "postgres"
+    pg_ctl = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", str(data), "-m", "fast", "-w"]
+    if os.geteuid() == 0:
+        pg_ctl = ["runuser", "-u", "postgres", "--", *pg_ctl]
+    options = f"-c listen_addresses=127.0.0.1 -p {stack.env['STACK_POSTGRES_PORT']} -k {data}"
+    logfile = str(stack.state / "logs" / "postgres.log")
+    stack.run(*pg_ctl, "-l", logfile, "-o", options, "restart", timeout=120)
+    _wait_for_backfill(api, api.backfill_night("ingestion", second), timeout=600)
+    runs = api.call("GET", "/dags/ingestion/dagRuns?run_type=backfill&limit=100")["dag_runs"]
+    for night in (first, second):
+        (run,) = [r for r in runs if r["data_interval_end"].startswith(night.isoformat())]
+        assert run["state"] == "success", run
+    seconds = time.monotonic() - began
+    print(f"[stack] PostgreSQL restarted; the next night succeeded {seconds:.0f} s later")
