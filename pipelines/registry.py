@@ -144,28 +144,25 @@ def resolve_alias(params: MlflowParams, alias: str = CHAMPION) -> ModelVersionRe
 def load_model(params: MlflowParams, ref: ModelVersionRef) -> Any:
     """The scikit-learn model of a version from the configured registry (cached: a version's
     artifacts never change)."""
-    import mlflow
-
     client(params)  # `models:/` URIs resolve against the configured server
-    try:
-        folder = mlflow.artifacts.download_artifacts(artifact_uri=ref.uri)
-    except Exception as error:
-        raise ModelUnavailable(
-            f"cannot load {ref.uri} ({ref.alias or 'no alias'}, run {ref.run_id}): {error}"
-        ) from error
-    return load_skops_model(folder, ref.uri)
+    return _load_logged_model(ref.uri, f"{ref.uri} ({ref.alias or 'no alias'}, run {ref.run_id})")
 
 
 def load_run_model(params: MlflowParams, run_id: str) -> Any:
     """The model a training run logged (before it is registered), loaded the same way."""
-    import mlflow
-
     client(params)
     uri = f"runs:/{run_id}/model"
+    return _load_logged_model(uri, uri)
+
+
+def _load_logged_model(uri: str, described: str) -> Any:
+    """Download an MLflow model's folder from the server, then `load_skops_model`."""
+    import mlflow
+
     try:
         folder = mlflow.artifacts.download_artifacts(artifact_uri=uri)
     except Exception as error:
-        raise ModelUnavailable(f"cannot load {uri}: {error}") from error
+        raise ModelUnavailable(f"cannot load {described}: {error}") from error
     return load_skops_model(folder, uri)
 
 

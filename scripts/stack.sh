@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# up | down | status | env: the production topology as local processes (no Docker engine here):
+# up | down [--wipe] | status: the production topology as local processes (no Docker engine here):
 # PostgreSQL (Airflow's metadata, MLflow's backend and its accounts), Redis (Celery's broker),
 # a moto S3 server standing in for MinIO, MLflow behind its basic-auth app, and Airflow 3 with
 # the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and $STACK_CELERY_WORKERS
@@ -56,7 +56,6 @@ PY
 environment() {
   set -a
   . "$ROOT/deploy/local/stack.env"
-  . "$ROOT/mlflow/server.env"
   set +a
   secrets
   local h="$STACK_HOST"
@@ -66,6 +65,7 @@ environment() {
   export MLFLOW_TRACKING_URI="http://$h:$STACK_MLFLOW_PORT"
   export MLFLOW_TRACKING_USERNAME=pipeline MLFLOW_TRACKING_PASSWORD="$MLFLOW_PIPELINE_PASSWORD"
   export MLFLOW_AUTH_CONFIG_PATH="$STACK_STATE/mlflow/basic_auth.ini"
+  export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false  # no job-runner workers (mlflow/server.env)
   export AIRFLOW_HOME="$STACK_STATE/airflow"
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags" AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/orchestration/plugins"
   export AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__EXECUTOR=CeleryExecutor
