@@ -25,9 +25,11 @@ def target_day() -> date:
 
 
 def default_args(retries: int, retry_delay_seconds: int, timeout_minutes: int) -> dict[str, Any]:
-    """Retries, timeouts and the failure alert every task shares.
+    """Retries, timeouts and the failure alert every task shares. The delay doubles from one
+    try to the next (a server that is down for minutes, not seconds, is waited out without
+    hammering it), up to an hour.
 
-    `MLOPS_RETRY_DELAY_SECONDS` shortens the delay (tests)."""
+    `MLOPS_RETRY_DELAY_SECONDS` shortens the first delay (tests)."""
     from orchestration.notifiers import TaskFailureNotifier
 
     delay = int(os.environ.get("MLOPS_RETRY_DELAY_SECONDS", retry_delay_seconds))
@@ -36,6 +38,8 @@ def default_args(retries: int, retry_delay_seconds: int, timeout_minutes: int) -
         "owner": "ml-platform",
         "retries": retries,
         "retry_delay": timedelta(seconds=delay),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(hours=1),
         "execution_timeout": timedelta(minutes=timeout_minutes),
     }
 

@@ -28,14 +28,28 @@ def join_uri(root: str, *parts: str) -> str:
 
 def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     fs, path = fsspec.core.url_to_fs(uri, **_storage_options(uri))
+    if uri.startswith("s3://"):  # s3fs's own retry loop (timeouts, dropped connections)
+        fs.retries = int(os.environ.get("MLOPS_S3_ATTEMPTS", "5"))
     return fs, path
 
 
 def _storage_options(uri: str) -> dict[str, object]:
-    """S3 endpoint from the environment (MinIO, moto) so the same code runs everywhere."""
-    if uri.startswith("s3://") and os.environ.get("AWS_ENDPOINT_URL"):
-        return {"client_kwargs": {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]}}
-    return {}
+    """S3 endpoint from the environment (MinIO, moto) so the same code runs everywhere, and
+    bounded waits: an endpoint that stops answering fails the call after `MLOPS_S3_ATTEMPTS`
+    tries of at most `MLOPS_S3_READ_TIMEOUT_SECONDS` each, not s3fs's retries times
+    botocore's. Longer outages are the task's retries' business, visible in Airflow."""
+    if not uri.startswith("s3://"):
+        return {}
+    options: dict[str, object] = {
+        "config_kwargs": {
+            "connect_timeout": float(os.environ.get("MLOPS_S3_CONNECT_TIMEOUT_SECONDS", "10")),
+            "read_timeout": float(os.environ.get("MLOPS_S3_READ_TIMEOUT_SECONDS", "30")),
+            "retries": {"max_attempts": 1, "mode": "standard"},  # s3fs retries, not both
+        },
+    }
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        options["client_kwargs"] = {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]}
+    return options
 
 
 def _hidden_local_copy(blocks: Iterable[bytes], path: str) -> str:

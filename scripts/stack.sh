@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# up | down [--wipe] | status: the production topology as local processes (no Docker engine here):
-# PostgreSQL (Airflow's metadata, MLflow's backend and its accounts), Redis (Celery's broker),
-# a moto S3 server standing in for MinIO, MLflow behind its basic-auth app, and Airflow 3 with
-# the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and $STACK_CELERY_WORKERS
-# workers. Started in order with health waits; `down` stops exactly what `up` started (pidfiles
-# and the data directory, never by name). State and secrets live in .local/stack/ (throwaway).
+# up | down [--wipe] | status | start|stop|restart NAME: the production topology as local
+# processes (no Docker engine here): PostgreSQL (Airflow's metadata, MLflow's backend and its
+# accounts), Redis (Celery's broker), a moto S3 server standing in for MinIO, MLflow behind its
+# basic-auth app, and Airflow 3 with the CeleryExecutor: api-server, scheduler, dag-processor,
+# triggerer and $STACK_CELERY_WORKERS workers. Started in order with health waits; `down` stops
+# exactly what `up` started (pidfiles and the data directory, never by name); `stop`/`start`
+# one service (a fault drill, maintenance). State and secrets: .local/stack/ (throwaway).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export MLOPS_STATE="${MLOPS_STATE:-$ROOT/.local}"
@@ -76,8 +77,10 @@ environment() {
   export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql+psycopg2://airflow:$AIRFLOW_DB_PASSWORD@$h:$STACK_POSTGRES_PORT/airflow"
   export AIRFLOW__CELERY__WORKER_CONCURRENCY="$STACK_CELERY_CONCURRENCY"
   export AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER=1
-  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer"
-  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
+  # Flask AppBuilder's auth manager: users and roles in PostgreSQL (the simple auth manager of
+  # the embedded default is for trying the project, not for a team).
+  export AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
+  export STACK_AIRFLOW_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
   export AIRFLOW__API__HOST="$h" AIRFLOW__API__PORT="$STACK_AIRFLOW_PORT"
   export AIRFLOW__API__BASE_URL="http://$h:$STACK_AIRFLOW_PORT"
   export AIRFLOW__API__SECRET_KEY="$AIRFLOW_API_SECRET_KEY" AIRFLOW__API_AUTH__JWT_SECRET="$AIRFLOW_JWT_SECRET"
@@ -92,7 +95,7 @@ running() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null
 start() {  # name, command...: its own process group, its pid recorded
   local name="$1"; shift
   if running "$name"; then say "$name already running"; return; fi
-  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &  # appended: a restart keeps the last words
   echo $! >"$PIDS/$name.pid"
 }
 
@@ -185,27 +188,42 @@ mlflow_up() {
 
 airflow_up() {
   mkdir -p "$AIRFLOW_HOME"
-  local passwords="$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  local passwords="$STACK_AIRFLOW_PASSWORDS_FILE"
   [ -s "$passwords" ] || (umask 077 && python3 -c "import json,secrets,sys; json.dump({u: secrets.token_urlsafe(16) for u in ('admin','viewer')}, open(sys.argv[1],'w'))" "$passwords")
   airflow db migrate >"$LOGS/airflow-db-migrate.log" 2>&1 || die "airflow db migrate failed: $LOGS/airflow-db-migrate.log"
+  python "$ROOT/deploy/airflow_accounts.py" "$passwords" >>"$LOGS/airflow-db-migrate.log" 2>&1 \
+    || die "could not create Airflow's accounts: $LOGS/airflow-db-migrate.log"
   airflow pools set promotion 1 "serializes champion changes" >/dev/null 2>&1
-  start airflow-api-server airflow api-server --host "$STACK_HOST" --port "$STACK_AIRFLOW_PORT" --workers 1
-  wait_until airflow-api-server 240 http_ok "$AIRFLOW__API__BASE_URL/api/v2/monitor/health"
-  start airflow-scheduler airflow scheduler
-  start airflow-dag-processor airflow dag-processor
-  start airflow-triggerer airflow triggerer --skip-serve-logs
-  local n
-  for n in $(seq 1 "$STACK_CELERY_WORKERS"); do
-    # --skip-serve-logs: a worker's log server binds every interface; on one machine the
-    # api-server reads the task logs from the shared log folder instead.
-    start "airflow-worker-$n" env MLOPS_WORKER_NAME="worker-$n" \
-      airflow celery worker --celery-hostname "worker-$n@%h" --skip-serve-logs \
-      --concurrency "$STACK_CELERY_CONCURRENCY"
+  local name
+  for name in airflow-api-server airflow-scheduler airflow-dag-processor airflow-triggerer; do
+    airflow_service_up "$name"
   done
+  local n
+  for n in $(seq 1 "$STACK_CELERY_WORKERS"); do airflow_service_up "airflow-worker-$n" --no-wait; done
   for n in $(seq 1 "$STACK_CELERY_WORKERS"); do
     wait_until "airflow-worker-$n" 180 celery_ping "worker-$n@"
   done
   say "Airflow on $AIRFLOW__API__BASE_URL (CeleryExecutor, $STACK_CELERY_WORKERS workers)"
+}
+
+airflow_service_up() {  # name [--no-wait]: one of Airflow's processes, as `up` starts it
+  case "$1" in
+    airflow-api-server)
+      start "$1" airflow api-server --host "$STACK_HOST" --port "$STACK_AIRFLOW_PORT" --workers 1
+      wait_until "$1" 240 http_ok "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" ;;
+    airflow-scheduler) start "$1" airflow scheduler ;;
+    airflow-dag-processor) start "$1" airflow dag-processor ;;
+    airflow-triggerer) start "$1" airflow triggerer --skip-serve-logs ;;
+    airflow-worker-[0-9]*)
+      local n="${1#airflow-worker-}"
+      # --skip-serve-logs: a worker's log server binds every interface; on one machine the
+      # api-server reads the task logs from the shared log folder instead.
+      start "$1" env MLOPS_WORKER_NAME="worker-$n" \
+        airflow celery worker --celery-hostname "worker-$n@%h" --skip-serve-logs \
+        --concurrency "$STACK_CELERY_CONCURRENCY"
+      [ "${2:-}" = --no-wait ] || wait_until "$1" 180 celery_ping "worker-$n@" ;;
+    *) die "no such Airflow process: $1" ;;
+  esac
 }
 
 celery_ping() {  # a worker whose name starts with $1 answers a ping
@@ -248,8 +266,8 @@ up() {
   write_client_env
   echo "$((SECONDS - began))" >"$STACK_STATE/started_in_seconds"
   local admin viewer
-  admin="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")"
-  viewer="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['viewer'])" "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")"
+  admin="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" "$STACK_AIRFLOW_PASSWORDS_FILE")"
+  viewer="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['viewer'])" "$STACK_AIRFLOW_PASSWORDS_FILE")"
   cat <<MSG
 
 The stack is up in $((SECONDS - began)) s (logs: $LOGS/).
@@ -290,6 +308,30 @@ down() {
   if [ "${1:-}" = "--wipe" ]; then rm -rf "$STACK_STATE"; say "removed $STACK_STATE"; fi
 }
 
+service() {  # start|stop|restart NAME: one service of a running stack (faults, maintenance)
+  local action="$1" name="${2:-}"
+  [ -n "$name" ] || die "usage: $0 $action postgres|redis|s3|mlflow|airflow-api-server|airflow-scheduler|airflow-dag-processor|airflow-triggerer|airflow-worker-N"
+  environment
+  export MLOPS_WORKSPACE="${MLOPS_WORKSPACE:-$STACK_STATE/workspace}"
+  if [ "$action" != start ]; then
+    case "$name" in
+      postgres) as_postgres "$PG_BIN/pg_ctl" -D "$STACK_STATE/postgres" -m fast -w stop >/dev/null && say "stopped postgres" ;;
+      s3) say "warning: moto keeps its objects in memory; a new S3 server starts empty"; stop_group s3 ;;
+      redis|mlflow|airflow-*) stop_group "$name" ;;
+      *) die "no such service: $name" ;;
+    esac
+  fi
+  [ "$action" = stop ] && return
+  case "$name" in
+    postgres) postgres_up ;;
+    redis) redis_up ;;
+    s3) s3_up ;;
+    mlflow) mlflow_up ;;
+    airflow-*) airflow_service_up "$name"; say "$name started" ;;
+    *) die "no such service: $name" ;;
+  esac
+}
+
 status() {
   local name failed=0
   for name in redis s3 mlflow airflow-api-server airflow-scheduler airflow-dag-processor airflow-triggerer; do
@@ -307,5 +349,6 @@ case "${1:-}" in
   up) up ;;
   down) down "${2:-}" ;;
   status) status ;;
-  *) echo "usage: $0 up|down [--wipe]|status" >&2; exit 2 ;;
+  start|stop|restart) service "$1" "${2:-}" ;;
+  *) echo "usage: $0 up|down [--wipe]|status|start NAME|stop NAME|restart NAME" >&2; exit 2 ;;
 esac

@@ -13,4 +13,11 @@ if [ "${1:-}" = "--no-lint" ]; then shift; else
   bandit -q -r pipelines features orchestration dags mlflow
 fi
 echo "==> pytest"
+if [ $# -eq 0 ]; then
+  # The whole suite on two processes (pytest-xdist), each test file whole on one of them: its
+  # module fixtures and order hold, and each process starts its own servers once. Most of the
+  # suite waits on servers and subprocesses, so two processes fit two cores.
+  # MLOPS_TEST_WORKERS=0 runs it in one process.
+  set -- -n "${MLOPS_TEST_WORKERS:-2}" --dist loadfile
+fi
 exec pytest -q "$@"

@@ -65,16 +65,23 @@ def test_the_services_are_the_stacks():
     for name, service in services.items():
         if name.startswith("airflow"):
             assert service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+            manager = service["environment"]["AIRFLOW__CORE__AUTH_MANAGER"]
+            assert manager.endswith("FabAuthManager"), name  # users and roles, not simple auth
+            secret = {"AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_VIEWER_PASSWORD"} & set(
+                service["environment"]
+            )
+            assert name == "airflow-init" or not secret, f"{name} sees the accounts' passwords"
 
 
-def test_buckets_and_shared_locations_are_the_stacks():
+def test_buckets_shared_locations_and_fault_settings_are_the_stacks():
     stack = _stack_env()
     services = _compose()["services"]
     created = re.findall(r"local/(mlops-[a-z-]+)", services["minio-init"]["entrypoint"])
     assert sorted(created) == sorted(stack["STACK_BUCKETS"].split())
     airflow = services["airflow-scheduler"]["environment"]
+    shared = ("MLOPS_", "MLFLOW_HTTP_", "AIRFLOW__SCHEDULER__")  # locations, fault settings
     for name, value in stack.items():
-        if name.startswith("MLOPS_") and name != "MLOPS_DVC_REMOTE_URL":
+        if name.startswith(shared) and name != "MLOPS_DVC_REMOTE_URL":
             assert airflow[name] == value, name
     assert stack["MLFLOW_ARTIFACTS_DESTINATION"] in " ".join(services["mlflow"]["command"])
 

@@ -40,6 +40,7 @@ def test_every_task_retries_times_out_and_alerts_on_failure(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+            assert task.retry_exponential_backoff >= 2, f"{dag_id}.{task.task_id}: no backoff"
             assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no timeout"
             notifiers = [type(n).__name__ for n in (task.on_failure_callback or [])]
             assert "TaskFailureNotifier" in notifiers, f"{dag_id}.{task.task_id} fails silently"

@@ -50,6 +50,27 @@ def test_every_service_listens_on_loopback_only(stack: Stack):
     assert not exposed, f"listening beyond 127.0.0.1: {exposed}"
 
 
+def test_secrets_are_generated_long_and_readable_only_by_their_owner(stack: Stack):
+    """The JWT, Flask and database secrets come from the environment the stack generated:
+    long enough to resist guessing (32+ characters), in files only their owner can read."""
+    secrets = dict(
+        line.split("=", 1) for line in (stack.state / "secrets.env").read_text().splitlines()
+    )
+    assert {
+        "AIRFLOW_JWT_SECRET",
+        "AIRFLOW_API_SECRET_KEY",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    } <= set(secrets)
+    short = [name for name, value in secrets.items() if len(value) < 32]
+    assert not short, f"secrets shorter than 32 characters: {short}"
+    for path in (
+        stack.state / "secrets.env",
+        stack.state / "client.env",
+        Path(stack.env["STACK_AIRFLOW_PASSWORDS_FILE"]),
+    ):
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
 def test_mlflow_lets_nobody_in_anonymously_and_readers_only_read(stack: Stack):
     base = stack.env["MLFLOW_TRACKING_URI"]
     pipeline = ("pipeline", stack.secret("MLFLOW_PIPELINE_PASSWORD"))
@@ -167,13 +188,7 @@ def test_a_postgresql_restart_between_two_runs_leaves_both_successful(stack: Sta
     first, second = date(2013, 3, 1), date(2013, 3, 2)  # landed and gated by the test above
     _wait_for_backfill(api, api.backfill_night("ingestion", first), timeout=600)
     began = time.monotonic()
-    data = stack.state / "postgres"
-    pg_ctl = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", str(data), "-m", "fast", "-w"]
-    if os.geteuid() == 0:
-        pg_ctl = ["runuser", "-u", "postgres", "--", *pg_ctl]
-    options = f"-c listen_addresses=127.0.0.1 -p {stack.env['STACK_POSTGRES_PORT']} -k {data}"
-    logfile = str(stack.state / "logs" / "postgres.log")
-    stack.run(*pg_ctl, "-l", logfile, "-o", options, "restart", timeout=120)
+    stack.service("restart", "postgres")
     _wait_for_backfill(api, api.backfill_night("ingestion", second), timeout=600)
     runs = api.call("GET", "/dags/ingestion/dagRuns?run_type=backfill&limit=100")["dag_runs"]
     for night in (first, second):
