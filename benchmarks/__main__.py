@@ -13,6 +13,7 @@ from benchmarks import (
     monitoring_throughput,
     scoring_throughput,
     simulation,
+    stack_scaling,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -22,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "scoring_throughput": scoring_throughput.run,
     "monitoring_throughput": monitoring_throughput.run,
     "simulation": simulation.run,  # the year replay, all three policies (~20 min)
+    "stack_scaling": stack_scaling.run,  # a 1M-row night on two Celery workers vs one
 }
 
 
