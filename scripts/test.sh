@@ -15,9 +15,10 @@ fi
 echo "==> pytest"
 if [ $# -eq 0 ]; then
   # The whole suite on two processes (pytest-xdist), each test file whole on one of them: its
-  # module fixtures and order hold, and each process starts its own servers once. Most of the
-  # suite waits on servers and subprocesses, so two processes fit two cores.
+  # module fixtures and order hold, and each process starts its own servers once; one process
+  # alone leaves a core idle while it waits on a server or a subprocess.
   # MLOPS_TEST_WORKERS=0 runs it in one process.
-  set -- -n "${MLOPS_TEST_WORKERS:-2}" --dist loadfile
+  # Files go out in collection order, longest first (tests/conftest.py LONGEST_FILES).
+  set -- -n "${MLOPS_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder
 fi
 exec pytest -q "$@"
