@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,12 +87,11 @@ def _workspace(root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("stack")
-    for folder in (root, *root.parents):  # PostgreSQL runs as `postgres`: it must reach its folder
-        if folder in (Path("/"), Path("/tmp")):
-            break
-        os.chmod(folder, os.stat(folder).st_mode | 0o011)
+def stack() -> Iterator[Stack]:
+    # Not under pytest's temporary root: PostgreSQL runs as `postgres` and must reach its
+    # folder, and any other pytest run on the machine resets that root to mode 700.
+    root = Path(tempfile.mkdtemp(prefix="mlops-stack-"))
+    os.chmod(root, 0o711)
     workspace = _workspace(root)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLFLOW_"))},
@@ -126,6 +127,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(state=root / "state", workspace=workspace, env={**env, **client})
     finally:
         subprocess.run([script, "down"], env=env, capture_output=True, text=True, timeout=300)
+        for bulky in ("checkout", "state/postgres", "state/workspace"):  # logs stay, to read
+            shutil.rmtree(root / bulky, ignore_errors=True)
 
 
 # --- the stack with a champion: what the loop and the fault tests start from ------------------
