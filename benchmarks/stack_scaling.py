@@ -25,7 +25,6 @@ import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
@@ -35,21 +34,10 @@ SHARD_ROWS = 125_000
 DAY = date(2013, 6, 14)
 
 
-def _client_env(path: Path) -> dict[str, str]:
-    import shlex
-
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            name, _, quoted = line[len("export ") :].partition("=")
-            env[name] = shlex.split(quoted)[0] if quoted else ""
-    return env
-
-
 def _start_stack(root: Path) -> dict[str, str]:
     """A stack on free ports with its workspace a clone of this checkout; its client env."""
     from pipelines.config import REPO_ROOT
-    from tests.support.local_server import VENV_BIN, free_port
+    from tests.support.local_server import VENV_BIN, free_port, stack_client_env
 
     for folder in (root, *root.parents):  # PostgreSQL runs as `postgres`: it must reach it
         if folder in (Path("/"), Path("/tmp")):
@@ -72,7 +60,7 @@ def _start_stack(root: Path) -> dict[str, str]:
     started = subprocess.run([script, "up"], env=env, capture_output=True, text=True)
     if started.returncode != 0:
         raise RuntimeError(f"stack.sh up failed\n{started.stdout}\n{started.stderr[-3000:]}")
-    return {**env, **_client_env(root / "state" / "client.env")}
+    return {**env, **stack_client_env(root / "state" / "client.env")}
 
 
 def _stop_stack(env: dict[str, str]) -> None:
@@ -114,16 +102,7 @@ def _prepare(env: dict[str, str]) -> None:
 
 def _night(api, dag_id: str, night: date) -> dict:  # type: ignore[no-untyped-def]
     """One backfill of the run for `night`, to its end; that run (REST) and its shards."""
-    zone = ZoneInfo("America/New_York")
-    start = datetime.combine(night - timedelta(days=1), datetime.min.time(), zone).isoformat()
-    body = {
-        "dag_id": dag_id,
-        "from_date": start,
-        "to_date": start,
-        "max_active_runs": 1,
-        "reprocess_behavior": "completed",
-    }
-    backfill = api.call("POST", "/backfills", body)["id"]
+    backfill = api.backfill_night(dag_id, night)
     while not api.call("GET", f"/backfills/{backfill}").get("completed_at"):
         time.sleep(2)
     runs = api.call("GET", f"/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]

@@ -7,7 +7,6 @@ repository, its shared locations the stack's buckets. Stopped (`stack.sh down`) 
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +22,7 @@ import yaml
 from tests.conftest import REPO_ROOT
 from tests.integration.airflow_services import AirflowApi
 from tests.integration.conftest import run
-from tests.support.local_server import VENV_BIN, free_port
+from tests.support.local_server import VENV_BIN, free_port, stack_client_env
 
 MODEL = "flight-delay-stack"
 
@@ -62,16 +61,6 @@ class Stack:
         return {
             path.stem: int(path.read_text()) for path in sorted((self.state / "pids").glob("*.pid"))
         }
-
-
-def _client_env(path: Path) -> dict[str, str]:
-    """The `export NAME='value'` lines `stack.sh` writes, as a dict."""
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            name, _, quoted = line[len("export ") :].partition("=")
-            env[name] = shlex.split(quoted)[0] if quoted else ""
-    return env
 
 
 def _workspace(root: Path) -> Path:
@@ -123,7 +112,7 @@ def stack() -> Iterator[Stack]:
             [script, "up"], env=env, capture_output=True, text=True, timeout=900
         )
         assert started.returncode == 0, f"stack.sh up failed\n{started.stdout}\n{started.stderr}"
-        client = _client_env(root / "state" / "client.env")
+        client = stack_client_env(root / "state" / "client.env")
         yield Stack(state=root / "state", workspace=workspace, env={**env, **client})
     finally:
         subprocess.run([script, "down"], env=env, capture_output=True, text=True, timeout=300)

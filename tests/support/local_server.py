@@ -82,3 +82,16 @@ def mlflow_server(state: Path) -> Iterator[str]:
             yield uri
         finally:
             stop_process_group(process)
+
+
+def stack_client_env(path: Path) -> dict[str, str]:
+    """The `export NAME='value'` lines `scripts/stack.sh` writes to its `client.env`, as a dict
+    (what the stack tests and the stack benchmark run their clients with)."""
+    import shlex
+
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, quoted = line[len("export ") :].partition("=")
+            env[name] = shlex.split(quoted)[0] if quoted else ""
+    return env
