@@ -94,7 +94,10 @@ def _prepare(env: dict[str, str]) -> None:
     year = scheduled_year()
     picked = np.random.default_rng(0).integers(0, len(year), size=ROWS)
     batch = year.iloc[picked].reset_index(drop=True)
-    batch["flight_id"] = batch["flight_id"] + "_" + batch.index.astype(str)
+    # One day of 1M flights: each id starts with its (new) date, as the gate requires.
+    batch["flight_id"] = (
+        DAY.isoformat() + batch["flight_id"].str.slice(10) + "_" + batch.index.astype(str)
+    )
     batch["flight_date"] = DAY.isoformat()
     write_parquet(batch, landing.partition_uri(params.landing_root, "flights", DAY))
     gate_landed_batch(params, "scheduled_flights", DAY)
