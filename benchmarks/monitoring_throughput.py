@@ -190,7 +190,7 @@ def _day_features(params_path: Path):  # type: ignore[no-untyped-def]
     from features.build import build_features
     from pipelines.config import load_params
     from pipelines.data import landing
-    from pipelines.scoring.paths import predictions_uri
+    from pipelines.scoring.publish import read_published
 
     params = load_params(params_path)
     flights = pd.read_parquet(
@@ -200,8 +200,8 @@ def _day_features(params_path: Path):  # type: ignore[no-untyped-def]
         flights, landing.read_reference(params.landing_root, "weather"), params.features
     )
     del flights
-    scores = pd.read_parquet(
-        predictions_uri(params, scoring_throughput.DAY), columns=["flight_id", "late_probability"]
+    scores = read_published(
+        params, scoring_throughput.DAY, columns=["flight_id", "late_probability"]
     )
     return params, features.merge(scores, on="flight_id", validate="one_to_one")
 

@@ -19,9 +19,10 @@ Scores each day's scheduled flights with the champion, every night, before the d
 * **Shards**: `plan_shards` splits the day into row ranges of at most `scoring.shard_rows`
   rows; `score_shard` is mapped over them (dynamic task mapping), so
   Celery or Kubernetes workers share a large day. Each shard streams in record batches.
-* **Output**: `predictions/date=D/part-0.parquet`, published atomically by
-  `publish_predictions` once every shard is done; a re-run replaces the day with identical
-  rows. A challenger scores in shadow into `shadow/date=D/`, never acted upon.
+* **Output**: `predictions/date=D/`: the shards moved in whole (never re-encoded) and
+  `_published.json` naming them in row order, written by `publish_predictions` once every
+  shard is done (the day is published when it is written); a re-run replaces the day with
+  identical rows. A challenger scores in shadow into `shadow/date=D/`, never acted upon.
 
 Runbook: `runbooks/batch-scoring.md`.
 """

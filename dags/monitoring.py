@@ -58,12 +58,12 @@ def monitoring() -> None:
         execution_timeout=timedelta(hours=8),
     )
     def wait_for_predictions() -> PokeReturnValue:
-        """D's predictions are published by `batch_scoring` (one file, atomically)."""
+        """D's predictions are published by `batch_scoring` (its manifest, written last)."""
         from pipelines.config import load_params
-        from pipelines.scoring.paths import predictions_uri
+        from pipelines.scoring.paths import manifest_uri
         from pipelines.storage import exists
 
-        uri = predictions_uri(load_params(), target_day())
+        uri = manifest_uri(load_params(), target_day())
         return PokeReturnValue(is_done=exists(uri), xcom_value=uri)
 
     @task(outlets=[MONITORING_VERDICT])

@@ -100,3 +100,18 @@ def verdict_level(triggers: list[str]) -> str:
     """The level a night's triggers make (`pipelines/monitoring/verdict.py`'s rules)."""
     acting = set(repository_params().monitoring.verdict.act_triggers)
     return "act" if acting & set(triggers) else ("watch" if triggers else "ok")
+
+
+def stage_shards(params, day, rows: pd.DataFrame, run: str, cuts: list[int]) -> list:  # type: ignore[no-untyped-def]
+    """The day's rows written as shard files in its staging folder, cut at `cuts`."""
+    from pipelines.scoring.paths import staging_uri
+    from pipelines.scoring.shards import ShardResult
+    from pipelines.storage import join_uri, write_parquet
+
+    bounds = [0, *cuts, len(rows)]
+    shards = []
+    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        uri = join_uri(staging_uri(params, day), f"{run}-shard-{index:05d}.parquet")
+        write_parquet(rows.iloc[start:stop], uri)
+        shards.append(ShardResult(index, stop - start, uri, None))
+    return shards

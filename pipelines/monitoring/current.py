@@ -16,9 +16,10 @@ import pandas as pd
 from features.build import FLIGHT_INPUT_COLUMNS, build_features
 from pipelines.config import Params
 from pipelines.data import landing
-from pipelines.scoring.paths import predictions_uri
+from pipelines.scoring.paths import manifest_uri
+from pipelines.scoring.publish import iter_published, published_manifest
 from pipelines.scoring.shards import count_day_schedule, validated_flights_uri
-from pipelines.storage import exists, iter_parquet, parquet_row_count
+from pipelines.storage import iter_parquet
 
 SCORE_READ = ["flight_id", "late_probability", "predicted_late"]
 VERSION_READ = ["model_version", "model_run_id", "model_data_version"]
@@ -54,21 +55,21 @@ class ScoredDay:
 
 
 def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDay:
-    uri = predictions_uri(params, day)
-    if not exists(uri):
+    manifest = published_manifest(params, day)
+    if manifest is None:
         raise PredictionsMissing(
-            f"no published predictions for {day} at {uri}: run batch scoring for that day first "
-            f"(runbooks/batch-scoring.md)"
+            f"no published predictions for {day} at {manifest_uri(params, day)}: run batch "
+            f"scoring for that day first (runbooks/batch-scoring.md)"
         )
-    rows = parquet_row_count(uri)
+    rows = manifest.rows
     fraction = sample_fraction(rows, params.monitoring.current_sample_rows)
     version: tuple[str | None, ...] = (None, None, None)
-    for first in iter_parquet(uri, 1, columns=VERSION_READ):  # one version scores a whole day
+    for first in iter_published(params, day, 1, VERSION_READ):  # one version scores a day
         version = tuple(str(first.iloc[0][c]) for c in VERSION_READ)
         break
     parts = [
         part.loc[sampled(part["flight_id"], fraction)]
-        for part in iter_parquet(uri, batch_rows, columns=SCORE_READ)
+        for part in iter_published(params, day, batch_rows, SCORE_READ)
     ]
     predictions = (
         pd.concat(parts, ignore_index=True)

@@ -175,11 +175,17 @@ def workspace_outcome(params: Any, days: list[Any]) -> LoopOutcome:
     the registered versions a `retraining_requested` event trained (side effects: reads)."""
     from pipelines import registry
     from pipelines.monitoring.history import read_history
-    from pipelines.scoring.paths import predictions_uri
-    from pipelines.storage import read_parquet
+    from pipelines.scoring.publish import read_published
 
     columns = ["flight_date", "flight_id", "late_probability", "model_version"]
-    frames = [read_parquet(predictions_uri(params, day), columns=columns) for day in days]
+    frames = []
+    for day in days:
+        frame = read_published(params, day, columns)
+        if frame is None:
+            raise FileNotFoundError(
+                f"no published predictions for {day}: the DAGs did not score it"
+            )
+        frames.append(frame)
     history = read_history(params.workspace_path(params.monitoring.reports_dir))
     history = history.loc[history["date"].astype(str).isin([d.isoformat() for d in days])]
     client = registry.client(params.mlflow)

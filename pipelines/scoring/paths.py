@@ -13,8 +13,18 @@ def _output_root(params: Params, folder: str) -> str:
     return join_uri(params.workspace_path(params.scoring.output_root), folder)
 
 
-def predictions_uri(params: Params, day: date, folder: str = "predictions") -> str:
-    return join_uri(_output_root(params, folder), f"date={day.isoformat()}", "part-0.parquet")
+#: Names a published day's parts in row order; the day is published when it is written.
+MANIFEST_NAME = "_published.json"
+
+
+def day_uri(params: Params, day: date, folder: str = "predictions") -> str:
+    """A day's folder: its parts (the shards, moved in whole) and the manifest naming them."""
+    return join_uri(_output_root(params, folder), f"date={day.isoformat()}")
+
+
+def manifest_uri(params: Params, day: date, folder: str = "predictions") -> str:
+    """Exists once the day is published (what the monitoring DAG waits for)."""
+    return join_uri(day_uri(params, day, folder), MANIFEST_NAME)
 
 
 def staging_uri(params: Params, day: date, folder: str = "predictions") -> str:

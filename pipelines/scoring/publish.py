@@ -1,25 +1,43 @@
-"""All shards or none: a day is published in one atomic step; `published_day` summarises it."""
+"""All shards or none: a day is published in one atomic step; `published_day` summarises it.
+
+The shards are not re-encoded into one file: each is moved into the day's folder whole (a
+rename on a local disk, a server-side copy on S3), and the day becomes published when its
+manifest (`_published.json`, one small object written in one step) names them in row order.
+Readers go through the manifest, so they see the previous run's parts or this run's, never a
+mixture; the parts no manifest names any more are removed after it is written. A dataset
+reader of the folder (pandas, DuckDB, Spark) skips the manifest, a `_` file."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
+
 from pipelines.config import Params
 from pipelines.registry import ModelVersionRef
-from pipelines.scoring.paths import predictions_uri, staging_uri
-from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA, content_digest
+from pipelines.scoring.paths import MANIFEST_NAME, day_uri, manifest_uri, staging_uri
+from pipelines.scoring.rows import content_digest
 from pipelines.scoring.shadow import AgreementSums, shadow_of
 from pipelines.scoring.shards import ShardResult
 from pipelines.storage import (
     exists,
-    parquet_sink,
+    iter_parquet,
+    join_uri,
+    list_files,
+    move,
     read_parquet,
+    read_text,
+    remove_file,
     remove_stale_temporaries,
     remove_tree,
     write_text,
 )
+
+#: A day published before manifests: one file, read as the day's only part.
+LEGACY_PART = "part-0.parquet"
 
 
 @dataclass(frozen=True)
@@ -34,13 +52,56 @@ class ScoringResult:
     gate_status: str
 
 
-def _publish(params: Params, shard_uris: list[str], target: str) -> int:
-    """Concatenate the shards into `target` in one atomic publish; returns the rows."""
-    remove_stale_temporaries(target.rsplit("/", 1)[0])
-    with parquet_sink(target, PREDICTION_SCHEMA, DICTIONARY_COLUMNS) as sink:
-        for uri in shard_uris:
-            sink.write_file(uri, params.scoring.batch_rows)
-    return sink.rows
+@dataclass(frozen=True)
+class Manifest:
+    """A published day: its parts (file names in the day's folder) in row order."""
+
+    parts: tuple[str, ...]
+    part_rows: tuple[int, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.part_rows)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "rows": self.rows,
+                "parts": [
+                    {"name": n, "rows": r} for n, r in zip(self.parts, self.part_rows, strict=True)
+                ],
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        raw = json.loads(text)
+        parts = raw["parts"]
+        return cls(
+            tuple(str(p["name"]) for p in parts),
+            tuple(int(p["rows"]) for p in parts),
+        )
+
+
+def _publish(params: Params, day: date, folder: str, shards: list[ShardResult]) -> int:
+    """Move the shards into the day's folder, then write the manifest naming them; returns
+    the rows. A retried publish finds the shards it already moved in the folder."""
+    target = day_uri(params, day, folder)
+    remove_stale_temporaries(target)
+    names, rows = [], []
+    for shard in shards:
+        staged = shard.predictions_uri if folder == "predictions" else str(shard.shadow_uri)
+        name = staged.rsplit("/", 1)[1]
+        if exists(staged) or not exists(join_uri(target, name)):
+            move(staged, join_uri(target, name))  # whole: never decoded, never re-encoded
+        names.append(name)
+        rows.append(shard.rows)
+    write_text(Manifest(tuple(names), tuple(rows)).to_json(), join_uri(target, MANIFEST_NAME))
+    for uri in list_files(target, "*.parquet"):  # the parts the manifest no longer names
+        if uri.rsplit("/", 1)[1] not in names:
+            remove_file(uri)
+    return sum(rows)
 
 
 def publish_day(
@@ -53,13 +114,13 @@ def publish_day(
 ) -> ScoringResult:
     """Publish the shards as the day's predictions (and shadow), then clear the staging."""
     ordered = sorted(shards, key=lambda s: s.index)
-    target = predictions_uri(params, day)
-    rows = _publish(params, [s.predictions_uri for s in ordered], target)
+    target = manifest_uri(params, day)
+    rows = _publish(params, day, "predictions", ordered)
     shadow = shadow_of(champion, challenger)
     shadow_target = agreement = None
     if shadow is not None:
-        shadow_target = predictions_uri(params, day, "shadow")
-        _publish(params, [str(s.shadow_uri) for s in ordered], shadow_target)
+        shadow_target = manifest_uri(params, day, "shadow")
+        _publish(params, day, "shadow", ordered)
         sums = AgreementSums()
         for shard in ordered:
             sums = sums.plus(AgreementSums(**shard.agreement))
@@ -69,7 +130,7 @@ def publish_day(
                 {"champion": champion.as_dict(), "challenger": shadow.as_dict(), **agreement},
                 indent=2,
             ),
-            shadow_target.rsplit("/", 1)[0] + "/agreement.json",
+            join_uri(day_uri(params, day, "shadow"), "_agreement.json"),
         )
     for folder in ("predictions", "shadow"):
         remove_tree(staging_uri(params, day, folder))
@@ -96,12 +157,55 @@ class PublishedDay:
     scoring_run_ids: tuple[str, ...]
 
 
-def published_day(params: Params, day: date, folder: str = "predictions") -> PublishedDay | None:
-    """The day's published file in brief, or None if the day has not been published."""
-    uri = predictions_uri(params, day, folder)
-    if not exists(uri):
+def published_manifest(params: Params, day: date, folder: str = "predictions") -> Manifest | None:
+    """The day's manifest, or None if the day has not been published."""
+    uri = manifest_uri(params, day, folder)
+    if exists(uri):
+        return Manifest.from_json(read_text(uri))
+    legacy = join_uri(day_uri(params, day, folder), LEGACY_PART)
+    if exists(legacy):
+        from pipelines.storage import parquet_row_count
+
+        return Manifest((LEGACY_PART,), (parquet_row_count(legacy),))
+    return None
+
+
+def published_parts(params: Params, day: date, folder: str = "predictions") -> list[str] | None:
+    """The URIs of the day's parts in row order, or None if the day has not been published."""
+    manifest = published_manifest(params, day, folder)
+    if manifest is None:
         return None
-    predictions = read_parquet(uri)
+    return [join_uri(day_uri(params, day, folder), name) for name in manifest.parts]
+
+
+def read_published(
+    params: Params, day: date, columns: list[str] | None = None, folder: str = "predictions"
+) -> pd.DataFrame | None:
+    """The day's rows in order (every part), or None if the day has not been published."""
+    parts = published_parts(params, day, folder)
+    if parts is None:
+        return None
+    frames = [read_parquet(uri, columns=columns) for uri in parts]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def iter_published(
+    params: Params,
+    day: date,
+    batch_rows: int,
+    columns: list[str] | None = None,
+    folder: str = "predictions",
+) -> Iterator[pd.DataFrame]:
+    """The day's rows in order, at most `batch_rows` at a time (memory: one batch)."""
+    for uri in published_parts(params, day, folder) or []:
+        yield from iter_parquet(uri, batch_rows, columns=columns)
+
+
+def published_day(params: Params, day: date, folder: str = "predictions") -> PublishedDay | None:
+    """The day's published rows in brief, or None if the day has not been published."""
+    predictions = read_published(params, day, folder=folder)
+    if predictions is None:
+        return None
     return PublishedDay(
         day=day.isoformat(),
         rows=len(predictions),

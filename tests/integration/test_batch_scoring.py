@@ -104,8 +104,14 @@ def scoring(tmp_path_factory, mlflow_server: str, airflow_db) -> dict:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
-def _predictions(ws: Workspace, folder: str = "predictions") -> Path:
-    return ws.path / "data" / folder / f"date={DAY}" / "part-0.parquet"
+def _predictions(ws: Workspace, folder: str = "predictions", day: date = DAY) -> Path:
+    """The day's published folder: its parts and `_published.json` (a dataset to pandas)."""
+    return ws.path / "data" / folder / f"date={day}"
+
+
+def _published_bytes(ws: Workspace, folder: str = "predictions") -> dict[str, bytes]:
+    """Every file of the day's folder: what 'left as it was' compares."""
+    return {p.name: p.read_bytes() for p in sorted(_predictions(ws, folder).iterdir())}
 
 
 def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
@@ -126,7 +132,7 @@ def test_the_dag_scores_the_day_of_its_data_interval_with_the_champion(scoring):
     assert (rows["predicted_late"] == (rows["late_probability"] >= threshold)).all()
     assert set(rows["model_data_version"]) == {ws.locked_snapshot_md5()}
     assert rows["scoring_run_id"].str.startswith("manual__").all()
-    assert not list(_predictions(ws).parent.glob(".tmp-*")), "no temporary file may stay visible"
+    assert not list(_predictions(ws).glob(".tmp-*")), "no temporary file may stay visible"
     assert not (ws.path / "data" / "predictions" / "_staging" / f"date={DAY}").exists()
     shards = -(-len(landed) // SHARD_ROWS)
     assert shards >= 2
@@ -265,11 +271,11 @@ def test_sigkill_mid_write_leaves_the_published_day_whole_and_a_rerun_restores_i
     ws = scoring["ws"]
     ws.run("mlops", "score", "--date", DAY.isoformat(), "--run-id", "undisturbed")
     undisturbed = pd.read_parquet(_predictions(ws))
-    before = _predictions(ws).read_bytes()
+    before = _published_bytes(ws)
     _kill_while_writing(ws, "killed")
     # The published day is the previous one, byte for byte; what the killed run left behind
     # (a hidden temporary file under `_staging/`) is invisible to a dataset reader.
-    assert _predictions(ws).read_bytes() == before
+    assert _published_bytes(ws) == before
     root = ws.path / "data" / "predictions"
     assert list((root / "_staging").rglob(".tmp-*")), "the kill should leave a partial file"
     dataset = ds.dataset(root, format="parquet", partitioning="hive")
@@ -309,7 +315,7 @@ def test_the_challenger_scores_in_shadow_and_agreement_is_logged(scoring):
     champion = pd.read_parquet(_predictions(ws))
     assert set(shadow["model_version"]) == {scoring["v2"]}
     assert set(champion["model_version"]) == {scoring["v1"]}, "shadow is never acted upon"
-    agreement = yaml.safe_load((_predictions(ws, "shadow").parent / "agreement.json").read_text())
+    agreement = yaml.safe_load((_predictions(ws, "shadow") / "_agreement.json").read_text())
     assert 0 <= agreement["decision_agreement"] <= 1 and agreement["rows"] == len(champion)
 
 
@@ -320,7 +326,7 @@ def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, mo
     from pipelines.scoring.day import score_day
 
     params = scoring["params"]
-    before = _predictions(scoring["ws"]).read_bytes()
+    before = _published_bytes(scoring["ws"])
     down = dataclasses.replace(params.mlflow, tracking_uri="http://127.0.0.1:9")  # nothing there
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail in seconds, not minutes
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
@@ -329,7 +335,7 @@ def test_an_unreachable_registry_fails_clearly_and_keeps_predictions(scoring, mo
     missing = ModelVersionRef(MODEL, "champion", "999", "no-run", "none")
     with pytest.raises(ModelUnavailable, match="cannot load models:/flight-delay-scoring/999"):
         score_day(params, DAY, missing, "doomed-run")
-    assert _predictions(scoring["ws"]).read_bytes() == before
+    assert _published_bytes(scoring["ws"]) == before
 
 
 @pytest.mark.parametrize("case", list(BAD_SCHEDULED_BATCHES), ids=list(BAD_SCHEDULED_BATCHES))
@@ -340,7 +346,7 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
     ws, params, client = scoring["ws"], scoring["params"], scoring["client"]
     landed = ws.path / "data" / "landing" / "flights" / f"date={DAY}" / "part-0.parquet"
     original = landed.read_bytes()
-    predictions_before = _predictions(ws).read_bytes()
+    predictions_before = _published_bytes(ws)
     champion_before = client.get_model_version_by_alias(MODEL, "champion").version
     change, expected = BAD_SCHEDULED_BATCHES[case]
     change(pd.read_parquet(landed)).to_parquet(landed, index=False)
@@ -352,7 +358,7 @@ def test_a_bad_batch_never_touches_the_champion_or_the_predictions(scoring, case
         assert all(fragment in str(caught.value) for fragment in expected)
         assert (held / "part-0.parquet").exists()
         assert landed.read_bytes() == changed, "the landing zone is never touched"
-        assert _predictions(ws).read_bytes() == predictions_before
+        assert _published_bytes(ws) == predictions_before
         assert client.get_model_version_by_alias(MODEL, "champion").version == champion_before
     finally:
         landed.write_bytes(original)
@@ -413,7 +419,7 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
     assert days == ["2013-02-18", "2013-02-19"]
     scored = {}
     for day in days:
-        path = ws.path / "data" / "predictions" / f"date={day}" / "part-0.parquet"
+        path = _predictions(ws, day=date.fromisoformat(day))
         landed = ws.path / "data" / "landing" / "flights" / f"date={day}" / "part-0.parquet"
         rows = pd.read_parquet(path)
         assert len(rows) == len(pd.read_parquet(landed)) and rows["flight_id"].is_unique
@@ -432,8 +438,8 @@ def test_a_backfill_through_the_scheduler_scores_each_day_once_and_reruns_identi
         airflow_db, "batch_scoring"
     )
     for day, rows in scored.items():
-        path = ws.path / "data" / "predictions" / f"date={day}" / "part-0.parquet"
-        assert path.stat().st_mtime > wall_clock, f"{day} was not scored again"
+        path = _predictions(ws, day=date.fromisoformat(day))
+        assert (path / "_published.json").stat().st_mtime > wall_clock, f"{day} not scored again"
         rerun = pd.read_parquet(path)
         pd.testing.assert_frame_equal(
             rerun.drop(columns="scoring_run_id"), rows.drop(columns="scoring_run_id")

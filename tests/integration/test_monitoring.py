@@ -184,20 +184,23 @@ def test_outcome_keys_that_match_no_prediction_are_counted_not_fatal(monitored):
 
 def test_a_day_with_zero_scored_rows_is_a_watch_not_a_crash(monitored):
     from pipelines.monitoring.nightly import monitor_day
-    from pipelines.scoring.paths import predictions_uri
+    from pipelines.scoring.paths import day_uri, manifest_uri
+    from pipelines.scoring.publish import Manifest
     from pipelines.scoring.rows import DICTIONARY_COLUMNS, PREDICTION_SCHEMA
-    from pipelines.storage import parquet_sink
+    from pipelines.storage import join_uri, parquet_sink, write_text
 
     params = monitored["params"]
     empty_day = LAST + timedelta(days=2)
-    with parquet_sink(predictions_uri(params, empty_day), PREDICTION_SCHEMA, DICTIONARY_COLUMNS):
+    part = join_uri(day_uri(params, empty_day), "empty.parquet")
+    with parquet_sink(part, PREDICTION_SCHEMA, DICTIONARY_COLUMNS):
         pass
+    write_text(Manifest(("empty.parquet",), (0,)).to_json(), manifest_uri(params, empty_day))
     summary = monitor_day(params, empty_day, log_to_mlflow=False)
     assert summary["rows"] == 0 and summary["verdict"]["level"] in ("watch", "act")
     assert "too_few_rows" in summary["verdict"]["triggers"]
     assert not summary["drift"]["judged"] and summary["drift"]["drifted"] == []
     assert summary["model"]["version"] == monitored["champion"].version  # the champion's reference
-    shutil.rmtree(Path(predictions_uri(params, empty_day)).parent)
+    shutil.rmtree(day_uri(params, empty_day))
 
 
 def test_a_rerun_after_the_champion_moved_keeps_the_version_that_scored_the_day(monitored):

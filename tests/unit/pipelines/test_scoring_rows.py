@@ -107,27 +107,73 @@ def test_the_content_digest_ignores_the_scoring_run_and_nothing_else():
     assert content_digest(swapped) != first, "row order is part of the content"
 
 
-def test_a_published_day_in_brief(tmp_path: Path):
+def test_a_day_is_published_by_its_manifest_whole_shards_in_order_and_in_brief(tmp_path: Path):
+    """The shards are moved in whole (not re-encoded) and named by the manifest in row order;
+    a re-run's publish replaces the parts, and a retried publish finds them already moved."""
     import yaml
 
     from pipelines.config import REPO_ROOT, params_from_dict
-    from pipelines.scoring.paths import predictions_uri
-    from pipelines.scoring.publish import published_day
-    from pipelines.storage import write_parquet
+    from pipelines.scoring.paths import day_uri, manifest_uri, staging_uri
+    from pipelines.scoring.publish import (
+        publish_day,
+        published_day,
+        published_manifest,
+        read_published,
+    )
+    from tests.factories import stage_shards
 
     params = params_from_dict(
         yaml.safe_load((REPO_ROOT / "params.yaml").read_text()), workspace=tmp_path
     )
     day = date(2013, 2, 20)
-    assert published_day(params, day) is None
+    assert published_day(params, day) is None and read_published(params, day) is None
     rows = _published([0.2, 0.35, 0.9], "nightly")
-    write_parquet(rows, predictions_uri(params, day))
+    shards = stage_shards(params, day, rows, "nightly", [2])
+    staged_bytes = [Path(s.predictions_uri).read_bytes() for s in shards]
+    result = publish_day(params, day, list(reversed(shards)), PINNED)
+    assert (result.rows, result.shards, result.predictions_uri) == (3, 2, manifest_uri(params, day))
+    folder = Path(day_uri(params, day))
+    parts = ["nightly-shard-00000.parquet", "nightly-shard-00001.parquet"]
+    assert published_manifest(params, day).parts == tuple(parts)
+    assert [(folder / p).read_bytes() for p in parts] == staged_bytes  # moved, not re-encoded
+    assert not Path(staging_uri(params, day)).exists()
     brief = published_day(params, day)
     assert brief is not None
     assert (brief.day, brief.rows, brief.model_versions) == ("2013-02-20", 3, ("7",))
     assert brief.scoring_run_ids == ("nightly",)
     assert brief.content_sha256 == content_digest(rows)
     assert published_day(params, day, "shadow") is None
+    assert len(pd.read_parquet(folder)) == 3, "a dataset reader of the folder sees the day once"
+
+    rerun = _published([0.2, 0.35, 0.9], "rerun")
+    again = stage_shards(params, day, rerun, "rerun", [1])
+    publish_day(params, day, again, PINNED)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "_published.json",
+        "rerun-shard-00000.parquet",
+        "rerun-shard-00001.parquet",
+    ]
+    assert published_day(params, day).content_sha256 == brief.content_sha256
+    assert published_day(params, day).scoring_run_ids == ("rerun",)
+    publish_day(params, day, again, PINNED)  # a retry after the shards were moved
+    assert published_day(params, day).content_sha256 == brief.content_sha256
+
+
+def test_a_day_published_before_manifests_is_read_as_its_one_file(tmp_path: Path):
+    import yaml
+
+    from pipelines.config import REPO_ROOT, params_from_dict
+    from pipelines.scoring.paths import day_uri
+    from pipelines.scoring.publish import published_day
+    from pipelines.storage import join_uri, write_parquet
+
+    params = params_from_dict(
+        yaml.safe_load((REPO_ROOT / "params.yaml").read_text()), workspace=tmp_path
+    )
+    day = date(2013, 2, 21)
+    rows = _published([0.1, 0.6, 0.3], "old")
+    write_parquet(rows, join_uri(day_uri(params, day), "part-0.parquet"))
+    assert published_day(params, day).content_sha256 == content_digest(rows)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -0.01, 1.5])
