@@ -46,8 +46,8 @@ WHOLE_BATCH = frozenset(
         "expect_compound_columns_to_be_unique",
     }
 )
-# (`expect_select_column_values_to_be_unique_within_record`, origin ≠ dest, is judged row by
-# row: it decomposes over chunks like any map expectation.)
+# (`expect_column_pair_values_to_differ`, origin ≠ dest, is judged row by row: it decomposes
+# over chunks like any map expectation.)
 T = TypeVar("T")
 PROPORTION = "expect_column_proportion_of_non_null_values_to_be_between"
 

@@ -22,7 +22,12 @@ from features.build import CATEGORICAL_FEATURES, KEY_COLUMNS, numeric_features
 from features.params import FeatureParams
 from pipelines.config import GateParams
 from pipelines.data.landing import OUTCOME_COLUMNS, SCHEDULED_COLUMNS
-from pipelines.gate.expectations import ExpectRouteDistanceToMatchReference, route_miles
+from pipelines.gate.expectations import (
+    ExpectColumnPairValuesToDiffer,
+    ExpectRouteDistanceToMatchReference,
+    route_miles,
+    routes_parameter,
+)
 
 E = gx.expectations
 CRITICAL, WARNING = FailureSeverity.CRITICAL, FailureSeverity.WARNING
@@ -52,7 +57,7 @@ def reference_code_parameters(airlines: Any, airports: Any) -> dict[str, Any]:
     return {
         "known_carriers": sorted(airlines["carrier"].dropna().astype(str).unique()),
         "known_airports": sorted(airports["faa"].dropna().astype(str).unique()),
-        "route_miles": route_miles(airports, NYC_ORIGINS),
+        "route_miles": routes_parameter(route_miles(airports, NYC_ORIGINS)),
     }
 
 
@@ -144,7 +149,7 @@ def scheduled_flights(gate: GateParams) -> Contract:
             ),
             E.ExpectColumnValuesToBeInSet(column="origin", value_set=NYC_ORIGINS),
             # a relation the data must keep: no flight lands where it took off
-            E.ExpectSelectColumnValuesToBeUniqueWithinRecord(column_list=["origin", "dest"]),
+            ExpectColumnPairValuesToDiffer(column_A="origin", column_B="dest"),
             # and flies the route's distance (in miles: kilometres reject the batch)
             ExpectRouteDistanceToMatchReference(
                 column_list=["origin", "dest", "distance"],

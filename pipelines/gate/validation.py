@@ -49,16 +49,24 @@ class Validation:
     quarantined: pd.DataFrame | None
 
 
+def _columns_named(expectation: str, kwargs: Any) -> str | None:
+    """The column(s) a failure is about, as the report names them ("a>b" for an ordering)."""
+    if kwargs.get("column"):
+        return str(kwargs["column"])
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"]) or None
+    if "column_A" in kwargs:
+        between = ">" if "greater_than" in expectation else ","
+        return f"{kwargs['column_A']}{between}{kwargs['column_B']}"
+    return None
+
+
 def _failure(result: Any, columns: set[str]) -> ExpectationFailure:
     config = result.expectation_config
     kwargs = config.kwargs
     details = result.result or {}
     row_level = config.type in ROW_LEVEL and kwargs.get("mostly", 1) in (None, 1, 1.0)
-    column = kwargs.get("column") or (
-        ",".join(kwargs.get("column_list", [])) or None
-        if "column_list" in kwargs
-        else (f"{kwargs['column_A']}>{kwargs['column_B']}" if "column_A" in kwargs else None)
-    )
+    column = _columns_named(config.type, kwargs)
     observed = details.get("observed_value")
     if observed is None and result.exception_info and result.exception_info.get("raised_exception"):
         observed = f"error: {result.exception_info.get('exception_message')}"

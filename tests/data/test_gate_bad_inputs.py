@@ -120,7 +120,7 @@ BAD_SCHEDULED_BATCHES: dict[str, tuple[Corruption, list[str]]] = {
     ),
     "a flight whose destination is its origin": (
         lambda f: f.assign(dest=np.where(f.index == 3, f["origin"], f["dest"])),
-        ["expect_select_column_values_to_be_unique_within_record"],
+        ["expect_column_pair_values_to_differ on 'origin,dest'"],
     ),
     "distances in kilometres (a unit change)": (
         lambda f: f.assign(distance=(f["distance"] * 1.609).round()),

@@ -10,6 +10,8 @@ from pipelines.gate.expectations import (
     ExpectRouteDistanceToMatchReference,
     great_circle_miles,
     route_miles,
+    route_miles_of,
+    routes_parameter,
 )
 from pipelines.gate.runner import runner
 
@@ -29,6 +31,7 @@ def test_great_circle_miles_match_the_published_route_distances():
     assert routes["JFK-ORD"] == pytest.approx(740, rel=0.01)
     assert "JFK-JFK" not in routes and "LAX-JFK" not in routes
     assert great_circle_miles(0, 0, 0, 0) == 0
+    assert route_miles_of(routes_parameter(routes)) == routes  # the parameter loses nothing
 
 
 def _validate(frame: pd.DataFrame) -> dict:
@@ -43,7 +46,11 @@ def _validate(frame: pd.DataFrame) -> dict:
         ),
     )
     validation, _ = runner(None).run(
-        contract, frame, {"route_miles": route_miles(AIRPORTS, ["JFK"])}, "COMPLETE", False
+        contract,
+        frame,
+        {"route_miles": routes_parameter(route_miles(AIRPORTS, ["JFK"]))},
+        "COMPLETE",
+        False,
     )
     (result,) = validation.results
     return {"success": result.success, **result.result}
@@ -65,3 +72,18 @@ def test_miles_pass_kilometres_fail_and_one_wrong_distance_is_pointed_at():
 def test_a_route_the_reference_does_not_know_is_not_judged():
     unknown = pd.DataFrame({"origin": ["JFK"], "dest": ["SJU"], "distance": [1598]})
     assert _validate(unknown)["success"]
+
+
+def test_a_flight_that_lands_where_it_took_off_is_pointed_at():
+    from pipelines.gate.expectations import ExpectColumnPairValuesToDiffer
+
+    contract = Contract(
+        "origin_is_not_dest", (ExpectColumnPairValuesToDiffer(column_A="origin", column_B="dest"),)
+    )
+    flights = pd.DataFrame({"origin": ["JFK", "LGA", "EWR"], "dest": ["LAX", "LGA", "BOS"]})
+    validation, _ = runner(None).run(contract, flights, {}, "COMPLETE", False)
+    (result,) = validation.results
+    assert result.expectation_config.type == "expect_column_pair_values_to_differ"
+    assert not result.success and result.result["unexpected_index_list"] == [1]
+    validation, _ = runner(None).run(contract, flights.iloc[[0, 2]], {}, "COMPLETE", False)
+    assert validation.results[0].success
