@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-stack test-scheduler test-fast up down stack stack-down repro lint bench simulate simulate-starts backtest replay-airflow clean
+.PHONY: help install demo test test-stack test-scheduler test-fast up down stack stack-down serve repro lint bench simulate simulate-starts backtest replay-airflow clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ up: install ## Start the Airflow and MLflow UIs on 127.0.0.1 and print the URLs 
 
 down: ## Stop everything `make up` / `make demo` started
 	@scripts/down.sh
+
+serve: install ## Online scoring: the champion behind an HTTP API on 127.0.0.1:8100 (MLflow up; keys: mlops serve-key)
+	@$(ENV) mlops serve
 
 repro: install ## dvc repro (snapshot -> features -> train -> reference); needs the MLflow server (make up)
 	@$(ENV) dvc repro

@@ -19,6 +19,7 @@ from pipelines.promotion import cli as promotion_cli
 from pipelines.replay import cli as replay_cli
 from pipelines.retraining import cli as retraining_cli
 from pipelines.scoring import cli as scoring_cli
+from pipelines.serving import cli as serving_cli
 from pipelines.training import cli as training_cli
 from pipelines.upstream import cli as upstream_cli
 
@@ -34,6 +35,7 @@ for stage in (
     training_cli,
     promotion_cli,
     scoring_cli,
+    serving_cli,
     monitoring_cli,
     retraining_cli,
     replay_cli,

@@ -160,6 +160,25 @@ class ScoringParams:
             raise ValueError("scoring.batch_rows and scoring.shard_rows must be positive")
 
 
+@dataclass(frozen=True)
+class ServingParams:
+    host: str
+    port: int
+    max_flights_per_request: int
+    max_body_bytes: int
+    request_timeout_seconds: float
+    rate_limit: str
+    reload_seconds: float
+    fallback_days: int
+    fallback_min_flights: int
+
+    def __post_init__(self) -> None:
+        if self.max_flights_per_request < 1 or self.max_body_bytes < 1:
+            raise ValueError("serving.max_flights_per_request and max_body_bytes must be positive")
+        if self.request_timeout_seconds <= 0 or self.reload_seconds <= 0:
+            raise ValueError("serving.request_timeout_seconds and reload_seconds must be positive")
+
+
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
 
 
@@ -367,6 +386,7 @@ class Params:
     gate: GateParams
     promotion: PromotionPolicy
     scoring: ScoringParams
+    serving: ServingParams
     monitoring: MonitoringParams
     retraining: RetrainingParams
     simulation: SimulationParams
@@ -465,6 +485,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
         gate=GateParams(**gate),
         promotion=PromotionPolicy(**promotion),
         scoring=ScoringParams(**raw["scoring"]),
+        serving=ServingParams(**raw["serving"]),
         monitoring=MonitoringParams(**monitoring),
         retraining=RetrainingParams(**retraining),
         simulation=SimulationParams(

@@ -1,7 +1,8 @@
 """The import graph flows one way (STYLE.md, "Imports follow the stage order").
 
     bottom:  features/, pipelines/{config,storage,registry,parallel,training_window,cli_options}.py
-    stages:  data → upstream → gate → training → promotion → scoring → monitoring → retraining
+    stages:  data → upstream → gate → training → promotion → scoring → serving → monitoring
+             → retraining
     top:     pipelines/replay, pipelines/cli.py, orchestration/, dags/, benchmarks/
 
 A stage may import an earlier stage and the bottom, never a later stage nor the top; the bottom
@@ -26,6 +27,7 @@ STAGES = (
     "training",
     "promotion",
     "scoring",
+    "serving",
     "monitoring",
     "retraining",
 )

@@ -1,0 +1,1 @@
+"""Online scoring: the champion behind an HTTP API (`mlops serve`)."""

@@ -1,0 +1,296 @@
+"""`mlops serve`: the champion online, for "will this scheduled flight be late?".
+
+* `POST /v1/predictions` takes `{"flights": [...]}` (up to `serving.max_flights_per_request`)
+  in the nightly batch's fields and builds features with the batch's feature code (weather as
+  of the same cutoff, the day's schedule counts from the validated store when the day is
+  there). It answers each flight's probability, decision and threshold, the model's name and
+  version, and a request id.
+* Input is held to the gate's contract (a 422 naming the field); an unknown carrier or airport
+  is answered by the model's handling of unknown values and named in `unknown_codes`.
+* If the model cannot answer within `serving.request_timeout_seconds`, fails, or is not loaded,
+  the carrier-and-hour base rate answers instead, marked `fallback: true` and counted.
+* API keys (`X-API-Key`) with two roles: anonymous → 401, a caller on an admin route → 403;
+  per key, `serving.rate_limit` → 429 with `Retry-After`; a body above `max_body_bytes` → 413.
+  `/health` and `/ready` need no key. `/metrics` (Prometheus) needs one.
+* The champion alias is checked every `serving.reload_seconds` and on `POST /admin/reload`; a
+  reload that fails keeps the previous model serving and says so in `/health`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from features.build import build_features, day_schedule_counts, model_inputs
+from features.schedule import ScheduleCounts
+from pipelines.config import Params
+from pipelines.scoring.rows import check_probabilities
+from pipelines.serving.champion import ChampionHolder, ServedModel
+from pipelines.serving.contract import (
+    Prediction,
+    PredictionRequest,
+    PredictionResponse,
+    ScheduledFlight,
+    contract_errors,
+    flights_frame,
+    unknown_codes,
+)
+from pipelines.serving.fallback import BaseRates
+from pipelines.serving.keys import ApiKeys, hash_key
+from pipelines.serving.metrics import ServingMetrics
+from pipelines.training.calibration import bayes_threshold
+
+
+@dataclass(frozen=True)
+class ServingInputs:
+    """What the service reads besides the request: loaded once at start (`serving.state`)."""
+
+    weather: pd.DataFrame
+    known_carriers: frozenset[str]
+    known_airports: frozenset[str]
+    route_miles: dict[str, float]
+    base_rates: BaseRates
+    schedule_counts: Callable[[date], ScheduleCounts | None]  # the validated day's, or None
+
+
+def champion_probabilities(
+    frame: pd.DataFrame, inputs: ServingInputs, served: ServedModel, params: Params
+) -> np.ndarray:
+    """The batch's features and model on the request's flights, one date at a time (each
+    date's schedule counts: the validated day's, or the request's own flights')."""
+    probability = np.empty(len(frame))
+    for day, rows in frame.groupby("flight_date", sort=False):
+        counts = inputs.schedule_counts(date.fromisoformat(str(day)))
+        features = build_features(
+            rows.reset_index(drop=True),
+            inputs.weather,
+            params.features,
+            counts if counts is not None else day_schedule_counts(rows),
+        )
+        scores = served.model.predict_proba(model_inputs(features, params.features))[:, 1]
+        check_probabilities(features["flight_id"].to_numpy(), scores)
+        probability[rows.index.to_numpy()] = scores
+    return probability
+
+
+def _key_of(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key is None and request.headers.get("authorization", "").startswith("Bearer "):
+        key = request.headers["authorization"].removeprefix("Bearer ").strip()
+    return key
+
+
+def create_app(
+    params: Params,
+    keys: ApiKeys,
+    inputs: ServingInputs,
+    holder: ChampionHolder,
+    reload_in_background: bool = True,
+) -> FastAPI:
+    """The service; `holder` is loaded at start (a failure leaves it serving the fallback)."""
+    from limits import parse
+    from limits.storage import MemoryStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    settings = params.serving
+    metrics = ServingMetrics()
+    rate_limit = parse(settings.rate_limit)
+    limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.observe_model(holder.current, await run_in_threadpool(holder.reload))
+        task = (
+            asyncio.create_task(_reload_every(settings.reload_seconds))
+            if reload_in_background
+            else None
+        )
+        yield
+        if task is not None:
+            task.cancel()
+
+    async def _reload_every(seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            metrics.observe_model(holder.current, await run_in_threadpool(holder.reload))
+
+    app = FastAPI(title="Flight delay: online scoring", version="1", lifespan=lifespan)
+
+    @app.middleware("http")
+    async def bounded_body(request: Request, call_next: Any) -> Response:
+        declared = request.headers.get("content-length")
+        too_large = JSONResponse(
+            {"detail": f"request body above {settings.max_body_bytes} bytes"}, status_code=413
+        )
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            return too_large
+        if request.method == "POST" and len(await request.body()) > settings.max_body_bytes:
+            return too_large
+        began = time.perf_counter()
+        response: Response = await call_next(request)
+        metrics.observe_request(request.url.path, response.status_code, time.perf_counter() - began)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        metrics.validation_failures.inc()
+        return JSONResponse({"detail": _plain(error.errors())}, status_code=422)
+
+    def role(needed: str) -> Callable[[Request], str]:
+        def check(request: Request) -> str:
+            key = _key_of(request)
+            found = keys.role_of(key)
+            if key is None or found is None:
+                raise HTTPException(401, "an API key is required (X-API-Key)")
+            if needed == "admin" and found != "admin":
+                raise HTTPException(403, "this route needs the admin role")
+            if not limiter.hit(rate_limit, hash_key(key)):
+                reset = limiter.get_window_stats(rate_limit, hash_key(key)).reset_time
+                retry = max(1, math.ceil(reset - time.time()))
+                raise HTTPException(
+                    429, f"rate limit {settings.rate_limit} per key", {"Retry-After": str(retry)}
+                )
+            return found
+
+        return check
+
+    @app.post("/v1/predictions", response_model=PredictionResponse)
+    async def predictions(
+        body: PredictionRequest, request: Request, _: str = Depends(role("caller"))
+    ) -> PredictionResponse | JSONResponse:
+        request_id = uuid.uuid4().hex
+        if len(body.flights) > settings.max_flights_per_request:
+            metrics.validation_failures.inc()
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "flights"],
+                            "msg": f"at most {settings.max_flights_per_request} flights",
+                        }
+                    ]
+                },
+                status_code=422,
+            )
+        errors = contract_errors(body.flights, params.gate, inputs.route_miles)
+        if errors:
+            metrics.validation_failures.inc()
+            return JSONResponse({"detail": errors}, status_code=422)
+        served = holder.current
+        probability, reason = None, "no model loaded"
+        if served is not None:
+            try:
+                probability = await asyncio.wait_for(
+                    run_in_threadpool(
+                        champion_probabilities, flights_frame(body.flights), inputs, served, params
+                    ),
+                    timeout=settings.request_timeout_seconds,
+                )
+            except TimeoutError:
+                reason = "timeout"
+            except Exception as error:  # noqa: BLE001 - the fallback answers; the reason is counted
+                reason = type(error).__name__
+        if probability is None:
+            metrics.fallbacks.labels(reason=reason).inc(len(body.flights))
+        return PredictionResponse(
+            request_id=request_id,
+            predictions=[
+                _prediction(flight, i, probability, served, inputs, params)
+                for i, flight in enumerate(body.flights)
+            ],
+        )
+
+    @app.post("/admin/reload")
+    async def reload(_: str = Depends(role("admin"))) -> dict[str, Any]:
+        outcome = await run_in_threadpool(holder.reload)
+        metrics.observe_model(holder.current, outcome)
+        return {"status": outcome.status, "version": outcome.version, "error": outcome.error}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        served, last = holder.current, holder.last_reload
+        return {
+            "status": "ok"
+            if served is not None and last and last.status != "failed"
+            else "degraded",
+            "model": None
+            if served is None
+            else {
+                "name": served.ref.name,
+                "version": served.ref.version,
+                "threshold": served.threshold,
+            },
+            "last_reload": None if last is None else {"status": last.status, "error": last.error},
+            "last_checked": holder.last_checked,
+            "fallback_flights": inputs.base_rates.flights,
+        }
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        loaded = holder.current is not None
+        return JSONResponse({"ready": loaded}, status_code=200 if loaded else 503)
+
+    @app.get("/metrics")
+    async def metrics_page(_: str = Depends(role("caller"))) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    return app
+
+
+def _prediction(
+    flight: ScheduledFlight,
+    index: int,
+    probability: np.ndarray | None,
+    served: ServedModel | None,
+    inputs: ServingInputs,
+    params: Params,
+) -> Prediction:
+    unknown = unknown_codes(flight, inputs.known_carriers, inputs.known_airports)
+    if probability is not None and served is not None:
+        value, threshold = float(probability[index]), served.threshold
+        return Prediction(
+            flight_id=flight.flight_id,
+            late_probability=value,
+            predicted_late=value >= threshold,
+            threshold=threshold,
+            model_name=served.ref.name,
+            model_version=served.ref.version,
+            served_by="champion",
+            fallback=False,
+            unknown_codes=unknown,
+        )
+    value = inputs.base_rates.rate(flight.carrier, flight.sched_dep_time)
+    threshold = bayes_threshold(params.train.calibration.missed_delay_cost)
+    return Prediction(
+        flight_id=flight.flight_id,
+        late_probability=value,
+        predicted_late=value >= threshold,
+        threshold=threshold,
+        model_name="carrier-hour base rate",
+        model_version=f"{inputs.base_rates.flights} flights",
+        served_by="fallback",
+        fallback=True,
+        unknown_codes=unknown,
+    )
+
+
+def _plain(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors as JSON (pydantic may put exceptions in `ctx`)."""
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in errors
+    ]
