@@ -58,13 +58,15 @@ def monitoring() -> None:
         execution_timeout=timedelta(hours=8),
     )
     def wait_for_predictions() -> PokeReturnValue:
-        """D's predictions are published by `batch_scoring` (its manifest, written last)."""
+        """D's predictions are published by `batch_scoring` (its manifest, written last; a day
+        published before manifests counts too)."""
         from pipelines.config import load_params
         from pipelines.scoring.paths import manifest_uri
-        from pipelines.storage import exists
+        from pipelines.scoring.publish import published_manifest
 
-        uri = manifest_uri(load_params(), target_day())
-        return PokeReturnValue(is_done=exists(uri), xcom_value=uri)
+        params, day = load_params(), target_day()
+        published = published_manifest(params, day) is not None
+        return PokeReturnValue(is_done=published, xcom_value=manifest_uri(params, day))
 
     @task(outlets=[MONITORING_VERDICT])
     def monitor():  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from features.build import FLIGHT_INPUT_COLUMNS, build_features
 from pipelines.config import Params
 from pipelines.data import landing
 from pipelines.scoring.paths import manifest_uri
-from pipelines.scoring.publish import iter_published, published_manifest
+from pipelines.scoring.publish import iter_parts, part_uris, published_manifest
 from pipelines.scoring.shards import count_day_schedule, validated_flights_uri
 from pipelines.storage import iter_parquet
 
@@ -62,14 +62,15 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
             f"scoring for that day first (runbooks/batch-scoring.md)"
         )
     rows = manifest.rows
+    parts = part_uris(params, day, manifest)  # one manifest: rows, version and scores agree
     fraction = sample_fraction(rows, params.monitoring.current_sample_rows)
     version: tuple[str | None, ...] = (None, None, None)
-    for first in iter_published(params, day, 1, VERSION_READ):  # one version scores a day
+    for first in iter_parts(parts, 1, VERSION_READ):  # one version scores a day
         version = tuple(str(first.iloc[0][c]) for c in VERSION_READ)
         break
     parts = [
         part.loc[sampled(part["flight_id"], fraction)]
-        for part in iter_published(params, day, batch_rows, SCORE_READ)
+        for part in iter_parts(parts, batch_rows, SCORE_READ)
     ]
     predictions = (
         pd.concat(parts, ignore_index=True)

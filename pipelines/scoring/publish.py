@@ -5,7 +5,10 @@ rename on a local disk, a server-side copy on S3), and the day becomes published
 manifest (`_published.json`, one small object written in one step) names them in row order.
 Readers go through the manifest, so they see the previous run's parts or this run's, never a
 mixture; the parts no manifest names any more are removed after it is written. A dataset
-reader of the folder (pandas, DuckDB, Spark) skips the manifest, a `_` file."""
+reader of the folder (pandas, DuckDB, Spark) skips the manifest, a `_` file, and sees the same
+rows except after a publish killed half-way (its moved parts lie beside the named ones until
+the date is published again). One publisher per day at a time, as the staging folder already
+assumes (`plan_shards` clears it; the DAG has `max_active_runs=1`)."""
 
 from __future__ import annotations
 
@@ -170,12 +173,27 @@ def published_manifest(params: Params, day: date, folder: str = "predictions") -
     return None
 
 
+def part_uris(
+    params: Params, day: date, manifest: Manifest, folder: str = "predictions"
+) -> list[str]:
+    """The URIs of a manifest's parts, in row order."""
+    return [join_uri(day_uri(params, day, folder), name) for name in manifest.parts]
+
+
 def published_parts(params: Params, day: date, folder: str = "predictions") -> list[str] | None:
     """The URIs of the day's parts in row order, or None if the day has not been published."""
     manifest = published_manifest(params, day, folder)
-    if manifest is None:
-        return None
-    return [join_uri(day_uri(params, day, folder), name) for name in manifest.parts]
+    return None if manifest is None else part_uris(params, day, manifest, folder)
+
+
+def iter_parts(
+    parts: list[str], batch_rows: int, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """Rows of one manifest's parts in order, at most `batch_rows` at a time. A reader holding
+    a manifest while the day is re-published may find a part gone (FileNotFoundError): the
+    task's retry reads the new manifest."""
+    for uri in parts:
+        yield from iter_parquet(uri, batch_rows, columns=columns)
 
 
 def read_published(
@@ -197,8 +215,7 @@ def iter_published(
     folder: str = "predictions",
 ) -> Iterator[pd.DataFrame]:
     """The day's rows in order, at most `batch_rows` at a time (memory: one batch)."""
-    for uri in published_parts(params, day, folder) or []:
-        yield from iter_parquet(uri, batch_rows, columns=columns)
+    yield from iter_parts(published_parts(params, day, folder) or [], batch_rows, columns)
 
 
 def published_day(params: Params, day: date, folder: str = "predictions") -> PublishedDay | None:

@@ -3,6 +3,7 @@ training feature code and the pinned model(s) into the day's staging folder."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ class Shard:
     index: int
     start: int
     stop: int
+    plan: str = ""  # one token per plan: a retried shard keeps it, a re-planned day gets a new one
 
     @property
     def rows(self) -> int:
@@ -64,7 +66,9 @@ class Shard:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Shard:
-        return cls(raw["day"], int(raw["index"]), int(raw["start"]), int(raw["stop"]))
+        return cls(
+            raw["day"], int(raw["index"]), int(raw["start"]), int(raw["stop"]), raw.get("plan", "")
+        )
 
 
 def validated_flights_uri(params: Params, day: date) -> str:
@@ -95,8 +99,9 @@ def plan_shards(params: Params, day: date) -> list[Shard]:
         remove_tree(staging_uri(params, day, folder))
     write_parquet(count_day_schedule(params, day).to_frame(), schedule_counts_uri(params, day))
     rows = parquet_row_count(validated_flights_uri(params, day))
+    plan = uuid.uuid4().hex[:12]
     return [
-        Shard(day.isoformat(), i, start, stop)
+        Shard(day.isoformat(), i, start, stop, plan)
         for i, (start, stop) in enumerate(row_ranges(rows, params.scoring.shard_rows))
     ]
 
@@ -181,6 +186,13 @@ def score_batches(
     return sinks[0][1].rows, agreement
 
 
+def shard_file_name(scoring_run_id: str, shard: Shard) -> str:
+    """The run id and the plan's token: a re-run of the same Airflow run (same run id) never
+    writes over the parts the published manifest names; a retry of the shard writes the same."""
+    plan = f"-{shard.plan}" if shard.plan else ""
+    return f"{safe_name(scoring_run_id)}{plan}-shard-{shard.index:05d}.parquet"
+
+
 def score_shard(
     params: Params,
     shard: Shard,
@@ -193,7 +205,7 @@ def score_shard(
     shadow = shadow_of(champion, challenger)
     champion_model = ScoringModel(champion, load_model(params.mlflow, champion))
     challenger_model = ScoringModel(shadow, load_model(params.mlflow, shadow)) if shadow else None
-    name = f"{safe_name(scoring_run_id)}-shard-{shard.index:05d}.parquet"
+    name = shard_file_name(scoring_run_id, shard)
     champion_uri = join_uri(staging_uri(params, day), name)
     shadow_uri = join_uri(staging_uri(params, day, "shadow"), name) if shadow else None
     batches = iter_parquet_rows(

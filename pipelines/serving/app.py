@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import numpy as np
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -52,6 +54,12 @@ from pipelines.serving.fallback import BaseRates
 from pipelines.serving.keys import ApiKeys, hash_key
 from pipelines.serving.metrics import ServingMetrics
 from pipelines.training.calibration import bayes_threshold
+
+#: Model calls running at once (threads): beyond it a request waits, and its timeout runs.
+MODEL_CALLS_AT_ONCE = 4
+
+#: The routes `/metrics` counts by name; anything else (a scanner's paths) is "other".
+ROUTES = ("/v1/predictions", "/admin/reload", "/health", "/ready", "/metrics")
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ def create_app(
     metrics = ServingMetrics()
     rate_limit = parse(settings.rate_limit)
     limiter = MovingWindowRateLimiter(MemoryStorage())
+    model_calls = anyio.CapacityLimiter(MODEL_CALLS_AT_ONCE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -131,17 +140,22 @@ def create_app(
 
     @app.middleware("http")
     async def bounded_body(request: Request, call_next: Any) -> Response:
-        declared = request.headers.get("content-length")
-        too_large = JSONResponse(
-            {"detail": f"request body above {settings.max_body_bytes} bytes"}, status_code=413
-        )
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return too_large
-        if request.method == "POST" and len(await request.body()) > settings.max_body_bytes:
-            return too_large
+        """A body's size is judged on its declared length, before anything is read: a chunked
+        body (no length) is 411, above `max_body_bytes` 413 (the server reads no more than the
+        declared length; a request with neither header has no body)."""
         began = time.perf_counter()
-        response: Response = await call_next(request)
-        metrics.observe_request(request.url.path, response.status_code, time.perf_counter() - began)
+        route = request.url.path if request.url.path in ROUTES else "other"
+        declared = request.headers.get("content-length", "0")
+        response: Response
+        if "transfer-encoding" in request.headers or not declared.isdigit():
+            response = JSONResponse({"detail": "Content-Length is required"}, status_code=411)
+        elif int(declared) > settings.max_body_bytes:
+            response = JSONResponse(
+                {"detail": f"request body above {settings.max_body_bytes} bytes"}, status_code=413
+            )
+        else:
+            response = await call_next(request)
+        metrics.observe_request(route, response.status_code, time.perf_counter() - began)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -193,9 +207,17 @@ def create_app(
         probability, reason = None, "no model loaded"
         if served is not None:
             try:
+                # Abandoned on timeout: the answer is not held back until the model finishes
+                # (its thread runs on, within `model_calls`, so slow calls cannot pile up).
                 probability = await asyncio.wait_for(
-                    run_in_threadpool(
-                        champion_probabilities, flights_frame(body.flights), inputs, served, params
+                    anyio.to_thread.run_sync(
+                        champion_probabilities,
+                        flights_frame(body.flights),
+                        inputs,
+                        served,
+                        params,
+                        abandon_on_cancel=True,
+                        limiter=model_calls,
                     ),
                     timeout=settings.request_timeout_seconds,
                 )

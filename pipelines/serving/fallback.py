@@ -5,7 +5,7 @@ the carrier's rate, an unknown carrier the overall one). Documented, cheap, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 
@@ -60,6 +60,7 @@ def base_rates(
     )
 
 
-def fallback_window(until: date, days: int) -> list[date]:
-    """The days before `until` whose outcomes the base rates are counted on."""
-    return [until - timedelta(days=offset) for offset in range(days, 0, -1)]
+def fallback_days(labelled: list[date], until: date, days: int) -> list[date]:
+    """The newest `days` labelled days before `until`: the base rates' window (a service started
+    on 2013's data today still counts 2013's last weeks, not an empty month)."""
+    return sorted(day for day in labelled if day < until)[-days:]

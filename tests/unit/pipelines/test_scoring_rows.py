@@ -217,3 +217,13 @@ def test_a_day_with_an_invalid_probability_is_not_published(tmp_path: Path):
         )
     assert target.read_bytes() == b"yesterday's run"
     assert [p.name for p in target.parent.iterdir()] == ["part-0.parquet"]
+
+
+def test_a_replanned_day_never_names_a_part_like_the_published_ones():
+    from pipelines.scoring.shards import Shard, shard_file_name
+
+    first = Shard("2013-02-20", 0, 0, 10, "aaaa")
+    again = Shard("2013-02-20", 0, 0, 10, "bbbb")  # the same Airflow run cleared: a new plan
+    assert shard_file_name("scheduled__x", first) != shard_file_name("scheduled__x", again)
+    assert shard_file_name("scheduled__x", first) == shard_file_name("scheduled__x", first)
+    assert Shard.from_dict(first.as_dict()) == first

@@ -158,8 +158,10 @@ def test_a_bad_request_is_a_422_naming_the_field_and_unknown_codes_are_answered_
 
 
 def test_a_slow_model_is_answered_by_the_base_rate_and_counted():
-    with _client(ConstantModel(0.9, seconds=0.5), request_timeout_seconds=0.05) as client:
+    with _client(ConstantModel(0.9, seconds=1.5), request_timeout_seconds=0.05) as client:
+        began = time.perf_counter()
         answer = client.post("/v1/predictions", json=_body(), headers={"X-API-Key": CALLER})
+        assert time.perf_counter() - began < 1.0, "the answer waited for the slow model"
         assert answer.status_code == 200
         first, second = answer.json()["predictions"][:2]
         assert first["fallback"] and first["served_by"] == "fallback"
@@ -188,10 +190,21 @@ def test_the_rate_limit_is_per_key_and_says_when_to_retry():
         assert other.status_code == 200
 
 
-def test_a_body_above_the_limit_is_413():
+def test_a_body_above_the_limit_is_413_and_one_without_a_length_411():
     with _client(ConstantModel(0.2), max_body_bytes=200) as client:
         answer = client.post("/v1/predictions", json=_body(3), headers={"X-API-Key": CALLER})
         assert answer.status_code == 413
+
+        def chunks():  # type: ignore[no-untyped-def]
+            yield b'{"flights": '
+            yield b"[]}"
+
+        chunked = client.post("/v1/predictions", content=chunks(), headers={"X-API-Key": CALLER})
+        assert chunked.status_code == 411
+        assert (
+            'serving_requests_total{route="/v1/predictions",status="413"} 1.0'
+            in client.get("/metrics", headers={"X-API-Key": CALLER}).text
+        )
 
 
 def test_keys_are_configured_as_hashes_and_a_malformed_entry_is_refused():
@@ -212,3 +225,18 @@ def test_base_rates_fall_back_from_the_carrier_hour_to_the_carrier_to_the_overal
     assert base_rates(flights.iloc[0:0], outcomes(flights, [1.0] * 4), _params().features, 1) == (
         BaseRates({}, {}, 0.0, 0)
     )
+
+
+def test_the_fallback_counts_the_newest_labelled_days_before_the_service_day():
+    from datetime import date, timedelta
+
+    from pipelines.serving.fallback import fallback_days
+
+    labelled = [date(2013, 12, 31) - timedelta(days=n) for n in range(40)]
+    window = fallback_days(labelled, date(2026, 12, 4), 28)
+    assert len(window) == 28 and window[-1] == date(2013, 12, 31)
+    assert fallback_days(labelled, date(2013, 12, 10), 3) == [
+        date(2013, 12, 7),
+        date(2013, 12, 8),
+        date(2013, 12, 9),
+    ]
