@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,5 +38,12 @@ def main(selected: list[str]) -> None:
         print(json.dumps({name: result}, indent=2))
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM as an exit: the benchmarks' `finally` blocks stop the servers they started
+    (each server runs in its own process group, so killing ours would leave them running)."""
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     main(sys.argv[1:])
