@@ -82,13 +82,7 @@ def set_up(root: Path, tracking_uri: str) -> Path:
     registry.client(params.mlflow)
     mlflow.set_experiment("benchmarks")  # artifacts proxied by the server, as in production
     with mlflow.start_run(run_name="scoring-benchmark") as run:
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            pip_requirements=tracking.model_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=tracking.trusted_types(model),
-        )
+        tracking.log_skops_model(model)
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL)
     registry.client(params.mlflow).set_registered_model_alias(MODEL, "champion", version.version)
     return params_path

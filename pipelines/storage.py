@@ -267,25 +267,14 @@ def iter_arrow_rows(
 class ParquetSink:
     """Appends Arrow tables to one parquet file as row groups (see `parquet_sink`)."""
 
-    def __init__(self, writer: Any, schema: Any):
+    def __init__(self, writer: Any):
         self._writer = writer
-        self._schema = schema
         self.rows = 0
 
     def write_table(self, table: Any) -> None:
         """An Arrow table of the sink's schema."""
         self._writer.write_table(table)
         self.rows += table.num_rows
-
-    def write_file(self, uri: str, batch_rows: int) -> None:
-        """Append another parquet file of the same schema, Arrow to Arrow (no pandas)."""
-        import pyarrow.parquet as pq
-
-        fs, path = filesystem(uri)
-        with fs.open(path, "rb") as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
-                self._writer.write_batch(batch.cast(self._schema))
-                self.rows += batch.num_rows
 
 
 @contextmanager
@@ -316,7 +305,7 @@ def parquet_sink(
     try:
         encoding = {} if dictionary_columns is None else {"use_dictionary": dictionary_columns}
         writer = pq.ParquetWriter(handle, schema, **encoding)
-        sink = ParquetSink(writer, schema)
+        sink = ParquetSink(writer)
         yield sink
         writer.close()
         if local:

@@ -31,6 +31,7 @@ from pipelines.storage import (
     join_uri,
     list_files,
     move,
+    parquet_row_count,
     read_parquet,
     read_text,
     remove_file,
@@ -167,8 +168,6 @@ def published_manifest(params: Params, day: date, folder: str = "predictions") -
         return Manifest.from_json(read_text(uri))
     legacy = join_uri(day_uri(params, day, folder), LEGACY_PART)
     if exists(legacy):
-        from pipelines.storage import parquet_row_count
-
         return Manifest((LEGACY_PART,), (parquet_row_count(legacy),))
     return None
 
@@ -205,17 +204,6 @@ def read_published(
         return None
     frames = [read_parquet(uri, columns=columns) for uri in parts]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
-
-def iter_published(
-    params: Params,
-    day: date,
-    batch_rows: int,
-    columns: list[str] | None = None,
-    folder: str = "predictions",
-) -> Iterator[pd.DataFrame]:
-    """The day's rows in order, at most `batch_rows` at a time (memory: one batch)."""
-    yield from iter_parts(published_parts(params, day, folder) or [], batch_rows, columns)
 
 
 def published_day(params: Params, day: date, folder: str = "predictions") -> PublishedDay | None:

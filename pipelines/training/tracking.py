@@ -68,17 +68,29 @@ def log_training_run(
         for name, content in artifacts.items():
             mlflow.log_dict(content, name)
         signature = infer_signature(signature_sample, model.predict_proba(signature_sample))
-        mlflow.sklearn.log_model(
+        log_skops_model(
             model,
-            name="model",
             signature=signature,
             input_example=input_example,
-            pip_requirements=model_requirements(),
             pyfunc_predict_fn="predict_proba",
-            serialization_format="skops",
-            skops_trusted_types=trusted_types(model),
         )
         return str(run.info.run_id)
+
+
+def log_skops_model(model: Any, **described: Any) -> None:
+    """Log `model` to the active run as `model/`, the one way the registry can load it: skops
+    with our list of trusted types, and the pinned requirements (`described`: signature,
+    input example and the like)."""
+    import mlflow
+
+    mlflow.sklearn.log_model(
+        model,
+        name="model",
+        pip_requirements=model_requirements(),
+        serialization_format="skops",
+        skops_trusted_types=trusted_types(model),
+        **described,
+    )
 
 
 def log_trials(params: MlflowParams, parent_run_id: str, tuning: Any) -> list[str]:

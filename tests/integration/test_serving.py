@@ -50,13 +50,7 @@ def _fit_and_log(params, flights: pd.DataFrame, max_iter: int) -> str:  # type: 
     registry.client(params.mlflow)
     mlflow.set_experiment("serving-tests")
     with mlflow.start_run(run_name=f"serving-{max_iter}") as run:
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            pip_requirements=tracking.model_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=tracking.trusted_types(model),
-        )
+        tracking.log_skops_model(model)
     return str(run.info.run_id)
 
 
