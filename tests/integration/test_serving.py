@@ -70,6 +70,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Iter
     from pipelines.scoring.day import score_day
     from pipelines.upstream import delivery, sources
 
+    # Set before the params are loaded: MLFLOW_TRACKING_URI overrides params.yaml, and a value
+    # left by another module of this worker would point at a server that has stopped.
+    saved_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
     root = tmp_path_factory.mktemp("serving")
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["mlflow"].update(tracking_uri=mlflow_server, registered_model=MODEL)
@@ -86,7 +90,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Iter
     year["flight_date"] = year["flight_date"].map(date.isoformat)
     february = year.loc[year["flight_date"].between("2013-02-01", "2013-02-24")]
     first, second = _fit_and_log(params, february, 20), _fit_and_log(params, february, 5)
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
     client = MlflowClient(tracking_uri=mlflow_server)
     v1, v2 = _register(first), _register(second)
     client.set_registered_model_alias(MODEL, "champion", v1)
@@ -121,7 +124,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Iter
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         log.close()
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        if saved_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_uri
 
 
 def _predict(url: str, flights: list[dict], key: str = CALLER) -> httpx.Response:
