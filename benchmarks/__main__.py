@@ -13,6 +13,7 @@ from benchmarks import (
     gate_throughput,
     monitoring_throughput,
     scoring_throughput,
+    serving_latency,
     simulation,
     stack_scaling,
 )
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "scoring_throughput": scoring_throughput.run,
     "monitoring_throughput": monitoring_throughput.run,
     "simulation": simulation.run,  # the year replay, all three policies (~20 min)
+    "serving_latency": serving_latency.run,  # mlops serve vs mlflow models serve, locust
     "stack_scaling": stack_scaling.run,  # a 1M-row night on two Celery workers vs one
 }
 

@@ -204,11 +204,18 @@ def training() -> None:
     @task(pool="promotion")
     def promote_champion(decision: dict) -> dict:
         """Move `champion` only if it still points where the decision assumed (else re-decide)."""
+        from datetime import date
+
         from pipelines.config import load_params
         from pipelines.promotion.champion import ChallengerVerdict, apply_decision
+        from pipelines.retraining.refusals import alert_on_refusals
 
-        outcome = apply_decision(load_params(), ChallengerVerdict.from_dict(decision))
+        params = load_params()
+        outcome = apply_decision(params, ChallengerVerdict.from_dict(decision))
         print(f"{outcome.action.upper()}: {outcome.verdict.summary}")
+        alert = alert_on_refusals(params, date.today())
+        if alert is not None:
+            print(f"ALERT: {alert['message']}")
         return outcome.as_dict()
 
     trigger = resolve_trigger()

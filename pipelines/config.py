@@ -258,6 +258,7 @@ class VerdictPolicy:
     severe_drift_factor: float = 2.0  # score at or above factor × threshold: severe drift
     out_of_range_share: float = 0.05  # share of rows outside the reference's range: `watch`
     out_of_range_margin: float = 0.5  # the range widened by this share of its span each side
+    max_model_age_days: int = 120  # the model's training data older than this: `model_stale`
     act_triggers: tuple[str, ...] = (
         "important_drift",
         "severe_drift",
@@ -334,6 +335,7 @@ class RetrainingParams:
     windows_dir: str
     fallback_cron: str | None
     guard: GuardPolicy
+    alert_after_refusals: int = 3  # this many challengers refused in a row: the notifier fires
 
     def __post_init__(self) -> None:
         if not 7 <= self.holdout_days < self.window_days:
@@ -341,6 +343,23 @@ class RetrainingParams:
 
 
 SIMULATED_POLICIES = ("frozen", "scheduled", "guarded")
+
+
+#: What `mlops simulate` may choose each verdict threshold among (`simulation.threshold_candidates`)
+THRESHOLD_CANDIDATES: dict[str, tuple[float, ...]] = {
+    "severe_drift_factor": (1.5, 2.0, 3.0, 4.0),
+    "minor_drift_min_columns": (2, 3, 4, 6),
+    "out_of_range_share": (0.02, 0.05, 0.1),
+    "out_of_range_margin": (0.25, 0.5, 1.0),
+    "min_labelled_days": (1, 2, 3, 5, 7),
+    "max_model_age_days": (60, 90, 120, 150, 180),
+}
+#: … and the retraining guard's `k` of `n` nights and cooldown (`simulation.guard_candidates`)
+GUARD_CANDIDATES: dict[str, tuple[int, ...]] = {
+    "act_nights": (1, 2, 3),
+    "of_last_nights": (3, 5, 7),
+    "cooldown_days": (7, 14, 28),
+}
 
 
 @dataclass(frozen=True)
@@ -367,6 +386,24 @@ class SimulationParams:
     # serving model within this many pages a month on the nights before `choose_before`
     page_budget_per_month: float = 2.0
     page_clear_candidates: tuple[int, ...] = (3, 5, 7, 10, 14)
+    # the verdict's thresholds and the guard's `k`, `n`, cooldown are chosen among these on the
+    # nights before `choose_before` (pipelines/replay/thresholds.py); every night records
+    # what a verdict under each needs (out-of-range shares at each margin among them)
+    threshold_candidates: dict[str, tuple[float, ...]] = field(
+        default_factory=lambda: dict(THRESHOLD_CANDIDATES)
+    )
+    guard_candidates: dict[str, tuple[int, ...]] = field(
+        default_factory=lambda: dict(GUARD_CANDIDATES)
+    )
+
+    def __post_init__(self) -> None:
+        for name, known in (
+            ("threshold_candidates", THRESHOLD_CANDIDATES),
+            ("guard_candidates", GUARD_CANDIDATES),
+        ):
+            unknown = sorted(set(getattr(self, name)) - set(known))
+            if unknown:
+                raise ValueError(f"simulation.{name}: unknown {unknown} (one of {list(known)})")
 
 
 @dataclass(frozen=True)
@@ -502,6 +539,16 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
                         "page_clear_candidates", SimulationParams.page_clear_candidates
                     )
                 ),
+                **{
+                    name: {
+                        **known,
+                        **{k: tuple(v) for k, v in raw["simulation"].get(name, {}).items()},
+                    }
+                    for name, known in (
+                        ("threshold_candidates", THRESHOLD_CANDIDATES),
+                        ("guard_candidates", GUARD_CANDIDATES),
+                    )
+                },
             }
         ),
     )

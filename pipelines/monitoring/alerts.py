@@ -33,6 +33,7 @@ RUNBOOK_BY_TRIGGER = {
     "important_drift_mild": "drift-alert.md",
     "severe_drift": "drift-alert.md",
     "out_of_range": "drift-alert.md",
+    "model_stale": "retraining.md",
 }
 
 

@@ -15,14 +15,18 @@ predecessor's scores, and its reference is its own."""
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipelines.config import MonitoringParams
+from pipelines.config import MonitoringParams, VerdictPolicy
 from pipelines.monitoring import drift, estimate, performance
 from pipelines.monitoring.reference import MonitoringReference
 from pipelines.monitoring.verdict import ObservedWindow, Signals, Verdict, decide_verdict
@@ -59,6 +63,7 @@ class NightInputs:
 @dataclass(frozen=True)
 class NightJudgement:
     drift_scores: dict[str, float | None]
+    drift_ratios: dict[str, float]  # each judged column's score over its threshold tonight
     drifted: tuple[str, ...]
     missing_features: tuple[str, ...]
     estimated_day: dict[str, float]
@@ -108,17 +113,14 @@ def serving_since(window: tuple[WindowDay, ...], day: date, version: str) -> dat
     return since
 
 
-def out_of_range(
-    current: pd.DataFrame,
-    reference: MonitoringReference,
-    min_share: float,
-    margin_share: float,
-) -> tuple[str, ...]:
-    """Model inputs with at least `min_share` of tonight's values outside what the reference
-    sample has: a numeric range widened by `margin_share` of its span on each side (a unit
-    change lands far outside; a busier timetable or a warmer month edges past) or a set of
-    codes (a recoding), whatever the column's importance."""
-    found = []
+def out_of_range_shares(
+    current: pd.DataFrame, reference: MonitoringReference, margin_share: float
+) -> dict[str, float]:
+    """Each model input's share of tonight's values outside what the reference sample has (the
+    columns with any): a numeric range widened by `margin_share` of its span on each side (a
+    unit change lands far outside; a busier timetable or a warmer month edges past) or a set of
+    codes (a recoding)."""
+    shares: dict[str, float] = {}
     for name in reference.columns.numeric:
         if name == drift.SCORE_COLUMN or name not in current:
             continue
@@ -128,17 +130,27 @@ def out_of_range(
             continue
         low, high = float(seen.min()), float(seen.max())
         margin = margin_share * (high - low)  # a season edging past the range is no fault
-        outside = ((values < low - margin) | (values > high + margin)).mean()
-        if float(outside) >= min_share:
-            found.append(name)
+        shares[name] = float(((values < low - margin) | (values > high + margin)).mean())
     for name in reference.columns.categorical:
         if name not in current:
             continue
         values = current[name].dropna().astype(str)
         known = set(reference.sample[name].dropna().astype(str))
-        if known and not values.empty and float((~values.isin(known)).mean()) >= min_share:
-            found.append(name)  # codes the reference never had: a recoding, not a season
-    return tuple(found)
+        if known and not values.empty:
+            shares[name] = float((~values.isin(known)).mean())  # codes the reference never had
+    return {name: share for name, share in shares.items() if share > 0}
+
+
+def out_of_range(
+    current: pd.DataFrame,
+    reference: MonitoringReference,
+    min_share: float,
+    margin_share: float,
+) -> tuple[str, ...]:
+    """Model inputs with at least `min_share` of tonight's values outside the reference's
+    range or codes (`out_of_range_shares`), whatever the column's importance."""
+    shares = out_of_range_shares(current, reference, margin_share)
+    return tuple(name for name, share in shares.items() if share >= min_share)
 
 
 def observed_window(
@@ -200,6 +212,7 @@ def judge_night(
     labels_missing = tuple(
         sorted(d.day.isoformat() for d in night.window if d.day < night.day and d.labelled is None)
     )
+    data_end = reference.window.get("holdout_end")  # the newest day the model's data holds
     signals = Signals(
         drifted=drifted,
         important=reference.important(policy.important_features),
@@ -218,9 +231,12 @@ def judge_night(
         out_of_range=out_of_range(
             night.current, whole, policy.out_of_range_share, policy.out_of_range_margin
         ),
+        data_end=data_end,
+        model_age_days=(night.day - date.fromisoformat(data_end)).days if data_end else None,
     )
     return NightJudgement(
         drift_scores=scores,
+        drift_ratios={name: score / reference.thresholds[name] for name, score in judged.items()},
         drifted=drifted,
         missing_features=missing,
         estimated_day=estimated_day,
@@ -232,3 +248,116 @@ def judge_night(
         signals=signals,
         verdict=decide_verdict(signals, policy),
     )
+
+
+# -- A night's signals as a flat record, and its verdict decided again from it ----------------
+# The replay keeps one record per night (`nights.csv`); `mlops simulate` chooses the verdict's
+# thresholds on the nights before a cut by deciding every night again under each candidate
+# (pipelines/replay/thresholds.py), with this step's own `decide_verdict`.
+
+
+def signals_record(
+    night: NightJudgement,
+    current: pd.DataFrame,
+    reference: MonitoringReference,
+    margins: tuple[float, ...],
+) -> dict[str, Any]:
+    """Night D's signals as one flat record: what `verdict_from_record` needs under any
+    threshold (the drifted columns' score over threshold, the out-of-range shares at each of
+    `margins`, the delayed-label window, the model's age); `reference` is the whole one."""
+    signals, observed = night.signals, night.observed
+    return {
+        "judged_since": night.judged_since.isoformat(),
+        "rows": signals.rows,
+        "estimated_window_roc_auc": signals.estimated_roc_auc,
+        "observed_window_roc_auc": observed.roc_auc if observed else None,
+        "observed_low": observed.low if observed else None,
+        "observed_high": observed.high if observed else None,
+        "observed_days": observed.days if observed else 0,
+        "expected_observed_roc_auc": observed.expected_roc_auc if observed else None,
+        "holdout_roc_auc": signals.holdout_roc_auc,
+        "labels_missing": ",".join(night.labels_missing),
+        "drift_ratios": json.dumps({c: r for c, r in night.drift_ratios.items() if r >= 1.0}),
+        "important": ",".join(signals.important),
+        "missing_features": ",".join(night.missing_features),
+        "invalid_inputs": ",".join(signals.invalid_inputs),
+        "data_end": signals.data_end or "",
+        "model_age_days": signals.model_age_days,
+        "out_of_range_shares": json.dumps(
+            {_margin_key(m): out_of_range_shares(current, reference, m) for m in margins}
+        ),
+    }
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    return tuple(part for part in text.split(",") if part)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _whole(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+@functools.cache
+def _parsed(text: str) -> Any:
+    """A record's JSON field, parsed once however many candidates read it (never mutated)."""
+    return json.loads(text)
+
+
+def _margin_key(margin: float) -> str:
+    return f"{margin:g}"
+
+
+def signals_from_record(record: Mapping[str, Any], policy: VerdictPolicy, min_rows: int) -> Signals:
+    """The `Signals` of a `signals_record` (as a CSV reads it back) under `policy`'s
+    thresholds: severe drift, out of range and its margin, the model's age limit."""
+    ratios: dict[str, float] = _parsed(record["drift_ratios"])
+    shares_by_margin: dict[str, dict[str, float]] = _parsed(record["out_of_range_shares"])
+    shares = shares_by_margin.get(_margin_key(policy.out_of_range_margin))
+    if shares is None:
+        raise ValueError(
+            f"out_of_range_margin {policy.out_of_range_margin:g} was not recorded "
+            f"(recorded: {sorted(shares_by_margin)}): add it to "
+            "simulation.threshold_candidates and rerun the replay"
+        )
+    observed_auc = _number(record.get("observed_window_roc_auc"))
+    observed = (
+        ObservedWindow(
+            roc_auc=observed_auc,
+            low=float(record["observed_low"]),
+            high=float(record["observed_high"]),
+            days=int(record["observed_days"]),
+            rows=0,
+            expected_roc_auc=_number(record.get("expected_observed_roc_auc")),
+        )
+        if observed_auc is not None
+        else None
+    )
+    return Signals(
+        drifted=tuple(ratios),
+        important=_names(record["important"]),
+        rows=int(record["rows"]),
+        min_rows=min_rows,
+        holdout_roc_auc=float(record["holdout_roc_auc"]),
+        estimated_roc_auc=_number(record.get("estimated_window_roc_auc")),
+        observed=observed,
+        labels_missing=_names(record.get("labels_missing")),
+        missing_features=_names(record.get("missing_features")),
+        invalid_inputs=_names(record.get("invalid_inputs")),
+        version=str(record.get("version")),
+        judged_since=str(record["judged_since"]),
+        severe=tuple(c for c, r in ratios.items() if r >= policy.severe_drift_factor),
+        out_of_range=tuple(c for c, s in shares.items() if s >= policy.out_of_range_share),
+        data_end=str(record.get("data_end") or "") or None,
+        model_age_days=_whole(record.get("model_age_days")),
+    )
+
+
+def verdict_from_record(record: Mapping[str, Any], policy: VerdictPolicy, min_rows: int) -> Verdict:
+    """The night decided again from its record under `policy` (the what-if of a threshold)."""
+    return decide_verdict(signals_from_record(record, policy, min_rows), policy)

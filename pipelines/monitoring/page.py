@@ -75,6 +75,18 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def _age(model: dict[str, Any], limit: int) -> str:
+    """How old the serving model is: since when it serves (in the monitored window) and how
+    long ago its training data ends (`model_stale` past `limit` days)."""
+    if not model.get("data_end"):
+        return ""
+    return (
+        f"Serving since {html.escape(str(model.get('serving_since')))} (as far as the window "
+        f"shows); its training data ends {html.escape(str(model['data_end']))}, "
+        f"{model.get('age_days')} days ago (limit {limit})."
+    )
+
+
 def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> str:
     day = summary["date"]
     verdict, model, drift = summary["verdict"], summary["model"], summary["drift"]
@@ -114,6 +126,7 @@ def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> 
 <h2>Model</h2>
 <p>{html.escape(model["name"])} version {version} (run {html.escape(str(model["run_id"]))}),
 data version {html.escape(str(model["data_version"]))}. {mlflow_link}.
+{_age(model, params.monitoring.verdict.max_model_age_days)}
 Scored rows: {summary["rows"]} (monitored sample {summary["sampled_rows"]}).</p>
 <h2>Drift that matters (score / threshold &times; permutation importance)</h2>
 <p>Drift share {share}; empty columns: {", ".join(drift["empty_columns"]) or "none"}.

@@ -19,6 +19,9 @@ Triggers (the default level each gets when it is in `act_triggers`, `watch` othe
   on those same flights (the CBPE estimate), so a harder season is not a drop.
   `performance_dip`: below the bar inside its interval; `estimate_drop`: the estimate below
   the holdout's figure by more than its tolerance.
+* `model_stale`: the serving model's training data ends more than `max_model_age_days` before
+  D (`watch`: in 2013 a retraining helps mostly because the model is old; a schedule acts on
+  it, `retraining.fallback_cron`).
 * `feature_missing` (a watched column empty tonight that the reference has: an outage is not
   "no drift"), `input_invalid` (an input of the verdict NaN or missing, named: a NaN never
   compares to `ok`), `too_few_rows`, `labels_late`: always `watch`.
@@ -72,6 +75,8 @@ class Signals:
     judged_since: str | None = None  # the first night of the window that version scored
     severe: tuple[str, ...] = ()  # columns at or above `severe_drift_factor` × their threshold
     out_of_range: tuple[str, ...] = ()  # numeric columns leaving the reference's range
+    data_end: str | None = None  # the newest day the serving model's training data holds
+    model_age_days: int | None = None  # nights from `data_end` to D
 
 
 @dataclass(frozen=True)
@@ -256,6 +261,21 @@ def performance_findings(signals: Signals, policy: VerdictPolicy) -> list[Findin
     return findings
 
 
+def model_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
+    """How old the serving model's data is: past `max_model_age_days`, `watch`."""
+    age = signals.model_age_days
+    if age is None or age <= policy.max_model_age_days:
+        return []
+    return [
+        (
+            WATCH,
+            "model_stale",
+            f"v{signals.version}'s training data ends {signals.data_end}, {age} days before "
+            f"tonight (> {policy.max_model_age_days})",
+        )
+    ]
+
+
 def label_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
     if len(signals.labels_missing) >= policy.labels_late_days:
         return [
@@ -302,6 +322,7 @@ def decide_verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
         )
     findings += performance_findings(signals, policy)
     findings += label_findings(signals, policy)
+    findings += model_findings(signals, policy)
     findings = _relevel(findings, policy)
     reasons = tuple(f[2] for f in sorted(findings, key=lambda f: -_RANK[f[0]]))
     triggers = tuple(

@@ -109,14 +109,14 @@ def simulation_tables(
     ] = "reports/simulation/summary.json",
 ) -> None:
     """Print the README's tables (frontier, intervals, signal quality, the estimate's error,
-    the act trigger sets, the page budget) from a `make simulate` run; the trigger sets, the
-    estimate's error and the pages under params.yaml's alert budget are recomputed from the
-    `nights.csv` and `benefit.csv` beside the summary.
+    the act trigger sets, the page budget, the thresholds and the guard chosen before the cut)
+    from a `make simulate` run; all but the frontier and the intervals are recomputed from the
+    `nights.csv` and `benefit.csv` beside the summary, under params.yaml.
 
     Example: mlops simulation-tables --summary reports/simulation/selection/summary.json"""
     import pandas as pd
 
-    from pipelines.replay.report import markdown_tables
+    from pipelines.replay.report import chosen_before_cut, markdown_tables
     from pipelines.replay.signal_quality import (
         act_trigger_summary,
         estimate_error,
@@ -143,6 +143,7 @@ def simulation_tables(
         )
         run["frontier"] = [{**row, **pages.get(row["policy"], {})} for row in run["frontier"]]
         run["page_budget"] = page_budget_of(nights, params, str(run["report_from"]))
+        run.update(chosen_before_cut(nights, benefits, params, str(run["report_from"])))
     typer.echo(markdown_tables(run))
 
 

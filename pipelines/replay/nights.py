@@ -17,7 +17,7 @@ from pipelines.config import GuardPolicy, Params
 from pipelines.data import landing
 from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.frames import night_inputs
-from pipelines.monitoring.judge import judge_night
+from pipelines.monitoring.judge import judge_night, signals_record
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
 from pipelines.promotion import rules
 from pipelines.promotion.compare import Contender, compare
@@ -266,27 +266,19 @@ def monitor_night(state: PolicyState, day: date, params: Params, known: Labelled
     )
     night = judge_night(inputs, reference, params.monitoring)
     state.nights.append(NightVerdict(day, night.verdict.level, night.verdict.triggers))
-    observed = night.observed
+    margins = params.simulation.threshold_candidates["out_of_range_margin"]
     state.night_rows.append(
         {
             "date": day.isoformat(),
             "policy": state.name,
             "version": state.serving.version,
-            "judged_since": night.judged_since.isoformat(),
-            "rows": night.signals.rows,
             "verdict": night.verdict.level,
             "triggers": ",".join(night.verdict.triggers),
             "drift_share": night.drift_share,
             "drifted": ",".join(night.drifted),
-            "estimated_window_roc_auc": night.estimated_window.get("roc_auc"),
-            "observed_window_roc_auc": observed.roc_auc if observed else None,
-            "observed_low": observed.low if observed else None,
-            "observed_high": observed.high if observed else None,
-            "observed_days": observed.days if observed else 0,
-            "expected_observed_roc_auc": observed.expected_roc_auc if observed else None,
-            "holdout_roc_auc": night.signals.holdout_roc_auc,
-            "labels_missing": ",".join(night.labels_missing),
             "guard": "",
+            # what deciding the night again under other thresholds needs (`thresholds.py`)
+            **signals_record(night, inputs.current, reference, margins),
         }
     )
 

@@ -27,6 +27,7 @@ from pipelines.replay.signal_quality import (
     pages_per_month,
     signal_quality_by_period,
 )
+from pipelines.replay.thresholds import SINGLE_THRESHOLDS, choose_guard, choose_thresholds
 from pipelines.training.evaluate import classification_metrics
 
 
@@ -198,6 +199,7 @@ def summarise(
             else {}
         ),
         "page_budget": page_budget_of(nights_frame, params, report_from),
+        **chosen_before_cut(nights_frame, result.benefits, params, report_from),
         "pages_after_cut": pages_per_month(
             nights_frame.loc[nights_frame["date"] >= cut], clear, cut
         ),
@@ -220,6 +222,20 @@ def summarise(
         },
     }
     return summary, daily, monthly, nights_frame
+
+
+def chosen_before_cut(
+    nights: pd.DataFrame, benefits: pd.DataFrame, params: Params, since: str
+) -> dict[str, Any]:
+    """The verdict's thresholds and the guard's settings chosen before the cut, measured after
+    (`thresholds.py`); nothing when the run measured no benefit or predates the recorded
+    verdict inputs."""
+    if benefits.empty or "drift_ratios" not in nights:
+        return {}
+    return {
+        "threshold_choice": choose_thresholds(nights, benefits, params, since),
+        "guard_choice": choose_guard(nights, benefits, params, since),
+    }
 
 
 _COLOURS = {"frozen": "#7f7f7f", "scheduled": "#1f77b4", "guarded": "#d62728"}
@@ -542,7 +558,120 @@ def markdown_tables(summary: dict[str, Any]) -> str:
                 for row in budget["candidates"]
             ],
         )
+    lines += _choice_tables(summary)
     return "\n".join(lines) + "\n"
+
+
+def _measured(row: dict[str, Any], period: str) -> str:
+    return (
+        f"{row[f'precision_{period}']:.2f} / {row[f'recall_{period}']:.2f} / "
+        f"{row[f'pages_per_month_{period}']:.1f}"
+    )
+
+
+def _choice_tables(summary: dict[str, Any]) -> list[str]:
+    """The thresholds and the guard's settings chosen before the cut, measured after it."""
+    lines: list[str] = []
+    thresholds = summary.get("threshold_choice")
+    if thresholds:
+        names = [*thresholds["chosen"]][:4]
+        header = [
+            "drift thresholds (" + ", ".join(names) + ")",
+            "`act` precision / recall / most pages a month, before the cut",
+            "after",
+        ]
+        committed = thresholds["committed_measured"]
+        rows = [("chosen", thresholds["chosen_measured"])] + [("committed", r) for r in committed]
+        rows += [("", r) for r in thresholds["best_before_cut"][1:4]]
+        lines += _markdown(
+            header,
+            [
+                [
+                    " / ".join(f"{row[n]:g}" for n in names) + (f" ({label})" if label else ""),
+                    _measured(row, "before"),
+                    _measured(row, "after"),
+                ]
+                for label, row in rows
+            ],
+        )
+        for name, rows in thresholds.get("single", {}).items():
+            chosen_value = thresholds["chosen"][name]
+            trigger = SINGLE_THRESHOLDS[name]
+            lines += _markdown(
+                [f"`{name}`", f"`{trigger}` precision / recall before", "after"],
+                [
+                    [
+                        f"{row[name]}" + (" (chosen)" if row[name] == chosen_value else ""),
+                        f"{row['precision_before']:.2f} / {row['recall_before']:.2f}",
+                        f"{row['precision_after']:.2f} / {row['recall_after']:.2f}",
+                    ]
+                    for row in rows
+                ],
+            )
+    guard = summary.get("guard_choice")
+    if guard:
+        chosen = guard["chosen"] or {}
+        ranked = sorted(
+            guard["candidates"],
+            key=lambda r: (
+                -_or_zero(r["helps_share_before"]),
+                -_or_zero(r["mean_gain_before"]),
+                r["requests_before"],
+            ),
+        )
+
+        def label(row: dict[str, Any]) -> str:
+            key = {k: row[k] for k in ("act_nights", "of_last_nights", "cooldown_days")}
+            name = f"{key['act_nights']} of {key['of_last_nights']}, {key['cooldown_days']} d"
+            if key == chosen:
+                name += " (chosen)"
+            if key == guard["committed"]:
+                name += " (committed)"
+            return name
+
+        shown = [r for r in ranked[:4]] + [
+            r for r in guard["committed_measured"] if r not in ranked[:4]
+        ]
+        lines += _markdown(
+            [
+                "guard (`k` of `n`, cooldown)",
+                "requests / helped share / mean ROC AUC gain, before the cut",
+                "after",
+            ],
+            [
+                [
+                    label(row),
+                    *(
+                        f"{row[f'requests_{p}']} / {_share(row[f'helps_share_{p}'])} / "
+                        f"{_signed(row[f'mean_gain_{p}'])}"
+                        for p in ("before", "after")
+                    ),
+                ]
+                for row in shown
+            ]
+            + [
+                [
+                    "every grid night (a calendar)",
+                    *(
+                        f"{c['nights']} / {_share(c['helps_share'])} / {_signed(c['mean_gain'])}"
+                        for c in (guard["calendar"]["before"], guard["calendar"]["after"])
+                    ),
+                ]
+            ],
+        )
+    return lines
+
+
+def _or_zero(value: Any) -> float:
+    return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def _share(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.2f}"
+
+
+def _signed(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:+.3f}"
 
 
 def _lead(value: Any) -> str:

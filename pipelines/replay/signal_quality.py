@@ -30,6 +30,7 @@ TRIGGERS = (
     "performance_drop",
     "performance_dip",
     "estimate_drop",
+    "model_stale",
 )
 
 

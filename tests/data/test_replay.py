@@ -4,6 +4,7 @@ the order of the loop, no label before its time, each policy's rule, the report.
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,17 @@ def test_normal_nights_stay_under_the_alert_budget_and_an_injected_shift_is_page
 def result_landed(scored: dict) -> dict:
     """Each scored day's outcomes landed the next morning (the replay's label clock)."""
     return {k: date.fromisoformat(k) + timedelta(days=1) for k in scored}
+
+
+def test_every_night_recorded_is_judged_again_to_the_same_verdict(replayed):
+    """`nights.csv` holds what the verdict needs under any candidate threshold: rebuilt from a
+    row, `decide_verdict` gives the night's recorded verdict and triggers."""
+    from pipelines.replay.thresholds import verdicts_under
+
+    result, params = replayed["result"], replayed["params"]
+    nights = result.nights().astype({"drift_ratios": str})
+    nights = pd.read_csv(io.StringIO(nights.to_csv(index=False)))  # as the CSV reads back
+    again = verdicts_under(nights, params.monitoring.verdict, params.monitoring.min_rows)
+    assert len(again) == len(nights) > 0
+    assert again["verdict"].tolist() == nights["verdict"].tolist()
+    assert again["triggers"].tolist() == nights["triggers"].fillna("").tolist()

@@ -107,6 +107,12 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
         assert (verdict["version"], verdict["judged_since"]) == (champion.version, str(NIGHTS[0]))
         assert 0.5 < summary["estimate"]["day"]["roc_auc"] < 0.9
         assert summary["drift"]["judged"] and len(summary["drift"]["columns"]) >= 15
+        # the model's age: its training data ends with the reference's holdout, on the page
+        data_end = reference.window["holdout_end"]
+        assert summary["model"]["data_end"] == data_end
+        assert summary["model"]["age_days"] == (night - date.fromisoformat(data_end)).days
+        page = (folder / "index.html").read_text()
+        assert f"its training data ends {data_end}" in page
     # The labels of D land with D+1: the 5th's row got them from the run of the 6th.
     history = _history(ws)
     # The 1st was scored, not monitored: its row holds its labels only.

@@ -312,3 +312,18 @@ def test_every_trigger_the_verdict_can_raise_has_a_runbook():
     assert raised <= set(RUNBOOK_BY_TRIGGER), raised - set(RUNBOOK_BY_TRIGGER)
     for trigger in raised:
         assert (REPO_ROOT / "runbooks" / RUNBOOK_BY_TRIGGER[trigger]).exists()
+
+
+def test_a_model_whose_data_is_older_than_the_limit_is_watch_and_says_since_when():
+    limit = POLICY.max_model_age_days
+    fresh = decide_verdict(
+        _signals(data_end="2013-03-01", model_age_days=limit, version="4"), POLICY
+    )
+    assert fresh.level == OK
+    stale = decide_verdict(
+        _signals(data_end="2013-03-01", model_age_days=limit + 1, version="4"), POLICY
+    )
+    assert stale.level == WATCH and stale.triggers == ("model_stale",)
+    assert "2013-03-01" in stale.reasons[0] and f"{limit + 1} days" in stale.reasons[0]
+    unknown = decide_verdict(_signals(), POLICY)  # a reference from before ages were recorded
+    assert "model_stale" not in unknown.triggers
