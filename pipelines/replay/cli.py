@@ -54,7 +54,7 @@ def simulate(
 
     from pipelines.replay.deliveries import ReplayPlan
     from pipelines.replay.loop import run_replay
-    from pipelines.replay.report import summarise, write_report
+    from pipelines.replay.report import summarise, write_report, write_tradeoff
 
     params = load(params_path)
     if benefit_every_days is not None:
@@ -86,14 +86,9 @@ def simulate(
         settings.seed,
         params,
     )
-    page = write_report(
-        Path(params.workspace_path(out or settings.output_dir)),
-        summary,
-        daily,
-        monthly,
-        nights,
-        result,
-    )
+    out_dir = Path(params.workspace_path(out or settings.output_dir))
+    page = write_report(out_dir, summary, daily, monthly, nights, result)
+    write_tradeoff(nights, result.benefits, summary, params, out_dir / "act_tradeoff.png")
     if benchmark_out:
         Path(benchmark_out).write_text(json.dumps(summary, indent=2, default=str))
     typer.echo(
@@ -107,6 +102,10 @@ def simulation_tables(
     summary: Annotated[
         str, typer.Option(help="A run's summary.json.")
     ] = "reports/simulation/summary.json",
+    figure: Annotated[
+        str | None,
+        typer.Option(help="Also draw the act precision/recall trade-off here (a .png)."),
+    ] = None,
 ) -> None:
     """Print the README's tables (frontier, intervals, signal quality, the estimate's error,
     the act trigger sets, the page budget, the thresholds and the guard chosen before the cut)
@@ -116,7 +115,7 @@ def simulation_tables(
     Example: mlops simulation-tables --summary reports/simulation/selection/summary.json"""
     import pandas as pd
 
-    from pipelines.replay.report import chosen_before_cut, markdown_tables
+    from pipelines.replay.report import chosen_before_cut, markdown_tables, write_tradeoff
     from pipelines.replay.signal_quality import (
         act_trigger_summary,
         estimate_error,
@@ -144,6 +143,8 @@ def simulation_tables(
         run["frontier"] = [{**row, **pages.get(row["policy"], {})} for row in run["frontier"]]
         run["page_budget"] = page_budget_of(nights, params, str(run["report_from"]))
         run.update(chosen_before_cut(nights, benefits, params, str(run["report_from"])))
+        if figure:
+            write_tradeoff(nights, benefits, run, params, Path(figure))
     typer.echo(markdown_tables(run))
 
 

@@ -328,6 +328,87 @@ def frontier_figure(frontier: pd.DataFrame) -> Any:
     return figure
 
 
+def tradeoff_figure(
+    trigger_sets: pd.DataFrame, thresholds: dict[str, Any], committed_triggers: str
+) -> Any:
+    """Precision against recall of `act` (against the benefit of retraining), before the cut
+    and after it: every set of triggers as the `act` set, every candidate of the drift
+    thresholds, the committed and the chosen ones. What the best trade-off is, and how far
+    the one chosen before the cut holds after it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharex=True, sharey=True)
+    candidates = pd.DataFrame(thresholds.get("every_candidate", []))
+    chosen = thresholds.get("chosen_measured") or {}
+    for axis, period in zip(axes, ("before", "after"), strict=True):
+        axis.scatter(
+            trigger_sets[f"recall_{period}"],
+            trigger_sets[f"precision_{period}"],
+            s=10,
+            color="#9a9a9a",
+            label="a set of `act` triggers",
+        )
+        if not candidates.empty:
+            axis.scatter(
+                candidates[f"recall_{period}"],
+                candidates[f"precision_{period}"],
+                s=14,
+                color="#1f77b4",
+                label="drift thresholds (committed triggers)",
+            )
+        mine = trigger_sets.loc[
+            trigger_sets["act_triggers"].map(lambda t: set(t.split(",")))
+            == set(committed_triggers.split(","))
+        ]
+        axis.scatter(
+            mine[f"recall_{period}"],
+            mine[f"precision_{period}"],
+            marker="*",
+            s=160,
+            color="#d62728",
+            label="committed",
+            zorder=3,
+        )
+        if chosen:
+            axis.scatter(
+                [chosen[f"recall_{period}"]],
+                [chosen[f"precision_{period}"]],
+                marker="D",
+                s=60,
+                color="#2ca02c",
+                label="thresholds chosen before the cut",
+                zorder=3,
+            )
+        axis.axhline(0.6, color="#cccccc", linewidth=0.8)
+        axis.axvline(0.6, color="#cccccc", linewidth=0.8)
+        axis.set_xlabel("recall of `act`")
+        axis.set_title(f"{period} the cut")
+    axes[0].set_ylabel("precision of `act`")
+    axes[0].legend(fontsize=7, loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def write_tradeoff(
+    nights: pd.DataFrame, benefits: pd.DataFrame, summary: dict[str, Any], params: Params, out: Path
+) -> bool:
+    """`act_tradeoff.png` from a run's nights and benefit (False: nothing to plot)."""
+    from pipelines.config import ACTIONABLE_TRIGGERS
+    from pipelines.replay.signal_quality import trigger_sets
+
+    if benefits.empty or "threshold_choice" not in summary:
+        return False
+    sets = trigger_sets(
+        nights, benefits, params.simulation.choose_before.isoformat(), ACTIONABLE_TRIGGERS
+    )
+    committed = ",".join(params.monitoring.verdict.act_triggers)
+    tradeoff_figure(sets, summary["threshold_choice"], committed).savefig(out, dpi=90)
+    return True
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
 

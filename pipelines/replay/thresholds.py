@@ -194,6 +194,7 @@ def choose_thresholds(
         "committed_measured": drift.loc[is_committed].to_dict("records"),
         "best_before_cut": ranked.head(5).to_dict("records"),
         "candidates": len(drift),
+        "every_candidate": drift.to_dict("records"),
         "single": single,
     }
 

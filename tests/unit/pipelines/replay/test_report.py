@@ -74,3 +74,34 @@ def test_the_start_dates_table_has_one_block_per_start_oldest_first():
     assert table[0].startswith("| start | policy − other | measured from |")
     assert table[2].startswith("| 2013-01-01 | guarded − every_14d | 2013-05-01 (244 days) |")
     assert "| -0.0200 [-0.0300, -0.0100] |" in table[3]
+
+
+def test_the_tradeoff_figure_and_tables_show_the_chosen_and_the_committed_thresholds():
+    from pipelines.replay.report import _choice_tables, tradeoff_figure
+
+    measured = {
+        f"{k}_{p}": v
+        for p in ("before", "after")
+        for k, v in (("precision", 0.7), ("recall", 0.4), ("pages_per_month", 1.2), ("f1", 0.5))
+    }
+    row = {
+        "severe_drift_factor": 2.0,
+        "minor_drift_min_columns": 2,
+        "out_of_range_share": 0.05,
+        "out_of_range_margin": 0.5,
+        **measured,
+    }
+    thresholds = {
+        "chosen": {k: row[k] for k in list(row)[:4]} | {"min_labelled_days": 3},
+        "chosen_measured": row,
+        "committed_measured": [row],
+        "best_before_cut": [row],
+        "every_candidate": [row],
+        "single": {"min_labelled_days": [{"min_labelled_days": 3, **measured}]},
+    }
+    sets = pd.DataFrame([{"act_triggers": "important_drift,minor_drift", **measured}])
+    figure = tradeoff_figure(sets, thresholds, "important_drift,minor_drift")
+    assert len(figure.axes) == 2
+    text = "\n".join(_choice_tables({"threshold_choice": thresholds}))
+    assert "2 / 2 / 0.05 / 0.5 (chosen)" in text and "(committed)" in text
+    assert "3 (chosen)" in text
