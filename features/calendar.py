@@ -61,18 +61,27 @@ def days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
     return per_date(flight_date, lambda d: _days_to_holiday(d, window_days))
 
 
+@functools.cache
+def _holiday_day_numbers(first_year: int, last_year: int) -> np.ndarray:
+    """US federal holidays from the year before `first_year` to the year after `last_year` (the
+    nearest holiday of any day in between is always among them), as day numbers; cached, since
+    pandas builds the calendar anew each time (10 ms, per online request before)."""
+    holidays = USFederalHolidayCalendar().holidays(
+        start=date(first_year - 1, 1, 1), end=date(last_year + 1, 12, 31)
+    )
+    numbers = holidays.to_numpy(dtype="datetime64[D]").astype("int64")
+    numbers.setflags(write=False)
+    return numbers
+
+
 def _days_to_holiday(flight_date: pd.Series, window_days: int) -> pd.Series:
     dates = _dates(flight_date)
     if dates.empty:
         return pd.Series(dtype="float64", index=flight_date.index)
-    margin = pd.Timedelta(days=366)  # wide enough that the nearest holiday is always included
-    holidays = USFederalHolidayCalendar().holidays(
-        start=dates.min() - margin, end=dates.max() + margin
-    )
-    if len(holidays) == 0:
+    holiday_numbers = _holiday_day_numbers(dates.min().year, dates.max().year)
+    if len(holiday_numbers) == 0:
         return pd.Series(float(window_days), index=flight_date.index)
     day_numbers = dates.to_numpy(dtype="datetime64[D]").astype("int64")
-    holiday_numbers = holidays.to_numpy(dtype="datetime64[D]").astype("int64")
     offsets = holiday_numbers[None, :] - day_numbers[:, None]
     nearest = offsets[np.arange(len(day_numbers)), np.abs(offsets).argmin(axis=1)]
     return pd.Series(

@@ -43,6 +43,13 @@ def weather_at_cutoff(
     lookback_hours: int,
 ) -> pd.DataFrame:
     """Latest observation at each origin at or before the cutoff, at most `lookback_hours` old."""
+    if len(cutoff_at):
+        # Only the hours a joined observation (at most `lookback_hours` before a cutoff) and its
+        # rolling sum (`lookback_hours` before that) read: the same answer, and a day's batch
+        # or one online request no longer rolls the whole year's weather.
+        earliest = cutoff_at.min() - pd.Timedelta(hours=2 * lookback_hours)
+        times = weather["time_hour"]
+        weather = weather.loc[(times > earliest) & (times <= cutoff_at.max())]
     history = weather_with_history(weather, lookback_hours)
     value_columns = [*columns, f"precip_sum_{lookback_hours}h"]
     observations = (

@@ -4,7 +4,8 @@
   in the nightly batch's fields and builds features with the batch's feature code (weather as
   of the same cutoff, the day's schedule counts from the validated store when the day is
   there). It answers each flight's probability, decision and threshold, the model's name and
-  version, and a request id.
+  version, and a request id. Requests that arrive together are scored together (`batching`):
+  one feature build and one model call for all the flights waiting.
 * Input is held to the gate's contract (a 422 naming the field); an unknown carrier or airport
   is answered by the model's handling of unknown values and named in `unknown_codes`.
 * If the model cannot answer within `serving.request_timeout_seconds`, fails, or is not loaded,
@@ -27,8 +28,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import anyio
-import anyio.to_thread
 import numpy as np
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -40,6 +39,7 @@ from features.build import build_features, day_schedule_counts, model_inputs
 from features.schedule import ScheduleCounts
 from pipelines.config import Params
 from pipelines.scoring.rows import check_probabilities
+from pipelines.serving.batching import MicroBatcher
 from pipelines.serving.champion import ChampionHolder, ServedModel
 from pipelines.serving.contract import (
     Prediction,
@@ -54,9 +54,6 @@ from pipelines.serving.fallback import BaseRates
 from pipelines.serving.keys import ApiKeys, hash_key
 from pipelines.serving.metrics import ServingMetrics
 from pipelines.training.calibration import bayes_threshold
-
-#: Model calls running at once (threads): beyond it a request waits, and its timeout runs.
-MODEL_CALLS_AT_ONCE = 4
 
 #: The routes `/metrics` counts by name; anything else (a scanner's paths) is "other".
 ROUTES = ("/v1/predictions", "/admin/reload", "/health", "/ready", "/metrics")
@@ -117,11 +114,16 @@ def create_app(
     metrics = ServingMetrics()
     rate_limit = parse(settings.rate_limit)
     limiter = MovingWindowRateLimiter(MemoryStorage())
-    model_calls = anyio.CapacityLimiter(MODEL_CALLS_AT_ONCE)
+    batcher: MicroBatcher[ServedModel] = MicroBatcher(
+        lambda: holder.current,
+        lambda frame, served: champion_probabilities(frame, inputs, served, params),
+        settings.max_flights_per_request,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics.observe_model(holder.current, await run_in_threadpool(holder.reload))
+        batcher.start()
         task = (
             asyncio.create_task(_reload_every(settings.reload_seconds))
             if reload_in_background
@@ -130,6 +132,7 @@ def create_app(
         yield
         if task is not None:
             task.cancel()
+        await batcher.stop()
 
     async def _reload_every(seconds: float) -> None:
         while True:
@@ -207,20 +210,13 @@ def create_app(
         probability, reason = None, "no model loaded"
         if served is not None:
             try:
-                # Abandoned on timeout: the answer is not held back until the model finishes
-                # (its thread runs on, within `model_calls`, so slow calls cannot pile up).
-                probability = await asyncio.wait_for(
-                    anyio.to_thread.run_sync(
-                        champion_probabilities,
-                        flights_frame(body.flights),
-                        inputs,
-                        served,
-                        params,
-                        abandon_on_cancel=True,
-                        limiter=model_calls,
-                    ),
+                # Scored with the requests waiting beside it (`batching`); on timeout the
+                # answer is not held back until the model finishes.
+                scored = await asyncio.wait_for(
+                    batcher.submit(flights_frame(body.flights)),
                     timeout=settings.request_timeout_seconds,
                 )
+                probability, served = scored.probability, scored.model
             except TimeoutError:
                 reason = "timeout"
             except Exception as error:  # noqa: BLE001 - the fallback answers; the reason is counted
