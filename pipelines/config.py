@@ -171,6 +171,8 @@ class ServingParams:
     reload_seconds: float
     fallback_days: int
     fallback_min_flights: int
+    served_log_dir: str = "data/served"  # every served flight with its inputs, by day (or s3://)
+    served_log_flush_seconds: float = 30.0  # how often the buffered rows are written
 
     def __post_init__(self) -> None:
         if self.max_flights_per_request < 1 or self.max_body_bytes < 1:
@@ -302,6 +304,8 @@ class MonitoringParams:
     page_clear_nights: int
     drift_by_day_type: bool
     verdict: VerdictPolicy
+    skew_tolerance: float = 1e-9  # relative: online and batch share the feature code to the bit
+    skew_max_share: float = 0.01  # a model input differing on more of its served rows: skewed
 
     def __post_init__(self) -> None:
         for name in ("threshold_quantile", "prediction_threshold_quantile"):

@@ -34,6 +34,7 @@ RUNBOOK_BY_TRIGGER = {
     "severe_drift": "drift-alert.md",
     "out_of_range": "drift-alert.md",
     "model_stale": "retraining.md",
+    "serving_skew": "serving.md",
 }
 
 

@@ -58,6 +58,7 @@ class NightInputs:
     current: pd.DataFrame  # D's model inputs with `late_probability`
     drift_scores: Mapping[str, float | None]  # per watched column, None where it had no values
     window: tuple[WindowDay, ...]  # D and the scored days of the `rolling_days` before it
+    serving_skew: tuple[str, ...] = ()  # model inputs served online unlike the batch's (skew.py)
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def judge_night(
         out_of_range=out_of_range(
             night.current, whole, policy.out_of_range_share, policy.out_of_range_margin
         ),
+        serving_skew=night.serving_skew,
         data_end=data_end,
         model_age_days=(night.day - date.fromisoformat(data_end)).days if data_end else None,
     )

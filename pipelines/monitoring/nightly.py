@@ -27,6 +27,7 @@ import pandas as pd
 from pipelines.config import Params
 from pipelines.data.landing import validated_uri
 from pipelines.monitoring import current, drift, history, performance
+from pipelines.monitoring import skew as skew_check
 from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
 from pipelines.monitoring.judge import Labelled, NightInputs, NightJudgement, WindowDay, judge_night
 from pipelines.monitoring.reference import MonitoringReference, load_reference
@@ -254,6 +255,26 @@ class Night:
     yesterday: DayPerformance | None  # D-1's labelled flights (its outcomes landed on D)
 
 
+def serving_skew_of_day(
+    params: Params, day: date, features: pd.DataFrame
+) -> skew_check.SkewReport | None:
+    """D's flights served online (the served log) against D's batch features; None when
+    nothing was served for D."""
+    from features.build import feature_columns
+    from pipelines.serving.served_log import read_served
+
+    served = read_served(params.workspace_path(params.serving.served_log_dir), day.isoformat())
+    if served is None or features.empty:
+        return None
+    return skew_check.feature_skew(
+        served,
+        features,
+        tuple(feature_columns(params.features)),
+        params.monitoring.skew_tolerance,
+        params.monitoring.skew_max_share,
+    )
+
+
 def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
     """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
     from pipelines.monitoring import page, tracking
@@ -265,7 +286,16 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     reference, version, run_id = _reference_for(params, scored)
     night_drift, features = drift_of_day(params, scored, reference)
     days, labelled = window_of_night(params, day, window)
-    inputs = NightInputs(day, version, scored.rows, features, night_drift.scores, days)
+    skew = serving_skew_of_day(params, day, features)
+    inputs = NightInputs(
+        day,
+        version,
+        scored.rows,
+        features,
+        night_drift.scores,
+        days,
+        skew.skewed if skew is not None else (),
+    )
     yesterday = next((d for d in labelled if d.day == day - timedelta(days=1)), None)
     night = Night(
         scored,
@@ -277,6 +307,7 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
         yesterday,
     )
     summary = summarise(params, night)
+    summary["serving_skew"] = skew.as_dict() if skew is not None else None
     table = history.read_history(reports_root(params))
     if night.yesterday is not None:
         fields = actual_performance(params, night.yesterday)

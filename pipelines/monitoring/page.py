@@ -87,6 +87,17 @@ def _age(model: dict[str, Any], limit: int) -> str:
     )
 
 
+def _skew(report: dict[str, Any] | None) -> str:
+    """What was served online for the day's flights against the batch's features."""
+    if not report:
+        return "Served online: nothing for this day's flights."
+    skewed = ", ".join(report["skewed"]) or "none"
+    return (
+        f"Served online: {report['served_rows']} rows, {report['compared_rows']} compared with "
+        f"the batch's features; skewed inputs: {html.escape(skewed)}."
+    )
+
+
 def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> str:
     day = summary["date"]
     verdict, model, drift = summary["verdict"], summary["model"], summary["drift"]
@@ -127,6 +138,7 @@ def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> 
 <p>{html.escape(model["name"])} version {version} (run {html.escape(str(model["run_id"]))}),
 data version {html.escape(str(model["data_version"]))}. {mlflow_link}.
 {_age(model, params.monitoring.verdict.max_model_age_days)}
+{_skew(summary.get("serving_skew"))}
 Scored rows: {summary["rows"]} (monitored sample {summary["sampled_rows"]}).</p>
 <h2>Drift that matters (score / threshold &times; permutation importance)</h2>
 <p>Drift share {share}; empty columns: {", ".join(drift["empty_columns"]) or "none"}.

@@ -22,6 +22,8 @@ Triggers (the default level each gets when it is in `act_triggers`, `watch` othe
 * `model_stale`: the serving model's training data ends more than `max_model_age_days` before
   D (`watch`: in 2013 a retraining helps mostly because the model is old; a schedule acts on
   it, `retraining.fallback_cron`).
+* `serving_skew`: model inputs served online that differ from the batch's features of the same
+  flights on more than `monitoring.skew_max_share` of the served rows (`watch`).
 * `feature_missing` (a watched column empty tonight that the reference has: an outage is not
   "no drift"), `input_invalid` (an input of the verdict NaN or missing, named: a NaN never
   compares to `ok`), `too_few_rows`, `labels_late`: always `watch`.
@@ -75,6 +77,7 @@ class Signals:
     judged_since: str | None = None  # the first night of the window that version scored
     severe: tuple[str, ...] = ()  # columns at or above `severe_drift_factor` × their threshold
     out_of_range: tuple[str, ...] = ()  # numeric columns leaving the reference's range
+    serving_skew: tuple[str, ...] = ()  # model inputs served online unlike the batch's
     data_end: str | None = None  # the newest day the serving model's training data holds
     model_age_days: int | None = None  # nights from `data_end` to D
 
@@ -262,7 +265,22 @@ def performance_findings(signals: Signals, policy: VerdictPolicy) -> list[Findin
 
 
 def model_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
-    """How old the serving model's data is: past `max_model_age_days`, `watch`."""
+    """How old the serving model's data is (past `max_model_age_days`, `watch`), and whether
+    what it was served online matched the batch's features."""
+    found: list[Finding] = []
+    if signals.serving_skew:
+        found.append(
+            (
+                WATCH,
+                "serving_skew",
+                "served online with inputs unlike the batch's for the same flights: "
+                + ", ".join(signals.serving_skew),
+            )
+        )
+    return found + _age_findings(signals, policy)
+
+
+def _age_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
     age = signals.model_age_days
     if age is None or age <= policy.max_model_age_days:
         return []

@@ -31,7 +31,7 @@ TRIGGERS = (
     "performance_dip",
     "estimate_drop",
     "model_stale",
-)
+)  # serving_skew is not here: the replay serves nothing online
 
 
 def _trigger(name: str) -> Callable[[dict[str, Any]], bool]:

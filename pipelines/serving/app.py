@@ -53,6 +53,7 @@ from pipelines.serving.contract import (
 from pipelines.serving.fallback import BaseRates
 from pipelines.serving.keys import ApiKeys, hash_key
 from pipelines.serving.metrics import ServingMetrics
+from pipelines.serving.served_log import ServedLog
 from pipelines.training.calibration import bayes_threshold
 
 #: The routes `/metrics` counts by name; anything else (a scanner's paths) is "other".
@@ -73,10 +74,12 @@ class ServingInputs:
 
 def champion_probabilities(
     frame: pd.DataFrame, inputs: ServingInputs, served: ServedModel, params: Params
-) -> np.ndarray:
+) -> tuple[np.ndarray, pd.DataFrame]:
     """The batch's features and model on the request's flights, one date at a time (each
-    date's schedule counts: the validated day's, or the request's own flights')."""
+    date's schedule counts: the validated day's, or the request's own flights'); the
+    probabilities and the model inputs, in the frame's row order."""
     probability = np.empty(len(frame))
+    model_rows = []
     for day, rows in frame.groupby("flight_date", sort=False):
         counts = inputs.schedule_counts(date.fromisoformat(str(day)))
         features = build_features(
@@ -85,10 +88,12 @@ def champion_probabilities(
             params.features,
             counts if counts is not None else day_schedule_counts(rows),
         )
-        scores = served.model.predict_proba(model_inputs(features, params.features))[:, 1]
+        seen = model_inputs(features, params.features)
+        scores = served.model.predict_proba(seen)[:, 1]
         check_probabilities(features["flight_id"].to_numpy(), scores)
         probability[rows.index.to_numpy()] = scores
-    return probability
+        model_rows.append(seen.set_axis(rows.index))
+    return probability, pd.concat(model_rows).sort_index()
 
 
 def _key_of(request: Request) -> str | None:
@@ -104,6 +109,7 @@ def create_app(
     inputs: ServingInputs,
     holder: ChampionHolder,
     reload_in_background: bool = True,
+    served_log: ServedLog | None = None,
 ) -> FastAPI:
     """The service; `holder` is loaded at start (a failure leaves it serving the fallback)."""
     from limits import parse
@@ -124,15 +130,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics.observe_model(holder.current, await run_in_threadpool(holder.reload))
         batcher.start()
-        task = (
-            asyncio.create_task(_reload_every(settings.reload_seconds))
-            if reload_in_background
-            else None
-        )
+        tasks = [asyncio.create_task(_flush_every(settings.served_log_flush_seconds))]
+        if reload_in_background:
+            tasks.append(asyncio.create_task(_reload_every(settings.reload_seconds)))
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
         await batcher.stop()
+        if served_log is not None:
+            await run_in_threadpool(served_log.flush)
+
+    async def _flush_every(seconds: float) -> None:
+        while served_log is not None:
+            await asyncio.sleep(seconds)
+            await run_in_threadpool(served_log.flush)
 
     async def _reload_every(seconds: float) -> None:
         while True:
@@ -207,7 +218,7 @@ def create_app(
             metrics.validation_failures.inc()
             return JSONResponse({"detail": errors}, status_code=422)
         served = holder.current
-        probability, reason = None, "no model loaded"
+        probability, reason, seen = None, "no model loaded", None
         if served is not None:
             try:
                 # Scored with the requests waiting beside it (`batching`); on timeout the
@@ -216,20 +227,20 @@ def create_app(
                     batcher.submit(flights_frame(body.flights)),
                     timeout=settings.request_timeout_seconds,
                 )
-                probability, served = scored.probability, scored.model
+                probability, served, seen = scored.probability, scored.model, scored.inputs
             except TimeoutError:
                 reason = "timeout"
             except Exception as error:  # noqa: BLE001 - the fallback answers; the reason is counted
                 reason = type(error).__name__
         if probability is None:
             metrics.fallbacks.labels(reason=reason).inc(len(body.flights))
-        return PredictionResponse(
-            request_id=request_id,
-            predictions=[
-                _prediction(flight, i, probability, served, inputs, params)
-                for i, flight in enumerate(body.flights)
-            ],
-        )
+        answered = [
+            _prediction(flight, i, probability, served, inputs, params)
+            for i, flight in enumerate(body.flights)
+        ]
+        if served_log is not None:
+            served_log.add(served_rows(request_id, body.flights, answered, seen))
+        return PredictionResponse(request_id=request_id, predictions=answered)
 
     @app.post("/admin/reload")
     async def reload(_: str = Depends(role("admin"))) -> dict[str, Any]:
@@ -267,6 +278,28 @@ def create_app(
         return Response(body, media_type=content_type)
 
     return app
+
+
+def served_rows(
+    request_id: str,
+    flights: list[ScheduledFlight],
+    answered: list[Prediction],
+    seen: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """A request's rows for the served log: each flight, who answered, with what inputs (none
+    for the fallback, which reads no feature)."""
+    rows = pd.DataFrame(
+        {
+            "request_id": request_id,
+            "flight_id": [f.flight_id for f in flights],
+            "flight_date": [f.flight_date.isoformat() for f in flights],
+            "served_at": pd.Timestamp.now(tz="UTC"),
+            "served_by": [p.served_by for p in answered],
+            "model_version": [p.model_version for p in answered],
+            "late_probability": [p.late_probability for p in answered],
+        }
+    )
+    return rows if seen is None else pd.concat([rows, seen.reset_index(drop=True)], axis=1)
 
 
 def _prediction(

@@ -28,6 +28,7 @@ Model = TypeVar("Model")
 @dataclass(frozen=True)
 class Scored(Generic[Model]):
     probability: np.ndarray
+    inputs: pd.DataFrame  # the model inputs they were scored on, in the same order
     model: Model  # the model that scored them (a reload between batches changes it)
 
 
@@ -43,7 +44,7 @@ class MicroBatcher(Generic[Model]):
     def __init__(
         self,
         current_model: Callable[[], Model | None],
-        score: Callable[[pd.DataFrame, Model], np.ndarray],
+        score: Callable[[pd.DataFrame, Model], tuple[np.ndarray, pd.DataFrame]],
         max_flights: int,
     ) -> None:
         self._current_model = current_model
@@ -89,7 +90,7 @@ class MicroBatcher(Generic[Model]):
                 continue
             frame = pd.concat([w.frame for w in batch], ignore_index=True)
             try:
-                probability = await anyio.to_thread.run_sync(self._score, frame, model)
+                probability, inputs = await anyio.to_thread.run_sync(self._score, frame, model)
             except Exception as error:  # noqa: BLE001 - each caller gets it and falls back
                 for waiting in batch:
                     _settle(waiting.answer, error=error)
@@ -98,7 +99,9 @@ class MicroBatcher(Generic[Model]):
             start = 0
             for waiting in batch:
                 rows = len(waiting.frame)
-                _settle(waiting.answer, Scored(probability[start : start + rows], model))
+                part = slice(start, start + rows)
+                answer = Scored(probability[part], inputs.iloc[part].reset_index(drop=True), model)
+                _settle(waiting.answer, answer)
                 start += rows
 
 

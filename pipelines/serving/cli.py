@@ -31,13 +31,15 @@ def serve(
     from pipelines.serving.app import create_app
     from pipelines.serving.champion import ChampionHolder
     from pipelines.serving.keys import ApiKeys
+    from pipelines.serving.served_log import ServedLog
     from pipelines.serving.state import serving_inputs
 
     params = load(params_path)
     keys = ApiKeys.from_env(os.environ)
     inputs = serving_inputs(params, date.fromisoformat(today) if today else date.today())
     holder = ChampionHolder(params.mlflow, params.train.calibration.missed_delay_cost, CHAMPION)
-    app = create_app(params, keys, inputs, holder)
+    served_log = ServedLog(params.workspace_path(params.serving.served_log_dir))
+    app = create_app(params, keys, inputs, holder, served_log=served_log)
     uvicorn.run(app, host=host or params.serving.host, port=port or params.serving.port)
 
 

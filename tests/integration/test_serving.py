@@ -78,7 +78,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Iter
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["mlflow"].update(tracking_uri=mlflow_server, registered_model=MODEL)
     port = free_port()
-    raw["serving"].update(port=port, reload_seconds=1, request_timeout_seconds=10)
+    raw["serving"].update(
+        port=port, reload_seconds=1, request_timeout_seconds=10, served_log_flush_seconds=1
+    )
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     params = load_params(root / "params.yaml")
     days = list(pd.date_range("2013-02-25", DAY).date)
@@ -167,6 +169,31 @@ def test_online_scores_equal_the_batch_scores_of_the_same_flights(served):
     assert (online["predicted_late"].to_numpy() == batch["predicted_late"].to_numpy()).all()
     health = httpx.get(f"{served['url']}/health", timeout=10).json()
     assert health["status"] == "ok" and health["fallback_flights"] > 5000  # 8 labelled days
+    _served_inputs_match_the_nightly_features(params, answer.json()["request_id"])
+
+
+def _served_inputs_match_the_nightly_features(params, request_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The served log has the 40 flights with their inputs (written within a second), and the
+    nightly monitoring's skew check finds them equal to the batch's features of DAY."""
+    from features.build import build_features
+    from pipelines.data import landing
+    from pipelines.monitoring.nightly import serving_skew_of_day
+    from pipelines.scoring.shards import count_day_schedule
+    from pipelines.serving.served_log import read_served
+
+    root = params.workspace_path(params.serving.served_log_dir)
+    deadline = time.monotonic() + 30
+    while (logged := read_served(root, DAY.isoformat())) is None or request_id not in set(
+        logged["request_id"]
+    ):
+        assert time.monotonic() < deadline, "the served log was not written"
+        time.sleep(0.5)
+    flights = pd.read_parquet(landing.validated_uri(params, "flights", DAY))
+    weather = landing.read_reference(params.landing_root, "weather")
+    features = build_features(flights, weather, params.features, count_day_schedule(params, DAY))
+    report = serving_skew_of_day(params, DAY, features)
+    assert report is not None and report.compared_rows >= 40
+    assert report.skewed == () and all(c.differing == 0 for c in report.columns)
 
 
 def test_an_alias_move_is_served_without_a_restart_and_a_broken_version_keeps_the_old(served):

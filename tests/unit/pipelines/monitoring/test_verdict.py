@@ -327,3 +327,9 @@ def test_a_model_whose_data_is_older_than_the_limit_is_watch_and_says_since_when
     assert "2013-03-01" in stale.reasons[0] and f"{limit + 1} days" in stale.reasons[0]
     unknown = decide_verdict(_signals(), POLICY)  # a reference from before ages were recorded
     assert "model_stale" not in unknown.triggers
+
+
+def test_inputs_served_unlike_the_batch_are_watch_and_named():
+    verdict = decide_verdict(_signals(serving_skew=("wx_temp", "origin_hour_flights")), POLICY)
+    assert verdict.level == WATCH and verdict.triggers == ("serving_skew",)
+    assert "wx_temp, origin_hour_flights" in verdict.reasons[0]

@@ -20,12 +20,12 @@ class Model:
         self.calls: list[int] = []
         self.release = threading.Event()
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
+    def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         self.release.wait(5)
         self.calls.append(len(frame))
         if (frame["n"] < 0).any():
             raise ValueError("a negative flight")
-        return frame["n"].to_numpy() / 100
+        return frame["n"].to_numpy() / 100, frame.assign(seen=frame["n"] * 2)
 
 
 def _frame(*numbers: int) -> pd.DataFrame:
@@ -59,6 +59,7 @@ def test_requests_waiting_together_are_one_model_call_and_each_gets_its_rows():
         [0.30, 0.31],
     ]
     assert {a.model.name for a in answers} == {"v1"}
+    assert list(answers[2].inputs["seen"]) == [40, 42]  # its own rows' inputs
 
 
 def test_a_batch_never_exceeds_max_flights_and_a_failure_reaches_only_its_callers():

@@ -74,14 +74,17 @@ def _params(**serving: Any):  # type: ignore[no-untyped-def]
     return dataclasses.replace(params, serving=dataclasses.replace(params.serving, **serving))
 
 
-def _client(model: Any = None, fail_with: str | None = None, **serving: Any) -> TestClient:
+def _client(
+    model: Any = None, fail_with: str | None = None, served_log: Any = None, **serving: Any
+) -> TestClient:
     served = ServedModel(REF, model, 0.4) if model is not None else None
     app = create_app(
         _params(**serving),
         KEYS,
         _inputs(),
-        FixedHolder(served, fail_with),
-        False,  # type: ignore[arg-type]
+        FixedHolder(served, fail_with),  # type: ignore[arg-type]
+        False,
+        served_log,
     )
     return TestClient(app)
 
@@ -240,3 +243,31 @@ def test_the_fallback_counts_the_newest_labelled_days_before_the_service_day():
         date(2013, 12, 8),
         date(2013, 12, 9),
     ]
+
+
+def test_every_served_flight_is_logged_with_its_inputs_version_and_request_id(tmp_path):
+    from features.build import build_features, feature_columns, model_inputs
+    from pipelines.serving.served_log import ServedLog, read_served
+
+    log = ServedLog(str(tmp_path / "served"))
+    with _client(ConstantModel(0.55), served_log=log) as client:
+        answer = client.post("/v1/predictions", json=_body(), headers={"X-API-Key": CALLER})
+    with _client(
+        ConstantModel(0.5, seconds=1.0), served_log=log, request_timeout_seconds=0.05
+    ) as slow:
+        fallback = slow.post("/v1/predictions", json=_body(1), headers={"X-API-Key": CALLER})
+    # both services wrote their buffer at shutdown
+    served = read_served(str(tmp_path / "served"), "2013-01-10")
+    assert served is not None and len(served) == 4
+    champion = served.loc[served["served_by"] == "champion"].reset_index(drop=True)
+    assert set(champion["request_id"]) == {answer.json()["request_id"]}
+    assert list(champion["model_version"]) == ["3"] * 3
+    flights = scheduled_flights(3)
+    batch = model_inputs(build_features(flights, weather(), _params().features), _params().features)
+    columns = list(feature_columns(_params().features))
+    pd.testing.assert_frame_equal(
+        champion[columns], batch.reset_index(drop=True), check_dtype=False, check_categorical=False
+    )
+    late = served.loc[served["served_by"] == "fallback"]
+    assert list(late["request_id"]) == [fallback.json()["request_id"]]
+    assert late[columns].isna().all(axis=None)  # the base rate read no feature
