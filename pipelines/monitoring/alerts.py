@@ -35,6 +35,8 @@ RUNBOOK_BY_TRIGGER = {
     "out_of_range": "drift-alert.md",
     "model_stale": "retraining.md",
     "serving_skew": "serving.md",
+    "upstream_changed": "data-gate.md",
+    "packages_changed": "monitoring.md",
 }
 
 

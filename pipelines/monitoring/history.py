@@ -73,6 +73,7 @@ def night_row(summary: dict[str, Any]) -> dict[str, Any]:
         "model_run_id": summary["model"]["run_id"],
         "model_data_version": summary["model"]["data_version"],
         "rows": summary["rows"],
+        "fingerprint": summary.get("fingerprint"),  # packages and upstream schemas
         "drift_share": summary["drift"]["share"],
         "drifted_columns": json.dumps(summary["drift"]["drifted"]),
         "top_columns": json.dumps(

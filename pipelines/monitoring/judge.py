@@ -59,6 +59,8 @@ class NightInputs:
     drift_scores: Mapping[str, float | None]  # per watched column, None where it had no values
     window: tuple[WindowDay, ...]  # D and the scored days of the `rolling_days` before it
     serving_skew: tuple[str, ...] = ()  # model inputs served online unlike the batch's (skew.py)
+    upstream_changes: tuple[str, ...] = ()  # since the previous night (fingerprints.py)
+    package_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,8 @@ def judge_night(
             night.current, whole, policy.out_of_range_share, policy.out_of_range_margin
         ),
         serving_skew=night.serving_skew,
+        upstream_changes=night.upstream_changes,
+        package_changes=night.package_changes,
         data_end=data_end,
         model_age_days=(night.day - date.fromisoformat(data_end)).days if data_end else None,
     )

@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipelines.config import Params
 from pipelines.data.landing import validated_uri
-from pipelines.monitoring import current, drift, history, performance
+from pipelines.monitoring import current, drift, fingerprints, history, performance
 from pipelines.monitoring import skew as skew_check
 from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
 from pipelines.monitoring.judge import Labelled, NightInputs, NightJudgement, WindowDay, judge_night
@@ -255,6 +255,19 @@ class Night:
     yesterday: DayPerformance | None  # D-1's labelled flights (its outcomes landed on D)
 
 
+def previous_fingerprint(table: pd.DataFrame, day: date) -> fingerprints.Fingerprint | None:
+    """The fingerprint of the latest monitored night before D in the history (None: none yet,
+    or a history from before fingerprints)."""
+    if "fingerprint" not in table:
+        return None
+    earlier = table.loc[(table["date"] < day.isoformat()) & table["fingerprint"].notna()]
+    if earlier.empty:
+        return None
+    return fingerprints.Fingerprint.from_json(
+        str(earlier.sort_values("date")["fingerprint"].iloc[-1])
+    )
+
+
 def serving_skew_of_day(
     params: Params, day: date, features: pd.DataFrame
 ) -> skew_check.SkewReport | None:
@@ -287,6 +300,9 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     night_drift, features = drift_of_day(params, scored, reference)
     days, labelled = window_of_night(params, day, window)
     skew = serving_skew_of_day(params, day, features)
+    table = history.read_history(reports_root(params))
+    fingerprint = fingerprints.night_fingerprint(params.landing_root, day)
+    changes = fingerprints.changes_since(previous_fingerprint(table, day), fingerprint)
     inputs = NightInputs(
         day,
         version,
@@ -295,6 +311,8 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
         night_drift.scores,
         days,
         skew.skewed if skew is not None else (),
+        tuple(changes["upstream"]),
+        tuple(changes["packages"]),
     )
     yesterday = next((d for d in labelled if d.day == day - timedelta(days=1)), None)
     night = Night(
@@ -308,7 +326,8 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     )
     summary = summarise(params, night)
     summary["serving_skew"] = skew.as_dict() if skew is not None else None
-    table = history.read_history(reports_root(params))
+    summary["changes_since_previous_night"] = changes
+    summary["fingerprint"] = fingerprint.as_json()
     if night.yesterday is not None:
         fields = actual_performance(params, night.yesterday)
         table = history.update(table, night.yesterday.day.isoformat(), fields)

@@ -87,6 +87,16 @@ def _age(model: dict[str, Any], limit: int) -> str:
     )
 
 
+def _changes(changes: dict[str, list[str]] | None) -> str:
+    """What changed under the model since the previous monitored night (fingerprints.py)."""
+    if not changes or not (changes["packages"] or changes["upstream"]):
+        return "Since the previous night: no package and no upstream schema changed."
+    items = [f"package {c}" for c in changes["packages"]] + [
+        f"upstream {c}" for c in changes["upstream"]
+    ]
+    return "Changed since the previous night: " + html.escape("; ".join(items)) + "."
+
+
 def _skew(report: dict[str, Any] | None) -> str:
     """What was served online for the day's flights against the batch's features."""
     if not report:
@@ -139,6 +149,7 @@ def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> 
 data version {html.escape(str(model["data_version"]))}. {mlflow_link}.
 {_age(model, params.monitoring.verdict.max_model_age_days)}
 {_skew(summary.get("serving_skew"))}
+{_changes(summary.get("changes_since_previous_night"))}
 Scored rows: {summary["rows"]} (monitored sample {summary["sampled_rows"]}).</p>
 <h2>Drift that matters (score / threshold &times; permutation importance)</h2>
 <p>Drift share {share}; empty columns: {", ".join(drift["empty_columns"]) or "none"}.

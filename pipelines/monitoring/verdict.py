@@ -24,6 +24,8 @@ Triggers (the default level each gets when it is in `act_triggers`, `watch` othe
   it, `retraining.fallback_cron`).
 * `serving_skew`: model inputs served online that differ from the batch's features of the same
   flights on more than `monitoring.skew_max_share` of the served rows (`watch`).
+* `upstream_changed` / `packages_changed`: a column of the upstream's files added, removed or
+  retyped, or an installed package changed, since the previous monitored night (`watch`).
 * `feature_missing` (a watched column empty tonight that the reference has: an outage is not
   "no drift"), `input_invalid` (an input of the verdict NaN or missing, named: a NaN never
   compares to `ok`), `too_few_rows`, `labels_late`: always `watch`.
@@ -78,6 +80,8 @@ class Signals:
     severe: tuple[str, ...] = ()  # columns at or above `severe_drift_factor` × their threshold
     out_of_range: tuple[str, ...] = ()  # numeric columns leaving the reference's range
     serving_skew: tuple[str, ...] = ()  # model inputs served online unlike the batch's
+    upstream_changes: tuple[str, ...] = ()  # upstream schema changes since the previous night
+    package_changes: tuple[str, ...] = ()  # installed packages changed since the previous night
     data_end: str | None = None  # the newest day the serving model's training data holds
     model_age_days: int | None = None  # nights from `data_end` to D
 
@@ -277,6 +281,15 @@ def model_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
                 + ", ".join(signals.serving_skew),
             )
         )
+    for trigger, changes, what in (
+        ("upstream_changed", signals.upstream_changes, "the upstream's files changed"),
+        ("packages_changed", signals.package_changes, "the installed packages changed"),
+    ):
+        if changes:
+            shown = ", ".join(changes[:5]) + (
+                f" (+{len(changes) - 5} more)" if len(changes) > 5 else ""
+            )
+            found.append((WATCH, trigger, f"{what} since the previous night: {shown}"))
     return found + _age_findings(signals, policy)
 
 

@@ -113,6 +113,9 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
         assert summary["model"]["age_days"] == (night - date.fromisoformat(data_end)).days
         page = (folder / "index.html").read_text()
         assert f"its training data ends {data_end}" in page
+        # nothing changed under the model between these nights (same packages, same files)
+        assert summary["changes_since_previous_night"] == {"packages": [], "upstream": []}
+        assert not {"packages_changed", "upstream_changed"} & set(verdict["triggers"])
     # The labels of D land with D+1: the 5th's row got them from the run of the 6th.
     history = _history(ws)
     # The 1st was scored, not monitored: its row holds its labels only.
@@ -154,6 +157,36 @@ def test_rerunning_a_night_replaces_its_row_and_keeps_its_labels(monitored):
     )
     steps = [m.step for m in monitored["client"].get_metric_history(run_id, "drift_share")]
     assert len(steps) == len(set(steps)), "a re-run must not double the metric history"
+
+
+def test_a_package_changed_since_the_previous_night_is_watch_and_named(monitored):
+    """The previous night's fingerprint says another pandas: the night is `watch`
+    (`packages_changed`) and its page says which; put back, the night is as before."""
+    import json as _json
+
+    from pipelines.monitoring.history import history_uri
+    from pipelines.monitoring.nightly import monitor_day
+
+    ws, params = monitored["ws"], monitored["params"]
+    uri = history_uri(str(ws.path / "reports" / "monitoring"))
+    original = pd.read_parquet(uri)
+    changed = original.copy()
+    row = changed["date"] == str(NIGHTS[2])
+    fingerprint = _json.loads(changed.loc[row, "fingerprint"].iloc[0])
+    running = fingerprint["packages"]["pandas"]
+    fingerprint["packages"]["pandas"] = "0.0.1"
+    changed.loc[row, "fingerprint"] = _json.dumps(fingerprint)
+    changed.to_parquet(uri, index=False)
+    try:
+        summary = monitor_day(params, NIGHTS[3])
+        assert "packages_changed" in summary["verdict"]["triggers"]
+        assert f"pandas 0.0.1 -> {running}" in summary["changes_since_previous_night"]["packages"]
+        page = (_day_dir(ws, NIGHTS[3]) / "index.html").read_text()
+        assert f"package pandas 0.0.1 -&gt; {running}" in page
+    finally:
+        original.to_parquet(uri, index=False)
+    again = monitor_day(params, NIGHTS[3])
+    assert "packages_changed" not in again["verdict"]["triggers"]
 
 
 def test_labels_that_never_arrive_leave_performance_pending(monitored):
