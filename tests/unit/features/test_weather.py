@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,3 +73,27 @@ def test_precipitation_is_summed_over_the_lookback_only():
     cutoff = pd.Series(pd.to_datetime(["2013-01-02 23:00"], utc=True))
     joined = weather_at_cutoff(pd.Series(["EWR"]), cutoff, weather, ("precip",), 24)
     assert joined.loc[0, "wx_precip_sum_24h"] == pytest.approx(24.0)
+
+
+def test_one_flight_gets_the_features_its_row_gets_in_a_batch_of_many_days():
+    """Weather and the calendar read only what a call's dates need (online, one flight): its
+    features are the ones the same flight gets among two months of flights, to the bit."""
+    from features.build import build_features, day_schedule_counts
+    from pipelines.config import REPO_ROOT, load_params
+    from pipelines.data.landing import SCHEDULED_COLUMNS
+    from pipelines.upstream import delivery, sources
+
+    params = load_params(REPO_ROOT / "params.yaml").features
+    year = sources.source_flights()
+    months = year.loc[year["flight_date"].between(date(2013, 6, 1), date(2013, 7, 31))].copy()
+    months["flight_date"] = months["flight_date"].map(date.isoformat)
+    months["flight_id"] = delivery.flight_id(months)
+    scheduled = months.loc[:, list(SCHEDULED_COLUMNS)].reset_index(drop=True)
+    weather = sources.source_reference_table("weather")
+    many = build_features(scheduled, weather, params)
+    for row in (0, 7, len(scheduled) - 1):  # early June, the 4th of July's side, the last
+        flight = scheduled.iloc[[row]].reset_index(drop=True)
+        day = scheduled.loc[scheduled["flight_date"] == flight.loc[0, "flight_date"]]
+        one = build_features(flight, weather, params, day_schedule_counts(day))
+        expected = many.iloc[[row]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(one, expected, check_categorical=False)
