@@ -27,7 +27,12 @@ from pipelines.replay.signal_quality import (
     pages_per_month,
     signal_quality_by_period,
 )
-from pipelines.replay.thresholds import SINGLE_THRESHOLDS, choose_guard, choose_thresholds
+from pipelines.replay.thresholds import (
+    DRIFT_THRESHOLDS,
+    WATCH_THRESHOLDS,
+    choose_guard,
+    choose_thresholds,
+)
 from pipelines.training.evaluate import classification_metrics
 
 
@@ -655,7 +660,7 @@ def _choice_tables(summary: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     thresholds = summary.get("threshold_choice")
     if thresholds:
-        names = [*thresholds["chosen"]][:4]
+        names = list(DRIFT_THRESHOLDS)
         header = [
             "drift thresholds (" + ", ".join(names) + ")",
             "`act` precision / recall / most pages a month, before the cut",
@@ -675,14 +680,19 @@ def _choice_tables(summary: dict[str, Any]) -> list[str]:
                 for label, row in rows
             ],
         )
-        for name, rows in thresholds.get("single", {}).items():
-            chosen_value = thresholds["chosen"][name]
-            trigger = SINGLE_THRESHOLDS[name]
+        for trigger, rows in thresholds.get("single", {}).items():
+            names = list(WATCH_THRESHOLDS.get(trigger, ()))
+            chosen_values = [thresholds["chosen"][n] for n in names]
             lines += _markdown(
-                [f"`{name}`", f"`{trigger}` precision / recall before", "after"],
+                [
+                    " / ".join(f"`{n}`" for n in names),
+                    f"`{trigger}` precision / recall before",
+                    "after",
+                ],
                 [
                     [
-                        f"{row[name]}" + (" (chosen)" if row[name] == chosen_value else ""),
+                        " / ".join(f"{row[n]:g}" for n in names)
+                        + (" (chosen)" if [row[n] for n in names] == chosen_values else ""),
                         f"{row['precision_before']:.2f} / {row['recall_before']:.2f}",
                         f"{row['precision_after']:.2f} / {row['recall_after']:.2f}",
                     ]

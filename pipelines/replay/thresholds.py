@@ -29,15 +29,14 @@ from pipelines.monitoring.judge import verdict_from_record
 from pipelines.replay.signal_quality import paged_nights
 from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
 
-#: The verdict's thresholds chosen together, by the F1 of `act` under the page budget
-DRIFT_THRESHOLDS = (
-    "severe_drift_factor",
-    "minor_drift_min_columns",
-    "out_of_range_share",
-    "out_of_range_margin",
-)
-#: Thresholds only one (`watch`) trigger reads, each chosen by that trigger's F1
-SINGLE_THRESHOLDS = {"min_labelled_days": "performance_drop", "max_model_age_days": "model_stale"}
+#: The thresholds `act` reads, chosen together by its F1 under the page budget
+DRIFT_THRESHOLDS = ("severe_drift_factor", "minor_drift_min_columns")
+#: Thresholds only one `watch` trigger reads, each group chosen by that trigger's F1
+WATCH_THRESHOLDS: dict[str, tuple[str, ...]] = {
+    "performance_drop": ("min_labelled_days",),
+    "model_stale": ("max_model_age_days",),
+    "out_of_range": ("out_of_range_share", "out_of_range_margin"),
+}
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -121,9 +120,10 @@ def _unguarded(nights: pd.DataFrame, params: Params) -> pd.DataFrame:
 def choose_thresholds(
     nights: pd.DataFrame, benefits: pd.DataFrame, params: Params, since: str
 ) -> dict[str, Any]:
-    """The drift thresholds with the best F1 of `act` before the cut among those keeping every
-    policy within the page budget there (ties: the first in the candidates' order), and each
-    of `SINGLE_THRESHOLDS` by its trigger's F1 there; each measured after the cut."""
+    """The thresholds `act` reads with its best F1 before the cut among those keeping every
+    policy within the page budget there, then each group of `WATCH_THRESHOLDS` by its
+    trigger's F1 there (ties: the committed values, then the candidates' order); each
+    measured after it."""
     committed = params.monitoring.verdict
     candidates = params.simulation.threshold_candidates
     cut = params.simulation.choose_before.isoformat()
@@ -133,50 +133,27 @@ def choose_thresholds(
     min_rows = params.monitoring.min_rows
     rows = []
     for values in itertools.product(*(candidates[name] for name in DRIFT_THRESHOLDS)):
-        factor, min_columns, share, margin = values
-        policy = replace(
-            committed,
-            severe_drift_factor=float(factor),
-            minor_drift_min_columns=int(min_columns),
-            out_of_range_share=float(share),
-            out_of_range_margin=float(margin),
-        )
-        verdicts = verdicts_under(nights, policy, min_rows)
-        rows.append(
-            {
-                **dict(zip(DRIFT_THRESHOLDS, values, strict=True)),
-                **judge_candidate(verdicts, benefits, "act", clear, since, cut),
-            }
-        )
+        setting = {name: _plain(v) for name, v in zip(DRIFT_THRESHOLDS, values, strict=True)}
+        verdicts = verdicts_under(nights, _with(committed, setting), min_rows)
+        rows.append({**setting, **judge_candidate(verdicts, benefits, "act", clear, since, cut)})
     drift = pd.DataFrame(rows)
     within = drift.loc[drift["pages_per_month_before"] <= budget]
-    ranked = (within if not within.empty else drift).sort_values(
-        "f1_before", ascending=False, kind="mergesort"
-    )
-    chosen_drift = {name: ranked.iloc[0][name] for name in DRIFT_THRESHOLDS}
-    drift_policy = replace(
-        committed,
-        severe_drift_factor=float(chosen_drift["severe_drift_factor"]),
-        minor_drift_min_columns=int(chosen_drift["minor_drift_min_columns"]),
-        out_of_range_share=float(chosen_drift["out_of_range_share"]),
-        out_of_range_margin=float(chosen_drift["out_of_range_margin"]),
-    )
+    ranked = _best_first(within if not within.empty else drift, committed, DRIFT_THRESHOLDS)
+    chosen_drift = {name: _plain(ranked.iloc[0][name]) for name in DRIFT_THRESHOLDS}
+    drift_policy = _with(committed, chosen_drift)
     single: dict[str, list[dict[str, Any]]] = {}
-    for name, trigger in SINGLE_THRESHOLDS.items():
-        single[name] = []
-        for value in candidates[name]:
-            policy = _with_threshold(drift_policy, name, int(value))
-            verdicts = verdicts_under(nights, policy, min_rows)
-            measured = judge_candidate(verdicts, benefits, trigger, clear, since, cut)
-            single[name].append({name: int(value), **measured})
-    chosen_single = {
-        name: int(
-            pd.DataFrame(rows)
-            .sort_values("f1_before", ascending=False, kind="mergesort")
-            .iloc[0][name]
-        )
-        for name, rows in single.items()
-    }
+    chosen_single: dict[str, float | int] = {}
+    for trigger, names in WATCH_THRESHOLDS.items():
+        rows = []
+        for values in itertools.product(*(candidates[name] for name in names)):
+            setting = {name: _plain(v) for name, v in zip(names, values, strict=True)}
+            verdicts = verdicts_under(nights, _with(drift_policy, setting), min_rows)
+            rows.append(
+                {**setting, **judge_candidate(verdicts, benefits, trigger, clear, since, cut)}
+            )
+        single[trigger] = rows
+        best = _best_first(pd.DataFrame(rows), committed, names)
+        chosen_single.update({name: _plain(best.iloc[0][name]) for name in names})
     is_committed = pd.concat(
         [drift[name] == getattr(committed, name) for name in DRIFT_THRESHOLDS], axis=1
     ).all(axis=1)
@@ -185,10 +162,10 @@ def choose_thresholds(
         "since": since,
         "policies": sorted(str(p) for p in nights["policy"].unique()),
         "page_budget_per_month": budget,
-        "chosen": {**{k: _plain(v) for k, v in chosen_drift.items()}, **chosen_single},
+        "chosen": {**chosen_drift, **chosen_single},
         "committed": {
             name: _plain(getattr(committed, name))
-            for name in (*DRIFT_THRESHOLDS, *SINGLE_THRESHOLDS)
+            for name in (*DRIFT_THRESHOLDS, *(n for g in WATCH_THRESHOLDS.values() for n in g))
         },
         "chosen_measured": ranked.iloc[0].to_dict(),
         "committed_measured": drift.loc[is_committed].to_dict("records"),
@@ -199,12 +176,25 @@ def choose_thresholds(
     }
 
 
-def _with_threshold(policy: VerdictPolicy, name: str, value: int) -> VerdictPolicy:
-    if name == "min_labelled_days":
-        return replace(policy, min_labelled_days=value)
-    if name == "max_model_age_days":
-        return replace(policy, max_model_age_days=value)
-    raise ValueError(f"not a single-trigger threshold: {name}")
+def _best_first(
+    table: pd.DataFrame, committed: VerdictPolicy, names: tuple[str, ...]
+) -> pd.DataFrame:
+    """The best F1 before the cut first; on a tie the committed values, then the candidates'
+    order (a tie is no reason to move a threshold)."""
+    same = pd.concat([table[n] == getattr(committed, n) for n in names], axis=1).all(axis=1)
+    ranked = table.assign(_committed=same).sort_values(
+        ["f1_before", "_committed"], ascending=[False, False], kind="mergesort"
+    )
+    return ranked.drop(columns="_committed")
+
+
+def _with(policy: VerdictPolicy, setting: dict[str, float | int]) -> VerdictPolicy:
+    """`policy` with the thresholds of `setting` (by name, typed as the policy has them)."""
+    typed = {n: int(v) if n in _COUNTS else float(v) for n, v in setting.items()}
+    return replace(policy, **typed)  # type: ignore[arg-type]
+
+
+_COUNTS = {"minor_drift_min_columns", "min_labelled_days", "max_model_age_days"}
 
 
 def _plain(value: Any) -> float | int:

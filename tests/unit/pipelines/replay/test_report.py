@@ -84,24 +84,18 @@ def test_the_tradeoff_figure_and_tables_show_the_chosen_and_the_committed_thresh
         for p in ("before", "after")
         for k, v in (("precision", 0.7), ("recall", 0.4), ("pages_per_month", 1.2), ("f1", 0.5))
     }
-    row = {
-        "severe_drift_factor": 2.0,
-        "minor_drift_min_columns": 2,
-        "out_of_range_share": 0.05,
-        "out_of_range_margin": 0.5,
-        **measured,
-    }
+    row = {"severe_drift_factor": 2.0, "minor_drift_min_columns": 2, **measured}
     thresholds = {
-        "chosen": {k: row[k] for k in list(row)[:4]} | {"min_labelled_days": 3},
+        "chosen": {k: row[k] for k in list(row)[:2]} | {"min_labelled_days": 3},
         "chosen_measured": row,
         "committed_measured": [row],
         "best_before_cut": [row],
         "every_candidate": [row],
-        "single": {"min_labelled_days": [{"min_labelled_days": 3, **measured}]},
+        "single": {"performance_drop": [{"min_labelled_days": 3, **measured}]},
     }
     sets = pd.DataFrame([{"act_triggers": "important_drift,minor_drift", **measured}])
     figure = tradeoff_figure(sets, thresholds, "important_drift,minor_drift")
     assert len(figure.axes) == 2
     text = "\n".join(_choice_tables({"threshold_choice": thresholds}))
-    assert "2 / 2 / 0.05 / 0.5 (chosen)" in text and "(committed)" in text
+    assert "2 / 2 (chosen)" in text and "(committed)" in text
     assert "3 (chosen)" in text

@@ -49,7 +49,12 @@ def _night(day: str, ratios: dict[str, float], shares: dict[str, float], **extra
 
 def test_a_night_is_judged_by_decide_verdict_under_each_candidate_threshold():
     night = _night("2013-06-01", {"dep_hour": 2.5, "distance": 1.2}, {"wx_temp": 0.07})
-    policy = PARAMS.monitoring.verdict
+    policy = dataclasses.replace(
+        PARAMS.monitoring.verdict,
+        severe_drift_factor=2.0,
+        out_of_range_share=0.05,
+        out_of_range_margin=0.5,
+    )
     verdict = verdict_from_record(night, policy, 100)
     assert {"important_drift", "out_of_range"} <= set(verdict.triggers)
     assert "minor_drift" not in verdict.triggers  # one minor column (distance) < 2
@@ -131,5 +136,5 @@ def test_the_model_age_past_which_retraining_helps_is_chosen_for_model_stale():
     benefits["helps"] = [a > 90 for a in age]
     choice = choose_thresholds(nights, benefits, PARAMS, "2013-04-01")
     assert choice["chosen"]["max_model_age_days"] == 90
-    measured = {r["max_model_age_days"]: r for r in choice["single"]["max_model_age_days"]}
+    measured = {r["max_model_age_days"]: r for r in choice["single"]["model_stale"]}
     assert measured[90]["precision_after"] == 1.0
