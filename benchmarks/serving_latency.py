@@ -142,7 +142,7 @@ def load_test(target: str, url: str, payload: Path, key: str, users: int, root: 
     }
     subprocess.run(  # noqa: S603 - our own command
         [
-            str(VENV_BIN / "locust"),
+            f"{VENV_BIN}/locust",
             "-f",
             str(LOCUSTFILE),
             "--headless",

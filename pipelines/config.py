@@ -389,6 +389,7 @@ class SimulationParams:
     # monitoring.page_clear_nights is the smallest of these that keeps the production guard's
     # serving model within this many pages a month on the nights before `choose_before`
     page_budget_per_month: float = 2.0
+    page_budget_safety: float = 0.5  # choose within this share of the budget before the cut
     page_clear_candidates: tuple[int, ...] = (3, 5, 7, 10, 14)
     # the verdict's thresholds and the guard's `k`, `n`, cooldown are chosen among these on the
     # nights before `choose_before` (pipelines/replay/thresholds.py); every night records

@@ -82,11 +82,13 @@ def page_budget_choice(
     budget_per_month: float,
     since: str,
     cut: str,
+    safety: float = 1.0,
 ) -> dict[str, Any]:
     """`monitoring.page_clear_nights` chosen before the cut, reported after it: for each
     candidate, the policy's pages per month on [since, cut) and from the cut on; the choice is
-    the smallest candidate within `budget_per_month` before the cut (an episode as short as
-    the budget allows: a longer one would fold a new condition into an old page)."""
+    the smallest candidate within `safety` × `budget_per_month` before the cut (an episode as
+    short as the budget allows: a longer one would fold a new condition into an old page; the
+    safety factor because a calm spring under-predicts the autumn)."""
     levels = nights.loc[nights["policy"] == policy].sort_values("date")
     rows = [
         {
@@ -97,11 +99,14 @@ def page_budget_choice(
         for clear in sorted(candidates)
     ]
     within = [
-        r["page_clear_nights"] for r in rows if r["pages_per_month_before"] <= budget_per_month
+        r["page_clear_nights"]
+        for r in rows
+        if r["pages_per_month_before"] <= safety * budget_per_month
     ]
     return {
         "policy": policy,
         "budget_per_month": budget_per_month,
+        "safety": safety,
         "chosen": within[0] if within else None,
         "candidates": rows,
     }
@@ -116,6 +121,7 @@ def page_budget_of(nights: pd.DataFrame, params: Params, since: str) -> dict[str
         params.simulation.page_budget_per_month,
         since,
         params.simulation.choose_before.isoformat(),
+        params.simulation.page_budget_safety,
     )
 
 

@@ -129,3 +129,8 @@ def test_the_episode_length_is_the_shortest_within_the_page_budget_before_the_cu
         page_budget_choice(nights, "guarded", (3,), 2.0, "2013-05-01", "2013-06-01")["chosen"]
         is None
     )
+    # with a safety factor the budget before the cut is a share of the budget
+    halved = page_budget_choice(
+        nights, "guarded", (3, 5, 7), 2.0, "2013-05-01", "2013-06-01", safety=0.4
+    )
+    assert halved["chosen"] is None  # 1 page a month is over 0.8
