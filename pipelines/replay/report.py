@@ -354,7 +354,7 @@ def tradeoff_figure(
             trigger_sets[f"precision_{period}"],
             s=10,
             color="#9a9a9a",
-            label="a set of `act` triggers",
+            label="a set of `act` triggers (every policy's nights)",
         )
         if not candidates.empty:
             axis.scatter(
@@ -362,7 +362,7 @@ def tradeoff_figure(
                 candidates[f"precision_{period}"],
                 s=14,
                 color="#1f77b4",
-                label="drift thresholds (committed triggers)",
+                label="drift thresholds (frozen's and the schedules' nights)",
             )
         mine = trigger_sets.loc[
             trigger_sets["act_triggers"].map(lambda t: set(t.split(",")))
@@ -374,7 +374,7 @@ def tradeoff_figure(
             marker="*",
             s=160,
             color="#d62728",
-            label="committed",
+            label="committed triggers (every policy's nights)",
             zorder=3,
         )
         if chosen:
@@ -384,7 +384,7 @@ def tradeoff_figure(
                 marker="D",
                 s=60,
                 color="#2ca02c",
-                label="thresholds chosen before the cut",
+                label="thresholds chosen before the cut (frozen's and the schedules')",
                 zorder=3,
             )
         axis.axhline(0.6, color="#cccccc", linewidth=0.8)
