@@ -31,7 +31,10 @@ def weather_with_history(weather: pd.DataFrame, lookback_hours: int) -> pd.DataF
         .sum()
         .reset_index(drop=True)
     )
-    ordered[f"precip_sum_{lookback_hours}h"] = rolled.to_numpy()
+    # A rolling sum carries float residue from every row before it (0.0 comes out 1e-17 after
+    # rain), so it would depend on where the table starts; rounded to a micro-inch (precipitation
+    # is measured in hundredths) it is the same whatever rows precede the window.
+    ordered[f"precip_sum_{lookback_hours}h"] = np.round(rolled.to_numpy(), 6)
     return ordered
 
 

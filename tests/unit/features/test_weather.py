@@ -96,4 +96,4 @@ def test_one_flight_gets_the_features_its_row_gets_in_a_batch_of_many_days():
         day = scheduled.loc[scheduled["flight_date"] == flight.loc[0, "flight_date"]]
         one = build_features(flight, weather, params, day_schedule_counts(day))
         expected = many.iloc[[row]].reset_index(drop=True)
-        pd.testing.assert_frame_equal(one, expected, check_categorical=False)
+        pd.testing.assert_frame_equal(one, expected, check_categorical=False, check_exact=True)
