@@ -31,10 +31,7 @@ def weather_with_history(weather: pd.DataFrame, lookback_hours: int) -> pd.DataF
         .sum()
         .reset_index(drop=True)
     )
-    # A rolling sum carries float residue from every row before it (0.0 comes out 1e-17 after
-    # rain), so it would depend on where the table starts; rounded to a micro-inch (precipitation
-    # is measured in hundredths) it is the same whatever rows precede the window.
-    ordered[f"precip_sum_{lookback_hours}h"] = np.round(rolled.to_numpy(), 6)
+    ordered[f"precip_sum_{lookback_hours}h"] = rolled.to_numpy()
     return ordered
 
 
@@ -46,13 +43,6 @@ def weather_at_cutoff(
     lookback_hours: int,
 ) -> pd.DataFrame:
     """Latest observation at each origin at or before the cutoff, at most `lookback_hours` old."""
-    if len(cutoff_at):
-        # Only the hours a joined observation (at most `lookback_hours` before a cutoff) and its
-        # rolling sum (`lookback_hours` before that) read: the same answer, and a day's batch
-        # or one online request no longer rolls the whole year's weather.
-        earliest = cutoff_at.min() - pd.Timedelta(hours=2 * lookback_hours)
-        times = weather["time_hour"]
-        weather = weather.loc[(times > earliest) & (times <= cutoff_at.max())]
     history = weather_with_history(weather, lookback_hours)
     value_columns = [*columns, f"precip_sum_{lookback_hours}h"]
     observations = (
