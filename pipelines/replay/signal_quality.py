@@ -58,7 +58,7 @@ def pages_per_month(nights: pd.DataFrame, clear_nights: int, since: str) -> dict
         later = frame["date"].astype(str) >= since
         months = frame.loc[later, "date"].astype(str).str.slice(0, 7).nunique() or 1
         out[str(policy)] = {
-            "pages_per_month": _pages_per_month_between(frame, clear_nights, since, "9999"),
+            "pages_per_month": pages_per_month_between(frame, clear_nights, since, "9999"),
             "act_nights_per_month": int((frame.loc[later, "verdict"] == "act").sum()) / months,
             "watch_nights_per_month": int((frame.loc[later, "verdict"] == "watch").sum()) / months,
             "months": months,
@@ -66,7 +66,7 @@ def pages_per_month(nights: pd.DataFrame, clear_nights: int, since: str) -> dict
     return out
 
 
-def _pages_per_month_between(
+def pages_per_month_between(
     levels: pd.DataFrame, clear_nights: int, since: str, until: str
 ) -> float:
     paged = paged_nights([str(v) for v in levels["verdict"]], clear_nights)
@@ -93,8 +93,8 @@ def page_budget_choice(
     rows = [
         {
             "page_clear_nights": clear,
-            "pages_per_month_before": _pages_per_month_between(levels, clear, since, cut),
-            "pages_per_month_after": _pages_per_month_between(levels, clear, cut, "9999"),
+            "pages_per_month_before": pages_per_month_between(levels, clear, since, cut),
+            "pages_per_month_after": pages_per_month_between(levels, clear, cut, "9999"),
         }
         for clear in sorted(candidates)
     ]

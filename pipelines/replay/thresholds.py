@@ -1,7 +1,7 @@
 """The verdict's thresholds and the guard's `k`, `n`, cooldown, chosen before the cut (pure).
 
 Every night of the replay records what the verdict needs under any candidate threshold
-(`nights.verdict_inputs`): the drifted columns' score over threshold, the important features,
+(`judge.signals_record`): the drifted columns' score over threshold, the important features,
 the out-of-range shares at each candidate margin. So one replay measures every candidate: each
 night's verdict is recomputed by `decide_verdict` itself (`night_signals` rebuilds its
 `Signals`), and a candidate is judged on the nights before `simulation.choose_before` by the
@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipelines.config import GuardPolicy, Params, VerdictPolicy
 from pipelines.monitoring.judge import verdict_from_record
-from pipelines.replay.signal_quality import paged_nights
+from pipelines.replay.signal_quality import pages_per_month_between
 from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
 
 #: The thresholds `act` reads, chosen together by its F1 under the page budget
@@ -72,13 +72,13 @@ def _precision_recall(fired: pd.Series, helps: pd.Series) -> dict[str, float]:
 
 def _pages_per_month(verdicts: pd.DataFrame, clear_nights: int, since: str, until: str) -> float:
     """The most pages a month any policy gets on [since, until) under the alert budget."""
-    worst = 0.0
-    for _, frame in verdicts.sort_values("date").groupby("policy", sort=True):
-        paged = paged_nights([str(v) for v in frame["verdict"]], clear_nights)
-        keep = ((frame["date"] >= since) & (frame["date"] < until)).to_numpy()
-        months = frame.loc[keep, "date"].str.slice(0, 7).nunique() or 1
-        worst = max(worst, sum(p for p, k in zip(paged, keep, strict=True) if k) / months)
-    return worst
+    return max(
+        (
+            pages_per_month_between(frame, clear_nights, since, until)
+            for _, frame in verdicts.sort_values("date").groupby("policy", sort=True)
+        ),
+        default=0.0,
+    )
 
 
 def judge_candidate(
