@@ -18,6 +18,9 @@ trusted, and if not, what do I do?*
   last n nights, outside the cooldown, with enough new labels and no training run active, emits
   `retraining_requested` (extra: the act days, triggers, reason) and `training` runs on it;
   otherwise the task is *skipped* with the reasons (also in the night's history row).
+* **Shadow period** (`judge_challenger`, policy `promotion.shadow`): a `challenger` that passed
+  the offline decision is judged on its labelled shadow nights with the same rules; it is
+  promoted (compare-and-set, promotion log), retired with the reason, or left waiting.
 * **Outputs**: `reports/monitoring/date=D/` (Evidently HTML/JSON, summary, the on-call page),
   one row per date in `history.parquet` (a re-run replaces it), MLflow run
   `monitoring-v<version>` (metrics with the date as step). Pages: *Browse → Monitoring* in this UI.
@@ -136,7 +139,7 @@ def monitoring() -> None:
             "channels": record["channels"],
         }
 
-    @task(outlets=[RETRAINING_REQUESTED], inlets=[RETRAINING_REQUESTED])
+    @task(outlets=[RETRAINING_REQUESTED], inlets=[RETRAINING_REQUESTED], trigger_rule="none_failed")
     def request_retraining(summary: dict):  # type: ignore[no-untyped-def]
         """The guard's decision for D; an event only when it requests (skipped otherwise)."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -162,10 +165,34 @@ def monitoring() -> None:
         yield Metadata(RETRAINING_REQUESTED, decision.event_extra())
         return decision.as_dict()
 
+    @task(pool="promotion")
+    def judge_challenger(summary: dict) -> dict:
+        """The `challenger`'s shadow nights judged with the promotion rules: promoted,
+        retired with the reason, or left waiting (skipped when there is no challenger)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_params
+        from pipelines.promotion.shadow_period import apply_shadow_verdict, judge_challenger
+
+        params = load_params()
+        verdict = judge_challenger(params, target_day())
+        if verdict is None:
+            raise AirflowSkipException("no challenger in shadow")
+        outcome = apply_shadow_verdict(params, verdict)
+        print(f"{outcome.action.upper()}: {verdict.summary}")
+        if outcome.action == "retired":
+            from pipelines.retraining.refusals import alert_on_refusals
+
+            alert = alert_on_refusals(params, target_day())
+            if alert is not None:
+                print(f"ALERT: {alert['message']}")
+        return outcome.as_dict()
+
     summary = monitor()
     wait_for_predictions() >> summary
     alert(summary)
-    request_retraining(summary)
+    # the guard after the shadow verdict: a challenger still in shadow refuses a retraining
+    judge_challenger(summary) >> request_retraining(summary)
 
 
 monitoring()

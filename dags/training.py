@@ -7,10 +7,13 @@ table is copied to `quarantine/snapshot/…`), builds features with the shared `
 chooses the model family and its settings on time-aware folds of the training days
 (`train.search`; every trial a nested MLflow run), trains it with its baselines on a temporal
 split, logs
-everything to MLflow, registers the model as a new version (alias `challenger`), decides
-champion vs challenger on the same holdout (`promotion:` in params.yaml; decision record on
-the run) and, if every check passes, moves the `champion` alias with compare-and-set
-(serialized by the `promotion` pool and a lock; logged to the promotion log).
+everything to MLflow, registers the model as a new version, decides challenger vs champion on
+the same holdout (`promotion:` in params.yaml; decision record on the run) and, if every check
+passes, gives it the `challenger` alias: it scores in shadow (and answers a canary share
+online) until the `monitoring` DAG's `judge_challenger` has judged its labelled shadow nights
+with the same rules (`promotion.shadow`) and moves `champion` with compare-and-set, or retires
+it. A first model (no champion) is promoted at once. Alias moves are serialized by the
+`promotion` pool and a lease, and logged to the promotion log.
 
 * **Trigger and window** (`pipelines/retraining/trigger.py`): scheduled on the Asset
   `retraining_requested` that `monitoring`'s guard emits (and on `retraining.fallback_cron`
@@ -203,7 +206,8 @@ def training() -> None:
 
     @task(pool="promotion")
     def promote_champion(decision: dict) -> dict:
-        """Move `champion` only if it still points where the decision assumed (else re-decide)."""
+        """A passed challenger into shadow (`challenger` alias), or a first model to `champion`
+        (compare-and-set: re-decided if the champion moved); a refusal is tagged."""
         from datetime import date
 
         from pipelines.config import load_params

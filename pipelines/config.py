@@ -173,12 +173,16 @@ class ServingParams:
     fallback_min_flights: int
     served_log_dir: str = "data/served"  # every served flight with its inputs, by day (or s3://)
     served_log_flush_seconds: float = 30.0  # how often the buffered rows are written
+    canary_share: float = 0.0  # of requests answered by the `challenger` while there is one
+    max_weather_age_hours: float = 3.0  # older at the cutoff (or none): the fallback answers
 
     def __post_init__(self) -> None:
         if self.max_flights_per_request < 1 or self.max_body_bytes < 1:
             raise ValueError("serving.max_flights_per_request and max_body_bytes must be positive")
         if self.request_timeout_seconds <= 0 or self.reload_seconds <= 0:
             raise ValueError("serving.request_timeout_seconds and reload_seconds must be positive")
+        if not 0.0 <= self.canary_share <= 1.0:
+            raise ValueError("serving.canary_share must be in [0, 1]")
 
 
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
@@ -188,6 +192,9 @@ HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier":
 class SliceRule:
     column: str
     min_size: int
+    pool: bool = (
+        False  # in shadow, a value below min_size is pooled over days (promotion/shadow.py)
+    )
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,18 @@ class SimplerModelsRule:
     def __post_init__(self) -> None:
         if self.rule not in ("not_worse", "beat"):
             raise ValueError("promotion.simpler_models.rule must be 'not_worse' or 'beat'")
+
+
+@dataclass(frozen=True)
+class ShadowPolicy:
+    """A challenger that passed offline serves in shadow (and canary) before it is champion."""
+
+    min_nights: int  # labelled shadow nights before it is judged (0: promoted at once)
+    max_nights: int  # not proven by then: retired
+
+    def __post_init__(self) -> None:
+        if self.min_nights < 0 or self.max_nights < self.min_nights:
+            raise ValueError("promotion.shadow needs 0 <= min_nights <= max_nights")
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,7 @@ class PromotionPolicy:
     baseline_metric: str
     slice_floor: float  # of the primary metric, on every sized slice, for the first model
     simpler_models: SimplerModelsRule
+    shadow: ShadowPolicy
 
     def __post_init__(self) -> None:
         for name in (self.primary_metric, self.calibration_metric, self.baseline_metric):
@@ -501,6 +521,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
     promotion["simpler_models"] = SimplerModelsRule(
         **{**simpler, "metrics": tuple(simpler["metrics"])}
     )
+    promotion["shadow"] = ShadowPolicy(**promotion["shadow"])
     gate["row_count_prior"] = tuple(gate["row_count_prior"])
     features["weather_columns"] = tuple(features["weather_columns"])
     monitoring = dict(raw["monitoring"])

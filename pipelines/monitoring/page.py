@@ -102,9 +102,11 @@ def _skew(report: dict[str, Any] | None) -> str:
     if not report:
         return "Served online: nothing for this day's flights."
     skewed = ", ".join(report["skewed"]) or "none"
+    fallbacks = ", ".join(f"{k} {v}" for k, v in (report.get("fallbacks") or {}).items())
     return (
         f"Served online: {report['served_rows']} rows, {report['compared_rows']} compared with "
-        f"the batch's features; skewed inputs: {html.escape(skewed)}."
+        f"the batch's features; skewed inputs: {html.escape(skewed)}; answered by the fallback: "
+        f"{html.escape(fallbacks or 'none')}."
     )
 
 

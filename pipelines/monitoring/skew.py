@@ -11,7 +11,7 @@ in between. Per model input: the served rows compared, those that differ beyond
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ class SkewReport:
     compared_rows: int  # of those, the flights the batch has features for
     columns: tuple[ColumnSkew, ...]
     skewed: tuple[str, ...]  # more than `max_share` of compared rows differing
+    fallbacks: dict[str, int] = field(default_factory=dict)  # fallback rows by reason
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,9 +60,16 @@ def feature_skew(
     tolerance: float,
     max_share: float,
 ) -> SkewReport:
-    """Every champion-served row of `served` (the served log) against `batch`'s row of the same
-    flight (its features, one row per `flight_id`)."""
-    answered = served.loc[served["served_by"] == "champion"]
+    """Every model-served row of `served` (the served log: champion or canary) against
+    `batch`'s row of the same flight (its features, one row per `flight_id`); the fallback's
+    rows counted by reason (a stale weather hour, a timeout)."""
+    answered = served.loc[served["served_by"].isin(["champion", "challenger"])]
+    fell_back = served.loc[served["served_by"] == "fallback"]
+    reasons = (
+        fell_back["fallback_reason"].fillna("unknown")
+        if "fallback_reason" in fell_back
+        else pd.Series("unknown", index=fell_back.index)
+    )
     joined = answered.merge(
         batch.loc[:, ["flight_id", *columns]],
         on="flight_id",
@@ -85,4 +93,5 @@ def feature_skew(
         compared_rows=len(joined),
         columns=tuple(found),
         skewed=tuple(c.column for c in found if c.share > max_share),
+        fallbacks={str(k): int(v) for k, v in reasons.value_counts().sort_index().items()},
     )

@@ -2,7 +2,9 @@
 
 `evaluate_challenger` scores challenger and champion on the same holdout, runs the pure
 `promotion.decide`, and logs the decision record (JSON + Markdown) on the challenger's run.
-`apply_decision` moves the alias with compare-and-set, and decides again if the champion moved.
+`apply_decision` puts a challenger that passed into shadow (`challenger` alias; `shadow_period`
+promotes it after its shadow nights), or moves `champion` with compare-and-set for a first model,
+and decides again if the champion moved.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from pipelines.promotion import aliases
 from pipelines.promotion.aliases import ChampionMoved, PromotionLog
 from pipelines.promotion.compare import Contender, HoldoutComparison, compare
 from pipelines.promotion.record import render_markdown
+from pipelines.promotion.shadow import holdout_rows
 from pipelines.registry import CHALLENGER, CHAMPION
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, train
 from pipelines.training_window import TrainingWindow, fixed_window, in_window
 
 METRICS_ORDER = ["roc_auc", "pr_auc", "log_loss", "brier"]
+#: Both models' scores of the common holdout, on the challenger's run (`_log_holdout_scores`).
+HOLDOUT_SCORES = "decision/holdout_scores.parquet"
 #: Slices smaller than this are listed in the decision record without a ROC AUC.
 SLICE_MIN_ROWS = 500
 
@@ -51,7 +56,8 @@ class ChallengerVerdict:
 
 @dataclass(frozen=True)
 class PromotionOutcome:
-    """What acting on a verdict did: `promoted` (with its promotion-log entry) or `rejected`."""
+    """What acting on a verdict did: `promoted` (with its promotion-log entry), `challenger`
+    (into shadow) or `rejected`."""
 
     action: str
     verdict: ChallengerVerdict
@@ -156,6 +162,7 @@ def _record_decision(
     }
     record_json = _jsonable(record)
     client.log_dict(challenger_run.info.run_id, record_json, "decision/decision.json")
+    _log_holdout_scores(client, challenger_run.info.run_id, compared)
     markdown = render_markdown(record_json)
     client.log_text(challenger_run.info.run_id, markdown, "decision/decision.md")
     print(markdown)  # lands in the Airflow task log
@@ -170,6 +177,20 @@ def _record_decision(
     )
 
 
+def _log_holdout_scores(client: Any, run_id: str, compared: HoldoutComparison) -> None:
+    """Both models' scores of the common holdout: a shadow period pools its small slices
+    with them (`shadow_period`)."""
+    import tempfile
+
+    rows = holdout_rows(compared.holdout, compared.y, compared.scores)
+    if rows.empty:
+        return
+    with tempfile.TemporaryDirectory(prefix="holdout-scores-") as folder:
+        path = Path(folder) / HOLDOUT_SCORES.rsplit("/", 1)[1]
+        rows.to_parquet(path, index=False)
+        client.log_artifact(run_id, str(path), HOLDOUT_SCORES.rsplit("/", 1)[0])
+
+
 def _jsonable(value: Any) -> Any:
     import json
 
@@ -178,10 +199,30 @@ def _jsonable(value: Any) -> Any:
     )
 
 
+def _into_shadow(client: Any, name: str, verdict: ChallengerVerdict) -> PromotionOutcome:
+    """A challenger that passed offline against a champion earns its place in shadow first:
+    it takes the `challenger` alias (an earlier one still in shadow is superseded)."""
+    version = verdict.challenger_version
+    earlier = registry.alias_version(client, name, CHALLENGER)
+    if earlier is not None and earlier != version:
+        client.set_model_version_tag(name, earlier, "decision", "superseded")
+        client.set_model_version_tag(
+            name, earlier, "decision.reason", f"v{version} passed offline and took its shadow"
+        )
+    after = (verdict.window or {}).get("end") or ""
+    client.set_model_version_tag(name, version, "decision", "shadow")
+    client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
+    client.set_model_version_tag(name, version, "shadow.after", after)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    return PromotionOutcome("challenger", verdict)
+
+
 def apply_decision(
     params: Params, verdict: ChallengerVerdict, attempts: int = 3
 ) -> PromotionOutcome:
-    """Act on a verdict: move `champion` (compare-and-set) or record the rejection."""
+    """Act on a verdict: a challenger that passed against a champion goes into shadow
+    (`promotion.shadow`; promoted later by `shadow_period`), a first model or one under
+    `shadow.min_nights: 0` moves `champion` (compare-and-set), a refused one is tagged so."""
     client = registry_client(params)
     name = params.mlflow.registered_model
     version = verdict.challenger_version
@@ -189,8 +230,9 @@ def apply_decision(
         if not verdict.promote:
             client.set_model_version_tag(name, version, "decision", "rejected")
             client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
-            client.set_registered_model_alias(name, CHALLENGER, version)
             return PromotionOutcome("rejected", verdict)
+        if verdict.champion_version is not None and params.promotion.shadow.min_nights > 0:
+            return _into_shadow(client, name, verdict)
         try:
             entry = aliases.set_champion(
                 client,

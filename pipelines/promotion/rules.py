@@ -24,6 +24,7 @@ import pandas as pd
 from pipelines.config import (
     HIGHER_IS_BETTER,  # noqa: E402
     PromotionPolicy,
+    SliceRule,
 )
 from pipelines.promotion.statistics import (
     compare_with_simpler_models,
@@ -81,15 +82,17 @@ def _signed(metric: str, value: float) -> float:
     return value if HIGHER_IS_BETTER[metric] else -value
 
 
-def _improvement_check(y, challenger, champion, policy) -> Check:
+def improvement_check(y, challenger, champion, policy) -> Check:
     interval = metric_difference(
         policy.primary_metric, y, challenger.probability, champion.probability, policy
     )
     # Orient so that `low` is the pessimistic improvement of the challenger.
     if HIGHER_IS_BETTER[policy.primary_metric]:
-        improvement_low, estimate = interval.low, interval.estimate
+        improvement_low, improvement_high = interval.low, interval.high
+        estimate = interval.estimate
     else:
-        improvement_low, estimate = -interval.high, -interval.estimate
+        improvement_low, improvement_high = -interval.high, -interval.low
+        estimate = -interval.estimate
     passed = improvement_low > policy.min_improvement
     return Check(
         "primary_metric_improvement",
@@ -98,7 +101,11 @@ def _improvement_check(y, challenger, champion, policy) -> Check:
         f"bound {improvement_low:+.4f} ({interval.method}) "
         + ("exceeds" if passed else "does not exceed")
         + f" min_improvement {policy.min_improvement:+.4f}",
-        {"interval": asdict(interval), "improvement_low": improvement_low},
+        {
+            "interval": asdict(interval),
+            "improvement_low": improvement_low,
+            "improvement_high": improvement_high,
+        },
     )
 
 
@@ -108,38 +115,53 @@ def judged_slice_columns(holdout: pd.DataFrame, policy: PromotionPolicy) -> pd.D
     return with_slice_columns(holdout).loc[:, [rule.column for rule in policy.slices]]
 
 
-def _slice_checks(y, challenger, champion, slice_columns: pd.DataFrame, policy) -> list[Check]:
-    checks = []
+def slice_regression_check(
+    rule: SliceRule,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    values: pd.Series,
+    policy: PromotionPolicy,
+    note: str = "",
+) -> Check:
+    """No value of `rule.column` with at least `min_size` rows may get worse than
+    `slice_tolerance` (`note`, if given, says how the rows were gathered)."""
     metric = policy.primary_metric
-    for rule in policy.slices:
-        new = slice_table(
-            y, challenger.probability, slice_columns[rule.column], metric, rule.min_size
-        )
-        old = slice_table(
-            y, champion.probability, slice_columns[rule.column], metric, rule.min_size
-        )
-        regressions = {}
-        for value in sorted(set(new) & set(old)):
-            change = _signed(metric, new[value][metric] - old[value][metric])
-            if change < -policy.slice_tolerance:
-                regressions[value] = round(change, 4)
-        checks.append(
-            Check(
-                f"slices:{rule.column}",
-                not regressions,
-                f"{len(new)} slices of >= {rule.min_size} rows; "
-                + (
-                    f"worse by more than {policy.slice_tolerance}: {regressions}"
-                    if regressions
-                    else f"none worse by more than {policy.slice_tolerance}"
-                ),
-                {"challenger": new, "champion": old, "regressions": regressions},
-            )
-        )
-    return checks
+    new = slice_table(y, challenger, values, metric, rule.min_size)
+    old = slice_table(y, champion, values, metric, rule.min_size)
+    regressions = {}
+    for value in sorted(set(new) & set(old)):
+        change = _signed(metric, new[value][metric] - old[value][metric])
+        if change < -policy.slice_tolerance:
+            regressions[value] = round(change, 4)
+    return Check(
+        f"slices:{rule.column}",
+        not regressions,
+        f"{len(new)} slices of >= {rule.min_size} rows{note}; "
+        + (
+            f"worse by more than {policy.slice_tolerance}: {regressions}"
+            if regressions
+            else f"none worse by more than {policy.slice_tolerance}"
+        ),
+        {"challenger": new, "champion": old, "regressions": regressions},
+    )
 
 
-def _calibration_check(y, challenger, champion, policy) -> Check:
+def _slice_checks(y, challenger, champion, slice_columns: pd.DataFrame, policy) -> list[Check]:
+    return [
+        slice_regression_check(
+            rule,
+            y,
+            challenger.probability,
+            champion.probability,
+            slice_columns[rule.column],
+            policy,
+        )
+        for rule in policy.slices
+    ]
+
+
+def calibration_check(y, challenger, champion, policy) -> Check:
     metric = policy.calibration_metric
     new = classification_metrics(y, challenger.probability)[metric]
     old = classification_metrics(y, champion.probability)[metric]
@@ -293,9 +315,9 @@ def decide(
         checks = _first_model_checks(y, challenger, baselines, slice_columns, policy)
     else:
         checks = [
-            _improvement_check(y, challenger, champion, policy),
+            improvement_check(y, challenger, champion, policy),
             *_slice_checks(y, challenger, champion, slice_columns, policy),
-            _calibration_check(y, challenger, champion, policy),
+            calibration_check(y, challenger, champion, policy),
             _latency_check(challenger, champion, policy),
         ]
     checks.extend(_simpler_model_checks(y, challenger, baselines, policy))

@@ -198,7 +198,8 @@ def workspace_outcome(params: Any, days: list[Any]) -> LoopOutcome:
         retrained.append(
             {
                 "day": v.tags["retraining.day"],
-                "promoted": v.tags.get("decision") == "promoted",
+                # passed the offline decision (then served, or went into shadow)
+                "promoted": bool(decision["decision"]["promote"]),
                 "holdout_roc_auc": client.get_run(v.run_id).data.metrics["holdout_roc_auc"],
                 "checks": check_outcomes(decision["decision"]["checks"]),
             }

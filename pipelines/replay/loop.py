@@ -52,6 +52,7 @@ from pipelines.replay.deliveries import (
     replay_params,
 )
 from pipelines.replay.nights import (
+    SHADOW_EPISODE_COLUMNS,
     FittedNights,
     PolicyState,
     RetrainingRecord,
@@ -94,6 +95,13 @@ class ReplayResult:
 
     def retrainings(self) -> list[RetrainingRecord]:
         return [record for state in self.states.values() for record in state.retrainings]
+
+    def shadow_episodes(self) -> pd.DataFrame:
+        """Every challenger's shadow period: promoted, retired, superseded (`promotion.shadow`)."""
+        return pd.DataFrame(
+            [row for state in self.states.values() for row in state.shadow_episodes],
+            columns=list(SHADOW_EPISODE_COLUMNS),
+        )
 
 
 #: The delivered year, inherited by forked policy workers (never pickled to them).
@@ -288,7 +296,7 @@ def _first_model(
     wall, cpu = time.perf_counter(), time.process_time()
     window = first_model_window(known_first_day(known), day, params.retraining)
     trained = train_candidate(params, known, window, day)
-    decision = decide_candidate(params, trained, None, 1)
+    decision = decide_candidate(params, trained, None, 1).decision
     record = retraining_record(
         "all", day, "the first model", 1, decision, trained.candidate, (wall, cpu)
     )

@@ -20,7 +20,15 @@ from pipelines.monitoring.frames import night_inputs
 from pipelines.monitoring.judge import judge_night, signals_record
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
 from pipelines.promotion import rules
-from pipelines.promotion.compare import Contender, compare
+from pipelines.promotion.compare import Contender, HoldoutComparison, compare
+from pipelines.promotion.shadow import (
+    PROMOTE,
+    SHADOW_COLUMNS,
+    WAIT,
+    ShadowVerdict,
+    decide_shadow,
+    holdout_rows,
+)
 from pipelines.replay.deliveries import LabelLeak, LabelledDays, ReplayPlan
 from pipelines.retraining.guard import GuardInputs, NightVerdict, decide_retraining
 from pipelines.scoring.rows import check_probabilities
@@ -29,6 +37,19 @@ from pipelines.training.candidate import Candidate, fit_candidate
 from pipelines.training_window import TrainingWindow, moving_window
 
 KEPT_COLUMNS = ("flight_date", "flight_id", "origin", "carrier", "dest", "dep_hour")
+SHADOW_EPISODE_COLUMNS = (
+    "policy",
+    "version",
+    "passed_offline",
+    "ended",
+    "action",
+    "labelled_nights",
+    "rows",
+    "roc_auc_difference",
+    "roc_auc_low",
+    "roc_auc_high",
+    "why",
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,7 @@ class RetrainingRecord:
     day: str  # the night it was decided (it serves from the next day if promoted)
     reason: str
     version: int
-    promoted: bool
+    promoted: bool  # passed the offline decision (served at once, or went into shadow)
     decision: str
     train_start: str
     train_end: str
@@ -79,6 +100,18 @@ class PolicyState:
     night_rows: list[dict[str, Any]] = field(default_factory=list)
     retrainings: list[RetrainingRecord] = field(default_factory=list)
     models: dict[int, Any] = field(default_factory=dict)  # every version it served (benefit)
+    challenger: Challenger | None = None  # in its shadow period (`promotion.shadow`)
+    shadow_episodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Challenger:
+    """A candidate that passed offline, scoring in shadow beside the serving model."""
+
+    model: ServingModel
+    since: date  # the night it passed offline
+    holdout: pd.DataFrame  # both models' scores of the offline holdout (pooled small slices)
+    nights: dict[str, pd.DataFrame] = field(default_factory=dict)  # its shadow rows by day
 
 
 #: Candidates already fitted for a night (`fit_candidate` depends on the night only, never on
@@ -103,7 +136,7 @@ def train_candidate(
 
 def decide_candidate(
     params: Params, trained: Trained, champion: ServingModel | None, version: int
-) -> rules.Decision:
+) -> HoldoutComparison:
     """The training DAG's decision (`promotion.compare`), on the models in memory."""
     candidate = trained.candidate
     challenger = Contender(str(version), candidate.model, candidate.train_end)
@@ -112,7 +145,7 @@ def decide_candidate(
         if champion is not None
         else None
     )
-    return compare(challenger, serving, candidate.split, params).decision
+    return compare(challenger, serving, candidate.split, params)
 
 
 def serving_model(trained: Trained, version: int) -> ServingModel:
@@ -139,11 +172,17 @@ def retrain(
     wall, cpu = time.perf_counter(), time.process_time()
     trained = (fitted or {}).get(day.isoformat()) or fit_night(params, known, day)
     version = state.versions + 1
-    decision = decide_candidate(params, trained, state.serving, version)
+    compared = decide_candidate(params, trained, state.serving, version)
+    decision = compared.decision
     state.versions = version
     state.last_retraining = day
     state.last_training_end = trained.candidate.window.end
-    if decision.promote:
+    if decision.promote and params.promotion.shadow.min_nights > 0:
+        if state.challenger is not None:
+            _end_shadow(state, day, "superseded", f"v{version} passed offline", None)
+        holdout = holdout_rows(compared.holdout, compared.y, compared.scores)
+        state.challenger = Challenger(serving_model(trained, version), day, holdout)
+    elif decision.promote:
         state.serving = serving_model(trained, version)
         state.models[version] = trained.candidate.model
     record = retraining_record(
@@ -228,6 +267,7 @@ def retraining_reason(
         last_training_end=state.last_training_end,
         new_labelled_flights=new_labelled_flights(known, state.last_training_end, day),
         training_active=False,  # the replay runs one thing at a time
+        challenger_in_shadow=str(state.challenger.model.version) if state.challenger else None,
     )
     decision = decide_retraining(inputs, guard)
     state.night_rows[-1]["guard"] = "; ".join(decision.reasons)
@@ -244,6 +284,75 @@ def predict_day(state: PolicyState, features: pd.DataFrame, params: Params) -> p
     scored["label"] = np.nan  # D's outcomes land tomorrow
     scored["version"] = str(state.serving.version)
     return scored
+
+
+def shadow_day(state: PolicyState, scored: pd.DataFrame, params: Params) -> None:
+    """The challenger's scores of D beside the serving model's (batch shadow scoring)."""
+    if state.challenger is None:
+        return
+    probability = train.predict_late_probability(
+        state.challenger.model.model, scored, params.features
+    )
+    check_probabilities(scored["flight_id"].to_numpy(), probability)
+    rows = scored.loc[:, ["flight_id", "flight_date", "origin", "carrier", "dest", "dep_hour"]]
+    rows = rows.assign(label=np.nan, champion=scored[SCORE_COLUMN], challenger=probability)
+    state.challenger.nights[str(scored["flight_date"].iloc[0])] = rows.loc[:, list(SHADOW_COLUMNS)]
+
+
+def judge_shadow(state: PolicyState, day: date, params: Params) -> ShadowVerdict | None:
+    """The monitoring DAG's `judge_challenger` on the labelled shadow nights (at most
+    `max_nights`, oldest first, as `shadow_period.shadow_rows`), then acting on it."""
+    challenger = state.challenger
+    if challenger is None:
+        return None
+    labelled = [
+        frame for _, frame in sorted(challenger.nights.items()) if frame["label"].notna().any()
+    ][: params.promotion.shadow.max_nights]
+    rows = (
+        pd.concat(labelled, ignore_index=True)
+        if labelled
+        else pd.DataFrame(columns=list(SHADOW_COLUMNS))
+    )
+    verdict = decide_shadow(
+        rows,
+        challenger.holdout,
+        str(challenger.model.version),
+        str(state.serving.version),
+        params.promotion,
+    )
+    if verdict.action == WAIT:
+        return verdict
+    if verdict.action == PROMOTE:
+        state.serving = challenger.model
+        state.models[challenger.model.version] = challenger.model.model
+    _end_shadow(state, day, verdict.action, verdict.why, verdict)
+    return verdict
+
+
+def _end_shadow(
+    state: PolicyState, day: date, action: str, why: str, verdict: ShadowVerdict | None
+) -> None:
+    """The episode as the report reads it: how long, and the challenger against the serving
+    model on its labelled shadow nights (what promoting it at once would have changed)."""
+    challenger = state.challenger
+    assert challenger is not None
+    interval = verdict.checks[0].numbers["interval"] if verdict and verdict.checks else {}
+    state.shadow_episodes.append(
+        {
+            "policy": state.name,
+            "version": challenger.model.version,
+            "passed_offline": challenger.since.isoformat(),
+            "ended": day.isoformat(),
+            "action": action,
+            "labelled_nights": len(verdict.nights) if verdict else 0,
+            "rows": verdict.rows if verdict else 0,
+            "roc_auc_difference": interval.get("estimate"),
+            "roc_auc_low": interval.get("low"),
+            "roc_auc_high": interval.get("high"),
+            "why": why,
+        }
+    )
+    state.challenger = None
 
 
 def check_label_clock(scored: dict[str, pd.DataFrame], day: date, known: LabelledDays) -> None:
@@ -310,15 +419,22 @@ def replay_policy(
             labels = known.labelled[yesterday].set_index("flight_id")["label"]
             frame = state.scored[yesterday]
             frame["label"] = frame["flight_id"].map(labels).to_numpy()
+            if state.challenger is not None and yesterday in state.challenger.nights:
+                shadow = state.challenger.nights[yesterday]
+                shadow["label"] = shadow["flight_id"].map(labels).to_numpy()
         features = known.features.get(day.isoformat())
         if features is not None:
             scored = predict_day(state, features, params)
+            shadow_day(state, scored, params)
             state.scored[day.isoformat()] = scored
             _forget_old(state, day, params.monitoring.rolling_days)
             kept = scored.loc[:, [*KEPT_COLUMNS, SCORE_COLUMN]].copy()
             kept["version"] = state.serving.version
             state.predictions.append(kept)
             monitor_night(state, day, params, known)
+            judged = judge_shadow(state, day, params)
+            if judged is not None and judged.action != WAIT:
+                progress(f"[replay] {day} {name}: {judged.summary}")
             reason = retraining_reason(params, state, known, day, plan)
             if reason:
                 record = retrain(params, state, known, day, reason, fitted)

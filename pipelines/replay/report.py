@@ -217,6 +217,7 @@ def summarise(
             }
             for name, state in result.states.items()
         },
+        "shadow": shadow_summary(result.shadow_episodes(), result.states),
         "first_model": asdict(result.first_model),
         "timing": {
             "seconds": result.seconds,
@@ -227,6 +228,39 @@ def summarise(
         },
     }
     return summary, daily, monthly, nights_frame
+
+
+def shadow_summary(episodes: pd.DataFrame, states: dict[str, Any]) -> dict[str, Any]:
+    """Per policy, what the shadow period did to the challengers that passed offline: how many
+    it promoted (and after how many labelled nights), retired as worse or as unproven, how many
+    a newer one superseded or were still in shadow at the end; and, on their labelled shadow
+    nights, the challenger's ROC AUC minus the serving model's (for the promoted, what the wait
+    cost; for the retired, what serving them at once would have cost)."""
+    out: dict[str, Any] = {}
+    for name, state in states.items():
+        mine = episodes.loc[episodes["policy"] == name]
+        promoted = mine.loc[mine["action"] == "promote"]
+        retired = mine.loc[mine["action"] == "retire"]
+        worse = retired["why"].astype(str).str.startswith("significantly worse")
+        out[name] = {
+            "passed_offline": int(len(mine) + (state.challenger is not None)),
+            "promoted": int(len(promoted)),
+            "retired_worse": int(worse.sum()),
+            "retired_unproven": int((~worse).sum()),
+            "superseded": int((mine["action"] == "superseded").sum()),
+            "in_shadow_at_end": int(state.challenger is not None),
+            "mean_nights_to_promotion": float(promoted["labelled_nights"].mean())
+            if len(promoted)
+            else None,
+            "promoted_roc_auc_difference": _mean_or_none(promoted["roc_auc_difference"]),
+            "retired_roc_auc_difference": _mean_or_none(retired["roc_auc_difference"]),
+        }
+    return out
+
+
+def _mean_or_none(values: pd.Series) -> float | None:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    return float(values.mean()) if len(values) else None
 
 
 def chosen_before_cut(
@@ -433,6 +467,7 @@ def write_report(
     nights.to_csv(out_dir / "nights.csv", index=False)
     retrainings = pd.DataFrame([asdict(r) for r in [result.first_model, *result.retrainings()]])
     retrainings.to_csv(out_dir / "retrainings.csv", index=False)
+    result.shadow_episodes().to_csv(out_dir / "shadow.csv", index=False)
     figure = timeline_figure(daily, nights, monthly, result)
     figure.savefig(out_dir / "timeline.png", dpi=90)
     comparisons = "".join(
@@ -469,6 +504,8 @@ policy.</p>
 <h2>How well each signal predicts the benefit of retraining</h2>{_table(quality)}
 <img src="timeline.png" style="max-width:100%">
 <h2>Retrainings</h2>{_table(retrainings)}
+<h2>Shadow periods</h2>{_table(pd.DataFrame(summary["shadow"]).T.reset_index())}
+{_table(result.shadow_episodes())}
 <h2>Per month</h2>{_table(monthly)}
 </body></html>"""
     (out_dir / "index.html").write_text(page)
@@ -645,7 +682,46 @@ def markdown_tables(summary: dict[str, Any]) -> str:
             ],
         )
     lines += _choice_tables(summary)
+    lines += _shadow_table(summary.get("shadow", {}))
     return "\n".join(lines) + "\n"
+
+
+def _shadow_table(shadow: dict[str, Any]) -> list[str]:
+    """What the shadow period did per policy (`shadow_summary`); none before it existed."""
+    if not shadow:
+        return []
+
+    def difference(value: float | None) -> str:
+        return "" if value is None else f"{value:+.4f}"
+
+    rows = [
+        [
+            name,
+            str(v["passed_offline"]),
+            str(v["promoted"]),
+            str(v["retired_worse"]),
+            str(v["retired_unproven"]),
+            str(v["superseded"]),
+            str(v["in_shadow_at_end"]),
+            "" if v["mean_nights_to_promotion"] is None else f"{v['mean_nights_to_promotion']:.1f}",
+            difference(v["promoted_roc_auc_difference"]),
+            difference(v["retired_roc_auc_difference"]),
+        ]
+        for name, v in shadow.items()
+    ]
+    header = [
+        "policy",
+        "passed offline",
+        "promoted",
+        "retired: worse",
+        "retired: unproven",
+        "superseded",
+        "in shadow at the end",
+        "labelled nights to promotion",
+        "promoted: ROC AUC − serving's, shadow nights",
+        "retired: ROC AUC − serving's, shadow nights",
+    ]
+    return _markdown(header, rows)
 
 
 def _measured(row: dict[str, Any], period: str) -> str:

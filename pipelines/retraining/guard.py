@@ -6,7 +6,8 @@ Every rule is checked and every failing one is said (on-call reads why nothing h
 * not within `cooldown_days` of the last retraining (requested or run);
 * at least `min_new_labelled_flights` labelled flights after the newest day the last training
   run saw (a retraining on the same data would only repeat it);
-* no training run active (queued or running).
+* no training run active (queued or running);
+* no challenger in its shadow period (a new one would replace it before it is judged).
 Retraining never promotes: the challenger still goes through the champion/challenger decision."""
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class GuardInputs:
     last_training_end: date | None  # the newest labelled day the last training run saw
     new_labelled_flights: int  # labelled flights after `last_training_end`, up to D-1
     training_active: bool
+    challenger_in_shadow: str | None = None  # its version, while it serves in shadow
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ def decide_retraining(inputs: GuardInputs, policy: GuardPolicy) -> GuardDecision
     refusals: list[str] = []
     if inputs.training_active:
         refusals.append("a training run is active")
+    if inputs.challenger_in_shadow is not None:
+        refusals.append(f"challenger v{inputs.challenger_in_shadow} is still in its shadow period")
     if len(acting) < policy.act_nights:
         refusals.append(
             f"`act` on {len(acting)} of the last {policy.of_last_nights} nights "

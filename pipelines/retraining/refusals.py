@@ -22,14 +22,23 @@ class Decided:
     """A registered version the promotion decision ruled on (its `decision` tags)."""
 
     version: str
-    decision: str  # promoted | rejected
+    decision: str  # promoted | rejected | retired (refused in shadow) | shadow | superseded
     reason: str
 
 
+#: What counts as a refusal: offline, or after the shadow nights.
+REFUSED = ("rejected", "retired")
+#: Decisions that end a run of refusals or belong to one; `shadow` (still undecided) and
+#: `superseded` (replaced before its shadow ended) say nothing either way.
+FINAL = ("promoted", *REFUSED)
+
+
 def refused_in_a_row(decided: Sequence[Decided], count: int) -> tuple[Decided, ...]:
-    """The newest `count` decided versions when every one was rejected, else none (pure)."""
-    newest = sorted(decided, key=lambda d: int(d.version))[-count:]
-    if count < 1 or len(newest) < count or any(d.decision != "rejected" for d in newest):
+    """The newest `count` decided versions when every one was refused (offline or in shadow),
+    else none (pure)."""
+    final = [d for d in decided if d.decision in FINAL]
+    newest = sorted(final, key=lambda d: int(d.version))[-count:]
+    if count < 1 or len(newest) < count or any(d.decision not in REFUSED for d in newest):
         return ()
     return tuple(newest)
 
@@ -58,7 +67,7 @@ def decided_versions(params: Params) -> list[Decided]:
     return [
         Decided(v.version, v.tags["decision"], v.tags.get("decision.reason", ""))
         for v in client.search_model_versions(f"name = '{name}'")
-        if v.tags.get("decision") in ("promoted", "rejected")
+        if v.tags.get("decision") in FINAL
     ]
 
 

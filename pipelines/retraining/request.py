@@ -6,7 +6,8 @@
   MLflow (`window.as_of`), before D (a re-run of D does not see its own request, a backfilled
   night never sees a later one);
 * the last training end: the newest holdout day of any training run of the experiment;
-* new labels: the labelled outcomes in the validated partitions after that day, up to D-1."""
+* new labels: the labelled outcomes in the validated partitions after that day, up to D-1;
+* the challenger in shadow: the registry's `challenger` alias, when it is not the champion."""
 
 from __future__ import annotations
 
@@ -79,6 +80,15 @@ def labelled_flights(params: Params, after: date | None, day: date) -> int:
     return total
 
 
+def challenger_in_shadow(params: Params) -> str | None:
+    client = registry.client(params.mlflow)
+    name = params.mlflow.registered_model
+    challenger = registry.alias_version(client, name, registry.CHALLENGER)
+    if challenger is None or challenger == registry.alias_version(client, name, registry.CHAMPION):
+        return None
+    return challenger
+
+
 def guard_inputs(
     params: Params, day: date, training_active: bool, event_days: tuple[str, ...] = ()
 ) -> GuardInputs:
@@ -99,6 +109,7 @@ def guard_inputs(
         last_training_end=last_training_end,
         new_labelled_flights=labelled_flights(params, last_training_end, day),
         training_active=training_active,
+        challenger_in_shadow=challenger_in_shadow(params),
     )
 
 

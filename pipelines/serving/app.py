@@ -10,11 +10,18 @@
   is answered by the model's handling of unknown values and named in `unknown_codes`.
 * If the model cannot answer within `serving.request_timeout_seconds`, fails, or is not loaded,
   the carrier-and-hour base rate answers instead, marked `fallback: true` and counted.
+* The weather, the one input read live, is gated per flight: no hour at the origin within
+  `serving.max_weather_age_hours` before the cutoff is the fallback too (`fallback_reason:
+  weather_stale`), in the served log and counted by the nightly monitoring.
 * API keys (`X-API-Key`) with two roles: anonymous → 401, a caller on an admin route → 403;
   per key, `serving.rate_limit` → 429 with `Retry-After`; a body above `max_body_bytes` → 413.
   `/health` and `/ready` need no key. `/metrics` (Prometheus) needs one.
 * The champion alias is checked every `serving.reload_seconds` and on `POST /admin/reload`; a
-  reload that fails keeps the previous model serving and says so in `/health`."""
+  reload that fails keeps the previous model serving and says so in `/health`.
+* Canary: while the registry has a `challenger` (a model in its shadow period), a share
+  `serving.canary_share` of requests (by request id) is answered by it, marked
+  `served_by: challenger` with its version; if it fails, the champion answers. The alias is
+  followed like the champion's, so a promotion or a retirement ends the canary by itself."""
 
 from __future__ import annotations
 
@@ -38,9 +45,10 @@ from fastapi.responses import JSONResponse, Response
 from features.build import build_features, day_schedule_counts, model_inputs
 from features.schedule import ScheduleCounts
 from pipelines.config import Params
+from pipelines.registry import CHALLENGER
 from pipelines.scoring.rows import check_probabilities
 from pipelines.serving.batching import MicroBatcher
-from pipelines.serving.champion import ChampionHolder, ServedModel
+from pipelines.serving.champion import ChampionHolder, ReloadOutcome, ServedModel
 from pipelines.serving.contract import (
     Prediction,
     PredictionRequest,
@@ -56,6 +64,8 @@ from pipelines.serving.metrics import ServingMetrics
 from pipelines.serving.served_log import ServedLog
 from pipelines.training.calibration import bayes_threshold
 
+#: The fallback's reason for a flight whose origin's weather is missing or stale at the cutoff.
+WEATHER_STALE = "weather_stale"
 #: The routes `/metrics` counts by name; anything else (a scanner's paths) is "other".
 ROUTES = ("/v1/predictions", "/admin/reload", "/health", "/ready", "/metrics")
 
@@ -72,12 +82,21 @@ class ServingInputs:
     schedule_counts: Callable[[date], ScheduleCounts | None]  # the validated day's, or None
 
 
+def weather_stale(features: pd.DataFrame, max_age_hours: float) -> np.ndarray:
+    """Flights whose origin had no weather hour within `max_age_hours` before the cutoff: the
+    serving-time gate on the one input read live (the batch's gate held the rest)."""
+    observed = pd.to_datetime(features["wx_observed_at"], utc=True)
+    age = (pd.to_datetime(features["cutoff_at"], utc=True) - observed) / pd.Timedelta(hours=1)
+    return np.asarray(observed.isna() | (age > max_age_hours))
+
+
 def champion_probabilities(
     frame: pd.DataFrame, inputs: ServingInputs, served: ServedModel, params: Params
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """The batch's features and model on the request's flights, one date at a time (each
     date's schedule counts: the validated day's, or the request's own flights'); the
-    probabilities and the model inputs, in the frame's row order."""
+    probabilities (NaN where the weather is stale: the fallback answers those) and the model
+    inputs, in the frame's row order."""
     probability = np.empty(len(frame))
     model_rows = []
     for day, rows in frame.groupby("flight_date", sort=False):
@@ -91,6 +110,7 @@ def champion_probabilities(
         seen = model_inputs(features, params.features)
         scores = served.model.predict_proba(seen)[:, 1]
         check_probabilities(features["flight_id"].to_numpy(), scores)
+        scores[weather_stale(features, params.serving.max_weather_age_hours)] = np.nan
         probability[rows.index.to_numpy()] = scores
         model_rows.append(seen.set_axis(rows.index))
     return probability, pd.concat(model_rows).sort_index()
@@ -103,6 +123,12 @@ def _key_of(request: Request) -> str | None:
     return key
 
 
+def in_canary(request_id: str, share: float) -> bool:
+    """Whether a request goes to the challenger: its (random) id's first 32 bits, below
+    `share` of their range, so the share holds over requests and a logged id says why."""
+    return int(request_id[:8], 16) < share * 2**32
+
+
 def create_app(
     params: Params,
     keys: ApiKeys,
@@ -110,6 +136,7 @@ def create_app(
     holder: ChampionHolder,
     reload_in_background: bool = True,
     served_log: ServedLog | None = None,
+    challenger: ChampionHolder | None = None,
 ) -> FastAPI:
     """The service; `holder` is loaded at start (a failure leaves it serving the fallback)."""
     from limits import parse
@@ -120,23 +147,43 @@ def create_app(
     metrics = ServingMetrics()
     rate_limit = parse(settings.rate_limit)
     limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def score(frame: pd.DataFrame, served: ServedModel) -> tuple[np.ndarray, pd.DataFrame]:
+        return champion_probabilities(frame, inputs, served, params)
+
     batcher: MicroBatcher[ServedModel] = MicroBatcher(
-        lambda: holder.current,
-        lambda frame, served: champion_probabilities(frame, inputs, served, params),
-        settings.max_flights_per_request,
+        lambda: holder.current, score, settings.max_flights_per_request
     )
+    canary: MicroBatcher[ServedModel] | None = (
+        MicroBatcher(lambda: challenger.current, score, settings.max_flights_per_request)
+        if challenger is not None
+        else None
+    )
+    holders = [h for h in (holder, challenger) if h is not None]
+    batchers = [b for b in (batcher, canary) if b is not None]
+
+    async def reload_all() -> list[ReloadOutcome]:
+        outcomes = []
+        for each in holders:  # the champion first: the canary compares its version with it
+            outcome = await run_in_threadpool(each.reload)
+            if each is holder:
+                metrics.observe_model(holder.current, outcome)
+            outcomes.append(outcome)
+        return outcomes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        metrics.observe_model(holder.current, await run_in_threadpool(holder.reload))
-        batcher.start()
+        await reload_all()
+        for each in batchers:
+            each.start()
         tasks = [asyncio.create_task(_flush_every(settings.served_log_flush_seconds))]
         if reload_in_background:
             tasks.append(asyncio.create_task(_reload_every(settings.reload_seconds)))
         yield
         for task in tasks:
             task.cancel()
-        await batcher.stop()
+        for each in batchers:
+            await each.stop()
         if served_log is not None:
             await run_in_threadpool(served_log.flush)
 
@@ -148,7 +195,7 @@ def create_app(
     async def _reload_every(seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            metrics.observe_model(holder.current, await run_in_threadpool(holder.reload))
+            await reload_all()
 
     app = FastAPI(title="Flight delay: online scoring", version="1", lifespan=lifespan)
 
@@ -219,34 +266,55 @@ def create_app(
             return JSONResponse({"detail": errors}, status_code=422)
         served = holder.current
         probability, reason, seen = None, "no model loaded", None
-        if served is not None:
+        routes = [batcher]
+        if (
+            canary is not None
+            and challenger is not None
+            and challenger.current is not None
+            and in_canary(request_id, settings.canary_share)
+        ):
+            routes.insert(0, canary)  # the champion answers if the challenger cannot
+        deadline = time.monotonic() + settings.request_timeout_seconds
+        for route in routes if served is not None else []:
             try:
                 # Scored with the requests waiting beside it (`batching`); on timeout the
                 # answer is not held back until the model finishes.
                 scored = await asyncio.wait_for(
-                    batcher.submit(flights_frame(body.flights)),
-                    timeout=settings.request_timeout_seconds,
+                    route.submit(flights_frame(body.flights)),
+                    timeout=max(deadline - time.monotonic(), 0.001),
                 )
                 probability, served, seen = scored.probability, scored.model, scored.inputs
+                break
             except TimeoutError:
                 reason = "timeout"
+                break
             except Exception as error:  # noqa: BLE001 - the fallback answers; the reason is counted
                 reason = type(error).__name__
         if probability is None:
             metrics.fallbacks.labels(reason=reason).inc(len(body.flights))
+        elif np.isnan(probability).any():
+            metrics.fallbacks.labels(reason=WEATHER_STALE).inc(int(np.isnan(probability).sum()))
         answered = [
-            _prediction(flight, i, probability, served, inputs, params)
+            _prediction(flight, i, probability, served, inputs, params, reason)
             for i, flight in enumerate(body.flights)
         ]
+        for p in answered:
+            metrics.answered.labels(served_by=p.served_by).inc()
         if served_log is not None:
             served_log.add(served_rows(request_id, body.flights, answered, seen))
         return PredictionResponse(request_id=request_id, predictions=answered)
 
     @app.post("/admin/reload")
     async def reload(_: str = Depends(role("admin"))) -> dict[str, Any]:
-        outcome = await run_in_threadpool(holder.reload)
-        metrics.observe_model(holder.current, outcome)
-        return {"status": outcome.status, "version": outcome.version, "error": outcome.error}
+        outcomes = await reload_all()
+        answer: dict[str, Any] = {
+            "status": outcomes[0].status,
+            "version": outcomes[0].version,
+            "error": outcomes[0].error,
+        }
+        if len(outcomes) > 1:
+            answer["challenger"] = {"status": outcomes[1].status, "version": outcomes[1].version}
+        return answer
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -264,6 +332,9 @@ def create_app(
             },
             "last_reload": None if last is None else {"status": last.status, "error": last.error},
             "last_checked": holder.last_checked,
+            "challenger": None
+            if challenger is None or challenger.current is None
+            else {"version": challenger.current.ref.version, "canary_share": settings.canary_share},
             "fallback_flights": inputs.base_rates.flights,
         }
 
@@ -297,6 +368,7 @@ def served_rows(
             "served_by": [p.served_by for p in answered],
             "model_version": [p.model_version for p in answered],
             "late_probability": [p.late_probability for p in answered],
+            "fallback_reason": [p.fallback_reason for p in answered],
         }
     )
     return rows if seen is None else pd.concat([rows, seen.reset_index(drop=True)], axis=1)
@@ -309,9 +381,12 @@ def _prediction(
     served: ServedModel | None,
     inputs: ServingInputs,
     params: Params,
+    reason: str,
 ) -> Prediction:
     unknown = unknown_codes(flight, inputs.known_carriers, inputs.known_airports)
-    if probability is not None and served is not None:
+    if probability is not None and np.isnan(probability[index]):
+        reason = WEATHER_STALE
+    elif probability is not None and served is not None:
         value, threshold = float(probability[index]), served.threshold
         return Prediction(
             flight_id=flight.flight_id,
@@ -320,7 +395,7 @@ def _prediction(
             threshold=threshold,
             model_name=served.ref.name,
             model_version=served.ref.version,
-            served_by="champion",
+            served_by="challenger" if served.ref.alias == CHALLENGER else "champion",
             fallback=False,
             unknown_codes=unknown,
         )
@@ -336,6 +411,7 @@ def _prediction(
         served_by="fallback",
         fallback=True,
         unknown_codes=unknown,
+        fallback_reason=reason,
     )
 
 

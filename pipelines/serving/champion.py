@@ -2,7 +2,10 @@
 
 `reload()` resolves the alias; a new version is loaded beside the old one and swapped in only
 once it has loaded, so a version that fails to load (a broken artifact, an untrusted type, the
-registry down) leaves the previous one serving, and the failure is kept for `/health`."""
+registry down) leaves the previous one serving, and the failure is kept for `/health`.
+
+A holder of the `challenger` alias (the canary) serves nothing when the alias is not set or
+points at the champion's version: an unset challenger is the normal state, not a failure."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ class ServedModel:
 
 @dataclass(frozen=True)
 class ReloadOutcome:
-    status: str  # "loaded", "unchanged", "failed"
+    status: str  # "loaded", "unchanged", "failed", "unset" (a canary with no challenger)
     version: str | None
     error: str | None = None
 
@@ -33,10 +36,17 @@ class ReloadOutcome:
 class ChampionHolder:
     """The served model (None until the first load) and what the last reload said."""
 
-    def __init__(self, params: MlflowParams, missed_delay_cost: float, alias: str = CHAMPION):
+    def __init__(
+        self,
+        params: MlflowParams,
+        missed_delay_cost: float,
+        alias: str = CHAMPION,
+        unless_same_as: ChampionHolder | None = None,
+    ):
         self._params = params
         self._cost = missed_delay_cost
         self._alias = alias
+        self._unless_same_as = unless_same_as  # the canary's champion: the same version is none
         self._lock = threading.Lock()  # one reload at a time; reading `current` needs none
         self.current: ServedModel | None = None
         self.last_reload: ReloadOutcome | None = None
@@ -47,6 +57,10 @@ class ChampionHolder:
             self.last_checked = time.time()
             try:
                 ref = resolve_alias(self._params, self._alias)
+                if self._alias != CHAMPION and (ref is None or self._same_as_champion(ref)):
+                    self.current = None
+                    self.last_reload = ReloadOutcome("unset", None)
+                    return self.last_reload
                 if ref is None:
                     raise LookupError(f"{self._params.registered_model} has no {self._alias}")
                 if self.current is not None and self.current.ref.version == ref.version:
@@ -60,3 +74,7 @@ class ChampionHolder:
                 outcome = ReloadOutcome("failed", served, f"{type(error).__name__}: {error}")
             self.last_reload = outcome
             return outcome
+
+    def _same_as_champion(self, ref: ModelVersionRef) -> bool:
+        champion = self._unless_same_as.current if self._unless_same_as else None
+        return champion is not None and champion.ref.version == ref.version

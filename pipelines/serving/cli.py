@@ -27,7 +27,7 @@ def serve(
     Example: MLOPS_SERVING_API_KEYS=caller:<sha256>,admin:<sha256> mlops serve --port 8100"""
     import uvicorn
 
-    from pipelines.registry import CHAMPION
+    from pipelines.registry import CHALLENGER, CHAMPION
     from pipelines.serving.app import create_app
     from pipelines.serving.champion import ChampionHolder
     from pipelines.serving.keys import ApiKeys
@@ -37,9 +37,15 @@ def serve(
     params = load(params_path)
     keys = ApiKeys.from_env(os.environ)
     inputs = serving_inputs(params, date.fromisoformat(today) if today else date.today())
-    holder = ChampionHolder(params.mlflow, params.train.calibration.missed_delay_cost, CHAMPION)
+    cost = params.train.calibration.missed_delay_cost
+    holder = ChampionHolder(params.mlflow, cost, CHAMPION)
+    canary = (
+        ChampionHolder(params.mlflow, cost, CHALLENGER, unless_same_as=holder)
+        if params.serving.canary_share > 0
+        else None
+    )
     served_log = ServedLog(params.workspace_path(params.serving.served_log_dir))
-    app = create_app(params, keys, inputs, holder, served_log=served_log)
+    app = create_app(params, keys, inputs, holder, served_log=served_log, challenger=canary)
     uvicorn.run(app, host=host or params.serving.host, port=port or params.serving.port)
 
 

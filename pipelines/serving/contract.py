@@ -51,9 +51,10 @@ class Prediction(BaseModel):
     threshold: float
     model_name: str
     model_version: str
-    served_by: Literal["champion", "fallback"]
+    served_by: Literal["champion", "challenger", "fallback"]
     fallback: bool
     unknown_codes: list[str]
+    fallback_reason: str | None = None  # timeout, weather_stale, no model loaded, an error type
 
 
 class PredictionResponse(BaseModel):

@@ -35,6 +35,12 @@ class ServingMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.answered = Counter(
+            "serving_answered_flights",
+            "Flights answered, by who answered (champion, challenger: the canary, fallback)",
+            ["served_by"],
+            registry=self.registry,
+        )
         self.validation_failures = Counter(
             "serving_validation_failures", "Requests refused with 422", registry=self.registry
         )

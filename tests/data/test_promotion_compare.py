@@ -114,7 +114,7 @@ def test_the_replays_decision_is_compares_decision(fitted):
     serving = ServingModel(
         1, champion.model, None, champion.window, date.fromisoformat(champion.train_end)
     )
-    replayed = decide_candidate(fitted["params"], Trained(challenger, None), serving, 2)
+    replayed = decide_candidate(fitted["params"], Trained(challenger, None), serving, 2).decision
     direct = compare(
         _contender(challenger, "2"), _contender(champion, "1"), challenger.split, fitted["params"]
     ).decision

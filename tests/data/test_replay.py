@@ -106,10 +106,15 @@ def test_each_policy_retrains_by_its_rule_and_a_promotion_serves_from_the_next_d
                 == (date.fromisoformat(record.day) + timedelta(1)).isoformat()
             )
         ]
-        if record.promoted and len(served):
-            assert set(served["version"]) == {record.version}
-        elif len(served):
-            assert record.version not in set(served["version"])
+        if len(served):  # passed offline or not, a candidate never serves the next day:
+            assert record.version not in set(served["version"])  # the shadow period first
+    for episode in result.shadow_episodes().itertuples():
+        after = (date.fromisoformat(episode.ended) + timedelta(1)).isoformat()
+        served = predictions[
+            (predictions["policy"] == episode.policy) & (predictions["flight_date"] == after)
+        ]
+        if episode.action == "promote" and len(served):
+            assert set(served["version"]) == {episode.version}
 
 
 def test_the_report_has_the_timeline_the_tables_and_paired_intervals(replayed, tmp_path: Path):

@@ -79,7 +79,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Iter
     raw["mlflow"].update(tracking_uri=mlflow_server, registered_model=MODEL)
     port = free_port()
     raw["serving"].update(
-        port=port, reload_seconds=1, request_timeout_seconds=10, served_log_flush_seconds=1
+        port=port,
+        reload_seconds=1,
+        request_timeout_seconds=10,
+        served_log_flush_seconds=1,
+        canary_share=0.25,
+        rate_limit="100000/minute",  # the canary test sends 2,000 requests
     )
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     params = load_params(root / "params.yaml")
@@ -229,3 +234,45 @@ def test_an_alias_move_is_served_without_a_restart_and_a_broken_version_keeps_th
     assert httpx.post(f"{url}/admin/reload", headers={"X-API-Key": CALLER}).status_code == 403
     client.set_registered_model_alias(MODEL, "champion", v1)
     _wait_for_version(url, v1)
+
+
+def _wait_for_challenger(url: str, version: str | None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        challenger = httpx.get(f"{url}/health", timeout=10).json()["challenger"]
+        if (challenger or {}).get("version") == version:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the service did not pick up challenger {version}")
+
+
+def test_the_canary_share_of_2000_requests_goes_to_the_challenger_and_ends_with_its_alias(served):
+    """`serving.canary_share` 0.25 here: within 4 standard deviations over 2,000 requests
+    (0.039); every canary answer carries the challenger's version, the rest the champion's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.data import landing
+
+    url, client, (v1, v2) = served["url"], served["client"], served["versions"]
+    client.set_registered_model_alias(MODEL, "champion", v1)
+    _wait_for_version(url, v1)
+    flight = pd.read_parquet(
+        landing.partition_uri(served["params"].landing_root, "flights", DAY)
+    ).head(1)
+    body = flight.to_dict("records")
+    client.set_registered_model_alias(MODEL, "challenger", v2)
+    try:
+        _wait_for_challenger(url, v2)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: _predict(url, body), range(2000)))
+        assert all(a.status_code == 200 for a in answers)
+        answered = [a.json()["predictions"][0] for a in answers]
+        by = pd.Series([(p["served_by"], p["model_version"]) for p in answered]).value_counts()
+        assert set(by.index) == {("challenger", v2), ("champion", v1)}, by
+        share = by[("challenger", v2)] / len(answered)
+        assert abs(share - 0.25) < 0.039, share
+    finally:
+        client.delete_registered_model_alias(MODEL, "challenger")
+    _wait_for_challenger(url, None)
+    after = _predict(url, body).json()["predictions"][0]
+    assert (after["served_by"], after["model_version"]) == ("champion", v1)

@@ -54,3 +54,16 @@ def test_a_value_missing_on_one_side_only_differs_and_the_fallback_is_not_compar
     report = feature_skew(served, batch, COLUMNS, 1e-9, 0.0)
     assert report.served_rows == 5 and report.compared_rows == 5
     assert report.skewed == ("wx_temp",)
+
+
+def test_canary_rows_are_compared_and_the_fallback_is_counted_by_reason():
+    batch = _batch()
+    served = _served(batch)
+    served["fallback_reason"] = None
+    served.loc[:1, "served_by"] = "challenger"
+    served.loc[7:, "served_by"] = "fallback"
+    served.loc[7:8, "fallback_reason"] = "weather_stale"
+    served.loc[9, "fallback_reason"] = "timeout"
+    report = feature_skew(served, batch, COLUMNS, 1e-9, 0.01)
+    assert report.served_rows == 7 and report.compared_rows == 7
+    assert report.fallbacks == {"timeout": 1, "weather_stale": 2}

@@ -84,6 +84,12 @@ def test_an_active_training_run_refuses():
     assert not decision.request and decision.reasons == ("a training run is active",)
 
 
+def test_a_challenger_in_its_shadow_period_refuses():
+    decision = decide_retraining(inputs(challenger_in_shadow="7"), POLICY)
+    assert not decision.request
+    assert decision.reasons == ("challenger v7 is still in its shadow period",)
+
+
 def test_every_failing_rule_is_said():
     decision = decide_retraining(
         inputs(

@@ -38,3 +38,9 @@ def test_the_alert_names_every_version_and_its_reason():
     assert alert["newest_version"] == "3" and alert["page"]
     assert alert["reasons"] == {"1": "reason 1", "2": "reason 2", "3": "reason 3"}
     assert "v1, v2, v3" in alert["message"]
+
+
+def test_a_challenger_retired_in_shadow_is_a_refusal_and_one_still_in_shadow_is_neither():
+    decided = _decided("promoted", "rejected", "retired", "superseded", "shadow", "rejected")
+    assert [d.version for d in refused_in_a_row(decided, 3)] == ["2", "3", "6"]
+    assert refused_in_a_row(_decided("rejected", "promoted", "shadow", "retired"), 3) == ()

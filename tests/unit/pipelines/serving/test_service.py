@@ -3,6 +3,7 @@ test tells it, the batch's feature code on three flights, FastAPI's in-process c
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -271,3 +272,90 @@ def test_every_served_flight_is_logged_with_its_inputs_version_and_request_id(tm
     late = served.loc[served["served_by"] == "fallback"]
     assert list(late["request_id"]) == [fallback.json()["request_id"]]
     assert late[columns].isna().all(axis=None)  # the base rate read no feature
+
+
+def test_the_canary_share_holds_over_request_ids():
+    import uuid
+
+    from pipelines.serving.app import in_canary
+
+    ids = [uuid.uuid4().hex for _ in range(20000)]
+    share = sum(in_canary(i, 0.1) for i in ids) / len(ids)
+    assert abs(share - 0.1) < 0.015
+    assert not any(in_canary(i, 0.0) for i in ids) and all(in_canary(i, 1.0) for i in ids)
+
+
+class FailingModel:
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        raise RuntimeError("broken challenger")
+
+
+def _canary_client(challenger_model: Any, share: float) -> TestClient:
+    challenger_ref = ModelVersionRef("flight-delay", "challenger", "4", "run-4", "md5-4", 0.5)
+    app = create_app(
+        _params(canary_share=share),
+        KEYS,
+        _inputs(),
+        FixedHolder(ServedModel(REF, ConstantModel(0.55), 0.4)),  # type: ignore[arg-type]
+        False,
+        challenger=FixedHolder(ServedModel(challenger_ref, challenger_model, 0.5)),  # type: ignore[arg-type]
+    )
+    return TestClient(app)
+
+
+def test_a_canary_request_is_answered_by_the_challenger_and_marked_so():
+    with _canary_client(ConstantModel(0.45), share=1.0) as client:
+        answer = client.post("/v1/predictions", json=_body(), headers={"X-API-Key": CALLER})
+        health = client.get("/health").json()
+        metrics = client.get("/metrics", headers={"X-API-Key": CALLER}).text
+    first = answer.json()["predictions"][0]
+    assert (first["served_by"], first["model_version"], first["threshold"]) == (
+        "challenger",
+        "4",
+        0.5,
+    )
+    assert first["late_probability"] == 0.45 and not first["predicted_late"]
+    assert health["challenger"] == {"version": "4", "canary_share": 1.0}
+    assert 'serving_answered_flights_total{served_by="challenger"} 3.0' in metrics
+
+
+def test_a_failing_challenger_leaves_the_answer_to_the_champion():
+    with _canary_client(FailingModel(), share=1.0) as client:
+        answer = client.post("/v1/predictions", json=_body(), headers={"X-API-Key": CALLER})
+    first = answer.json()["predictions"][0]
+    assert (first["served_by"], first["model_version"], first["fallback"]) == (
+        "champion",
+        "3",
+        False,
+    )
+
+
+def test_a_flight_whose_origin_has_no_recent_weather_is_answered_by_the_fallback(tmp_path):
+    from pipelines.serving.served_log import ServedLog, read_served
+
+    inputs = _inputs()
+    without_ewr = inputs.weather.loc[inputs.weather["origin"] != "EWR"]
+    log = ServedLog(str(tmp_path / "served"))
+    app = create_app(
+        _params(),
+        KEYS,
+        dataclasses.replace(inputs, weather=without_ewr),
+        FixedHolder(ServedModel(REF, ConstantModel(0.55), 0.4)),  # type: ignore[arg-type]
+        False,
+        log,
+    )
+    with TestClient(app) as client:
+        answer = client.post("/v1/predictions", json=_body(), headers={"X-API-Key": CALLER})
+        metrics = client.get("/metrics", headers={"X-API-Key": CALLER}).text
+    ewr, *others = answer.json()["predictions"]
+    assert ewr["flight_id"].endswith("_EWR")
+    assert (ewr["served_by"], ewr["fallback"], ewr["fallback_reason"]) == (
+        "fallback",
+        True,
+        "weather_stale",
+    )
+    assert [(p["served_by"], p["late_probability"]) for p in others] == [("champion", 0.55)] * 2
+    assert 'serving_fallback_flights_total{reason="weather_stale"} 1.0' in metrics
+    served = read_served(str(tmp_path / "served"), "2013-01-10")
+    assert served is not None
+    assert list(served["fallback_reason"].fillna("")) == ["weather_stale", "", ""]
