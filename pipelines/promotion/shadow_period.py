@@ -166,7 +166,8 @@ def apply_shadow_verdict(params: Params, verdict: ShadowVerdict) -> ShadowOutcom
         client.set_model_version_tag(name, version, "decision", "retired")
         client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
         return ShadowOutcome("retired", verdict)
-    assert verdict.action == PROMOTE
+    if verdict.action != PROMOTE:
+        raise ValueError(f"unknown shadow verdict {verdict.action!r}")
     try:
         entry = aliases.set_champion(
             client,

@@ -179,7 +179,9 @@ def retrain(
     state.last_training_end = trained.candidate.window.end
     if decision.promote and params.promotion.shadow.min_nights > 0:
         if state.challenger is not None:
-            _end_shadow(state, day, "superseded", f"v{version} passed offline", None)
+            _end_shadow(
+                state, state.challenger, day, "superseded", f"v{version} passed offline", None
+            )
         holdout = holdout_rows(compared.holdout, compared.y, compared.scores)
         state.challenger = Challenger(serving_model(trained, version), day, holdout)
     elif decision.promote:
@@ -325,17 +327,20 @@ def judge_shadow(state: PolicyState, day: date, params: Params) -> ShadowVerdict
     if verdict.action == PROMOTE:
         state.serving = challenger.model
         state.models[challenger.model.version] = challenger.model.model
-    _end_shadow(state, day, verdict.action, verdict.why, verdict)
+    _end_shadow(state, challenger, day, verdict.action, verdict.why, verdict)
     return verdict
 
 
 def _end_shadow(
-    state: PolicyState, day: date, action: str, why: str, verdict: ShadowVerdict | None
+    state: PolicyState,
+    challenger: Challenger,
+    day: date,
+    action: str,
+    why: str,
+    verdict: ShadowVerdict | None,
 ) -> None:
     """The episode as the report reads it: how long, and the challenger against the serving
     model on its labelled shadow nights (what promoting it at once would have changed)."""
-    challenger = state.challenger
-    assert challenger is not None
     interval = verdict.checks[0].numbers["interval"] if verdict and verdict.checks else {}
     state.shadow_episodes.append(
         {
