@@ -2,8 +2,8 @@
 
 The nightly path is what the DAG tasks call, in the DAGs' order, without Airflow: `ingestion`
 gates D's flights and D-1's outcomes; `batch_scoring` pins `@champion` (and `@challenger`) and
-scores D (`score_day`, the DAG's shards and publish); `monitoring` judges D (`monitor_day`) and
-its guard decides (`guard_inputs`, `decide_retraining`, `record_decision`); a request starts
+scores D (`score_day`, the DAG's shards and publish); `monitoring` judges D (`monitor_day`), the
+challenger's shadow nights (`judge_challenger`) and its guard decides (`guard_inputs`, `decide_retraining`, `record_decision`); a request starts
 `training`'s tasks (trigger, window snapshot, gate, features, `train_and_log`, the reference,
 register, `evaluate_challenger`, `apply_decision`). Against the real MLflow server.
 
@@ -15,6 +15,7 @@ retrainings; `make replay-airflow` runs a month of the same through a real sched
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, timedelta
 from pathlib import Path
@@ -78,9 +79,11 @@ def _training_run(params, events: list[dict], conf: dict, scratch: Path) -> None
 
 
 def _night(params, night: date, scratch: Path) -> None:
-    """`batch_scoring`, then `monitoring` with its guard (and the training a request starts)."""
+    """`batch_scoring`, then `monitoring` with its shadow verdict and its guard (and the
+    training a request starts)."""
     from pipelines.monitoring.history import read_history
     from pipelines.monitoring.nightly import monitor_day
+    from pipelines.promotion.shadow_period import apply_shadow_verdict, judge_challenger
     from pipelines.registry import CHALLENGER, resolve_alias
     from pipelines.retraining.guard import decide_retraining
     from pipelines.retraining.request import already_requested, guard_inputs, record_decision
@@ -90,6 +93,9 @@ def _night(params, night: date, scratch: Path) -> None:
     challenger = resolve_alias(params.mlflow, CHALLENGER)
     score_day(params, night, champion, f"week-{night}", challenger, gate=None)
     monitor_day(params, night)
+    verdict = judge_challenger(params, night)  # the shadow period, before the guard
+    if verdict is not None:
+        apply_shadow_verdict(params, verdict)
     history = read_history(params.workspace_path(params.monitoring.reports_dir))
     assert not already_requested(history, night, ())
     decision = decide_retraining(
@@ -134,4 +140,4 @@ def test_a_week_through_the_nightly_path_gives_the_replays_nights_and_decisions(
     comparison = compare_loops(replay, workspace_outcome(params, nights))
     assert comparison.days == len(nights) and comparison.flights > 5000
     assert comparison.replay_retrainings, "the eager guard should retrain within the week"
-    assert comparison.agrees, comparison.as_dict()
+    assert comparison.agrees, json.dumps(comparison.as_dict(), indent=1, default=str)

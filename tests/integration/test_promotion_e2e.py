@@ -37,6 +37,9 @@ def _own_model_name(checkout: Path) -> None:
     # other workspace. Here the champion/challenger mechanics are under test.
     params["promotion"]["simpler_models"]["metrics"] = []
     params["promotion"]["slice_floor"] = 0.0
+    # Promoted at once when the offline checks pass: no nights are scored in this workspace.
+    # The shadow period between the two is tested in test_shadow_period.py.
+    params["promotion"]["shadow"] = {"min_nights": 0, "max_nights": 0}
     (checkout / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

@@ -19,12 +19,18 @@ import pytest
 import yaml
 
 from pipelines.config import REPO_ROOT
-from tests.integration.test_serving import _fit_and_log, _register
+from tests.integration.test_serving import _fit_and_log
 
 pytestmark = pytest.mark.integration
 
 MODEL = "shadow-flight-delay"
 NIGHTS = [date(2013, 3, 1), date(2013, 3, 2), date(2013, 3, 3)]
+
+
+def _register(run_id: str) -> str:
+    import mlflow
+
+    return str(mlflow.register_model(f"runs:/{run_id}/model", MODEL).version)
 
 
 @pytest.fixture(scope="module")
