@@ -3,9 +3,10 @@
 The nightly path is what the DAG tasks call, in the DAGs' order, without Airflow: `ingestion`
 gates D's flights and D-1's outcomes; `batch_scoring` pins `@champion` (and `@challenger`) and
 scores D (`score_day`, the DAG's shards and publish); `monitoring` judges D (`monitor_day`), the
-challenger's shadow nights (`judge_challenger`) and its guard decides (`guard_inputs`, `decide_retraining`, `record_decision`); a request starts
-`training`'s tasks (trigger, window snapshot, gate, features, `train_and_log`, the reference,
-register, `evaluate_challenger`, `apply_decision`). Against the real MLflow server.
+challenger's shadow nights (`judge_challenger`), and its guard decides (`guard_inputs`,
+`decide_retraining`, `record_decision`); a request starts `training`'s tasks (trigger, window
+snapshot, gate, features, `train_and_log`, the reference, register, `evaluate_challenger`,
+`apply_decision`). Against the real MLflow server.
 
 The replay (`run_replay`, guarded policy) runs the same days from the same first model. Compared:
 every prediction and the version that made it, every night's verdict and triggers, each
