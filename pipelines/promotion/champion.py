@@ -199,6 +199,28 @@ def _jsonable(value: Any) -> Any:
     )
 
 
+def promote(
+    params: Params, version: str, expected_from: str | None, reason: str, decision_record: str
+) -> dict[str, Any]:
+    """`champion` to `version` if it is still `expected_from` (else `ChampionMoved`), logged,
+    and the version tagged promoted with the reason."""
+    client = registry_client(params)
+    name = params.mlflow.registered_model
+    entry = aliases.set_champion(
+        client,
+        name,
+        promotion_log(params),
+        version,
+        expected_from,
+        reason=reason,
+        kind="promotion",
+        decision_record=decision_record,
+    )
+    client.set_model_version_tag(name, version, "decision", "promoted")
+    client.set_model_version_tag(name, version, "decision.reason", reason[:5000])
+    return entry
+
+
 def _into_shadow(client: Any, name: str, verdict: ChallengerVerdict) -> PromotionOutcome:
     """A challenger that passed offline against a champion earns its place in shadow first:
     it takes the `challenger` alias (an earlier one still in shadow is superseded)."""
@@ -234,21 +256,12 @@ def apply_decision(
         if verdict.champion_version is not None and params.promotion.shadow.min_nights > 0:
             return _into_shadow(client, name, verdict)
         try:
-            entry = aliases.set_champion(
-                client,
-                name,
-                promotion_log(params),
-                version,
-                verdict.champion_version,
-                reason=verdict.summary,
-                kind="promotion",
-                decision_record=verdict.record_uri,
+            entry = promote(
+                params, version, verdict.champion_version, verdict.summary, verdict.record_uri
             )
         except ChampionMoved:
             window = TrainingWindow.from_dict(verdict.window) if verdict.window else None
             verdict = evaluate_challenger(params, version, verdict.features_uri, window)
             continue
-        client.set_model_version_tag(name, version, "decision", "promoted")
-        client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
         return PromotionOutcome("promoted", verdict, entry)
     raise ChampionMoved(f"the champion kept moving during {attempts} decisions; try again later")

@@ -23,9 +23,8 @@ from features import calendar, label
 from pipelines import registry
 from pipelines.config import Params
 from pipelines.data.landing import validated_uri
-from pipelines.promotion import aliases
 from pipelines.promotion.aliases import ChampionMoved
-from pipelines.promotion.champion import HOLDOUT_SCORES, promotion_log, registry_client
+from pipelines.promotion.champion import HOLDOUT_SCORES, promote, registry_client
 from pipelines.promotion.shadow import (
     PROMOTE,
     RETIRE,
@@ -169,20 +168,15 @@ def apply_shadow_verdict(params: Params, verdict: ShadowVerdict) -> ShadowOutcom
     if verdict.action != PROMOTE:
         raise ValueError(f"unknown shadow verdict {verdict.action!r}")
     try:
-        entry = aliases.set_champion(
-            client,
-            name,
-            promotion_log(params),
+        entry = promote(
+            params,
             version,
             verdict.champion_version,
-            reason=verdict.summary,
-            kind="promotion",
-            decision_record=f"runs:/{run_id}/decision/shadow.json",
+            verdict.summary,
+            f"runs:/{run_id}/decision/shadow.json",
         )
     except ChampionMoved:  # its nights were scored beside another champion: judged again
         return ShadowOutcome("champion_moved", verdict)
-    client.set_model_version_tag(name, version, "decision", "promoted")
-    client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
     return ShadowOutcome("promoted", verdict, entry)
 
 
