@@ -172,7 +172,7 @@ def monitoring() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from pipelines.config import load_params
-        from pipelines.promotion.shadow_period import apply_shadow_verdict, judge_challenger
+        from pipelines.monitoring.shadow_period import apply_shadow_verdict, judge_challenger
 
         params = load_params()
         verdict = judge_challenger(params, target_day())

@@ -95,3 +95,29 @@ def monitoring_backtest(
     if out:
         Path(out).write_text(text + "\n")
     typer.echo(text)
+
+
+@commands.command("judge-challenger")
+def judge_challenger(
+    day: Annotated[str, typer.Option("--date", help="The night (YYYY-MM-DD): labels before it.")],
+    dry_run: Annotated[bool, typer.Option(help="Decide and log, move no alias.")] = False,
+    params_path: ParamsOption = None,
+) -> None:
+    """The challenger's shadow nights judged with the promotion rules; promote, retire or wait
+    (what the monitoring DAG's `judge_challenger` task runs every night).
+
+    Example: mlops judge-challenger --date 2013-07-20"""
+    from datetime import date
+
+    from pipelines.monitoring import shadow_period
+
+    params = load(params_path)
+    verdict = shadow_period.judge_challenger(params, date.fromisoformat(day))
+    if verdict is None:
+        typer.echo("no challenger in shadow")
+        return
+    if dry_run:
+        typer.echo(f"(dry run) {verdict.summary}")
+        return
+    outcome = shadow_period.apply_shadow_verdict(params, verdict)
+    typer.echo(f"{outcome.action}: {verdict.summary}")

@@ -84,7 +84,7 @@ def _night(params, night: date, scratch: Path) -> None:
     training a request starts)."""
     from pipelines.monitoring.history import read_history
     from pipelines.monitoring.nightly import monitor_day
-    from pipelines.promotion.shadow_period import apply_shadow_verdict, judge_challenger
+    from pipelines.monitoring.shadow_period import apply_shadow_verdict, judge_challenger
     from pipelines.registry import CHALLENGER, resolve_alias
     from pipelines.retraining.guard import decide_retraining
     from pipelines.retraining.request import already_requested, guard_inputs, record_decision

@@ -97,8 +97,8 @@ def _land_labels(params, nights: list[date]) -> None:  # type: ignore[no-untyped
 
 
 def test_a_challenger_better_offline_but_worse_in_shadow_is_retired(world):
+    from pipelines.monitoring.shadow_period import apply_shadow_verdict, judge_challenger
     from pipelines.promotion.champion import ChallengerVerdict, apply_decision
-    from pipelines.promotion.shadow_period import apply_shadow_verdict, judge_challenger
     from pipelines.retraining.request import challenger_in_shadow
 
     params, client, good, noise = world["params"], world["client"], world["good"], world["noise"]
@@ -146,9 +146,9 @@ def test_a_challenger_better_offline_and_in_shadow_is_promoted_through_the_log(w
     from features.build import attach_labels, build_features
     from pipelines.data import landing
     from pipelines.data.landing import SCHEDULED_COLUMNS
+    from pipelines.monitoring.shadow_period import apply_shadow_verdict, judge_challenger
     from pipelines.promotion.aliases import PromotionLog
     from pipelines.promotion.champion import apply_decision, evaluate_challenger
-    from pipelines.promotion.shadow_period import apply_shadow_verdict, judge_challenger
     from pipelines.training_window import TrainingWindow
 
     params, client, good, noise = world["params"], world["client"], world["good"], world["noise"]
