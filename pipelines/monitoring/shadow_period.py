@@ -11,7 +11,6 @@ every night (`judge_challenger`, in the `promotion` pool); `mlops judge-challeng
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,12 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from features import calendar, label
+from features import calendar
 from pipelines import registry
 from pipelines.config import Params
 from pipelines.data.landing import validated_uri
+from pipelines.monitoring import performance
 from pipelines.promotion.aliases import ChampionMoved
-from pipelines.promotion.champion import HOLDOUT_SCORES, promote, registry_client
+from pipelines.promotion.champion import HOLDOUT_SCORES, jsonable, promote, registry_client
 from pipelines.promotion.shadow import (
     PROMOTE,
     RETIRE,
@@ -72,20 +72,12 @@ def night_rows(params: Params, day: date, challenger: str, champion: str) -> pd.
         validated_uri(params, "flights", day),
         columns=["flight_id", "origin", "carrier", "dest", "sched_dep_time"],
     )
-    labels = pd.DataFrame(
-        {
-            "flight_id": outcomes["flight_id"].to_numpy(),
-            "label": label.is_late(
-                outcomes["arr_delay"],
-                outcomes["dep_time"],
-                params.features.label_delay_minutes,
-                params.features.unobserved_arrival,
-            ).to_numpy(),
-        }
-    )
+    # the training label, as the nightly delayed-label join makes it (unobserved arrivals out)
+    labelled = performance.join_labels(
+        served.loc[:, ["flight_id", "late_probability"]], outcomes, params.features
+    ).labelled
     rows = (
-        served.loc[:, ["flight_id", "late_probability"]]
-        .rename(columns={"late_probability": "champion"})
+        labelled.rename(columns={"late_probability": "champion"})
         .merge(
             shadow.loc[:, ["flight_id", "late_probability"]].rename(
                 columns={"late_probability": "challenger"}
@@ -93,12 +85,11 @@ def night_rows(params: Params, day: date, challenger: str, champion: str) -> pd.
             on="flight_id",
             validate="one_to_one",
         )
-        .merge(labels, on="flight_id", validate="one_to_one")
         .merge(flights, on="flight_id", validate="one_to_one")
     )
     rows["flight_date"] = day.isoformat()
     rows["dep_hour"] = calendar.dep_hour(rows["sched_dep_time"])
-    return rows.dropna(subset=["label"]).loc[:, list(SHADOW_COLUMNS)]
+    return rows.loc[:, list(SHADOW_COLUMNS)]
 
 
 def shadow_rows(
@@ -143,7 +134,7 @@ def judge_challenger(params: Params, day: date) -> ShadowVerdict | None:
     verdict = decide_shadow(
         rows, _holdout_of(client, version.run_id), challenger, champion, params.promotion
     )
-    record = json.loads(json.dumps(verdict.as_dict(), default=_plain))
+    record = jsonable(verdict.as_dict())
     client.log_dict(version.run_id, {**record, "night": day.isoformat()}, "decision/shadow.json")
     client.log_text(version.run_id, render_markdown(verdict, day), "decision/shadow.md")
     print(verdict.summary)
@@ -196,7 +187,3 @@ def render_markdown(verdict: ShadowVerdict, night: date) -> str:
     if verdict.pending_slices:
         lines += ["", f"Slices still below their minimum, pooled: {verdict.pending_slices}"]
     return "\n".join(lines) + "\n"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else str(value)

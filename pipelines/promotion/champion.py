@@ -160,7 +160,7 @@ def _record_decision(
             if name in scored
         },
     }
-    record_json = _jsonable(record)
+    record_json = jsonable(record)
     client.log_dict(challenger_run.info.run_id, record_json, "decision/decision.json")
     _log_holdout_scores(client, challenger_run.info.run_id, compared)
     markdown = render_markdown(record_json)
@@ -191,7 +191,8 @@ def _log_holdout_scores(client: Any, run_id: str, compared: HoldoutComparison) -
         client.log_artifact(run_id, str(path), HOLDOUT_SCORES.rsplit("/", 1)[0])
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A record with numpy scalars as plain JSON values (anything else as its text)."""
     import json
 
     return json.loads(
