@@ -46,6 +46,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> Itera
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["mlflow"].update(tracking_uri=mlflow_server, registered_model=MODEL)
     raw["promotion"]["shadow"].update(min_nights=3, max_nights=14)
+    # Timing on a shared 2-core CI machine is noisy (a 4.6x ratio was measured beside other
+    # jobs): the speed budget is unit-tested (tests/unit/pipelines/test_promotion.py).
+    raw["promotion"]["max_latency_ratio"] = 10.0
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     params = load_params(root / "params.yaml")
     delivery.land_days(params.landing_root, list(pd.date_range("2013-02-27", "2013-03-04").date))
