@@ -154,10 +154,13 @@ class ScoringParams:
     shard_rows: int
     workers: int
     wait_for_data_hours: float
+    served_features_every: int  # every n-th row's served features kept (0: none)
 
     def __post_init__(self) -> None:
         if self.batch_rows < 1 or self.shard_rows < 1:
             raise ValueError("scoring.batch_rows and scoring.shard_rows must be positive")
+        if self.served_features_every < 0:
+            raise ValueError("scoring.served_features_every must be 0 (none) or positive")
 
 
 @dataclass(frozen=True)

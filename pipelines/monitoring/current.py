@@ -7,6 +7,7 @@ the whole day's schedule counts, exactly as scoring built them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -86,21 +87,31 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
     return ScoredDay(day, rows, fraction, predictions, *version)
 
 
-def scored_features(params: Params, scored: ScoredDay, batch_rows: int = 500_000) -> pd.DataFrame:
-    """The sampled flights' features (training code) with the score they got."""
+def day_features(
+    params: Params,
+    day: date,
+    keep: Callable[[pd.Series], np.ndarray],
+    batch_rows: int = 500_000,
+) -> pd.DataFrame:
+    """The features (training code, the whole day's schedule counts) of D's validated flights
+    whose ids `keep` selects, built now: what scoring would build from the store as it is."""
     flights = [
-        part[sampled(part["flight_id"], scored.fraction)]
+        part[keep(part["flight_id"])]
         for part in iter_parquet(
-            validated_flights_uri(params, scored.day),
-            batch_rows,
-            columns=list(FLIGHT_INPUT_COLUMNS),
+            validated_flights_uri(params, day), batch_rows, columns=list(FLIGHT_INPUT_COLUMNS)
         )
     ]
-    frame = pd.concat(flights, ignore_index=True)
-    features = build_features(
-        frame,
+    return build_features(
+        pd.concat(flights, ignore_index=True),
         landing.read_reference(params.landing_root, "weather"),
         params.features,
-        count_day_schedule(params, scored.day),
+        count_day_schedule(params, day),
+    )
+
+
+def scored_features(params: Params, scored: ScoredDay, batch_rows: int = 500_000) -> pd.DataFrame:
+    """The sampled flights' features (training code) with the score they got."""
+    features = day_features(
+        params, scored.day, lambda ids: sampled(ids, scored.fraction), batch_rows
     )
     return features.merge(scored.predictions, on="flight_id", how="inner", validate="one_to_one")

@@ -58,7 +58,7 @@ class NightInputs:
     current: pd.DataFrame  # D's model inputs with `late_probability`
     drift_scores: Mapping[str, float | None]  # per watched column, None where it had no values
     window: tuple[WindowDay, ...]  # D and the scored days of the `rolling_days` before it
-    serving_skew: tuple[str, ...] = ()  # model inputs served online unlike the batch's (skew.py)
+    serving_skew: tuple[str, ...] = ()  # inputs served unlike the store's next night (skew.py)
     upstream_changes: tuple[str, ...] = ()  # since the previous night (fingerprints.py)
     package_changes: tuple[str, ...] = ()
 

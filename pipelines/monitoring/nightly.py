@@ -288,6 +288,28 @@ def serving_skew_of_day(
     )
 
 
+def batch_skew_of_day(params: Params, day: date) -> skew_check.SkewReport | None:
+    """The features the night's batch scored its sample of D's flights with
+    (`served_features/date=D`) against those flights' features built now from the validated
+    store; None when the batch kept none."""
+    from features.build import feature_columns
+    from pipelines.scoring.publish import read_published
+    from pipelines.scoring.shards import SERVED_FEATURES
+
+    served = read_published(params, day, folder=SERVED_FEATURES)
+    if served is None:
+        return None
+    kept = set(served["flight_id"])
+    features = current.day_features(params, day, lambda ids: ids.isin(kept).to_numpy())
+    return skew_check.feature_skew(
+        served,
+        features,
+        tuple(feature_columns(params.features)),
+        params.monitoring.skew_tolerance,
+        params.monitoring.skew_max_share,
+    )
+
+
 def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
     """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
     from pipelines.monitoring import page, tracking
@@ -300,6 +322,10 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     night_drift, features = drift_of_day(params, scored, reference)
     days, labelled = window_of_night(params, day, window)
     skew = serving_skew_of_day(params, day, features)
+    batch_skew = batch_skew_of_day(params, day)
+    skewed = tuple(
+        dict.fromkeys((*(skew.skewed if skew else ()), *(batch_skew.skewed if batch_skew else ())))
+    )
     table = history.read_history(reports_root(params))
     fingerprint = fingerprints.night_fingerprint(params.landing_root, day)
     changes = fingerprints.changes_since(previous_fingerprint(table, day), fingerprint)
@@ -310,7 +336,7 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
         features,
         night_drift.scores,
         days,
-        skew.skewed if skew is not None else (),
+        skewed,
         tuple(changes["upstream"]),
         tuple(changes["packages"]),
     )
@@ -326,6 +352,7 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     )
     summary = summarise(params, night)
     summary["serving_skew"] = skew.as_dict() if skew is not None else None
+    summary["batch_skew"] = batch_skew.as_dict() if batch_skew is not None else None
     summary["changes_since_previous_night"] = changes
     summary["fingerprint"] = fingerprint.as_json()
     if night.yesterday is not None:

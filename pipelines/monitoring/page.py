@@ -110,6 +110,18 @@ def _skew(report: dict[str, Any] | None) -> str:
     )
 
 
+def _batch_skew(report: dict[str, Any] | None) -> str:
+    """The night batch's sample of served features against the store's features now."""
+    if not report:
+        return "Served by the batch: no sample of features kept for this day."
+    skewed = ", ".join(report["skewed"]) or "none"
+    return (
+        f"Served by the batch: {report['served_rows']} sampled rows, {report['compared_rows']} "
+        f"compared with the features the validated store gives them now; skewed inputs: "
+        f"{html.escape(skewed)}."
+    )
+
+
 def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> str:
     day = summary["date"]
     verdict, model, drift = summary["verdict"], summary["model"], summary["drift"]
@@ -151,6 +163,7 @@ def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> 
 data version {html.escape(str(model["data_version"]))}. {mlflow_link}.
 {_age(model, params.monitoring.verdict.max_model_age_days)}
 {_skew(summary.get("serving_skew"))}
+{_batch_skew(summary.get("batch_skew"))}
 {_changes(summary.get("changes_since_previous_night"))}
 Scored rows: {summary["rows"]} (monitored sample {summary["sampled_rows"]}).</p>
 <h2>Drift that matters (score / threshold &times; permutation importance)</h2>

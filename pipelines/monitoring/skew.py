@@ -1,5 +1,6 @@
-"""Training/serving skew: the inputs a flight was served online against the features the nightly
-batch builds for the same flight from the validated store (pure).
+"""Training/serving skew: the inputs a flight was served with (online, or by the night's batch:
+a sample of every `scoring.served_features_every`-th flight) against the features monitoring
+builds for the same flight from the validated store the next night (pure).
 
 Online and batch call the same feature code, so on the same data they agree to the bit; what
 makes them differ is the data each had: a request answered before its day was gated counts the
@@ -29,7 +30,7 @@ class ColumnSkew:
 
 @dataclass(frozen=True)
 class SkewReport:
-    served_rows: int  # rows the model answered online for flights of the day
+    served_rows: int  # rows a model answered for flights of the day (online, or sampled batch)
     compared_rows: int  # of those, the flights the batch has features for
     columns: tuple[ColumnSkew, ...]
     skewed: tuple[str, ...]  # more than `max_share` of compared rows differing
@@ -60,10 +61,10 @@ def feature_skew(
     tolerance: float,
     max_share: float,
 ) -> SkewReport:
-    """Every model-served row of `served` (the served log: champion or canary) against
-    `batch`'s row of the same flight (its features, one row per `flight_id`); the fallback's
-    rows counted by reason (a stale weather hour, a timeout)."""
-    answered = served.loc[served["served_by"].isin(["champion", "challenger"])]
+    """Every model-served row of `served` (the served log: champion or canary; or the batch's
+    sample) against `batch`'s row of the same flight (its features, one row per `flight_id`);
+    the fallback's rows counted by reason (a stale weather hour, a timeout)."""
+    answered = served.loc[served["served_by"] != "fallback"]
     fell_back = served.loc[served["served_by"] == "fallback"]
     reasons = (
         fell_back["fallback_reason"].fillna("unknown")

@@ -22,8 +22,9 @@ Triggers (the default level each gets when it is in `act_triggers`, `watch` othe
 * `model_stale`: the serving model's training data ends more than `max_model_age_days` before
   D (`watch`: in 2013 a retraining helps mostly because the model is old; a schedule acts on
   it, `retraining.fallback_cron`).
-* `serving_skew`: model inputs served online that differ from the batch's features of the same
-  flights on more than `monitoring.skew_max_share` of the served rows (`watch`).
+* `serving_skew`: model inputs served (online, or in the night batch's sample) that differ from
+  the features the validated store gives the same flights the next night on more than
+  `monitoring.skew_max_share` of the served rows (`watch`).
 * `upstream_changed` / `packages_changed`: a column of the upstream's files added, removed or
   retyped, or an installed package changed, since the previous monitored night (`watch`).
 * `feature_missing` (a watched column empty tonight that the reference has: an outage is not
@@ -79,7 +80,7 @@ class Signals:
     judged_since: str | None = None  # the first night of the window that version scored
     severe: tuple[str, ...] = ()  # columns at or above `severe_drift_factor` × their threshold
     out_of_range: tuple[str, ...] = ()  # numeric columns leaving the reference's range
-    serving_skew: tuple[str, ...] = ()  # model inputs served online unlike the batch's
+    serving_skew: tuple[str, ...] = ()  # model inputs served unlike the store's next night
     upstream_changes: tuple[str, ...] = ()  # upstream schema changes since the previous night
     package_changes: tuple[str, ...] = ()  # installed packages changed since the previous night
     data_end: str | None = None  # the newest day the serving model's training data holds
@@ -277,7 +278,7 @@ def model_findings(signals: Signals, policy: VerdictPolicy) -> list[Finding]:
             (
                 WATCH,
                 "serving_skew",
-                "served online with inputs unlike the batch's for the same flights: "
+                "served with inputs unlike the validated store's for the same flights: "
                 + ", ".join(signals.serving_skew),
             )
         )

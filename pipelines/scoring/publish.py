@@ -24,7 +24,7 @@ from pipelines.registry import ModelVersionRef
 from pipelines.scoring.paths import MANIFEST_NAME, day_uri, manifest_uri, staging_uri
 from pipelines.scoring.rows import content_digest
 from pipelines.scoring.shadow import AgreementSums, shadow_of
-from pipelines.scoring.shards import ShardResult
+from pipelines.scoring.shards import SERVED_FEATURES, ShardResult
 from pipelines.storage import (
     exists,
     iter_parquet,
@@ -88,6 +88,15 @@ class Manifest:
         )
 
 
+def _staged(shard: ShardResult, folder: str) -> tuple[str | None, int]:
+    """The shard's staged file for `folder` and its rows (None: the shard has none)."""
+    if folder == "predictions":
+        return shard.predictions_uri, shard.rows
+    if folder == "shadow":
+        return shard.shadow_uri, shard.rows
+    return shard.served_features_uri, shard.served_features_rows
+
+
 def _publish(params: Params, day: date, folder: str, shards: list[ShardResult]) -> int:
     """Move the shards into the day's folder, then write the manifest naming them; returns
     the rows. A retried publish finds the shards it already moved in the folder."""
@@ -95,12 +104,14 @@ def _publish(params: Params, day: date, folder: str, shards: list[ShardResult]) 
     remove_stale_temporaries(target)
     names, rows = [], []
     for shard in shards:
-        staged = shard.predictions_uri if folder == "predictions" else str(shard.shadow_uri)
+        staged, staged_rows = _staged(shard, folder)
+        if staged is None:
+            continue
         name = staged.rsplit("/", 1)[1]
         if exists(staged) or not exists(join_uri(target, name)):
             move(staged, join_uri(target, name))  # whole: never decoded, never re-encoded
         names.append(name)
-        rows.append(shard.rows)
+        rows.append(staged_rows)
     write_text(Manifest(tuple(names), tuple(rows)).to_json(), join_uri(target, MANIFEST_NAME))
     for uri in list_files(target, "*.parquet"):  # the parts the manifest no longer names
         if uri.rsplit("/", 1)[1] not in names:
@@ -119,6 +130,8 @@ def publish_day(
     """Publish the shards as the day's predictions (and shadow), then clear the staging."""
     ordered = sorted(shards, key=lambda s: s.index)
     target = manifest_uri(params, day)
+    # The sample of served features first: the predictions' manifest says the day is published
+    _publish(params, day, SERVED_FEATURES, ordered)
     rows = _publish(params, day, "predictions", ordered)
     shadow = shadow_of(champion, challenger)
     shadow_target = agreement = None
@@ -136,7 +149,7 @@ def publish_day(
             ),
             join_uri(day_uri(params, day, "shadow"), "_agreement.json"),
         )
-    for folder in ("predictions", "shadow"):
+    for folder in ("predictions", "shadow", SERVED_FEATURES):
         remove_tree(staging_uri(params, day, folder))
     return ScoringResult(
         day=day.isoformat(),
@@ -198,9 +211,10 @@ def iter_parts(
 def read_published(
     params: Params, day: date, columns: list[str] | None = None, folder: str = "predictions"
 ) -> pd.DataFrame | None:
-    """The day's rows in order (every part), or None if the day has not been published."""
+    """The day's rows in order (every part), or None if the day has not been published (or
+    has no parts: a served-features sample of a day below its stride)."""
     parts = published_parts(params, day, folder)
-    if parts is None:
+    if not parts:  # not published, or a sample with no rows
         return None
     frames = [read_parquet(uri, columns=columns) for uri in parts]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.build import (
@@ -95,7 +96,7 @@ def plan_shards(params: Params, day: date) -> list[Shard]:
 
     Stale shards of an interrupted run for this day are cleared first; scoring runs one at a
     time per day (the DAG has `max_active_runs=1`)."""
-    for folder in ("predictions", "shadow"):
+    for folder in ("predictions", "shadow", SERVED_FEATURES):
         remove_tree(staging_uri(params, day, folder))
     write_parquet(count_day_schedule(params, day).to_frame(), schedule_counts_uri(params, day))
     rows = parquet_row_count(validated_flights_uri(params, day))
@@ -131,6 +132,8 @@ class ShardResult:
     predictions_uri: str
     shadow_uri: str | None
     agreement: dict[str, Any] = field(default_factory=dict)  # AgreementSums, summed later
+    served_features_uri: str | None = None  # the shard's sampled served features, if any
+    served_features_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +147,43 @@ class ScoringModel:
     model: Any
 
 
+#: Folder of the served-features sample beside `predictions` and `shadow`
+SERVED_FEATURES = "served_features"
+
+
+def sampled_positions(first_row: int, rows: int, every: int) -> np.ndarray:
+    """The positions (within a batch starting at the day's row `first_row`) of the day's rows
+    0, every, 2*every, ...: the same rows whatever the shards and batches (0: none)."""
+    if every < 1 or rows < 1:
+        return np.empty(0, dtype=np.int64)
+    offset = (-first_row) % every
+    return np.arange(offset, rows, every, dtype=np.int64)
+
+
+def sample_served_features(
+    features: pd.DataFrame,
+    positions: np.ndarray,
+    probability: np.ndarray,
+    pinned: ModelVersionRef,
+    scoring_run_id: str,
+    params: Params,
+) -> pd.DataFrame:
+    """The sampled flights as the served log keeps them: the model inputs the batch scored
+    them on, the version that answered, the probability and the run (`request_id`)."""
+    inputs = model_inputs(features.iloc[positions], params.features).reset_index(drop=True)
+    served = pd.DataFrame(
+        {
+            "request_id": scoring_run_id,
+            "flight_id": features["flight_id"].to_numpy()[positions],
+            "flight_date": features["flight_date"].to_numpy()[positions],
+            "served_by": "batch",
+            "model_version": pinned.version,
+            "late_probability": probability[positions],
+        }
+    )
+    return pd.concat([served, inputs], axis=1)
+
+
 def score_batches(
     batches: Iterable[pd.DataFrame],
     context: DayContext,
@@ -153,10 +193,17 @@ def score_batches(
     champion_uri: str,
     challenger: ScoringModel | None = None,
     shadow_uri: str | None = None,
-) -> tuple[int, AgreementSums | None]:
+    first_row: int = 0,
+) -> tuple[int, AgreementSums | None, pd.DataFrame | None]:
     """Features (training code) → `predict_proba` → rows, one record batch at a time, into
-    one parquet file per model, each published when the last batch is written."""
+    one parquet file per model, each published when the last batch is written.
+
+    Also returns the champion's served features of every `scoring.served_features_every`-th
+    row of the day (`first_row` is this shard's first), or None if no row of it is sampled."""
     code = context.feature_code_version
+    every = params.scoring.served_features_every
+    sampled: list[pd.DataFrame] = []
+    position = first_row
     models = [(champion, champion_uri)]
     if challenger is not None and shadow_uri:
         models.append((challenger, shadow_uri))
@@ -183,7 +230,21 @@ def score_batches(
                 probabilities.append(probability)
             if agreement is not None:
                 agreement.add(*probabilities, *thresholds)
-    return sinks[0][1].rows, agreement
+            positions = sampled_positions(position, len(features), every)
+            if len(positions):
+                sampled.append(
+                    sample_served_features(
+                        features,
+                        positions,
+                        probabilities[0],
+                        champion.pinned,
+                        scoring_run_id,
+                        params,
+                    )
+                )
+            position += len(features)
+    served = pd.concat(sampled, ignore_index=True) if sampled else None
+    return sinks[0][1].rows, agreement, served
 
 
 def shard_file_name(scoring_run_id: str, shard: Shard) -> str:
@@ -215,7 +276,7 @@ def score_shard(
         params.scoring.batch_rows,
         columns=list(FLIGHT_INPUT_COLUMNS),
     )
-    rows, agreement = score_batches(
+    rows, agreement, served = score_batches(
         batches,
         day_context(params, day),
         params,
@@ -224,7 +285,18 @@ def score_shard(
         champion_uri,
         challenger_model,
         shadow_uri,
+        shard.start,
     )
+    served_uri = None
+    if served is not None:
+        staged = join_uri(staging_uri(params, day, SERVED_FEATURES), name)
+        served_uri = write_parquet(served, staged)
     return ShardResult(
-        shard.index, rows, champion_uri, shadow_uri, asdict(agreement) if agreement else {}
+        shard.index,
+        rows,
+        champion_uri,
+        shadow_uri,
+        asdict(agreement) if agreement else {},
+        served_uri,
+        0 if served is None else len(served),
     )

@@ -116,6 +116,12 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
         # nothing changed under the model between these nights (same packages, same files)
         assert summary["changes_since_previous_night"] == {"packages": [], "upstream": []}
         assert not {"packages_changed", "upstream_changed"} & set(verdict["triggers"])
+        # the batch's every 20th flight, served as the store gives it now: no skew
+        batch_skew = summary["batch_skew"]
+        assert batch_skew["served_rows"] == -(-summary["rows"] // 20) > 0
+        assert batch_skew["compared_rows"] == batch_skew["served_rows"]
+        assert batch_skew["skewed"] == [] and "serving_skew" not in verdict["triggers"]
+        assert f"Served by the batch: {batch_skew['served_rows']} sampled rows" in page
     # The labels of D land with D+1: the 5th's row got them from the run of the 6th.
     history = _history(ws)
     # The 1st was scored, not monitored: its row holds its labels only.
@@ -136,6 +142,29 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
     assert any(a.path.startswith("date=") for a in client.list_artifacts(run_id))
     index = (ws.path / "reports" / "monitoring" / "index.html").read_text()
     assert all(f"date={d}/index.html" in index for d in NIGHTS[1:6])
+
+
+def test_weather_changed_after_the_night_batch_is_skew_on_its_sample(monitored):
+    """The weather table is rewritten after the batch scored the night (an hour corrected
+    upstream): the night's sample of served features no longer matches the store's, and the
+    verdict says `serving_skew` naming the weather inputs."""
+    from pipelines.data.landing import reference_uri
+    from pipelines.monitoring.nightly import batch_skew_of_day
+
+    params = monitored["params"]
+    weather_file = Path(reference_uri(params.landing_root, "weather"))
+    kept = weather_file.read_bytes()
+    try:
+        weather = pd.read_parquet(weather_file)
+        weather["temp"] = weather["temp"] + 5.0
+        weather.to_parquet(weather_file, index=False)
+        report = batch_skew_of_day(params, NIGHTS[3])
+    finally:
+        weather_file.write_bytes(kept)
+    assert report is not None and report.compared_rows == report.served_rows > 0
+    skewed = set(report.skewed)
+    assert skewed and all(column.startswith("wx_") for column in skewed), skewed
+    assert batch_skew_of_day(params, NIGHTS[3]).skewed == ()  # the store as it was
 
 
 def test_rerunning_a_night_replaces_its_row_and_keeps_its_labels(monitored):

@@ -227,3 +227,61 @@ def test_a_replanned_day_never_names_a_part_like_the_published_ones():
     assert shard_file_name("scheduled__x", first) != shard_file_name("scheduled__x", again)
     assert shard_file_name("scheduled__x", first) == shard_file_name("scheduled__x", first)
     assert Shard.from_dict(first.as_dict()) == first
+
+
+@pytest.mark.parametrize("cuts", [[], [3], [1, 4, 5], [2, 3, 7]])
+def test_the_sampled_rows_are_every_nth_of_the_day_whatever_the_batches(cuts):
+    from pipelines.scoring.shards import sampled_positions
+
+    bounds = [0, *cuts, 9]
+    picked = [
+        start + p
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        for p in sampled_positions(start, stop - start, 3)
+    ]
+    assert picked == [0, 3, 6]
+    assert len(sampled_positions(0, 9, 0)) == 0  # 0: none kept
+    assert list(sampled_positions(4, 3, 1)) == [0, 1, 2]  # 1: every row
+
+
+def test_the_batch_keeps_the_features_it_scored_every_nth_flight_with(tmp_path: Path):
+    """Through the scoring loop in two batches of 3, at a stride of 2: the day's rows 0, 2 and
+    4, with the model inputs they were scored on, the version, the run and the probability."""
+    import dataclasses
+
+    from features.build import build_features, day_schedule_counts, model_inputs
+    from pipelines.scoring.shards import DayContext, ScoringModel, score_batches
+    from tests.factories import repository_params, scheduled_flights, weather
+
+    class Constant:
+        def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+            p = np.linspace(0.1, 0.6, len(inputs))
+            return np.column_stack([1 - p, p])
+
+    base = repository_params()
+    params = dataclasses.replace(
+        base, scoring=dataclasses.replace(base.scoring, served_features_every=2)
+    )
+    flights = scheduled_flights(6)
+    context = DayContext(weather(), day_schedule_counts(flights), "code-1")
+    rows, _, served = score_batches(
+        [flights.iloc[:3], flights.iloc[3:]],
+        context,
+        params,
+        ScoringModel(PINNED, Constant()),
+        "run-x",
+        str(tmp_path / "part.parquet"),
+    )
+    assert rows == 6 and served is not None
+    assert list(served["flight_id"]) == list(flights["flight_id"].iloc[[0, 2, 4]])
+    assert set(served["served_by"]) == {"batch"} and set(served["request_id"]) == {"run-x"}
+    assert set(served["model_version"]) == {"7"}
+    expected = model_inputs(
+        build_features(flights, context.weather, params.features, context.schedule_counts),
+        params.features,
+    ).iloc[[0, 2, 4]]
+    pd.testing.assert_frame_equal(
+        served.loc[:, list(expected.columns)], expected.reset_index(drop=True)
+    )
+    # batch 1 (3 rows): positions 0 and 2 of linspace(0.1, 0.6, 3); batch 2: its row 1
+    assert served["late_probability"].tolist() == pytest.approx([0.1, 0.6, 0.35])

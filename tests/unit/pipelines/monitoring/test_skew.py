@@ -67,3 +67,11 @@ def test_canary_rows_are_compared_and_the_fallback_is_counted_by_reason():
     report = feature_skew(served, batch, COLUMNS, 1e-9, 0.01)
     assert report.served_rows == 7 and report.compared_rows == 7
     assert report.fallbacks == {"timeout": 1, "weather_stale": 2}
+
+
+def test_the_batch_sample_is_compared_like_the_online_rows():
+    batch = _batch()
+    served = batch.assign(served_by="batch", request_id="scheduled__2013-02-20")
+    served.loc[:4, "wx_temp"] += 1.0  # the store's weather changed after the night's batch
+    report = feature_skew(served, batch, COLUMNS, 1e-9, 0.1)
+    assert report.served_rows == 10 and report.skewed == ("wx_temp",)
