@@ -44,8 +44,8 @@ serve: install ## Online scoring: the champion behind an HTTP API on 127.0.0.1:8
 repro: install ## dvc repro (snapshot -> features -> train -> reference); needs the MLflow server (make up)
 	@$(ENV) dvc repro
 
-lint: install ## ruff (with Airflow's AIR rules), mypy on pipelines/ and features/, bandit
-	@$(ENV) ruff check . && ruff format --check . && mypy && bandit -q -r pipelines features orchestration dags mlflow
+lint: install ## The pre-commit hooks on every file: ruff (with Airflow's AIR rules), mypy, bandit, YAML, large files
+	@$(ENV) pre-commit run --all-files --show-diff-on-failure
 
 bench: install ## Benchmarks; results in benchmarks/results/
 	@$(ENV) python -m benchmarks

@@ -7,10 +7,8 @@ cd "$MLOPS_ROOT"
 # The tests get their own MLflow, Airflow home and DVC remotes; never the developer's.
 unset MLFLOW_TRACKING_URI AIRFLOW_HOME AIRFLOW__DATABASE__SQL_ALCHEMY_CONN MLOPS_WORKSPACE
 if [ "${1:-}" = "--no-lint" ]; then shift; else
-  echo "==> lint: ruff, mypy, bandit"
-  ruff check . && ruff format --check . && mypy
-  echo "==> bandit"
-  bandit -q -r pipelines features orchestration dags mlflow
+  echo "==> lint: the pre-commit hooks (.pre-commit-config.yaml), as make lint runs them"
+  pre-commit run --all-files --show-diff-on-failure
 fi
 echo "==> pytest"
 if [ $# -eq 0 ]; then
