@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# start | stop | status of the MLflow tracking server of the embedded default.
+# start | stop | status | ensure of the MLflow tracking server of the embedded default.
 # Started with setsid so `stop` ends its whole process group.
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
@@ -33,6 +33,15 @@ case "${1:-}" in
       rm -f "$PIDFILE"; echo "MLflow stopped"
     fi
     ;;
+  ensure)
+    # For `dvc repro` / `dvc exp run`: the tracking server the run logs to, up. The embedded
+    # default is started if it is down (and left running for its UI: `make down` stops it);
+    # any other MLFLOW_TRACKING_URI must already be up.
+    if healthy; then exit 0; fi
+    if [ "$MLFLOW_TRACKING_URI" = "http://$MLFLOW_HOST:$MLFLOW_PORT" ]; then exec "$0" start >&2; fi
+    echo "MLflow at $MLFLOW_TRACKING_URI is not reachable: start it, or unset MLFLOW_TRACKING_URI for the embedded default" >&2
+    exit 1
+    ;;
   status) healthy && echo "MLflow up at $MLFLOW_TRACKING_URI" || { echo "MLflow down"; exit 1; } ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|ensure" >&2; exit 2 ;;
 esac

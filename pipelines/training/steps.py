@@ -105,7 +105,8 @@ def train_and_log(
         **metrics,
         **{f"group_drop_{r.group}": float(r.roc_auc_drop) for r in groups.itertuples()},
     }
-    _write_reports(reports_dir, metrics, figures, importances)
+    points = evaluate.curve_points(y_holdout, curves[family])
+    _write_reports(reports_dir, metrics, figures, importances, points)
     slices.to_csv(reports_dir / "slices.csv", index=False)
     groups.to_csv(reports_dir / "feature_groups.csv", index=False)
     sample = holdout_inputs.sample(n=min(1000, len(holdout_inputs)), random_state=params.train.seed)
@@ -183,11 +184,18 @@ def _validation_status(validation: list[dict[str, Any]] | None) -> str:
 
 
 def _write_reports(
-    reports_dir: Path, metrics: dict[str, float], figures: dict[str, Any], importances: pd.Series
+    reports_dir: Path,
+    metrics: dict[str, float],
+    figures: dict[str, Any],
+    importances: pd.Series,
+    curves: dict[str, pd.DataFrame],
 ) -> None:
-    """Metrics and plots on disk too, for `dvc metrics show` / `dvc plots show`."""
+    """Metrics and plots on disk too, for `dvc metrics show` / `dvc plots show`, and the
+    model's curves as data (`plots/<curve>.csv`) for `dvc plots diff` against main."""
     plots_dir = reports_dir / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
+    for name, points in curves.items():
+        points.round(6).to_csv(plots_dir / f"{name}.csv", index=False)
     (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     importances.rename("roc_auc_drop").rename_axis("feature").reset_index().to_csv(
         reports_dir / "feature_importance.csv", index=False
