@@ -59,6 +59,23 @@ def git_revision(directory: Path) -> CodeVersion:
     return CodeVersion(git_rev=revision, git_dirty=dirty)
 
 
+def file_uncommitted(directory: Path, name: str) -> bool:
+    """Whether `name` (in the git checkout holding `directory`) differs from HEAD; True when
+    it cannot be told (no checkout, no git)."""
+    try:
+        # bandit B603: git from PATH with our own arguments and no shell.
+        result = subprocess.run(  # nosec B603
+            ["git", "status", "--porcelain", "--", name],
+            cwd=directory,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return True
+    return bool(result.stdout.strip())
+
+
 def locked_md5(workspace: Path, out_path: str) -> str:
     """The md5 `dvc.lock` records for one stage output."""
     lock_file = workspace / "dvc.lock"

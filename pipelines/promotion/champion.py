@@ -105,6 +105,7 @@ def evaluate_challenger(
         str(challenger_version),
         _load(params, client, name, challenger_version),
         challenger_run.data.tags.get("split.train_end", ""),
+        dict(challenger_run.data.tags),
     )
     champion = (
         Contender(

@@ -9,7 +9,8 @@ simpler models made as the challenger was, and `rules.decide` on all of it."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ class Contender:
     version: str
     model: Any
     train_end: str
+    tags: Mapping[str, str] = field(default_factory=dict)  # its run's (provenance)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def compare(
         rules.judged_slice_columns(holdout, params.promotion),
         params.promotion,
     )
+    decision = rules.with_check(decision, rules.committed_tree_check(challenger.tags))
     scores = {"challenger": challenger_scores.probability, **baselines}
     if champion_scores is not None:
         scores["champion"] = champion_scores.probability

@@ -14,7 +14,7 @@ and beat the naive baselines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -286,6 +286,43 @@ def _simpler_model_checks(
             )
         )
     return checks
+
+
+#: The run tags that say a model was trained from a tree with uncommitted changes
+UNCOMMITTED_TAGS = ("code.git_dirty", "params.git_dirty")
+
+
+def committed_tree_check(run_tags: Mapping[str, str]) -> Check:
+    """A model trained from uncommitted code or params cannot be rebuilt from the revision on
+    its run, so it is not promoted; `mlops promote --force --reason` overrides it, logged.
+    A model whose run records neither tag (fitted outside `train_and_log`) is not judged."""
+    dirty = [tag for tag in UNCOMMITTED_TAGS if run_tags.get(tag) == "true"]
+    revision = run_tags.get("code.git_rev", "unknown")
+    if dirty:
+        return Check(
+            "committed_tree",
+            False,
+            f"trained from a tree with uncommitted changes ({', '.join(dirty)} on its run): "
+            f"revision {revision} does not rebuild it. Commit and retrain, or "
+            "`mlops promote --force --reason ...`",
+            {"uncommitted": dirty, "code.git_rev": revision},
+        )
+    return Check(
+        "committed_tree",
+        True,
+        f"trained from committed code and params (revision {revision})",
+        {"uncommitted": [], "code.git_rev": revision},
+    )
+
+
+def with_check(decision: Decision, check: Check) -> Decision:
+    """The decision with one more check: it promotes only if that passes too."""
+    return Decision(
+        decision.promote and check.passed,
+        decision.challenger_version,
+        decision.champion_version,
+        (*decision.checks, check),
+    )
 
 
 def check_outcomes(checks: Iterable[Any]) -> str:

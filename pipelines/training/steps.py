@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.build import model_inputs
 from pipelines.config import REPO_ROOT, Params
-from pipelines.data.versioning import DataVersion, git_revision
+from pipelines.data.versioning import DataVersion, file_uncommitted, git_revision
 from pipelines.registry import ModelVersionRef
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, feature_groups, tracking
@@ -73,6 +73,9 @@ def train_and_log(
         "window.as_of": window.as_of.isoformat() if window.as_of else "",
         "code.git_rev": code.git_rev,
         "code.git_dirty": str(code.git_dirty).lower(),
+        # params.yaml as the run read it, not as committed (a `dvc exp run -S`, an edit):
+        # the promotion refuses such a run (`rules.committed_tree_check`)
+        "params.git_dirty": str(file_uncommitted(params.workspace, "params.yaml")).lower(),
         "model.family": family,
         "model.hyperparameters": json.dumps(fitted.hyperparameters, sort_keys=True),
         "model.search": fitted.tuning.summary() if fitted.tuning else "off",

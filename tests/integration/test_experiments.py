@@ -23,8 +23,13 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
         tmp_path_factory.mktemp("experiments"), "2013-01-01", "2013-01-28", "2013-01-22"
     )
     # Nothing running: the embedded default on a port of its own, started by the stage.
-    env = {**ws.env, "MLFLOW_PORT": str(free_port()), "MLFLOW_HOST": "127.0.0.1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    port = free_port()
+    env = {
+        **ws.env,
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",  # as scripts/env.sh sets it
+    }
 
     def dvc(*args: str) -> str:
         return run(["dvc", *args], cwd=ws.path, env=env, timeout=900).stdout
@@ -41,6 +46,17 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
         metrics = json.loads(dvc("metrics", "diff", "--json"))["reports/train/metrics.json"]
         assert metrics["roc_auc"]["diff"] != 0, metrics["roc_auc"]
         assert "leaves-15" in dvc("exp", "show", "--no-pager")
+        # MLflow knows which run came from main and which from an uncommitted params.yaml:
+        # the experiment's model cannot be promoted before its change is committed
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+        found = client.search_runs(
+            [e.experiment_id for e in client.search_experiments()],
+            "tags.mlflow.runName = 'dvc-repro'",
+            order_by=["attributes.start_time ASC"],
+        )
+        assert [r.data.tags["params.git_dirty"] for r in found] == ["false", "true"]
         plots = ws.path / "plots-diff"
         dvc("plots", "diff", "-o", str(plots))
         page = (plots / "index.html").read_text()

@@ -239,6 +239,35 @@ def test_a_registry_outage_during_the_decision_fails_and_never_moves_the_champio
     assert _champion(client) == champion_before
 
 
+def test_a_model_trained_from_uncommitted_params_is_rejected_naming_why(history):
+    """The run says its params.yaml was not the committed one (what `dvc exp run -S` or an
+    edit leaves, `params.git_dirty`): the decision refuses it whatever its metrics, and says
+    how to proceed; the champion does not move."""
+    from pipelines.config import load_params
+    from pipelines.promotion.champion import evaluate_challenger
+
+    ws, client, runs = history["ws"], history["client"], history["runs"]
+    champion_before = _champion(client)
+    version = runs["better"]["version"]
+    run_id = client.get_model_version(MODEL, version).run_id
+    assert client.get_run(run_id).data.tags["params.git_dirty"] == "false"
+    features = sorted((ws.path / "data" / "runs").rglob("features.parquet"))[-1]
+    params = load_params(ws.path / "params.yaml")
+    params = __import__("dataclasses").replace(
+        params,
+        mlflow=__import__("dataclasses").replace(params.mlflow, tracking_uri=history["uri"]),
+    )
+    client.set_tag(run_id, "params.git_dirty", "true")
+    try:
+        verdict = evaluate_challenger(params, version, str(features))
+    finally:
+        client.set_tag(run_id, "params.git_dirty", "false")
+    assert not verdict.promote
+    assert "committed_tree: trained from a tree with uncommitted changes" in verdict.summary
+    assert "params.git_dirty" in verdict.summary and "--force" in verdict.summary
+    assert _champion(client) == champion_before
+
+
 def test_registering_the_same_run_again_returns_its_version(history):
     """A retry after a transient error must not make a second version of one run."""
     from pipelines.config import load_params

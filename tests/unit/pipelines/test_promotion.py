@@ -298,3 +298,25 @@ def test_the_decision_record_lists_the_weakest_and_the_small_slices():
     page = render_markdown(record)
     assert "| dest=ORD | 800 | 0.20 | 0.610 | 0.640 |" in page
     assert "| dest=SJU | 30 | 0.30 | — | — |" in page
+
+
+@pytest.mark.parametrize(
+    ("tags", "passed"),
+    [
+        ({"code.git_dirty": "false", "params.git_dirty": "false", "code.git_rev": "abc"}, True),
+        ({"code.git_dirty": "true", "params.git_dirty": "false"}, False),
+        ({"code.git_dirty": "false", "params.git_dirty": "true"}, False),  # dvc exp run -S
+        ({}, True),  # fitted outside train_and_log: no provenance to judge
+    ],
+)
+def test_a_model_trained_from_an_uncommitted_tree_is_not_promoted(tags, passed):
+    from pipelines.promotion.rules import Decision, committed_tree_check, with_check
+
+    check = committed_tree_check(tags)
+    assert check.passed is passed
+    clean = Decision(True, "2", "1", ())
+    decided = with_check(clean, check)
+    assert decided.promote is passed and decided.checks == (check,)
+    if not passed:
+        assert "uncommitted changes" in decided.summary and "--force" in decided.summary
+    assert not with_check(Decision(False, "2", "1", ()), check).promote  # never makes a yes
