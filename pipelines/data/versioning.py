@@ -59,13 +59,13 @@ def git_revision(directory: Path) -> CodeVersion:
     return CodeVersion(git_rev=revision, git_dirty=dirty)
 
 
-def file_uncommitted(directory: Path, name: str) -> bool:
-    """Whether `name` (in the git checkout holding `directory`) differs from HEAD; True when
-    it cannot be told (no checkout, no git)."""
+def file_uncommitted(directory: Path, *names: str) -> bool:
+    """Whether any of `names` (files or folders of the git checkout holding `directory`)
+    differs from HEAD or is untracked; True when it cannot be told (no checkout, no git)."""
     try:
         # bandit B603: git from PATH with our own arguments and no shell.
         result = subprocess.run(  # nosec B603
-            ["git", "status", "--porcelain", "--", name],
+            ["git", "status", "--porcelain", "--", *names],
             cwd=directory,
             check=True,
             capture_output=True,

@@ -289,7 +289,7 @@ def _simpler_model_checks(
 
 
 #: The run tags that say a model was trained from a tree with uncommitted changes
-UNCOMMITTED_TAGS = ("code.git_dirty", "params.git_dirty")
+UNCOMMITTED_TAGS = ("code.source_dirty", "params.git_dirty")
 
 
 def committed_tree_check(run_tags: Mapping[str, str]) -> Check:

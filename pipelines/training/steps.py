@@ -27,6 +27,10 @@ class TrainingResult:
     metrics: dict[str, float]
 
 
+#: The code a model is fitted and served with: uncommitted changes here make a run unpromotable
+SOURCE_FOLDERS = ("pipelines", "features", "dags", "orchestration")
+
+
 def train_and_log(
     params: Params,
     features_uri: str,
@@ -73,8 +77,10 @@ def train_and_log(
         "window.as_of": window.as_of.isoformat() if window.as_of else "",
         "code.git_rev": code.git_rev,
         "code.git_dirty": str(code.git_dirty).lower(),
-        # params.yaml as the run read it, not as committed (a `dvc exp run -S`, an edit):
-        # the promotion refuses such a run (`rules.committed_tree_check`)
+        # The code that fits and params.yaml as the run read them, not as committed (an edit,
+        # a `dvc exp run -S`): the promotion refuses such a run (`rules.committed_tree_check`).
+        # code.git_dirty above is the whole checkout's (a landed dvc.lock counts there).
+        "code.source_dirty": str(file_uncommitted(REPO_ROOT, *SOURCE_FOLDERS)).lower(),
         "params.git_dirty": str(file_uncommitted(params.workspace, "params.yaml")).lower(),
         "model.family": family,
         "model.hyperparameters": json.dumps(fitted.hyperparameters, sort_keys=True),

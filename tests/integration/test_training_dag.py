@@ -50,6 +50,7 @@ def test_version_carries_the_dvc_data_version_and_code_version(training_run, wor
     run_tags = training_run["run"].data.tags
     assert run_tags["airflow.dag_id"] == "training"
     assert run_tags["params.git_dirty"] == "false"  # a committed params.yaml: promotable
+    assert run_tags["code.source_dirty"] == "false"  # the suite runs on a committed tree
     assert run_tags["data.dvc_md5"] == tags["data.dvc_md5"]
     description = training_run["version"].description
     assert "holdout_roc_auc" in description and tags["data.dvc_md5"] in description

@@ -72,7 +72,17 @@ def _workspace(root: Path) -> Path:
     params["mlflow"].update(registered_model=MODEL, experiment=MODEL)
     params["scoring"]["shard_rows"] = 300
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _commit_params(path, "deploy: the stack's model name and shards")
     return path
+
+
+def _commit_params(checkout: Path, message: str) -> None:
+    """A deployment runs committed params: a model trained from an uncommitted params.yaml
+    is never promoted (`rules.committed_tree_check`)."""
+    who = ["-c", "user.name=stack", "-c", "user.email=stack@localhost"]
+    subprocess.run(
+        ["git", *who, "commit", "--quiet", "-m", message, "params.yaml"], cwd=checkout, check=True
+    )
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +160,7 @@ def _eager_guard(workspace: Path) -> None:
     params["train"]["search"]["enabled"] = False
     params["scoring"]["wait_for_data_hours"] = 0.01
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _commit_params(workspace, "deploy: an eager retraining guard")
 
 
 def runs_of(api: AirflowApi, dag_id: str) -> list[dict]:

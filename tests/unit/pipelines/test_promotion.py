@@ -303,9 +303,10 @@ def test_the_decision_record_lists_the_weakest_and_the_small_slices():
 @pytest.mark.parametrize(
     ("tags", "passed"),
     [
-        ({"code.git_dirty": "false", "params.git_dirty": "false", "code.git_rev": "abc"}, True),
-        ({"code.git_dirty": "true", "params.git_dirty": "false"}, False),
-        ({"code.git_dirty": "false", "params.git_dirty": "true"}, False),  # dvc exp run -S
+        ({"code.source_dirty": "false", "params.git_dirty": "false", "code.git_rev": "a"}, True),
+        ({"code.source_dirty": "true", "params.git_dirty": "false"}, False),
+        ({"code.source_dirty": "false", "params.git_dirty": "true"}, False),  # dvc exp run -S
+        ({"code.git_dirty": "true"}, True),  # a landed dvc.lock: not the code that fits
         ({}, True),  # fitted outside train_and_log: no provenance to judge
     ],
 )
