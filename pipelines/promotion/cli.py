@@ -4,6 +4,7 @@ and the holdout figures against the simpler models."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -148,3 +149,58 @@ def holdout(
     groups = report.feature_groups.drop(columns=["columns"]).round(4)
     typer.echo("feature groups (holdout ROC AUC drop when shuffled together, 95% interval):")
     typer.echo(groups.to_string(index=False))
+
+
+@commands.command("sample-run")
+def sample_run_command(
+    out: Annotated[Path, typer.Option(help="Folder for the holdout scores and the summary.")],
+    start: Annotated[str, typer.Option(help="First training day.")] = "2013-01-01",
+    holdout_start: Annotated[str, typer.Option(help="First holdout day.")] = "2013-02-15",
+    end: Annotated[str, typer.Option(help="Last holdout day.")] = "2013-02-28",
+    search: Annotated[bool, typer.Option(help="Run the model search (slow).")] = False,
+    params_path: ParamsOption = None,
+) -> None:
+    """Fit this checkout's model on a small sample window, with no server, for a pull
+    request's report (one side of `mlops pr-report`).
+
+    Example: mlops sample-run --out /tmp/head && (cd ../base && mlops sample-run --out /tmp/base)
+    """
+    import tempfile
+
+    from pipelines.promotion import pull_request
+
+    window = pull_request.parse_window(start, holdout_start, end)
+    params = pull_request.sample_params(load(params_path), window, search)
+    with tempfile.TemporaryDirectory(prefix="sample-landing-") as landing_root:
+        run = pull_request.sample_run(params, window, landing_root, out)
+    typer.echo(
+        f"{run.family} on {run.rows} holdout flights: ROC AUC "
+        f"{run.metrics['holdout_roc_auc']:.4f}; written to {out}"
+    )
+
+
+@commands.command("pr-report")
+def pr_report(
+    base: Annotated[Path, typer.Option(help="`mlops sample-run` folder of the base branch.")],
+    head: Annotated[Path, typer.Option(help="`mlops sample-run` folder of the pull request.")],
+    params_diff: Annotated[
+        Path | None, typer.Option(help="`dvc params diff <base> --md` output to include.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the Markdown here (else print).")] = None,
+    params_path: ParamsOption = None,
+) -> None:
+    """The pull request's model report in Markdown: params diff, metrics of both branches,
+    and the promotion decision merging would produce on the sample (exit 0 either way).
+
+    Example: dvc params diff origin/main --md > p.md && mlops pr-report --base /tmp/base
+    --head /tmp/head --params-diff p.md --out report.md"""
+    from pipelines.promotion import pull_request
+
+    params = load(params_path)
+    diff = params_diff.read_text() if params_diff else ""
+    report = pull_request.pull_request_report(base, head, params.promotion, diff)
+    if out is None:
+        typer.echo(report)
+    else:
+        out.write_text(report)
+        typer.echo(f"report written to {out}")
