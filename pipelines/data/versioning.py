@@ -41,19 +41,19 @@ class DataVersionError(RuntimeError):
     """The snapshot is not versioned, not pushed, or differs from its recorded version."""
 
 
+def _git(directory: Path, *args: str) -> str:
+    # bandit B404/B603: git from PATH with our own arguments and no shell.
+    command = ["git", *args]
+    return subprocess.run(  # nosec B603
+        command, cwd=directory, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def git_revision(directory: Path) -> CodeVersion:
     """HEAD of the git checkout holding `directory`, and whether tracked files changed."""
-
-    def git(*args: str) -> str:
-        # bandit B404/B603: git from PATH with our own arguments and no shell.
-        command = ["git", *args]
-        return subprocess.run(  # nosec B603
-            command, cwd=directory, check=True, capture_output=True, text=True
-        ).stdout.strip()
-
     try:
-        revision = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        revision = _git(directory, "rev-parse", "HEAD")
+        dirty = bool(_git(directory, "status", "--porcelain", "--untracked-files=no"))
     except (subprocess.CalledProcessError, FileNotFoundError):
         return CodeVersion(git_rev="unknown", git_dirty=True)
     return CodeVersion(git_rev=revision, git_dirty=dirty)
@@ -63,17 +63,9 @@ def file_uncommitted(directory: Path, *names: str) -> bool:
     """Whether any of `names` (files or folders of the git checkout holding `directory`)
     differs from HEAD or is untracked; True when it cannot be told (no checkout, no git)."""
     try:
-        # bandit B603: git from PATH with our own arguments and no shell.
-        result = subprocess.run(  # nosec B603
-            ["git", "status", "--porcelain", "--", *names],
-            cwd=directory,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        return bool(_git(directory, "status", "--porcelain", "--", *names))
     except (subprocess.CalledProcessError, FileNotFoundError):
         return True
-    return bool(result.stdout.strip())
 
 
 def locked_md5(workspace: Path, out_path: str) -> str:
