@@ -47,11 +47,13 @@ def gate_replay(
     """Dry-run the gate over landed days (nothing is written): how many would pass or be held."""
     from pipelines.data import landing
     from pipelines.gate.quarantine import LANDED_CONTRACTS, gate_landed_batch
+    from pipelines.progress import track
 
     params = load(params_path)
     held = []
     checked = 0
-    for day in landing.days(parse_date(start), parse_date(end)):
+    days = landing.days(parse_date(start), parse_date(end))
+    for day in track(days, "gate replay", len(days)):
         for name in contract or LANDED_CONTRACTS:
             report = gate_landed_batch(params, name, day, dry_run=True)
             checked += 1

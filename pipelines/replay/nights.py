@@ -19,6 +19,7 @@ from pipelines.monitoring.drift import SCORE_COLUMN
 from pipelines.monitoring.frames import night_inputs
 from pipelines.monitoring.judge import judge_night, signals_record
 from pipelines.monitoring.reference import MonitoringReference, reference_of_candidate
+from pipelines.progress import track
 from pipelines.promotion import rules
 from pipelines.promotion.compare import Contender, HoldoutComparison, compare
 from pipelines.promotion.shadow import (
@@ -418,7 +419,8 @@ def replay_policy(
     )
     state.models[first.version] = first.model
     began = time.perf_counter()
-    for day in landing.days(plan.first_day, plan.end):
+    days = landing.days(plan.first_day, plan.end)
+    for day in track(days, f"replay: {name}", len(days)):
         yesterday = (day - timedelta(days=1)).isoformat()
         if yesterday in state.scored and known.landed_on.get(yesterday) == day:
             labels = known.labelled[yesterday].set_index("flight_id")["label"]

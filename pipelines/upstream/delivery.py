@@ -21,6 +21,7 @@ from pipelines.data.landing import (
     partition_uri,
     reference_uri,
 )
+from pipelines.progress import track
 from pipelines.storage import write_parquet
 from pipelines.upstream import sources
 
@@ -90,6 +91,7 @@ def land_day(landing_root: str, delivery_date: date, flights: pd.DataFrame) -> D
 
 def land_days(landing_root: str, delivery_dates: Iterable[date]) -> list[Delivery]:
     """Deliver each date, plus the reference tables; returns what was written."""
+    days = list(delivery_dates)
     flights = sources.source_flights()
     land_reference_tables(landing_root)
-    return [land_day(landing_root, day, flights) for day in delivery_dates]
+    return [land_day(landing_root, day, flights) for day in track(days, "landing", len(days))]
