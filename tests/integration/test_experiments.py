@@ -29,6 +29,7 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
         "MLFLOW_HOST": "127.0.0.1",
         "MLFLOW_PORT": str(port),
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",  # as scripts/env.sh sets it
+        "MLOPS_STATE": str(ws.path / ".local"),  # the checkout's own, as on a fresh clone
     }
 
     def dvc(*args: str) -> str:
