@@ -45,7 +45,7 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
         params = json.loads(dvc("params", "diff", "--json"))["params.yaml"]
         assert params == {PARAM: {"old": 3, "new": 15, "diff": 12}}
         metrics = json.loads(dvc("metrics", "diff", "--json"))["reports/train/metrics.json"]
-        assert metrics["roc_auc"]["diff"] != 0, metrics["roc_auc"]
+        assert metrics["holdout_roc_auc"]["diff"] != 0, metrics["holdout_roc_auc"]
         assert "leaves-15" in dvc("exp", "show", "--no-pager")
         # MLflow knows which run came from main and which from an uncommitted params.yaml:
         # the experiment's model cannot be promoted before its change is committed
