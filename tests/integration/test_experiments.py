@@ -46,7 +46,7 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
         assert params == {PARAM: {"old": 3, "new": 15, "diff": 12}}
         metrics = json.loads(dvc("metrics", "diff", "--json"))["reports/train/metrics.json"]
         assert metrics["holdout_roc_auc"]["diff"] != 0, metrics["holdout_roc_auc"]
-        assert "leaves-15" in dvc("exp", "show", "--no-pager")
+        assert "leaves-15" in dvc("exp", "show", "--csv")
         # MLflow knows which run came from main and which from an uncommitted params.yaml:
         # the experiment's model cannot be promoted before its change is committed
         from mlflow import MlflowClient
