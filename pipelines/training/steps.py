@@ -200,11 +200,13 @@ def _write_reports(
     curves: dict[str, pd.DataFrame],
 ) -> None:
     """Metrics and plots on disk too, for `dvc metrics show` / `dvc plots show`, and the
-    model's curves as data (`plots/<curve>.csv`) for `dvc plots diff` against main."""
+    model's curves as data (`curves/<curve>.csv`, small and versioned in git, unlike the
+    images) for `dvc plots diff` against main."""
     plots_dir = reports_dir / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "curves").mkdir(exist_ok=True)
     for name, points in curves.items():
-        points.round(6).to_csv(plots_dir / f"{name}.csv", index=False)
+        points.round(6).to_csv(reports_dir / "curves" / f"{name}.csv", index=False)
     (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     importances.rename("roc_auc_drop").rename_axis("feature").reset_index().to_csv(
         reports_dir / "feature_importance.csv", index=False

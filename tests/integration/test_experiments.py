@@ -59,12 +59,13 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
             client.get_run(r["run_id"]).data.tags["params.git_dirty"] for r in (on_main, in_exp)
         ]
         assert dirty == ["false", "true"]
-        plots = ws.path / "plots-diff"
+        plots = ws.path.parent / "plots-diff"
         dvc("plots", "diff", "-o", str(plots))
         page = (plots / "index.html").read_text()
-        for curve in ("roc.csv", "precision_recall.csv", "calibration.csv"):
-            assert curve in page, curve
-        assert "workspace" in page and "HEAD" in page  # the experiment beside main
+        for curve in ("roc", "precision_recall", "calibration"):
+            assert f"reports_train_curves_{curve}_csv" in page, curve
+        # each curve drawn for both: the experiment (workspace) beside main (HEAD)
+        assert '"rev": "workspace"' in page and '"rev": "HEAD"' in page
     finally:
         run(["scripts/mlflow_server.sh", "stop"], cwd=ws.path, env=env)
     assert not (ws.path / ".local" / "pids" / "mlflow.pid").exists()

@@ -19,7 +19,7 @@ STAGE_OUTPUTS = {
     "train": [
         "reports/train/metrics.json",
         *(f"reports/train/plots/{n}.png" for n in ("roc", "precision_recall", "calibration")),
-        *(f"reports/train/plots/{n}.csv" for n in ("roc", "precision_recall", "calibration")),
+        *(f"reports/train/curves/{n}.csv" for n in ("roc", "precision_recall", "calibration")),
         "reports/train/plots/feature_importance.png",
         "reports/train/feature_importance.csv",
         "reports/train/run.json",
