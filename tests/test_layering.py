@@ -1,6 +1,7 @@
 """The import graph flows one way (STYLE.md, "Imports follow the stage order").
 
-    bottom:  features/, pipelines/{config,storage,registry,parallel,training_window,cli_options}.py
+    bottom:  features/, pipelines/{config,storage,registry,parallel,training_window,cli_options}.py,
+             pipelines/progress.py
     stages:  data → upstream → gate → training → promotion → scoring → serving → monitoring
              → retraining
     top:     pipelines/replay, pipelines/cli.py, orchestration/, dags/, benchmarks/
@@ -38,6 +39,7 @@ BOTTOM_MODULES = (
     "pipelines.parallel",
     "pipelines.training_window",
     "pipelines.cli_options",
+    "pipelines.progress",
 )
 TOP_PREFIXES = ("pipelines.replay", "pipelines.cli", "orchestration", "dags", "benchmarks")
 ROOTS = ("pipelines", "features", "orchestration", "dags", "benchmarks")

@@ -45,6 +45,7 @@ CALLERS = [
     ("pipelines/monitoring/backtest.py:run_backtest", "fit_candidate"),
     ("pipelines/monitoring/backtest.py:run_backtest", "judge_night"),
     ("pipelines/promotion/holdout.py:holdout_figures", "fit_candidate"),
+    ("pipelines/promotion/pull_request.py:sample_run", "fit_candidate"),
 ]
 
 SOURCES = [

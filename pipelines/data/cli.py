@@ -20,7 +20,9 @@ commands.add_typer(data_app, name="data")
 
 @commands.command()
 def snapshot(params_path: ParamsOption = None) -> None:
-    """Build the training snapshot from landed days (the `snapshot` stage of dvc.yaml)."""
+    """Build the training snapshot from landed days (the `snapshot` stage of dvc.yaml).
+
+    Example: mlops snapshot --params params.yaml"""
     from pipelines.data import steps as data_steps
 
     params = load(params_path)
@@ -35,7 +37,9 @@ def data_publish(
     remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
-    """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote."""
+    """`dvc repro snapshot` then `dvc push`: version the snapshot and store it in the remote.
+
+    Example: mlops data publish --remote local"""
     from pipelines.data.versioning import publish_snapshot
 
     params = load(params_path)
@@ -48,7 +52,9 @@ def data_pull(
     remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
-    """`dvc pull` the snapshot recorded in dvc.lock and check it matches."""
+    """`dvc pull` the snapshot recorded in dvc.lock and check it matches.
+
+    Example: mlops data pull --remote local"""
     from pipelines.data import steps as data_steps
 
     version = data_steps.pull_data(load(params_path), remote=remote)
@@ -65,7 +71,9 @@ def data_window(
 ) -> None:
     """Snapshot the validated days of the moving window ending before T, `dvc add` and push it.
 
-    Prints its data version: the md5 is what a model trained on it carries (`data.dvc_md5`)."""
+    Prints its data version: the md5 is what a model trained on it carries (`data.dvc_md5`).
+
+    Example: mlops data window --as-of 2013-07-01"""
     from pipelines.data.windows import publish_window_snapshot
     from pipelines.training_window import moving_window
 
@@ -84,7 +92,9 @@ def data_pull_snapshot(
     remote: RemoteOption = None,
     params_path: ParamsOption = None,
 ) -> None:
-    """Bring back a published snapshot by its md5 alone: which data did a model train on?"""
+    """Bring back a published snapshot by its md5 alone: which data did a model train on?
+
+    Example: mlops data pull-snapshot --md5 <data.dvc_md5> --out /tmp/model-12-data"""
     from pipelines.data.windows import pull_window_snapshot
 
     params = load(params_path)

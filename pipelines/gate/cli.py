@@ -29,7 +29,9 @@ def gate_batch(
     day: DayOption,
     params_path: ParamsOption = None,
 ) -> None:
-    """Validate one landed batch (once per content); a rejected one is copied to quarantine."""
+    """Validate one landed batch (once per content); a rejected one is copied to quarantine.
+
+    Example: mlops gate batch --contract outcomes --date 2013-02-09"""
     from pipelines.gate.quarantine import gate_landed_batch
 
     _echo_gate(gate_landed_batch, params_path, contract, day, held="", done="")
@@ -44,7 +46,9 @@ def gate_replay(
     ] = None,
     params_path: ParamsOption = None,
 ) -> None:
-    """Dry-run the gate over landed days (nothing is written): how many would pass or be held."""
+    """Dry-run the gate over landed days (nothing is written): how many would pass or be held.
+
+    Example: mlops gate replay --start 2013-01-01 --end 2013-12-31"""
     from pipelines.data import landing
     from pipelines.gate.quarantine import LANDED_CONTRACTS, gate_landed_batch
     from pipelines.progress import track
@@ -67,7 +71,9 @@ def gate_replay(
 
 @gate_app.command("suites")
 def gate_suites(params_path: ParamsOption = None) -> None:
-    """Print every contract's expectations (the reviewed suites) as JSON."""
+    """Print every contract's expectations (the reviewed suites) as JSON.
+
+    Example: mlops gate suites > suites.json"""
     from pipelines.gate import contracts
 
     params = load(params_path)
@@ -82,7 +88,9 @@ def gate_suites(params_path: ParamsOption = None) -> None:
 
 @quarantine_app.command("list")
 def quarantine_list(params_path: ParamsOption = None) -> None:
-    """What is held, why, and where."""
+    """What is held, why, and where.
+
+    Example: mlops quarantine list"""
     from pipelines.gate.quarantine import list_quarantine
 
     entries = list_quarantine(load(params_path))
@@ -101,7 +109,9 @@ def quarantine_release(
     day: DayOption,
     params_path: ParamsOption = None,
 ) -> None:
-    """Publish a fixed batch (or fixed rows) to the validated partition, after re-validating it."""
+    """Publish a fixed batch (or fixed rows) to the validated partition, after re-validating it.
+
+    Example: mlops quarantine release --contract scheduled_flights --date 2013-01-12"""
     from pipelines.gate.quarantine import release
 
     _echo_gate(

@@ -19,7 +19,9 @@ def monitor(
     params_path: ParamsOption = None,
 ) -> None:
     """Drift, estimate, delayed-label performance and the verdict for one scored day (the
-    monitoring DAG's work). Prints the summary; the page is `reports/monitoring/date=D/`."""
+    monitoring DAG's work). Prints the summary; the page is `reports/monitoring/date=D/`.
+
+    Example: mlops monitor --date 2013-06-03"""
     from pipelines.monitoring.nightly import monitor_day
 
     summary = monitor_day(load(params_path), parse_date(day), log_to_mlflow=mlflow)
@@ -42,7 +44,10 @@ def monitoring_reference(
     params_path: ParamsOption = None,
 ) -> None:
     """Build and store a model run's monitoring reference: the step after `mlops train` (the
-    `reference` stage of dvc.yaml), or for a version trained before monitoring existed."""
+    `reference` stage of dvc.yaml), or for a version trained before monitoring existed.
+
+    Example: mlops monitoring-reference --run-file reports/train/run.json
+    --features data/features/features.parquet --out reports/reference/summary.json"""
     from pathlib import Path
 
     from pipelines.monitoring import rebuild
@@ -75,7 +80,9 @@ def monitoring_backtest(
     params_path: ParamsOption = None,
 ) -> None:
     """False-alarm and detection rates of the drift verdict, and the error of the performance
-    estimate, measured on 2013 with no server (the README's monitoring table)."""
+    estimate, measured on 2013 with no server (the README's monitoring table).
+
+    Example: mlops monitoring-backtest --out benchmarks/results/monitoring_backtest.json"""
     import tempfile
     from pathlib import Path
 

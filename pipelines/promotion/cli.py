@@ -23,7 +23,10 @@ def promote(
     ] = False,
     params_path: ParamsOption = None,
 ) -> None:
-    """Make a version champion through the same checks as the training DAG (or --force)."""
+    """Make a version champion through the same checks as the training DAG (or --force).
+
+    Example: mlops promote --version 12 --reason "retrained after the schedule change"
+    """
     import dataclasses
     import tempfile
 
@@ -74,7 +77,10 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why: goes into the promotion log.")] = "rollback",
     params_path: ParamsOption = None,
 ) -> None:
-    """Point `champion` back at the previous champion from the promotion log (one step)."""
+    """Point `champion` back at the previous champion from the promotion log (one step).
+
+    Example: mlops rollback --reason "v7 over-predicts delays at EWR since 2013-06-02"
+    """
     from pipelines import registry
     from pipelines.promotion import aliases, champion
 
@@ -90,7 +96,9 @@ def rollback(
 
 @commands.command()
 def promotions(params_path: ParamsOption = None) -> None:
-    """The promotion log (after noting any change made in the MLflow UI) and the aliases."""
+    """The promotion log (after noting any change made in the MLflow UI) and the aliases.
+
+    Example: mlops promotions"""
     from pipelines import registry
     from pipelines.promotion import aliases, champion
 
@@ -116,7 +124,9 @@ def holdout(
     params_path: ParamsOption = None,
 ) -> None:
     """Holdout figures of the model and both baselines, from the upstream source, no servers:
-    lands the snapshot window into a temporary folder, then features, split, fit, score."""
+    lands the snapshot window into a temporary folder, then features, split, fit, score.
+
+    Example: mlops holdout --unobserved-arrival positive"""
     import dataclasses
     import tempfile
 

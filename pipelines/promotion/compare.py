@@ -92,6 +92,21 @@ def _too_small(
     )
 
 
+def decide_on_holdout(
+    y: np.ndarray,
+    challenger: rules.ModelScores,
+    champion: rules.ModelScores | None,
+    baselines: dict[str, np.ndarray],
+    slice_columns: pd.DataFrame,
+    policy: Any,
+    challenger_tags: Mapping[str, str],
+) -> rules.Decision:
+    """The decision on scored holdout rows: `rules.decide`, and the challenger's provenance
+    (`committed_tree_check`). `compare` and the pull request's report both decide here."""
+    decision = rules.decide(y, challenger, champion, baselines, slice_columns, policy)
+    return rules.with_check(decision, rules.committed_tree_check(challenger_tags))
+
+
 def compare(
     challenger: Contender, champion: Contender | None, split: train.Split, params: Params
 ) -> HoldoutComparison:
@@ -113,15 +128,15 @@ def compare(
             fit_simpler_model(split.train, params), holdout, params.features
         ),
     }
-    decision = rules.decide(
+    decision = decide_on_holdout(
         y,
         challenger_scores,
         champion_scores,
         baselines,
         rules.judged_slice_columns(holdout, params.promotion),
         params.promotion,
+        challenger.tags,
     )
-    decision = rules.with_check(decision, rules.committed_tree_check(challenger.tags))
     scores = {"challenger": challenger_scores.probability, **baselines}
     if champion_scores is not None:
         scores["champion"] = champion_scores.probability

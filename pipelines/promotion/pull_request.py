@@ -25,7 +25,7 @@ from features.build import BuildInputs, attach_labels, build_features_timed, mod
 from pipelines.config import Params
 from pipelines.data import landing, snapshot
 from pipelines.promotion import rules
-from pipelines.promotion.compare import seconds_per_million_rows
+from pipelines.promotion.compare import decide_on_holdout, seconds_per_million_rows
 from pipelines.training.candidate import fit_candidate
 from pipelines.training.evaluate import with_slice_columns
 from pipelines.training_window import TrainingWindow
@@ -122,7 +122,7 @@ def merge_decision(
             {"rows": int(len(joined))},
         )
         return rules.Decision(False, "pull request", "base", (check,))
-    return rules.decide(
+    return decide_on_holdout(
         y,
         rules.ModelScores(
             "challenger",
@@ -142,6 +142,7 @@ def merge_decision(
         },
         joined.loc[:, [rule.column for rule in policy.slices]],
         policy,
+        {},  # both sides are commits: the forge checked them out
     )
 
 

@@ -21,7 +21,9 @@ def retraining_guard(
     params_path: ParamsOption = None,
 ) -> None:
     """Print whether night D would request a retraining, and every rule that refuses; emits
-    nothing and records nothing (the DAG's `request_retraining` does both)."""
+    nothing and records nothing (the DAG's `request_retraining` does both).
+
+    Example: mlops retraining-guard --date 2013-07-20"""
     from pipelines.retraining.guard import decide_retraining
     from pipelines.retraining.request import guard_inputs
 

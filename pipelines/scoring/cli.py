@@ -19,7 +19,9 @@ def score(
     params_path: ParamsOption = None,
 ) -> None:
     """Score one validated day with the champion (and the challenger in shadow): same code as
-    the batch_scoring DAG. Re-running a date replaces it with identical rows."""
+    the batch_scoring DAG. Re-running a date replaces it with identical rows.
+
+    Example: mlops score --date 2013-06-03 --run-id rescore-after-rollback"""
     from pipelines.promotion.aliases import CHALLENGER
     from pipelines.registry import resolve_alias
     from pipelines.scoring.day import score_day
@@ -46,7 +48,9 @@ def predictions(
 ) -> None:
     """One tab-separated line per day: rows, model versions, a sha256 of the scored content
     (every column but the scoring run id), the scoring run ids. Keep the first four columns
-    before a re-run or backfill and compare after: a re-scored day keeps its digest."""
+    before a re-run or backfill and compare after: a re-scored day keeps its digest.
+
+    Example: mlops predictions --start 2013-06-01 --end 2013-07-01"""
     from datetime import timedelta
 
     from pipelines.scoring.publish import published_day

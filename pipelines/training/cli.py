@@ -22,7 +22,9 @@ def features(
     ),
     params_path: ParamsOption = None,
 ) -> None:
-    """Build features and labels from the snapshot (the `features` stage of dvc.yaml)."""
+    """Build features and labels from the snapshot (the `features` stage of dvc.yaml).
+
+    Example: mlops features --out data/features/features.parquet"""
     from pipelines.training import dataset
 
     params = load(params_path)
@@ -41,7 +43,10 @@ def train_command(
     run_name: Annotated[str, typer.Option(help="MLflow run name.")] = "cli-train",
     params_path: ParamsOption = None,
 ) -> None:
-    """Train the model and the baselines on the temporal split; log everything to MLflow."""
+    """Train the model and the baselines on the temporal split; log everything to MLflow.
+
+    Example: mlops train --features data/features/features.parquet --reports reports/train
+    --run-name manual-train"""
     from pipelines.data.versioning import DataVersion, default_remote, git_revision, locked_md5
     from pipelines.training import steps as training_steps
 
@@ -63,7 +68,9 @@ def register(
     run_id: Annotated[str, typer.Option(help="MLflow run whose model to register.")],
     params_path: ParamsOption = None,
 ) -> None:
-    """Register a run's model as a new version of the registered model."""
+    """Register a run's model as a new version of the registered model.
+
+    Example: mlops register --run-id <run_id from reports/train/run.json>"""
     from pipelines.training import steps as training_steps
 
     registered = training_steps.register(load(params_path), run_id)
@@ -72,7 +79,9 @@ def register(
 
 @models_app.command("latest")
 def models_latest(params_path: ParamsOption = None) -> None:
-    """Show the newest registered version with its run's metrics and lineage tags."""
+    """Show the newest registered version with its run's metrics and lineage tags.
+
+    Example: mlops models latest"""
     from pipelines.training.tracking import describe_latest_version
 
     typer.echo(json.dumps(describe_latest_version(load(params_path).mlflow), indent=2))

@@ -24,6 +24,8 @@ def land(
 
     A delivery on day D brings the flights scheduled for D and the outcomes (labels) of D-1.
     Re-landing a day rewrites identical files.
+
+    Example: mlops land --start 2013-01-01 --end 2014-01-01
     """
     from pipelines.data import landing
     from pipelines.upstream import delivery
