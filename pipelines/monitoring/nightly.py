@@ -273,26 +273,18 @@ def serving_skew_of_day(
 ) -> skew_check.SkewReport | None:
     """D's flights served online (the served log) against D's batch features; None when
     nothing was served for D."""
-    from features.build import feature_columns
     from pipelines.serving.served_log import read_served
 
     served = read_served(params.workspace_path(params.serving.served_log_dir), day.isoformat())
     if served is None or features.empty:
         return None
-    return skew_check.feature_skew(
-        served,
-        features,
-        tuple(feature_columns(params.features)),
-        params.monitoring.skew_tolerance,
-        params.monitoring.skew_max_share,
-    )
+    return _skew(params, served, features)
 
 
 def batch_skew_of_day(params: Params, day: date) -> skew_check.SkewReport | None:
     """The features the night's batch scored its sample of D's flights with
     (`served_features/date=D`) against those flights' features built now from the validated
     store; None when the batch kept none."""
-    from features.build import feature_columns
     from pipelines.scoring.publish import read_published
     from pipelines.scoring.shards import SERVED_FEATURES
 
@@ -301,6 +293,13 @@ def batch_skew_of_day(params: Params, day: date) -> skew_check.SkewReport | None
         return None
     kept = set(served["flight_id"])
     features = current.day_features(params, day, lambda ids: ids.isin(kept).to_numpy())
+    return _skew(params, served, features)
+
+
+def _skew(params: Params, served: pd.DataFrame, features: pd.DataFrame) -> skew_check.SkewReport:
+    """Served rows against the store's features, on every model input, by the policy."""
+    from features.build import feature_columns
+
     return skew_check.feature_skew(
         served,
         features,

@@ -30,10 +30,12 @@ class HoldoutReport:
     versus_simpler_models: pd.DataFrame  # the model minus each baseline, with its interval
 
 
-def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
-    """Land the snapshot window from the upstream source into `landing_root`, then features,
-    split, fit and score exactly as training does, with no server: the README's holdout table
-    and its feature-group table."""
+def labelled_snapshot_window(
+    params: Params, landing_root: str
+) -> tuple[pd.DataFrame, dict[str, float], int]:
+    """Land the snapshot window from the upstream source into `landing_root` and build its
+    labelled features as training does, with no server; also each group's build seconds and
+    the rows built."""
     start, end = params.data.snapshot_start, params.data.snapshot_end
     delivery.land_days(landing_root, landing.days(start, end + timedelta(days=1)))
     tables = snapshot.collect_snapshot(landing_root, start, end)
@@ -41,6 +43,14 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
         BuildInputs(tables["flights"], tables["weather"], params.features)
     )
     labelled = attach_labels(features, tables["outcomes"], params.features)
+    return labelled, seconds, len(features)
+
+
+def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
+    """Land the snapshot window from the upstream source into `landing_root`, then features,
+    split, fit and score exactly as training does, with no server: the README's holdout table
+    and its feature-group table."""
+    labelled, seconds, built_rows = labelled_snapshot_window(params, landing_root)
     candidate = fit_candidate(labelled, fixed_window(params), params)
     split, fitted = candidate.split, candidate.fitted
     groups = feature_group_report(
@@ -48,7 +58,7 @@ def holdout_figures(params: Params, landing_root: str) -> HoldoutReport:
         fitted.model,
         model_inputs(split.holdout, params.features),
         split.holdout["label"].astype(int).to_numpy(),
-        feature_groups.per_million_rows(seconds, len(features)),
+        feature_groups.per_million_rows(seconds, built_rows),
     )
     y = split.holdout["label"].astype(int).to_numpy()
     baselines = {

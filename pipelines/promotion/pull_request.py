@@ -14,22 +14,21 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.build import BuildInputs, attach_labels, build_features_timed, model_inputs
+from features.build import model_inputs
 from pipelines.config import Params
-from pipelines.data import landing, snapshot
 from pipelines.promotion import rules
 from pipelines.promotion.compare import decide_on_holdout, seconds_per_million_rows
+from pipelines.promotion.holdout import labelled_snapshot_window
 from pipelines.training.candidate import fit_candidate
 from pipelines.training.evaluate import with_slice_columns
 from pipelines.training_window import TrainingWindow
-from pipelines.upstream import delivery
 
 SCORES_FILE = "holdout_scores.parquet"
 RUN_FILE = "sample_run.json"
@@ -59,15 +58,11 @@ def sample_params(params: Params, window: TrainingWindow, search: bool) -> Param
 
 
 def sample_run(params: Params, window: TrainingWindow, landing_root: str, out: Path) -> SampleRun:
-    """Land the window from the upstream source into `landing_root`, then features, split,
-    fit and score exactly as training does (`fit_candidate`); write the holdout scores (with
+    """Land the window (the snapshot window of `sample_params`) from the upstream source into
+    `landing_root`, then features, split, fit and score exactly as training does
+    (`fit_candidate`); write the holdout scores (with
     the baselines and the slice columns) and the run's summary into `out`."""
-    delivery.land_days(landing_root, landing.days(window.train_start, window.end + timedelta(1)))
-    tables = snapshot.collect_snapshot(landing_root, window.train_start, window.end)
-    features, _ = build_features_timed(
-        BuildInputs(tables["flights"], tables["weather"], params.features)
-    )
-    labelled = attach_labels(features, tables["outcomes"], params.features)
+    labelled, _, _ = labelled_snapshot_window(params, landing_root)  # `sample_params`' window
     candidate = fit_candidate(labelled, window, params)
     holdout, fitted = candidate.split.holdout, candidate.fitted
     scores = with_slice_columns(holdout).loc[
