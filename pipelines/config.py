@@ -435,6 +435,15 @@ class SimulationParams:
 
 
 @dataclass(frozen=True)
+class CostParams:
+    """What a run costs (`pipelines/run_cost.py` records it, `mlops cost` sums a month)."""
+
+    ledger_dir: str  # stage=S/day=D/part=P.json per measured run (or s3://…)
+    cpu_hour_usd: float  # the price of one CPU-hour on the machines that run the loop
+    storage_gb_month_usd: float  # of one GB kept for a month (object storage)
+
+
+@dataclass(frozen=True)
 class MlflowParams:
     tracking_uri: str
     experiment: str
@@ -455,6 +464,7 @@ class Params:
     monitoring: MonitoringParams
     retraining: RetrainingParams
     simulation: SimulationParams
+    cost: CostParams
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -490,6 +500,7 @@ ENV_OVERRIDES = {
     "MLOPS_PROMOTION_LOG": ("promotion", "log_path"),
     "MLOPS_MONITORING_REPORTS": ("monitoring", "reports_dir"),
     "MLOPS_ALERTS": ("monitoring", "alerts_path"),
+    "MLOPS_COST_LEDGER": ("cost", "ledger_dir"),
 }
 
 
@@ -580,6 +591,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
                 },
             }
         ),
+        cost=CostParams(**raw["cost"]),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")
