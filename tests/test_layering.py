@@ -1,7 +1,7 @@
 """The import graph flows one way (STYLE.md, "Imports follow the stage order").
 
     bottom:  features/, pipelines/{config,storage,registry,parallel,training_window,cli_options}.py,
-             pipelines/progress.py
+             pipelines/{progress,run_cost}.py
     stages:  data → upstream → gate → training → promotion → scoring → serving → monitoring
              → retraining
     top:     pipelines/replay, pipelines/cli.py, orchestration/, dags/, benchmarks/
@@ -40,6 +40,7 @@ BOTTOM_MODULES = (
     "pipelines.training_window",
     "pipelines.cli_options",
     "pipelines.progress",
+    "pipelines.run_cost",
 )
 TOP_PREFIXES = ("pipelines.replay", "pipelines.cli", "orchestration", "dags", "benchmarks")
 ROOTS = ("pipelines", "features", "orchestration", "dags", "benchmarks")

@@ -128,3 +128,29 @@ def judge_challenger(
         return
     outcome = shadow_period.apply_shadow_verdict(params, verdict)
     typer.echo(f"{outcome.action}: {verdict.summary}")
+
+
+@commands.command()
+def cost(
+    month: Annotated[str, typer.Option(help="The month of the loop's days (YYYY-MM).")],
+    as_json: Annotated[bool, typer.Option("--json", help="The month as JSON.")] = False,
+    params_path: ParamsOption = None,
+) -> None:
+    """What a month of the loop cost, per stage: CPU-seconds, wall time, peak memory and bytes
+    written, from the cost ledger every training, scoring and monitoring run records; priced
+    with `cost.cpu_hour_usd` and `cost.storage_gb_month_usd` of params.yaml.
+
+    Example: mlops cost --month 2013-06"""
+    from pipelines.monitoring.cost_report import month_cost, render
+    from pipelines.run_cost import read_ledger
+
+    params = load(params_path)
+    try:
+        summary = month_cost(read_ledger(params), month, params.cost)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--month") from error
+    if not any(stage.records for stage in summary.stages):
+        ledger = params.workspace_path(params.cost.ledger_dir)
+        typer.echo(f"no run of {month} in the cost ledger ({ledger})", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(summary.as_dict(), indent=2) if as_json else render(summary))

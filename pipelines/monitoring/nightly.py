@@ -31,6 +31,7 @@ from pipelines.monitoring import skew as skew_check
 from pipelines.monitoring.alerts import RUNBOOK_BY_TRIGGER
 from pipelines.monitoring.judge import Labelled, NightInputs, NightJudgement, WindowDay, judge_night
 from pipelines.monitoring.reference import MonitoringReference, load_reference
+from pipelines.run_cost import measured
 from pipelines.storage import exists, join_uri, read_parquet, write_text
 from pipelines.training.calibration import expected_calibration_error
 
@@ -310,7 +311,21 @@ def _skew(params: Params, served: pd.DataFrame, features: pd.DataFrame) -> skew_
 
 
 def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[str, Any]:
-    """Monitor day D; returns its summary (also written to `date=D/summary.json`)."""
+    """Monitor day D; returns its summary (also written to `date=D/summary.json`). What the
+    night cost goes to the ledger (part `night`) and onto the monitoring run (`cost_*`)."""
+    from pipelines.monitoring import tracking
+
+    with measured(params, "monitoring", day, "night") as meter:
+        summary = _monitor_day(params, day, log_to_mlflow)
+        meter.wrote(day_dir(params, day))
+    if meter.result is not None and summary.get("mlflow_run_id"):
+        tracking.log_night_cost(
+            params, summary["mlflow_run_id"], day, meter.result.mlflow_metrics()
+        )
+    return summary
+
+
+def _monitor_day(params: Params, day: date, log_to_mlflow: bool) -> dict[str, Any]:
     from pipelines.monitoring import page, tracking
 
     window = scored_window(params, day)

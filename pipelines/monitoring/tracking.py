@@ -88,6 +88,17 @@ def log_night(
         client.log_artifacts(run_id, scratch, f"date={day.isoformat()}")
 
 
+def log_night_cost(params: Params, run_id: str, day: date, metrics: dict[str, float]) -> None:
+    """What the night's monitoring cost, on its run at the night's step."""
+    from mlflow.entities import Metric
+
+    step = int(day.strftime("%Y%m%d"))
+    stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    registry.client(params.mlflow).log_batch(
+        run_id, metrics=[Metric(k, v, stamp, step) for k, v in metrics.items()]
+    )
+
+
 def run_url(params: Params, run_id: str) -> str:
     client = registry.client(params.mlflow)
     experiment_id = client.get_run(run_id).info.experiment_id

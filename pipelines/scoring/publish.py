@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipelines.config import Params
 from pipelines.registry import ModelVersionRef
+from pipelines.run_cost import measured
 from pipelines.scoring.paths import MANIFEST_NAME, day_uri, manifest_uri, staging_uri
 from pipelines.scoring.rows import content_digest
 from pipelines.scoring.shadow import AgreementSums, shadow_of
@@ -127,7 +128,22 @@ def publish_day(
     challenger: ModelVersionRef | None = None,
     gate_status: str = "gated upstream",
 ) -> ScoringResult:
-    """Publish the shards as the day's predictions (and shadow), then clear the staging."""
+    """Publish the shards as the day's predictions (and shadow), then clear the staging (its
+    cost in the ledger as part `publish`: the moves write nothing new but the manifests)."""
+    with measured(params, "scoring", day, "publish") as meter:
+        result = _publish_day(params, day, shards, champion, challenger, gate_status)
+        meter.wrote(result.predictions_uri, result.shadow_uri)
+    return result
+
+
+def _publish_day(
+    params: Params,
+    day: date,
+    shards: list[ShardResult],
+    champion: ModelVersionRef,
+    challenger: ModelVersionRef | None,
+    gate_status: str,
+) -> ScoringResult:
     ordered = sorted(shards, key=lambda s: s.index)
     target = manifest_uri(params, day)
     # The sample of served features first: the predictions' manifest says the day is published

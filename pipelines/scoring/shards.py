@@ -27,6 +27,7 @@ from pipelines.data import landing
 from pipelines.data.landing import validated_uri
 from pipelines.data.versioning import git_revision
 from pipelines.registry import ModelVersionRef, load_model
+from pipelines.run_cost import measured
 from pipelines.scoring.paths import safe_name, schedule_counts_uri, staging_uri
 from pipelines.scoring.rows import (
     DICTIONARY_COLUMNS,
@@ -261,8 +262,23 @@ def score_shard(
     scoring_run_id: str,
     challenger: ModelVersionRef | None = None,
 ) -> ShardResult:
-    """Score one shard with the pinned model(s) into the day's staging folder."""
+    """Score one shard with the pinned model(s) into the day's staging folder (its cost in
+    the ledger as part `shard-<index>`)."""
     day = date.fromisoformat(shard.day)
+    with measured(params, "scoring", day, f"shard-{shard.index}") as meter:
+        result = _score_shard(params, shard, day, champion, scoring_run_id, challenger)
+        meter.wrote(result.predictions_uri, result.shadow_uri, result.served_features_uri)
+    return result
+
+
+def _score_shard(
+    params: Params,
+    shard: Shard,
+    day: date,
+    champion: ModelVersionRef,
+    scoring_run_id: str,
+    challenger: ModelVersionRef | None,
+) -> ShardResult:
     shadow = shadow_of(champion, challenger)
     champion_model = ScoringModel(champion, load_model(params.mlflow, champion))
     challenger_model = ScoringModel(shadow, load_model(params.mlflow, shadow)) if shadow else None

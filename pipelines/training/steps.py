@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from features.build import model_inputs
 from pipelines.config import REPO_ROOT, Params
 from pipelines.data.versioning import DataVersion, file_uncommitted, git_revision
 from pipelines.registry import ModelVersionRef
+from pipelines.run_cost import measured
 from pipelines.storage import read_parquet
 from pipelines.training import evaluate, feature_groups, tracking
 from pipelines.training.candidate import fit_candidate
@@ -43,8 +45,44 @@ def train_and_log(
 ) -> TrainingResult:
     """Fit the configured model and the baselines on the window's temporal split (default: the
     fixed window of params.yaml) with `fit_candidate`; log all of it to MLflow. The run's
-    monitoring reference is the monitoring stage's next step (`rebuild.reference_for_run`)."""
+    monitoring reference is the monitoring stage's next step (`rebuild.reference_for_run`).
+
+    What the fit cost (CPU, wall, peak memory, the artifacts' bytes) goes to the cost ledger
+    (the window's day, its name as the part) and onto the run as `cost_*` metrics."""
     window = window or fixed_window(params)
+    with measured(params, "training", training_day(window), window.name) as meter:
+        result = _fit_and_log(
+            params,
+            features_uri,
+            data_version,
+            reports_dir,
+            run_name,
+            extra_tags,
+            validation,
+            window,
+        )
+        meter.wrote_bytes(tracking.artifact_bytes(params.mlflow, result.run_id))
+    if meter.result is not None:
+        tracking.log_cost(params.mlflow, result.run_id, meter.result.mlflow_metrics())
+    return result
+
+
+def training_day(window: TrainingWindow) -> date:
+    """The day a training run is counted on: its decision day, or the day after a fixed
+    window's last labelled day (when it could first have run)."""
+    return window.as_of or window.end + timedelta(days=1)
+
+
+def _fit_and_log(
+    params: Params,
+    features_uri: str,
+    data_version: DataVersion,
+    reports_dir: Path,
+    run_name: str,
+    extra_tags: dict[str, str] | None,
+    validation: list[dict[str, Any]] | None,
+    window: TrainingWindow,
+) -> TrainingResult:
     candidate = fit_candidate(read_parquet(features_uri), window, params)
     split, fitted, importances = candidate.split, candidate.fitted, candidate.importance
     y_holdout = split.holdout["label"].astype(int).to_numpy()

@@ -6,6 +6,7 @@ plots, the data version (DVC md5 + git rev) and the code version.
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from typing import Any
 
@@ -213,3 +214,24 @@ def describe_latest_version(params: MlflowParams) -> dict[str, Any]:
         "metrics": {k: round(v, 4) for k, v in sorted(run.data.metrics.items()) if "_" in k},
         "lineage": {k: v for k, v in sorted(latest.tags.items())},
     }
+
+
+def artifact_bytes(params: MlflowParams, run_id: str, path: str | None = None) -> int:
+    """The size of everything logged under the run's artifacts (folders walked)."""
+    client = registry.client(params)
+    total = 0
+    for info in client.list_artifacts(run_id, path):
+        total += (
+            artifact_bytes(params, run_id, info.path) if info.is_dir else int(info.file_size or 0)
+        )
+    return total
+
+
+def log_cost(params: MlflowParams, run_id: str, metrics: dict[str, float]) -> None:
+    """What the run cost, as metrics on it (`pipelines/run_cost.py`)."""
+    from mlflow.entities import Metric
+
+    stamp = int(time.time() * 1000)
+    registry.client(params).log_batch(
+        run_id, metrics=[Metric(k, v, stamp, 0) for k, v in metrics.items()]
+    )

@@ -1,0 +1,86 @@
+"""The cost meter: what a block used, its ledger record, replaced on a re-run."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipelines.config import REPO_ROOT, Params, params_from_dict
+from pipelines.run_cost import measured, read_ledger, record_uri, uri_bytes
+
+
+@pytest.fixture
+def params(tmp_path: Path) -> Params:
+    return params_from_dict(
+        yaml.safe_load((REPO_ROOT / "params.yaml").read_text()), workspace=tmp_path
+    )
+
+
+def _busy(seconds_of_work: int) -> float:
+    total = 0.0
+    for _ in range(seconds_of_work * 2_000_000):
+        total += 1.0
+    return total
+
+
+def test_a_measured_block_records_its_cpu_memory_and_the_bytes_it_wrote(
+    params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    output = tmp_path / "out" / "part.bin"
+    with measured(params, "scoring", date(2013, 6, 3), "shard-0") as meter:
+        _busy(1)
+        held = np.ones(64 * 2**20 // 8)  # 64 MiB resident
+        output.parent.mkdir()
+        output.write_bytes(b"x" * 4096)
+        (tmp_path / "out" / "other.bin").write_bytes(b"y" * 1000)
+        meter.wrote(str(output.parent), None)
+        meter.wrote_bytes(24)
+    del held
+    cost = meter.result
+    assert cost is not None
+    assert cost.cpu_seconds > 0.05 and cost.wall_seconds >= cost.cpu_seconds * 0.5
+    assert cost.peak_memory_bytes > 64 * 2**20
+    assert cost.bytes_written == 4096 + 1000 + 24
+    recorded = json.loads(
+        Path(record_uri(params, "scoring", date(2013, 6, 3), "shard-0")).read_text()
+    )
+    assert recorded == cost.as_dict()
+    assert "cost of scoring 2013-06-03 shard-0" in capsys.readouterr().err
+
+
+def test_the_peak_is_the_runs_own_not_the_process_s_earlier_peak(params: Params):
+    """A long-lived process (the replay) measures each run on its own."""
+    big = np.ones(256 * 2**20 // 8)
+    del big
+    with measured(params, "monitoring", date(2013, 6, 3), "night") as meter:
+        small = np.ones(8 * 2**20 // 8)
+        del small
+    assert meter.result is not None
+    if meter.result.peak_memory_scope == "run":
+        assert meter.result.peak_memory_bytes < 200 * 2**20
+
+
+def test_a_rerun_replaces_its_record_and_a_failed_run_records_nothing(params: Params):
+    day = date(2013, 6, 3)
+    for _ in range(2):
+        with measured(params, "monitoring", day, "night"):
+            pass
+    with pytest.raises(RuntimeError), measured(params, "monitoring", day, "other"):
+        raise RuntimeError("the run failed")
+    ledger = read_ledger(params)
+    assert [(r.stage, r.day, r.part) for r in ledger] == [("monitoring", "2013-06-03", "night")]
+
+
+def test_unknown_stage_and_missing_outputs(params: Params, tmp_path: Path):
+    with (
+        pytest.raises(ValueError, match="unknown stage"),
+        measured(params, "nope", date(2013, 1, 1), "x"),
+    ):
+        pass
+    assert uri_bytes(str(tmp_path / "absent")) == 0
+    assert read_ledger(params) == []
