@@ -142,6 +142,22 @@ def test_a_week_of_nights_drift_estimate_and_delayed_labels(monitored):
     assert any(a.path.startswith("date=") for a in client.list_artifacts(run_id))
     index = (ws.path / "reports" / "monitoring" / "index.html").read_text()
     assert all(f"date={d}/index.html" in index for d in NIGHTS[1:6])
+    # What it cost: every night's shards and publish, each monitored night, and the fit (its
+    # fixed window counts on the day after its holdout, in February), in the ledger and on runs
+    march = json.loads(ws.run("mlops", "cost", "--month", "2013-03", "--json").stdout)
+    stages = {stage["stage"]: stage for stage in march["stages"]}
+    assert stages["scoring"]["days"] == len(NIGHTS) and stages["scoring"]["records"] >= 2 * len(
+        NIGHTS
+    )
+    assert stages["scoring"]["bytes_written"] > 0 and stages["scoring"]["cpu_seconds"] > 0
+    assert stages["monitoring"]["days"] >= 5 and stages["monitoring"]["peak_memory_bytes"] > 0
+    assert stages["training"]["records"] == 0 and march["total_usd"] > 0
+    february = json.loads(ws.run("mlops", "cost", "--month", "2013-02", "--json").stdout)
+    assert [s["records"] for s in february["stages"] if s["stage"] == "training"] == [1]
+    cost_steps = [m.step for m in client.get_metric_history(run_id, "cost_cpu_seconds")]
+    assert sorted(cost_steps) == [int(d.strftime("%Y%m%d")) for d in NIGHTS[1:6]]
+    trained = client.get_run(monitored["champion"].run_id).data.metrics
+    assert trained["cost_cpu_seconds"] > 0 and trained["cost_bytes_written"] > 0
 
 
 def test_weather_changed_after_the_night_batch_is_skew_on_its_sample(monitored):
