@@ -70,5 +70,8 @@ backtest: install ## How far to trust the monitoring on 2013 (about 10 min): ben
 replay-airflow: install ## A month of the guarded loop through a real Airflow scheduler vs the replay (about an hour)
 	@$(ENV) MLOPS_MONTH_REPORT=reports/simulation/airflow_month.json pytest -m month -s -q tests/integration/test_replay_through_airflow.py
 
+cost-month: install ## June 2013 through the nightly path, then `mlops cost --month 2013-06` (about 10 min): benchmarks/results/cost_month.md
+	@$(ENV) python -m benchmarks cost_month
+
 clean: down ## Remove local state (.local/, landed data, snapshot); keeps .venv
 	rm -rf .local data/landing data/runs data/snapshot data/features

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
+    cost_month,
     features_throughput,
     gate_throughput,
     monitoring_throughput,
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "simulation": simulation.run,  # the year replay, all three policies (~20 min)
     "serving_latency": serving_latency.run,  # mlops serve vs mlflow models serve, locust
     "stack_scaling": stack_scaling.run,  # a 1M-row night on two Celery workers vs one
+    "cost_month": cost_month.run,  # June 2013 through the nightly path, `mlops cost` (~10 min)
 }
 
 
