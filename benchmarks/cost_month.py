@@ -28,7 +28,6 @@ RESULTS = Path(__file__).parent / "results"
 
 def run() -> dict:
     from mlflow import MlflowClient
-
     from pipelines.config import load_params
     from pipelines.data.versioning import DataVersion
     from pipelines.gate.quarantine import gate_landed_batch
