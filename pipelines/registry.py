@@ -196,6 +196,38 @@ def versions_of_run(mlflow_client: Any, name: str, run_id: str) -> list[str]:
     return sorted((str(v.version) for v in found), key=int)
 
 
+#: The heading under which a version's decisions are appended to its card (`record_decision`).
+DECISIONS_HEADING = "### Decisions"
+
+
+def with_decision(description: str, line: str) -> str:
+    """The card with one more decision line (once: a retried step does not repeat it)."""
+    if f"- {line}" in description.split(DECISIONS_HEADING, 1)[-1].splitlines():
+        return description
+    if DECISIONS_HEADING not in description:
+        description = f"{description}\n\n{DECISIONS_HEADING}"
+    return f"{description}\n- {line}"
+
+
+def record_decision(
+    mlflow_client: Any, name: str, version: str, decision: str, reason: str, record: str = ""
+) -> None:
+    """Tag the version with a decision and its reason, and append it to its model card."""
+    mlflow_client.set_model_version_tag(name, version, "decision", decision)
+    mlflow_client.set_model_version_tag(name, version, "decision.reason", reason[:5000])
+    append_to_card(mlflow_client, name, version, decision, reason, record)
+
+
+def append_to_card(
+    mlflow_client: Any, name: str, version: str, what: str, reason: str, record: str = ""
+) -> None:
+    """One line under the card's decisions: what happened to the version, and why."""
+    described = mlflow_client.get_model_version(name, version).description or ""
+    where = f" (record: `{record}`)" if record else ""
+    line = f"**{what}**: {' '.join(reason.split())[:1500]}{where}"
+    mlflow_client.update_model_version(name, version, description=with_decision(described, line))
+
+
 def register_run(
     params: MlflowParams, run_id: str, description: str, tags: dict[str, str]
 ) -> ModelVersionRef:

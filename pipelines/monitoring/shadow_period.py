@@ -153,8 +153,7 @@ def apply_shadow_verdict(params: Params, verdict: ShadowVerdict) -> ShadowOutcom
     if verdict.action == RETIRE:
         if registry.alias_version(client, name, CHALLENGER) == version:
             client.delete_registered_model_alias(name, CHALLENGER)
-        client.set_model_version_tag(name, version, "decision", "retired")
-        client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
+        registry.record_decision(client, name, version, "retired", verdict.summary)
         return ShadowOutcome("retired", verdict)
     if verdict.action != PROMOTE:
         raise ValueError(f"unknown shadow verdict {verdict.action!r}")

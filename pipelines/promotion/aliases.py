@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.registry import CHALLENGER, CHAMPION, alias_version
+from pipelines.registry import CHALLENGER, CHAMPION, alias_version, append_to_card
 from pipelines.storage import exclusive_lease, exists, read_text, write_text
 
 #: `expected_from` for a forced change: whatever the champion is when the lock is taken.
@@ -165,6 +165,9 @@ def rollback(client: Any, name: str, log: PromotionLog, reason: str) -> dict[str
         current = alias_version(client, name, CHAMPION)
         target = previous_champion(log.entries(), current)
         client.set_registered_model_alias(name, CHAMPION, target)
+        if current is not None:
+            append_to_card(client, name, current, f"rolled back to v{target}", reason)
+        append_to_card(client, name, target, f"champion again (rollback from v{current})", reason)
         return log.append(
             {
                 "at": _now(),

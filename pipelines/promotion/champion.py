@@ -218,8 +218,7 @@ def promote(
         kind="promotion",
         decision_record=decision_record,
     )
-    client.set_model_version_tag(name, version, "decision", "promoted")
-    client.set_model_version_tag(name, version, "decision.reason", reason[:5000])
+    registry.record_decision(client, name, version, "promoted", reason, decision_record)
     return entry
 
 
@@ -229,13 +228,11 @@ def _into_shadow(client: Any, name: str, verdict: ChallengerVerdict) -> Promotio
     version = verdict.challenger_version
     earlier = registry.alias_version(client, name, CHALLENGER)
     if earlier is not None and earlier != version:
-        client.set_model_version_tag(name, earlier, "decision", "superseded")
-        client.set_model_version_tag(
-            name, earlier, "decision.reason", f"v{version} passed offline and took its shadow"
+        registry.record_decision(
+            client, name, earlier, "superseded", f"v{version} passed offline and took its shadow"
         )
     after = (verdict.window or {}).get("end") or ""
-    client.set_model_version_tag(name, version, "decision", "shadow")
-    client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
+    registry.record_decision(client, name, version, "shadow", verdict.summary, verdict.record_uri)
     client.set_model_version_tag(name, version, "shadow.after", after)
     client.set_registered_model_alias(name, CHALLENGER, version)
     return PromotionOutcome("challenger", verdict)
@@ -252,8 +249,9 @@ def apply_decision(
     version = verdict.challenger_version
     for _ in range(attempts):
         if not verdict.promote:
-            client.set_model_version_tag(name, version, "decision", "rejected")
-            client.set_model_version_tag(name, version, "decision.reason", verdict.summary[:5000])
+            registry.record_decision(
+                client, name, version, "rejected", verdict.summary, verdict.record_uri
+            )
             return PromotionOutcome("rejected", verdict)
         if verdict.champion_version is not None and params.promotion.shadow.min_nights > 0:
             return _into_shadow(client, name, verdict)

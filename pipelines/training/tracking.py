@@ -158,30 +158,80 @@ def log_by_week(params: MlflowParams, run_id: str, weekly: pd.DataFrame) -> None
     client.log_dict(run_id, {"weeks": weekly.to_dict("records")}, "holdout_by_week.json")
 
 
+#: What every version of this model cannot do, whatever its metrics (the card's "Known limits").
+KNOWN_LIMITS = (
+    "Trained on 2013 departures from EWR, JFK and LGA only: other airports or years are out of "
+    "its data.",
+    "Knows only what is known the evening before: the schedule, the route, the plane and the "
+    "origin's weather up to the cutoff; no departure delay, no destination weather, no ATC "
+    "programme.",
+    "The island airports (`dest_region` island) are a few hundred flights a month: their slice is "
+    "judged on pooled days, and its figures are wide.",
+    "Probabilities are calibrated on the newest training days: a season change moves them "
+    "before it moves the ranking (the monitoring's estimate and delayed labels watch it).",
+)
+
+
+def _against_baselines(metrics: dict[str, float]) -> list[str]:
+    """The holdout table: the model beside the logistic baseline and the base rate."""
+    rows = [
+        ("model", "holdout_"),
+        ("logistic baseline", "baseline_logreg_"),
+        ("base rate", "baseline_base_rate_"),
+    ]
+    names = [m for m in ("roc_auc", "pr_auc", "log_loss", "brier") if f"holdout_{m}" in metrics]
+    lines = ["| holdout | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for label, prefix in rows:
+        if any(f"{prefix}{m}" in metrics for m in names):
+            values = [
+                f"{metrics[f'{prefix}{m}']:.4f}" if f"{prefix}{m}" in metrics else "–"
+                for m in names
+            ]
+            lines.append(f"| {label} | " + " | ".join(values) + " |")
+    return lines
+
+
 def model_card(run: Any, metrics: dict[str, float]) -> str:
+    """The version's description, as a model card (Markdown, as the MLflow UI renders it); the
+    decisions on the version are appended to it later (`registry.record_decision`)."""
     tags = run.data.tags
     lines = [
-        "Predicts whether a NYC departure of 2013 arrives 15+ minutes late, from what is known "
-        "the evening before (schedule, route, origin weather up to the cutoff).",
-        f"Model: {tags.get('model.family', '?')} "
-        f"(search: {tags.get('model.search', 'off')}; {tags.get('model.hyperparameters', '')}). "
-        f"Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
+        "### Model card",
+        "**Intended use.** Predicts whether a NYC departure of 2013 arrives 15+ minutes late, "
+        "from what is known the evening before (schedule, route, origin weather up to the "
+        "cutoff); nightly batch scoring and `mlops serve` read it through the `champion` alias.",
+        "",
+        f"**Model.** {tags.get('model.family', '?')} "
+        f"(search: {tags.get('model.search', 'off')}; {tags.get('model.hyperparameters', '')}).",
+        "",
+        f"**Window.** Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
         f"held out {tags.get('split.holdout_start')}..{tags.get('split.holdout_end')}.",
-        "Holdout: "
-        + ", ".join(f"{k} {metrics[k]:.4f}" for k in sorted(metrics) if k.startswith("holdout_")),
-        f"Calibration: {tags.get('model.calibration', 'none')}. Decides late at "
+        "",
+        "**Against the baselines** (same holdout; metrics "
+        + ", ".join(k for k in sorted(metrics) if k.startswith("holdout_"))
+        + "):",
+        "",
+        *_against_baselines(metrics),
+        "",
+        f"**Calibration.** {tags.get('model.calibration', 'none')}. Decides late at "
         f"{tags.get('model.decision_threshold', 'the cost-optimal threshold')}.",
-        f"Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. "
-        f"Code: git {tags.get('code.git_rev')}.",
+        "",
+        f"**Lineage.** Data: DVC md5 {tags.get('data.dvc_md5')} at git {tags.get('data.git_rev')}. "
+        f"Code: git {tags.get('code.git_rev')} (uncommitted source: "
+        f"{tags.get('code.source_dirty', '?')}; uncommitted params: "
+        f"{tags.get('params.git_dirty', '?')}).",
     ]
     if tags.get("slices.weakest"):
-        lines.append(f"Weakest holdout slices: {tags['slices.weakest']}.")
+        lines += ["", f"**Weakest holdout slices.** {tags['slices.weakest']}."]
     if tags.get("retraining.day"):
-        lines.append(
-            f"Retraining requested by monitoring on {tags['retraining.day']} "
-            f"(act nights {tags.get('retraining.act_days', '?')}; "
-            f"triggers {tags.get('retraining.triggers', '?')}): {tags.get('retraining.reason', '')}"
-        )
+        lines += [
+            "",
+            f"**Why it was trained.** Retraining requested by monitoring on "
+            f"{tags['retraining.day']} (act nights {tags.get('retraining.act_days', '?')}; "
+            f"triggers {tags.get('retraining.triggers', '?')}): "
+            f"{tags.get('retraining.reason', '')}",
+        ]
+    lines += ["", "**Known limits.**", *(f"- {limit}" for limit in KNOWN_LIMITS)]
     return "\n".join(lines)
 
 

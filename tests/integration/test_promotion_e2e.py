@@ -125,6 +125,10 @@ def test_worse_model_is_rejected_and_the_champion_stays(history):
     assert version.tags["decision"] == "rejected"
     assert "primary_metric_improvement" in version.tags["decision.reason"]
     assert "REJECT challenger" in runs["worse"]["output"]
+    # the card says so, with the record (what the MLflow UI shows on the version)
+    card = version.description
+    assert "### Model card" in card and "| logistic baseline |" in card and "Known limits" in card
+    assert "### Decisions\n- **rejected**:" in card and "decision/decision.json" in card
 
 
 def test_better_model_is_promoted_with_a_decision_record(history):
@@ -156,6 +160,10 @@ def test_rollback_restores_the_previous_champion_and_is_logged(history):
         ("promotion", runs["first"]["version"], runs["better"]["version"]),
         ("rollback", runs["better"]["version"], runs["first"]["version"]),
     ]
+    away = client.get_model_version(MODEL, runs["better"]["version"]).description
+    back = client.get_model_version(MODEL, runs["first"]["version"]).description
+    assert f"**rolled back to v{runs['first']['version']}**: test rollback" in away
+    assert "- **promoted**:" in back and "**champion again (rollback from v" in back
 
 
 def test_a_manual_change_in_the_mlflow_ui_is_honoured_and_logged(history):

@@ -140,6 +140,8 @@ def test_a_challenger_better_offline_but_worse_in_shadow_is_retired(world):
     assert aliases == {"champion": good}
     version = client.get_model_version(MODEL, noise)
     assert version.tags["decision"] == "retired" and "worse" in version.tags["decision.reason"]
+    card = version.description.split("### Decisions", 1)[1]
+    assert card.index("- **shadow**:") < card.index("- **retired**:")
     record = client.download_artifacts(version.run_id, "decision/shadow.json", str(world["root"]))
     assert '"action": "retire"' in open(record).read()
     assert challenger_in_shadow(params) is None

@@ -60,3 +60,46 @@ def test_a_version_reference_says_what_a_row_needs():
         "models:/m/7",
     )
     assert ModelVersionRef.from_dict(ref.as_dict()) == ref
+
+
+def test_a_decision_is_appended_to_the_card_once_under_its_heading():
+    from pipelines.registry import DECISIONS_HEADING, with_decision
+
+    card = "### Model card\n**Model.** hgb"
+    once = with_decision(card, "**shadow**: passed offline")
+    assert once == f"{card}\n\n{DECISIONS_HEADING}\n- **shadow**: passed offline"
+    assert with_decision(once, "**shadow**: passed offline") == once  # a retried step
+    twice = with_decision(once, "**promoted**: better on 3 shadow nights")
+    assert twice.endswith("- **shadow**: passed offline\n- **promoted**: better on 3 shadow nights")
+    assert twice.count(DECISIONS_HEADING) == 1
+
+
+def test_the_model_card_sets_the_model_beside_its_baselines_and_says_its_limits():
+    from types import SimpleNamespace
+
+    from pipelines.training.tracking import KNOWN_LIMITS, model_card
+
+    tags = {
+        "model.family": "hist_gradient_boosting",
+        "split.train_start": "2013-01-01",
+        "split.train_end": "2013-04-30",
+        "split.holdout_start": "2013-05-01",
+        "split.holdout_end": "2013-05-31",
+        "model.decision_threshold": "0.31",
+        "retraining.day": "2013-06-02",
+    }
+    metrics = {
+        "holdout_roc_auc": 0.71,
+        "holdout_log_loss": 0.45,
+        "baseline_logreg_roc_auc": 0.66,
+        "baseline_logreg_log_loss": 0.48,
+        "baseline_base_rate_roc_auc": 0.5,
+    }
+    card = model_card(SimpleNamespace(data=SimpleNamespace(tags=tags)), metrics)
+    assert "| holdout | roc_auc | log_loss |" in card
+    assert "| model | 0.7100 | 0.4500 |" in card
+    assert "| logistic baseline | 0.6600 | 0.4800 |" in card
+    assert "| base rate | 0.5000 | – |" in card
+    assert "Trained on 2013-01-01..2013-04-30, held out 2013-05-01..2013-05-31" in card
+    assert "Retraining requested by monitoring on 2013-06-02" in card
+    assert all(f"- {limit}" in card for limit in KNOWN_LIMITS)
