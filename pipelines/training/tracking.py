@@ -207,11 +207,13 @@ def model_card(run: Any, metrics: dict[str, float]) -> str:
         f"**Window.** Trained on {tags.get('split.train_start')}..{tags.get('split.train_end')}, "
         f"held out {tags.get('split.holdout_start')}..{tags.get('split.holdout_end')}.",
         "",
-        "**Against the baselines** (same holdout; metrics "
-        + ", ".join(k for k in sorted(metrics) if k.startswith("holdout_"))
-        + "):",
+        "**Against the baselines** (the same holdout):",
         "",
         *_against_baselines(metrics),
+        "",
+        "All holdout figures: "
+        + ", ".join(f"{k} {metrics[k]:.4f}" for k in sorted(metrics) if k.startswith("holdout_"))
+        + ".",
         "",
         f"**Calibration.** {tags.get('model.calibration', 'none')}. Decides late at "
         f"{tags.get('model.decision_threshold', 'the cost-optimal threshold')}.",
@@ -266,14 +268,26 @@ def describe_latest_version(params: MlflowParams) -> dict[str, Any]:
     }
 
 
-def artifact_bytes(params: MlflowParams, run_id: str, path: str | None = None) -> int:
-    """The size of everything logged under the run's artifacts (folders walked)."""
+def artifact_bytes(params: MlflowParams, run_id: str) -> int:
+    """The size of everything the run logged: its artifacts and its models' (MLflow 3 keeps a
+    logged model's files apart from the run's)."""
     client = registry.client(params)
-    total = 0
-    for info in client.list_artifacts(run_id, path):
-        total += (
-            artifact_bytes(params, run_id, info.path) if info.is_dir else int(info.file_size or 0)
+    run = client.get_run(run_id)
+    models = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    )
+    total = _walked_bytes(lambda path: client.list_artifacts(run_id, path))
+    for model in models:
+        total += _walked_bytes(
+            lambda path, model_id=model.model_id: client.list_logged_model_artifacts(model_id, path)
         )
+    return total
+
+
+def _walked_bytes(listing: Any, path: str | None = None) -> int:
+    total = 0
+    for info in listing(path):
+        total += _walked_bytes(listing, info.path) if info.is_dir else int(info.file_size or 0)
     return total
 
 
