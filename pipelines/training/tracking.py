@@ -162,11 +162,11 @@ def log_by_week(params: MlflowParams, run_id: str, weekly: pd.DataFrame) -> None
 KNOWN_LIMITS = (
     "Trained on 2013 departures from EWR, JFK and LGA only: other airports or years are out of "
     "its data.",
-    "Knows only what is known the evening before: the schedule, the route, the plane and the "
-    "origin's weather up to the cutoff; no departure delay, no destination weather, no ATC "
-    "programme.",
-    "The island airports (`dest_region` island) are a few hundred flights a month: their slice is "
-    "judged on pooled days, and its figures are wide.",
+    "Knows only what is known the evening before: the schedule, the route and the origin's "
+    "weather up to the cutoff; not the plane, the departure delay, the destination's weather "
+    "or air traffic control.",
+    "The island airports (`dest_region` island) are a few hundred flights a month: their slice "
+    "is judged pooled (with the shadow nights), and its figures are wide.",
     "Probabilities are calibrated on the newest training days: a season change moves them "
     "before it moves the ranking (the monitoring's estimate and delayed labels watch it).",
 )
