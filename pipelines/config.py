@@ -444,6 +444,23 @@ class CostParams:
 
 
 @dataclass(frozen=True)
+class ExplainParams:
+    """`mlops explain` (pipelines/scoring/explain.py) and the on-call page's flights to explain."""
+
+    background_rows: int  # the day's flights the feature values are masked with (shap's background)
+    max_evals: int  # model calls per flight (shap's permutation budget; raised to 2 × features + 1)
+    seed: int  # which background flights, and the permutations: the same answer every run
+    page_flights: int  # the labelled flights with the largest log loss listed on the on-call page
+
+    def __post_init__(self) -> None:
+        if self.background_rows < 1 or self.max_evals < 1 or self.page_flights < 0:
+            raise ValueError(
+                "explain.background_rows and explain.max_evals must be positive, "
+                "explain.page_flights 0 (none) or positive"
+            )
+
+
+@dataclass(frozen=True)
 class MlflowParams:
     tracking_uri: str
     experiment: str
@@ -465,6 +482,7 @@ class Params:
     retraining: RetrainingParams
     simulation: SimulationParams
     cost: CostParams
+    explain: ExplainParams
 
     def workspace_path(self, relative_or_uri: str) -> str:
         """Resolve a params path against the workspace; URIs (s3://…) pass through."""
@@ -592,6 +610,7 @@ def params_from_dict(raw: dict[str, Any], workspace: Path) -> Params:
             }
         ),
         cost=CostParams(**raw["cost"]),
+        explain=ExplainParams(**raw["explain"]),
     )
     if not params.data.snapshot_start <= params.train.holdout_start <= params.data.snapshot_end:
         raise ValueError("train.holdout_start must fall inside the snapshot window")

@@ -7,20 +7,16 @@ the whole day's schedule counts, exactly as scoring built them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from features.build import FLIGHT_INPUT_COLUMNS, build_features
 from pipelines.config import Params
-from pipelines.data import landing
 from pipelines.scoring.paths import manifest_uri
 from pipelines.scoring.publish import iter_parts, part_uris, published_manifest
-from pipelines.scoring.shards import count_day_schedule, validated_flights_uri
-from pipelines.storage import iter_parquet
+from pipelines.scoring.shards import day_features
 
 SCORE_READ = ["flight_id", "late_probability", "predicted_late"]
 VERSION_READ = ["model_version", "model_run_id", "model_data_version"]
@@ -85,28 +81,6 @@ def scored_day(params: Params, day: date, batch_rows: int = 500_000) -> ScoredDa
         )
     )
     return ScoredDay(day, rows, fraction, predictions, *version)
-
-
-def day_features(
-    params: Params,
-    day: date,
-    keep: Callable[[pd.Series], np.ndarray],
-    batch_rows: int = 500_000,
-) -> pd.DataFrame:
-    """The features (training code, the whole day's schedule counts) of D's validated flights
-    whose ids `keep` selects, built now: what scoring would build from the store as it is."""
-    flights = [
-        part[keep(part["flight_id"])]
-        for part in iter_parquet(
-            validated_flights_uri(params, day), batch_rows, columns=list(FLIGHT_INPUT_COLUMNS)
-        )
-    ]
-    return build_features(
-        pd.concat(flights, ignore_index=True),
-        landing.read_reference(params.landing_root, "weather"),
-        params.features,
-        count_day_schedule(params, day),
-    )
 
 
 def scored_features(params: Params, scored: ScoredDay, batch_rows: int = 500_000) -> pd.DataFrame:

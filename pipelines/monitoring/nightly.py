@@ -325,6 +325,17 @@ def monitor_day(params: Params, day: date, log_to_mlflow: bool = True) -> dict[s
     return summary
 
 
+def flights_to_explain(params: Params, labelled: DayPerformance | None) -> dict[str, Any] | None:
+    """D-1's labelled flights with the largest log loss, for the page's `mlops explain` lines
+    (None while D-1's labels are pending)."""
+    if labelled is None:
+        return None
+    return {
+        "date": labelled.day.isoformat(),
+        "flights": performance.worst_flights(labelled.joined.labelled, params.explain.page_flights),
+    }
+
+
 def _monitor_day(params: Params, day: date, log_to_mlflow: bool) -> dict[str, Any]:
     from pipelines.monitoring import page, tracking
 
@@ -369,6 +380,7 @@ def _monitor_day(params: Params, day: date, log_to_mlflow: bool) -> dict[str, An
     summary["batch_skew"] = batch_skew.as_dict() if batch_skew is not None else None
     summary["changes_since_previous_night"] = changes
     summary["fingerprint"] = fingerprint.as_json()
+    summary["flights_to_explain"] = flights_to_explain(params, night.yesterday)
     if night.yesterday is not None:
         fields = actual_performance(params, night.yesterday)
         table = history.update(table, night.yesterday.day.isoformat(), fields)

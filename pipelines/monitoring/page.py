@@ -122,6 +122,38 @@ def _batch_skew(report: dict[str, Any] | None) -> str:
     )
 
 
+def explain_command(day: str, flight_id: str) -> str:
+    """The command that shows why one flight got its score (`pipelines/scoring/explain.py`)."""
+    return f"mlops explain --date {day} --flight {flight_id}"
+
+
+def _flights_to_explain(found: dict[str, Any] | None) -> str:
+    """The labelled flights that drove the errors (largest log loss), each with the exact
+    `mlops explain` line: on a bad night, on-call starts from them."""
+    if not found:
+        return "<p>Labels pending: no labelled flight to explain yet.</p>"
+    if not found["flights"]:
+        return f"<p>No labelled flight of {html.escape(found['date'])} to explain.</p>"
+    rows = "".join(
+        "<tr>"
+        f"<td>{html.escape(str(f['flight_id']))}</td>"
+        f"<td>{f['late_probability']:.3f}</td>"
+        f"<td>{'late' if f.get('predicted_late') else 'on time'}</td>"
+        f"<td>{'late' if f['late'] else 'on time'}</td>"
+        f"<td>{f['log_loss']:.2f} ({f.get('share_of_log_loss', 0.0):.1%})</td>"
+        f"<td><code>{html.escape(explain_command(found['date'], str(f['flight_id'])))}</code></td>"
+        "</tr>"
+        for f in found["flights"]
+    )
+    return (
+        f"<p>The labelled flights of {html.escape(found['date'])} with the largest log loss "
+        "(confidently wrong): run the command to see the features each was scored with and "
+        "each one's contribution to its probability.</p>"
+        "<table><tr><th>flight</th><th>probability</th><th>predicted</th><th>was</th>"
+        f"<th>log loss (share of the day's)</th><th>explain</th></tr>{rows}</table>"
+    )
+
+
 def day_page(params: Params, summary: dict[str, Any], history: pd.DataFrame) -> str:
     day = summary["date"]
     verdict, model, drift = summary["verdict"], summary["model"], summary["drift"]
@@ -178,6 +210,8 @@ rolling since {estimate["window_start"]}: ROC AUC {_number(estimate["window"].ge
 Labels for {yesterday}: {performance["labels_for_previous_day"]}
 (<a href="../date={yesterday}/performance.html">Evidently classification report</a>).</p>
 <img alt="trends" src="data:image/png;base64,{trend}">
+<h2>Flights that drove the errors</h2>
+{_flights_to_explain(summary.get("flights_to_explain"))}
 <h2>Data</h2>
 <p><a href="../data_docs/index.html">Great Expectations Data Docs</a>.
 Drift thresholds were calibrated on {calibrated}; on the holdout days they gave

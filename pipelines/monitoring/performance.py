@@ -84,3 +84,35 @@ def observed_metrics(labelled: pd.DataFrame, confidence: float) -> dict[str, flo
     _, out["roc_auc_low"], out["roc_auc_high"] = auc_interval(y, p, confidence)
     out["mean_probability"] = float(p.mean())
     return out
+
+
+#: Probabilities are clipped here before the log: a score of exactly 0 or 1 that was wrong
+#: still ranks first without making the loss infinite.
+LOG_LOSS_EPSILON = 1e-15
+
+
+def worst_flights(labelled: pd.DataFrame, rows: int) -> list[dict[str, object]]:
+    """The `rows` labelled flights with the largest log loss (the confidently wrong ones that
+    drive a bad night's errors), worst first, each with its share of the day's summed log
+    loss: what on-call runs `mlops explain` on."""
+    if rows < 1 or labelled.empty:
+        return []
+    y = labelled["label"].to_numpy().astype(int)
+    p = np.clip(labelled["late_probability"].to_numpy(dtype=float), LOG_LOSS_EPSILON, 1.0)
+    p = np.minimum(p, 1.0 - LOG_LOSS_EPSILON)
+    loss = -(y * np.log(p) + (1 - y) * np.log(1.0 - p))
+    worst = np.argsort(-loss, kind="stable")[:rows]
+    total = float(loss.sum())
+    return [
+        {
+            "flight_id": str(labelled["flight_id"].iloc[i]),
+            "late_probability": float(labelled["late_probability"].iloc[i]),
+            "predicted_late": (
+                bool(labelled["predicted_late"].iloc[i]) if "predicted_late" in labelled else None
+            ),
+            "late": bool(y[i]),
+            "log_loss": float(loss[i]),
+            "share_of_log_loss": float(loss[i]) / total if total > 0 else 0.0,
+        }
+        for i in worst
+    ]

@@ -65,3 +65,37 @@ def predictions(
             versions, runs = ",".join(brief.model_versions), ",".join(brief.scoring_run_ids)
             typer.echo(f"{brief.day}\t{brief.rows}\t{versions}\t{brief.content_sha256}\t{runs}")
         day += timedelta(days=1)
+
+
+@commands.command()
+def explain(
+    day: Annotated[
+        str, typer.Option("--date", help="The night the flight was scored (YYYY-MM-DD).")
+    ],
+    flight: Annotated[str, typer.Option("--flight", help="The flight id, as in the predictions.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of the table.")] = False,
+    params_path: ParamsOption = None,
+) -> None:
+    """Why a flight got its score: the features it was scored with, its probability and
+    decision (threshold, model version), and each feature's contribution to the probability
+    (shap, against a background of the day's flights). The features are rebuilt from the
+    validated store and the version that scored the night is loaded: the output says whether
+    the rebuilt probability matches the published one. Exits 1 when the day, the flight or the
+    version is missing, 2 when the rebuilt probability differs from the published one.
+
+    Example: mlops explain --date 2013-06-03 --flight 2013-06-03_UA1545_EWR"""
+    from pipelines.registry import ModelUnavailable
+    from pipelines.scoring.explain import ExplainError, explain_published, render_table
+
+    params = load(params_path)
+    try:
+        explanation = explain_published(params, parse_date(day), flight)
+    except (ExplainError, ModelUnavailable) as error:
+        typer.echo(f"mlops explain: {error}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(explanation.as_dict(), indent=2, default=str))
+    else:
+        typer.echo(render_table(explanation))
+    if not explanation.matches_published:
+        raise typer.Exit(2)

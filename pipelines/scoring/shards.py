@@ -4,7 +4,7 @@ training feature code and the pinned model(s) into the day's staging folder."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -89,6 +89,29 @@ def count_day_schedule(params: Params, day: date) -> ScheduleCounts:
     if counts is None:
         counts = day_schedule_counts(pd.DataFrame(columns=list(SCHEDULE_COUNT_COLUMNS)))
     return counts
+
+
+def day_features(
+    params: Params,
+    day: date,
+    keep: Callable[[pd.Series], np.ndarray],
+    batch_rows: int = 500_000,
+) -> pd.DataFrame:
+    """The features (training code, the whole day's schedule counts) of D's validated flights
+    whose ids `keep` selects, built now: what scoring would build from the store as it is
+    (monitoring's sample, `mlops explain`'s flight)."""
+    flights = [
+        part[keep(part["flight_id"])]
+        for part in iter_parquet(
+            validated_flights_uri(params, day), batch_rows, columns=list(FLIGHT_INPUT_COLUMNS)
+        )
+    ]
+    return build_features(
+        pd.concat(flights, ignore_index=True),
+        landing.read_reference(params.landing_root, "weather"),
+        params.features,
+        count_day_schedule(params, day),
+    )
 
 
 def plan_shards(params: Params, day: date) -> list[Shard]:

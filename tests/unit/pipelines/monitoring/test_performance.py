@@ -144,3 +144,30 @@ def test_observed_metrics_of_both_classes():
     assert figures["roc_auc_low"] < figures["roc_auc"] < figures["roc_auc_high"]
     assert figures["mean_probability"] == pytest.approx(labelled["late_probability"].mean())
     assert {"pr_auc", "log_loss", "brier"} <= set(figures)
+
+
+def test_the_worst_flights_are_the_confidently_wrong_ones_worst_first():
+    from pipelines.monitoring.performance import worst_flights
+
+    labelled = pd.DataFrame(
+        {
+            "flight_id": ["right", "wrong-late", "wrong-early", "sure-wrong"],
+            "late_probability": [0.9, 0.2, 0.7, 0.0],
+            "predicted_late": [True, False, True, False],
+            "label": [1, 1, 0, 1],
+        }
+    )
+    worst = worst_flights(labelled, 3)
+    assert [f["flight_id"] for f in worst] == ["sure-wrong", "wrong-late", "wrong-early"]
+    assert worst[0]["log_loss"] == pytest.approx(-np.log(1e-15)), "a certain miss stays finite"
+    assert worst[1]["log_loss"] == pytest.approx(-np.log(0.2))
+    assert worst[1] | {"log_loss": 0, "share_of_log_loss": 0} == {
+        "flight_id": "wrong-late",
+        "late_probability": 0.2,
+        "predicted_late": False,
+        "late": True,
+        "log_loss": 0,
+        "share_of_log_loss": 0,
+    }
+    assert sum(f["share_of_log_loss"] for f in worst_flights(labelled, 4)) == pytest.approx(1.0)
+    assert worst_flights(labelled, 0) == [] and worst_flights(labelled.iloc[:0], 3) == []
