@@ -70,3 +70,25 @@ def test_the_day_page_has_the_section():
     page = day_page(repository_params(), _summary(FOUND), history)
     assert "<h2>Flights that drove the errors</h2>" in page
     assert "mlops explain --date 2013-06-02 --flight 2013-06-02_UA1545_EWR" in page
+
+
+def test_the_night_lists_the_worst_of_yesterdays_labelled_flights():
+    from datetime import date
+
+    from pipelines.monitoring.nightly import DayPerformance, flights_to_explain
+    from pipelines.monitoring.performance import JoinedLabels
+
+    labelled = pd.DataFrame(
+        {
+            "flight_id": [f"f{i}" for i in range(8)],
+            "late_probability": [0.1, 0.9, 0.2, 0.8, 0.5, 0.05, 0.95, 0.3],
+            "predicted_late": [False, True, False, True, True, False, True, False],
+            "label": [0, 0, 1, 1, 0, 1, 1, 0],
+        }
+    )
+    yesterday = DayPerformance(date(2013, 6, 2), JoinedLabels(labelled, 0, 0, 0))
+    found = flights_to_explain(repository_params(), yesterday)
+    assert found is not None and found["date"] == "2013-06-02"
+    assert len(found["flights"]) == repository_params().explain.page_flights
+    assert [f["flight_id"] for f in found["flights"][:2]] == ["f5", "f1"]
+    assert flights_to_explain(repository_params(), None) is None

@@ -187,3 +187,19 @@ def test_the_table_shows_the_score_the_threshold_and_the_version():
     assert "version 3" in table and "threshold 0.4000" in table
     assert "late probability 0.700000: predicted late" in table
     assert "matches the published probability" in table
+
+
+def test_the_command_says_a_mismatch_and_exits_2(day, monkeypatch: pytest.MonkeyPatch, tmp_path):
+    from pipelines.cli import app
+    from pipelines.scoring import explain
+
+    features, model = day
+    published = dataclasses.replace(_published(features, model, 10), late_probability=0.99)
+    explained = explain_flight(published, features, model, PINNED, 0.4, repository_params())
+    monkeypatch.setattr(explain, "explain_published", lambda params, day, flight: explained)
+    arguments = ["explain", "--date", "2013-01-10", "--flight", published.flight_id]
+    arguments += ["--params", str(_workspace(tmp_path))]
+    table = CliRunner().invoke(app, arguments)
+    assert table.exit_code == 2 and "DOES NOT MATCH the published 0.990000" in table.output
+    as_json = CliRunner().invoke(app, [*arguments, "--json"])
+    assert as_json.exit_code == 2 and json.loads(as_json.output)["matches_published"] is False
