@@ -9,7 +9,9 @@ not the batch.
 
 Two kinds do not decompose: the row count and uniqueness. They run once, in this process, on a
 frame holding only the columns they name (the flight key): exact uniqueness needs every key,
-but not every column. That pass uses the project's file context, so it gets a Data Docs page.
+but not every column. That pass runs through the gate's runner (`gate/runner.py`: this
+process's ephemeral context, whose Data Docs site is published to the shared folder), so it
+gets a Data Docs page.
 
 Why not one GX run on the whole frame: GX's pandas engine copies the full frame once per
 column-map expectation (the null filter of each domain), so its cost grows with columns ×

@@ -1,7 +1,8 @@
 """The MLflow registry side of promotion: aliases, compare-and-set, the promotion log.
 
-* `champion` is what nightly scoring uses; `challenger` marks the newest rejected candidate
-  (shadow scoring).
+* `champion` is what nightly scoring and online serving use; `challenger` is the candidate that
+  passed offline and is serving its shadow period (scored beside the champion every night, a
+  canary share of online requests) until `shadow_period` promotes or retires it.
 * Every change of `champion` happens under a lock and only if the alias still points at the
   version the decision was made against (compare-and-set), and appends one line to an
   append-only JSONL promotion log: who, when, from, to, why, and a link to the decision record.
