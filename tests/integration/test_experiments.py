@@ -67,7 +67,7 @@ def test_an_experiment_run_from_the_command_line_is_compared_with_main(tmp_path_
         # each curve drawn for both: the experiment (workspace) beside main (HEAD)
         assert '"rev": "workspace"' in page and '"rev": "HEAD"' in page
         # and every plot of both loads: main's images come from the cache, not from git
-        assert json.loads(dvc("plots", "diff", "--json").stdout).get("errors", []) == []
+        assert json.loads(dvc("plots", "diff", "--json")).get("errors", []) == []
     finally:
         run(["scripts/mlflow_server.sh", "stop"], cwd=ws.path, env=env)
     assert not (ws.path / ".local" / "pids" / "mlflow.pid").exists()
