@@ -36,7 +36,7 @@ from airflow.sdk import dag, get_current_context, task
 from orchestration.assets import VALIDATED_FLIGHTS
 from orchestration.clock import settings
 from orchestration.landing_sensor import GateVerdictSensor
-from orchestration.schedule import default_args, loop_dag, nightly, target_day
+from orchestration.schedule import day_form, default_args, loop_dag, nightly, target_day
 
 
 @dag(
@@ -45,6 +45,7 @@ from orchestration.schedule import default_args, loop_dag, nightly, target_day
     **loop_dag(
         __doc__,
         ["scoring", "mlflow"],
+        params=day_form(),
         default_args=default_args(retries=3, retry_delay_seconds=120, timeout_minutes=60),
     ),
 )

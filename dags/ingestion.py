@@ -29,7 +29,7 @@ from __future__ import annotations
 from airflow.sdk import Metadata, dag, task
 
 from orchestration.assets import VALIDATED_FLIGHTS, VALIDATED_OUTCOMES
-from orchestration.schedule import default_args, loop_dag, nightly, target_day
+from orchestration.schedule import day_form, default_args, loop_dag, nightly, target_day
 
 
 @dag(
@@ -38,6 +38,7 @@ from orchestration.schedule import default_args, loop_dag, nightly, target_day
     **loop_dag(
         __doc__,
         ["data-quality", "great-expectations"],
+        params=day_form(),
         default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
     ),
 )

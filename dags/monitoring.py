@@ -38,7 +38,7 @@ from airflow.sdk import Metadata, PokeReturnValue, dag, get_current_context, tas
 
 from orchestration.assets import MONITORING_VERDICT, RETRAINING_REQUESTED
 from orchestration.clock import settings
-from orchestration.schedule import default_args, loop_dag, nightly, target_day
+from orchestration.schedule import day_form, default_args, loop_dag, nightly, target_day
 
 
 @dag(
@@ -47,6 +47,7 @@ from orchestration.schedule import default_args, loop_dag, nightly, target_day
     **loop_dag(
         __doc__,
         ["monitoring", "evidently"],
+        params=day_form(),
         default_args=default_args(retries=2, retry_delay_seconds=300, timeout_minutes=30),
     ),
 )

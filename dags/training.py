@@ -20,9 +20,11 @@ it. A first model (no champion) is promoted at once. Alias moves are serialized 
   if set). Such a run trains on the moving window ending the day before the requested day
   (`retraining.window_days`, its newest `holdout_days` held out), its snapshot built from the
   validated partitions, `dvc add`ed and pushed; the event's day, act nights, triggers and
-  reason are tagged on the MLflow run and written in the model version's description. A
-  manual run takes `{"as_of": "YYYY-MM-DD"}` for a moving window; without it, the fixed window
-  of `params.yaml` (the snapshot of `dvc.lock`, as `dvc repro` and `make demo`).
+  reason are tagged on the MLflow run and written in the model version's description.
+* **Manual runs** (Trigger, the form): a *reason* (tagged `run.reason` on the MLflow run), an
+  optional *as of* date for the moving window ending the day before (and its *holdout days*);
+  empty, the fixed window of `params.yaml` (the snapshot of `dvc.lock`, as `dvc repro` and
+  `make demo`). The same as conf: `{"as_of": "YYYY-MM-DD", "reason": "…"}`.
 * **Data**: pulled from the DVC remote by its md5 in every task, never files left on a worker.
   Its md5 and git revision are tagged on the run and the version
   (`mlops data pull-snapshot --md5 …` brings a moving window's snapshot back).
@@ -46,7 +48,7 @@ from airflow.sdk import dag, get_current_context, task
 
 from orchestration.assets import RETRAINING_REQUESTED
 from orchestration.clock import local_timezone, settings
-from orchestration.schedule import default_args, loop_dag
+from orchestration.schedule import default_args, form_values, loop_dag, training_form
 
 DEFAULT_ARGS = default_args(retries=2, retry_delay_seconds=30, timeout_minutes=30)
 
@@ -77,6 +79,7 @@ def _run_scope() -> str:
         __doc__,
         ["training", "dvc", "mlflow"],
         dagrun_timeout=timedelta(hours=2),
+        params=training_form(),
         default_args=DEFAULT_ARGS,
     ),
 )
@@ -97,7 +100,8 @@ def training() -> None:
         fallback_day = None
         if str(run.run_type).endswith("scheduled"):
             fallback_day = context["logical_date"].in_timezone(local_timezone()).date()
-        trigger = training_trigger(load_params(), events, dict(run.conf or {}), fallback_day)
+        asked = form_values(context["params"], run.conf)
+        trigger = training_trigger(load_params(), events, asked, fallback_day)
         print(f"{trigger.kind}: window {trigger.window.as_dict()} {trigger.event}")
         return trigger.as_dict()
 
@@ -164,6 +168,7 @@ def training() -> None:
                 extra_tags={
                     "airflow.dag_id": context["dag"].dag_id,
                     "airflow.run_id": context["run_id"],
+                    "run.reason": form_values(context["params"], None).get("reason", ""),
                     **why.tags(),
                 },
                 validation=validation,

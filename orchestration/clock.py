@@ -25,5 +25,14 @@ def local_timezone() -> str:
 
 
 def day_of(context: Any) -> date:
-    """The day a run is for: the end of its data interval, as a local date."""
-    return context["data_interval_end"].in_timezone(local_timezone()).date()
+    """The day a run is for: the date picked in a manual run's form (`date`), else the end of
+    its data interval, as a local date."""
+    chosen = (context.get("params") or {}).get("date")
+    return run_day(context["data_interval_end"].in_timezone(local_timezone()).date(), chosen)
+
+
+def run_day(interval_end: date, chosen: str | date | None) -> date:
+    """The form's date when one was picked (a manual run for that day), else the interval's."""
+    if not chosen:
+        return interval_end
+    return chosen if isinstance(chosen, date) else date.fromisoformat(str(chosen))

@@ -10,7 +10,7 @@ import os
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable, get_current_context
+from airflow.sdk import CronDataIntervalTimetable, Param, get_current_context
 
 from orchestration.clock import day_of, local_timezone
 
@@ -18,6 +18,59 @@ from orchestration.clock import day_of, local_timezone
 def nightly() -> CronDataIntervalTimetable:
     """A real data interval [D-1, D): the run that fires at local midnight of D is for D."""
     return CronDataIntervalTimetable("0 0 * * *", timezone=local_timezone())
+
+
+def day_form() -> dict[str, Param]:
+    """The trigger form of a nightly DAG: a manual run for a chosen day (empty: the day of the
+    run's data interval, as a scheduled run)."""
+    return {
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to run for",
+            description="A manual run for this day (YYYY-MM-DD); empty: the day the run's "
+            "data interval ends, as the nightly schedule does.",
+        )
+    }
+
+
+def training_form() -> dict[str, Param]:
+    """The `training` DAG's trigger form: why this manual run, and which window (empty: the
+    fixed window of params.yaml, as `dvc repro`)."""
+    return {
+        "reason": Param(
+            "",
+            type="string",
+            maxLength=500,
+            title="Reason",
+            description="Why this run trains: tagged on the MLflow run (`run.reason`).",
+        ),
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Moving window as of",
+            description="Train on the moving window ending the day before (YYYY-MM-DD); "
+            "empty: the fixed window of params.yaml.",
+        ),
+        "holdout_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=60,
+            title="Holdout days",
+            description="With a date: hold out this many of the window's newest days "
+            "(empty: `retraining.holdout_days`).",
+        ),
+    }
+
+
+def form_values(params: Any, conf: dict[str, Any] | None) -> dict[str, Any]:
+    """What a run was asked for: its form's values (`params`) under its conf, the empty ones
+    dropped (a scheduled or Asset-triggered run asks for nothing)."""
+    merged = {**dict(params or {}), **dict(conf or {})}
+    return {key: value for key, value in merged.items() if value not in (None, "")}
 
 
 def target_day() -> date:

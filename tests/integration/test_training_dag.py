@@ -22,7 +22,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def training_run(workspace: Workspace, mlflow_server: str, airflow_db) -> dict:
     workspace.forget_local_data()  # the DAG must fetch the data from the DVC remote
-    result = airflow_dags_test(workspace, mlflow_server, "training")
+    # as the trigger form sends it: a reason, the other fields empty (the fixed window)
+    conf = '{"reason": "the first model of the test window", "as_of": null}'
+    result = airflow_dags_test(workspace, mlflow_server, "training", "--conf", conf)
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "state=success" in output, output[-8000:]
     client = MlflowClient(tracking_uri=mlflow_server)
@@ -49,6 +51,7 @@ def test_version_carries_the_dvc_data_version_and_code_version(training_run, wor
     assert tags["split.holdout_start"] == "2013-02-15" and tags["split.train_end"] == "2013-02-14"
     run_tags = training_run["run"].data.tags
     assert run_tags["airflow.dag_id"] == "training"
+    assert run_tags["run.reason"] == "the first model of the test window"  # the form's reason
     assert run_tags["params.git_dirty"] == "false"  # a committed params.yaml: promotable
     assert run_tags["code.source_dirty"] == "false"  # the suite runs on a committed tree
     assert run_tags["data.dvc_md5"] == tags["data.dvc_md5"]
