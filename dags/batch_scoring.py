@@ -24,6 +24,10 @@ Scores each day's scheduled flights with the champion, every night, before the d
   shard is done (the day is published when it is written); a re-run replaces the day with
   identical rows. A challenger scores in shadow into `shadow/date=D/`, never acted upon.
 
+* **Manual run for a day**: *Trigger* shows a form with the day to score (empty: the run's
+  interval, as the schedule). **Links**: `resolve_models` opens the pinned champion's MLflow
+  run; every task opens the on-call page of its day ("Monitoring page").
+
 Runbook: `runbooks/batch-scoring.md`.
 """
 
@@ -62,14 +66,16 @@ def batch_scoring() -> None:
     @task
     def resolve_models() -> dict:
         """Pin `@champion` (and `@challenger`) to concrete versions, once, for the whole run."""
+        from orchestration.links import MLFLOW_RUN, push_link
         from pipelines.config import load_params
-        from pipelines.registry import CHALLENGER, ModelUnavailable, resolve_alias
+        from pipelines.registry import CHALLENGER, ModelUnavailable, resolve_alias, run_url
 
         params = load_params()
         champion = resolve_alias(params.mlflow)
         if champion is None:
             raise ModelUnavailable(f"{params.mlflow.registered_model} has no champion yet")
         challenger = resolve_alias(params.mlflow, CHALLENGER)
+        push_link(MLFLOW_RUN, run_url(params.mlflow, champion.run_id))
         return {
             "champion": champion.as_dict(),
             "challenger": challenger.as_dict() if challenger else None,

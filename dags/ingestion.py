@@ -21,6 +21,10 @@ day D-1 (`landing/outcomes/date=D-1`, delivered a day late).
   on the same content returns the same verdict and writes nothing new. A held batch stays held
   until `mlops quarantine release`.
 
+* **Manual run for a day**: *Trigger* shows a form with the day to gate (empty: the run's
+  interval). **Links**: each gate task opens the Data Docs of the batch it validated
+  ("Data Docs") and the on-call page of its day ("Monitoring page").
+
 Runbook: `runbooks/data-gate.md`.
 """
 
@@ -30,6 +34,14 @@ from airflow.sdk import Metadata, dag, task
 
 from orchestration.assets import VALIDATED_FLIGHTS, VALIDATED_OUTCOMES
 from orchestration.schedule import day_form, default_args, loop_dag, nightly, target_day
+
+
+def _offer_data_docs(params, page_uri):  # type: ignore[no-untyped-def]
+    """The task's "Data Docs" link: the page of the batch it gated."""
+    from orchestration.links import DATA_DOCS, data_docs_path, push_link
+
+    root = params.workspace_path(params.gate.data_docs_dir)
+    push_link(DATA_DOCS, data_docs_path(page_uri, root))
 
 
 @dag(
@@ -49,7 +61,9 @@ def ingestion() -> None:
         from pipelines.config import load_params
         from pipelines.gate.quarantine import gate_landed_batch
 
-        report = gate_landed_batch(load_params(), "scheduled_flights", target_day())
+        params = load_params()
+        report = gate_landed_batch(params, "scheduled_flights", target_day())
+        _offer_data_docs(params, report.data_docs_url)
         yield Metadata(VALIDATED_FLIGHTS, report.event_extra())
 
     @task(outlets=[VALIDATED_OUTCOMES])
@@ -61,7 +75,9 @@ def ingestion() -> None:
         from pipelines.gate.quarantine import gate_landed_batch
 
         day = target_day() - days(days=1)
-        report = gate_landed_batch(load_params(), "outcomes", day)
+        params = load_params()
+        report = gate_landed_batch(params, "outcomes", day)
+        _offer_data_docs(params, report.data_docs_url)
         yield Metadata(VALIDATED_OUTCOMES, report.event_extra())
 
     gate_scheduled_flights()

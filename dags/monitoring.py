@@ -27,6 +27,10 @@ trusted, and if not, what do I do?*
 * **Alerts**: a `watch` / `act` verdict and any task failure go to the alert log (and Slack or
   e-mail when `mlops_slack` / `mlops_email` exist); a persisting condition is grouped.
 
+* **Manual run for a day**: *Trigger* shows a form with the day to monitor (empty: the run's
+  interval). **Links**: every task opens the on-call page of its day ("Monitoring page"),
+  `monitor` the night's MLflow monitoring run ("MLflow run").
+
 Runbooks: `runbooks/drift-alert.md`, `performance-drop.md`, `labels-late.md`, `monitoring.md`.
 """
 
@@ -75,10 +79,12 @@ def monitoring() -> None:
     @task(outlets=[MONITORING_VERDICT])
     def monitor():  # type: ignore[no-untyped-def]
         """Drift, estimate, delayed labels, verdict, reports, history, page, MLflow."""
+        from orchestration.links import MLFLOW_RUN, push_link
         from pipelines.config import load_params
         from pipelines.monitoring.nightly import monitor_day
 
         summary = monitor_day(load_params(), target_day())
+        push_link(MLFLOW_RUN, summary.get("mlflow_url"))
         verdict = summary["verdict"]
         yield Metadata(
             MONITORING_VERDICT,

@@ -35,6 +35,8 @@ it. A first model (no champion) is promoted at once. Alias moves are serialized 
 * **Hand-offs**: tasks pass the data version, a feature-table URI and MLflow ids, never frames.
 * **Re-runs**: each task is idempotent; a re-run trains again on the same data version and
   registers a new version with identical metrics (seeded).
+* **Links** (a task's *Extra links*): "MLflow run" on `train_model` and `register_model`;
+  "Data Docs" opens the gate's Data Docs.
 * **Config**: `params.yaml`; MLflow from `MLFLOW_TRACKING_URI`.
 
 Runbook: `runbooks/training.md`.
@@ -150,8 +152,10 @@ def training() -> None:
         import tempfile
         from pathlib import Path
 
+        from orchestration.links import MLFLOW_RUN, push_link
         from pipelines.config import load_params
         from pipelines.data.versioning import DataVersion
+        from pipelines.registry import run_url
         from pipelines.retraining.trigger import TrainingTrigger
         from pipelines.training import steps as training_steps
 
@@ -174,6 +178,7 @@ def training() -> None:
                 validation=validation,
                 window=why.window,
             )
+        push_link(MLFLOW_RUN, run_url(params.mlflow, result.run_id))
         return result.run_id
 
     @task
@@ -192,10 +197,14 @@ def training() -> None:
         """Register the run's model as a new version with lineage tags and a model card."""
         from dataclasses import asdict
 
+        from orchestration.links import MLFLOW_RUN, push_link
         from pipelines.config import load_params
+        from pipelines.registry import run_url
         from pipelines.training import steps as training_steps
 
-        return asdict(training_steps.register(load_params(), mlflow_run_id))
+        params = load_params()
+        push_link(MLFLOW_RUN, run_url(params.mlflow, mlflow_run_id))
+        return asdict(training_steps.register(params, mlflow_run_id))
 
     @task
     def decide_promotion(registered: dict, features_uri: str, trigger: dict) -> dict:

@@ -196,6 +196,12 @@ def versions_of_run(mlflow_client: Any, name: str, run_id: str) -> list[str]:
     return sorted((str(v.version) for v in found), key=int)
 
 
+def run_url(params: MlflowParams, run_id: str) -> str:
+    """The run's page in the MLflow UI."""
+    experiment_id = client(params).get_run(run_id).info.experiment_id
+    return f"{params.tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 #: The heading under which a version's decisions are appended to its card (`record_decision`).
 DECISIONS_HEADING = "### Decisions"
 

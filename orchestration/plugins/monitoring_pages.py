@@ -5,8 +5,10 @@ Mounts a small FastAPI app on the api-server at `/monitoring/`:
   (`monitoring.reports_dir`, a folder or s3://…, read through the same storage layer);
 * `/monitoring/runbooks/<name>.md`: the runbooks of the deployed checkout;
 * `/monitoring/data_docs/…`: the Great Expectations Data Docs (`gate.data_docs_dir`).
-Adds *Browse → Monitoring* to the menu, and a "Monitoring page" link on the monitoring DAG's
-task instances that opens the page of the run's day.
+Adds *Browse → Monitoring* to the menu, and three extra links on task instances: "Monitoring
+page" (the nightly DAGs: the on-call page of the run's day, the form's day on a manual run),
+"MLflow run" (the run a task logged or used) and "Data Docs" (the batch a gate task validated),
+the last two read from what the task pushed (`orchestration/links.py`).
 
 Airflow mounts a plugin's app without its own authentication, so the app asks for it: the same
 login as the UI (its session cookie, or a bearer token) and read access to DAGs (a viewer may
@@ -89,32 +91,96 @@ def page(path: str) -> Response:
     return _serve(params.workspace_path(params.monitoring.reports_dir), path or "index.html")
 
 
+def _xcom_link(ti_key, key: str) -> str:  # type: ignore[no-untyped-def]
+    """The URL a task pushed under `key` (`orchestration.links.push_link`), or ""."""
+    import json
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        value = session.execute(
+            XComModel.get_many(
+                key=key,
+                run_id=ti_key.run_id,
+                dag_ids=ti_key.dag_id,
+                task_ids=ti_key.task_id,
+                map_indexes=ti_key.map_index,
+            ).with_only_columns(XComModel.value)
+        ).scalar()
+    if value is None:
+        return ""
+    decoded = json.loads(value) if isinstance(value, str | bytes) else value
+    return decoded if isinstance(decoded, str) else ""
+
+
+def _run_day(ti_key):  # type: ignore[no-untyped-def]
+    """The run's day as its tasks see it (`orchestration.clock.run_day`), or None."""
+    from zoneinfo import ZoneInfo
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from orchestration.clock import run_day
+    from pipelines.config import load_params
+
+    with create_session() as session:
+        run = (
+            session.query(DagRun)
+            .filter_by(dag_id=ti_key.dag_id, run_id=ti_key.run_id)
+            .one_or_none()
+        )
+        if run is None or run.data_interval_end is None:
+            return None
+        zone = ZoneInfo(load_params().features.timezone)
+        end = run.data_interval_end.astimezone(zone).date()
+        return run_day(end, (run.conf or {}).get("date"))
+
+
+NIGHTLY_DAGS = ("ingestion", "batch_scoring", "monitoring")
+
+
 class MonitoringPageLink(BaseOperatorLink):
-    """On the monitoring DAG's tasks: the page of the run's day."""
+    """On the nightly DAGs' tasks: the on-call page of the run's day."""
 
     name = "Monitoring page"
 
     def get_link(self, operator, *, ti_key):  # type: ignore[no-untyped-def]
-        if ti_key.dag_id != "monitoring":
+        from orchestration.links import PAGES_PREFIX, oncall_page_path
+
+        if ti_key.dag_id not in NIGHTLY_DAGS:
             return ""
-        from airflow.models.dagrun import DagRun
-        from airflow.utils.session import create_session
+        day = _run_day(ti_key)
+        return oncall_page_path(day) if day else f"{PAGES_PREFIX}/"
 
-        from pipelines.config import load_params
 
-        with create_session() as session:
-            run = (
-                session.query(DagRun)
-                .filter_by(dag_id=ti_key.dag_id, run_id=ti_key.run_id)
-                .one_or_none()
-            )
-        if run is None or run.data_interval_end is None:
-            return f"{PREFIX}/"
-        from zoneinfo import ZoneInfo
+class MlflowRunLink(BaseOperatorLink):
+    """The MLflow run a task logged (training) or used (the pinned champion, the night's
+    monitoring run)."""
 
-        zone = ZoneInfo(load_params().features.timezone)
-        day = run.data_interval_end.astimezone(zone).date()
-        return f"{PREFIX}/date={day.isoformat()}/index.html"
+    name = "MLflow run"
+
+    def get_link(self, operator, *, ti_key):  # type: ignore[no-untyped-def]
+        from orchestration.links import MLFLOW_RUN
+
+        return _xcom_link(ti_key, MLFLOW_RUN)
+
+
+class DataDocsLink(BaseOperatorLink):
+    """The Great Expectations Data Docs of the batch a gate task validated (the index on
+    the other tasks of `ingestion` and `training`)."""
+
+    name = "Data Docs"
+
+    def get_link(self, operator, *, ti_key):  # type: ignore[no-untyped-def]
+        from orchestration.links import DATA_DOCS, data_docs_path
+
+        pushed = _xcom_link(ti_key, DATA_DOCS)
+        if pushed:
+            return pushed
+        if ti_key.dag_id in ("ingestion", "training"):
+            return data_docs_path(None, "")
+        return ""
 
 
 class MonitoringPagesPlugin(AirflowPlugin):
@@ -129,4 +195,4 @@ class MonitoringPagesPlugin(AirflowPlugin):
             "url_route": "monitoring",
         }
     ]
-    global_operator_extra_links = [MonitoringPageLink()]
+    global_operator_extra_links = [MonitoringPageLink(), MlflowRunLink(), DataDocsLink()]

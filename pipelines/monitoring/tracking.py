@@ -15,7 +15,7 @@ from typing import Any
 from pipelines import registry
 from pipelines.config import Params
 from pipelines.monitoring import history
-from pipelines.storage import join_uri, list_files, read_text
+from pipelines.storage import list_files, read_text
 
 LEVELS = {"ok": 0.0, "watch": 1.0, "act": 2.0}
 
@@ -100,6 +100,4 @@ def log_night_cost(params: Params, run_id: str, day: date, metrics: dict[str, fl
 
 
 def run_url(params: Params, run_id: str) -> str:
-    client = registry.client(params.mlflow)
-    experiment_id = client.get_run(run_id).info.experiment_id
-    return join_uri(params.mlflow.tracking_uri, f"#/experiments/{experiment_id}/runs/{run_id}")
+    return registry.run_url(params.mlflow, run_id)

@@ -59,3 +59,24 @@ def test_the_window_form_reaches_the_trigger():
     assert (trigger.window.end - trigger.window.holdout_start).days == 9
     empty = form_values({"reason": "", "as_of": None, "holdout_days": None}, None)
     assert training_trigger(params, [], empty, None).kind == "fixed"
+
+
+def test_the_links_paths_the_on_call_page_and_the_data_docs():
+    from orchestration.links import data_docs_path, oncall_page_path
+
+    assert oncall_page_path(date(2013, 6, 3)) == "/monitoring/date=2013-06-03/index.html"
+    root = "/srv/mlops/reports/data_docs"
+    page = f"{root}/validations/scheduled_flights/2013-06-03/index.html"
+    assert data_docs_path(page, root) == (
+        "/monitoring/data_docs/validations/scheduled_flights/2013-06-03/index.html"
+    )
+    assert data_docs_path(f"file://{page}", root + "/").startswith("/monitoring/data_docs/valid")
+    assert data_docs_path("s3://elsewhere/page.html", root) == "/monitoring/data_docs/index.html"
+    assert data_docs_path(None, root) == "/monitoring/data_docs/index.html"
+
+
+def test_the_plugin_offers_the_three_links_on_every_task():
+    from airflow import plugins_manager
+
+    names = {link.name for link in plugins_manager.get_global_operator_extra_links()}
+    assert {"Monitoring page", "MLflow run", "Data Docs"} <= names
