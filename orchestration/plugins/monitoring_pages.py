@@ -110,8 +110,11 @@ def _xcom_link(ti_key, key: str) -> str:  # type: ignore[no-untyped-def]
         ).scalar()
     if value is None:
         return ""
-    decoded = json.loads(value) if isinstance(value, str | bytes) else value
-    return decoded if isinstance(decoded, str) else ""
+    try:  # stored as JSON text by some backends, as the decoded value by others
+        value = json.loads(value)
+    except (TypeError, ValueError):
+        pass
+    return value if isinstance(value, str) else ""
 
 
 def _run_day(ti_key):  # type: ignore[no-untyped-def]
