@@ -4,6 +4,7 @@ pulls the DVC version, trains, logs, registers, and the lineage on the version i
 from __future__ import annotations
 
 import json
+import sys
 import math
 from pathlib import Path
 
@@ -184,3 +185,27 @@ def test_registered_model_loads_and_scores_probabilities(
     probabilities = model.predict(features)
     late = probabilities.iloc[:, 1] if hasattr(probabilities, "iloc") else probabilities[:, 1]
     assert len(late) == len(day) and ((late >= 0) & (late <= 1)).all()
+
+
+def test_the_train_model_task_links_to_its_mlflow_run(training_run, workspace: Workspace):
+    """The task's "MLflow run" extra link, as the api-server builds it from the run's XCom."""
+    script = (
+        "import sys\n"
+        "from airflow.models.dagrun import DagRun\n"
+        "from airflow.models.taskinstancekey import TaskInstanceKey\n"
+        "from airflow.utils.session import create_session\n"
+        "sys.path.insert(0, 'orchestration/plugins')\n"
+        "from monitoring_pages import DataDocsLink, MlflowRunLink\n"
+        "with create_session() as session:\n"
+        "    run = session.query(DagRun).filter_by(dag_id='training')"
+        ".order_by(DagRun.id.desc()).first()\n"
+        "    run_id = run.run_id\n"
+        "key = TaskInstanceKey('training', 'train_model', run_id, 1, -1)\n"
+        "print(MlflowRunLink().get_link(None, ti_key=key))\n"
+        "print(DataDocsLink().get_link(None, ti_key=key))\n"
+    )
+    result = workspace.run(f"{sys.executable}", "-c", script)
+    mlflow_link, docs_link = result.stdout.strip().splitlines()[-2:]
+    run = training_run["run"]
+    assert mlflow_link.endswith(f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}")
+    assert docs_link == "/monitoring/data_docs/index.html"
