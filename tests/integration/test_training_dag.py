@@ -4,8 +4,8 @@ pulls the DVC version, trains, logs, registers, and the lineage on the version i
 from __future__ import annotations
 
 import json
-import sys
 import math
+import sys
 from pathlib import Path
 
 import pytest
