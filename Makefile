@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := . scripts/env.sh &&
 
-.PHONY: help install demo test test-stack test-scheduler test-fast up down stack stack-down serve repro lint bench simulate simulate-starts backtest replay-airflow clean
+.PHONY: help install demo test test-ui test-stack test-scheduler test-fast up down stack stack-down serve repro lint bench simulate simulate-starts backtest replay-airflow clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,10 @@ test: install ## The whole suite: unit, data, DAG integrity and integration test
 
 test-scheduler: install ## The backfill test through a real Airflow scheduler (about 5 min)
 	@$(ENV) pytest -m scheduler -q tests/integration/test_batch_scoring.py
+
+test-ui: install ## Headless Chromium against make up's UIs in a fresh clone (demo, a monitored night, up; about N min)
+	@scripts/chromium.sh ensure
+	@$(ENV) scripts/test.sh --no-lint -m ui -s tests/ui
 
 test-stack: install ## The production topology's tests: PostgreSQL, Redis, S3, MLflow with auth, Celery workers (about 20 min)
 	@$(ENV) scripts/test.sh --no-lint -m stack tests/stack
