@@ -31,6 +31,10 @@ def see(driver: WebDriver, text: str, tag: str = "*", timeout: float = WAIT) -> 
     )
 
 
+def see_css(driver: WebDriver, css: str, timeout: float = WAIT) -> WebElement:
+    return wait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
 def airflow_login(driver: WebDriver, stack: UiStack) -> None:
     """The simple auth manager's form, as a person fills it (admin, the password up.sh printed)."""
     driver.delete_all_cookies()
@@ -48,10 +52,11 @@ def mlflow_api(stack: UiStack, path: str, **query: str) -> dict:
         return json.load(response)
 
 
-def champion_run(stack: UiStack) -> tuple[str, str, str]:
-    """(version, run id, experiment id) of the champion, from MLflow's REST API."""
+def champion_run(stack: UiStack) -> tuple[str, str, str, str]:
+    """(version, run id, experiment id, run name) of the champion, from MLflow's REST API."""
     version = mlflow_api(stack, "registered-models/alias", name=stack.model_name, alias="champion")[
         "model_version"
     ]
     run = mlflow_api(stack, "runs/get", run_id=version["run_id"])["run"]
-    return version["version"], version["run_id"], run["info"]["experiment_id"]
+    info = run["info"]
+    return version["version"], version["run_id"], info["experiment_id"], info["run_name"]

@@ -21,7 +21,10 @@ def test_airflow_dags_and_training_run(ui_stack, browser, screenshot):
     screenshot("_dags")
 
     browser.get(f"{ui_stack.airflow}/dags/training/runs")
-    see(browser, "success")
+    # the run's state is an icon labelled with it
+    wait(browser).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, "[aria-label='success']"))
+    )
     screenshot("_runs")
     browser.get(f"{ui_stack.airflow}/dags/training")
     docs = (By.CSS_SELECTOR, "button[aria-label='Dag Docs']")
@@ -31,10 +34,10 @@ def test_airflow_dags_and_training_run(ui_stack, browser, screenshot):
 
 
 def test_training_run_links_to_mlflow(ui_stack, browser, screenshot):
-    version, run_id, experiment = champion_run(ui_stack)
+    _, run_id, experiment, run_name = champion_run(ui_stack)
     link = f"{ui_stack.mlflow}/#/experiments/{experiment}/runs/{run_id}"
     browser.get(link)
-    see(browser, run_id[:8])
+    see(browser, run_name)
     screenshot()
     pytest.skip(
         "no 'MLflow run' extra link on the training tasks at this commit: "
