@@ -31,11 +31,11 @@ STEPS = {
 #: Who must call which step (directly, or through the named edge function).
 CALLERS = [
     ("dags/training.py", "train_and_log"),
-    ("pipelines/training/steps.py:train_and_log", "fit_candidate"),
+    ("pipelines/training/steps.py:_fit_and_log", "fit_candidate"),  # inside train_and_log's meter
     ("dags/training.py", "evaluate_challenger"),
     ("pipelines/promotion/champion.py:evaluate_challenger", "compare"),
     ("dags/monitoring.py", "monitor_day"),
-    ("pipelines/monitoring/nightly.py:monitor_day", "judge_night"),
+    ("pipelines/monitoring/nightly.py:_monitor_day", "judge_night"),  # inside monitor_day's meter
     ("dags/monitoring.py", "decide_retraining"),
     ("pipelines/replay/nights.py:monitor_night", "judge_night"),
     ("pipelines/replay/nights.py:monitor_night", "night_inputs"),
