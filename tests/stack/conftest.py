@@ -237,7 +237,7 @@ def served_stack(stack: Stack) -> ServedStack:
     from pipelines.gate.quarantine import gate_landed_batch
 
     _eager_guard(stack.workspace)
-    stack.run("git", "commit", "--quiet", "-am", "the stack test's params")
+    stack.run("git", "commit", "--quiet", "--allow-empty", "-am", "the stack test's params")
     began = time.monotonic()
     stack.run("mlops", "land", "--start", "2013-01-01", "--end", NIGHTS[-1].isoformat())
     with pytest.MonkeyPatch.context() as patch:
