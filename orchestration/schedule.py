@@ -20,17 +20,19 @@ def nightly() -> CronDataIntervalTimetable:
     return CronDataIntervalTimetable("0 0 * * *", timezone=local_timezone())
 
 
+def _date_param(title: str, description: str) -> Param:
+    """An optional date field of a trigger form (empty: what a scheduled run does)."""
+    return Param(None, type=["null", "string"], format="date", title=title, description=description)
+
+
 def day_form() -> dict[str, Param]:
     """The trigger form of a nightly DAG: a manual run for a chosen day (empty: the day of the
     run's data interval, as a scheduled run)."""
     return {
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Day to run for",
-            description="A manual run for this day (YYYY-MM-DD); empty: the day the run's "
-            "data interval ends, as the nightly schedule does.",
+        "date": _date_param(
+            "Day to run for",
+            "A manual run for this day (YYYY-MM-DD); empty: the day the run's data interval "
+            "ends, as the nightly schedule does.",
         )
     }
 
@@ -46,13 +48,10 @@ def training_form() -> dict[str, Param]:
             title="Reason",
             description="Why this run trains: tagged on the MLflow run (`run.reason`).",
         ),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Moving window as of",
-            description="Train on the moving window ending the day before (YYYY-MM-DD); "
-            "empty: the fixed window of params.yaml.",
+        "as_of": _date_param(
+            "Moving window as of",
+            "Train on the moving window ending the day before (YYYY-MM-DD); empty: the fixed "
+            "window of params.yaml.",
         ),
         "holdout_days": Param(
             None,

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
 from pipelines.scoring.paths import manifest_uri
 from pipelines.scoring.publish import iter_parts, part_uris, published_manifest
-from pipelines.scoring.shards import day_features
+from pipelines.scoring.shards import day_features, sampled
 
 SCORE_READ = ["flight_id", "late_probability", "predicted_late"]
 VERSION_READ = ["model_version", "model_run_id", "model_data_version"]
@@ -28,14 +27,6 @@ class PredictionsMissing(LookupError):
 
 def sample_fraction(rows: int, cap: int) -> float:
     return 1.0 if rows <= cap else cap / rows
-
-
-def sampled(flight_id: pd.Series, fraction: float) -> np.ndarray:
-    """Rows kept at `fraction`, decided by the flight id alone (deterministic, batch-free)."""
-    if fraction >= 1.0:
-        return np.ones(len(flight_id), dtype=bool)
-    hashed = pd.util.hash_pandas_object(flight_id, index=False).to_numpy()
-    return hashed < np.uint64(fraction * float(2**64 - 1))
 
 
 @dataclass(frozen=True)

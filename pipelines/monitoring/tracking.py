@@ -75,13 +75,9 @@ def log_night(
     params: Params, run_id: str, day: date, summary: dict[str, Any], reports_dir: str
 ) -> None:
     """The night's figures (step = the date as YYYYMMDD) and its HTML under `date=D/`."""
-    from mlflow.entities import Metric
 
     client = registry.client(params.mlflow)
-    step = int(day.strftime("%Y%m%d"))
-    stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-    metrics = [Metric(k, v, stamp, step) for k, v in summary_metrics(summary).items()]
-    client.log_batch(run_id, metrics=metrics)
+    client.log_batch(run_id, metrics=_night_metrics(day, summary_metrics(summary)))
     with tempfile.TemporaryDirectory() as scratch:
         for uri in list_files(reports_dir, "*.html"):
             (Path(scratch) / uri.rsplit("/", 1)[1]).write_text(read_text(uri))
@@ -90,13 +86,16 @@ def log_night(
 
 def log_night_cost(params: Params, run_id: str, day: date, metrics: dict[str, float]) -> None:
     """What the night's monitoring cost, on its run at the night's step."""
+    registry.client(params.mlflow).log_batch(run_id, metrics=_night_metrics(day, metrics))
+
+
+def _night_metrics(day: date, values: dict[str, float]) -> list[Any]:
+    """Metrics of night D: step the date as YYYYMMDD, stamped at its midnight (UTC)."""
     from mlflow.entities import Metric
 
     step = int(day.strftime("%Y%m%d"))
     stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-    registry.client(params.mlflow).log_batch(
-        run_id, metrics=[Metric(k, v, stamp, step) for k, v in metrics.items()]
-    )
+    return [Metric(k, v, stamp, step) for k, v in values.items()]
 
 
 def run_url(params: Params, run_id: str) -> str:

@@ -27,7 +27,7 @@ from pipelines.registry import ModelUnavailable, ModelVersionRef, client, load_m
 from pipelines.scoring.paths import manifest_uri
 from pipelines.scoring.publish import read_published
 from pipelines.scoring.rows import decision_threshold
-from pipelines.scoring.shards import day_features, validated_flights_uri
+from pipelines.scoring.shards import day_features, sampled, validated_flights_uri
 from pipelines.storage import exists, parquet_row_count
 
 #: What the contributions and the base value are measured in.
@@ -247,11 +247,9 @@ def rebuilt_features(params: Params, day: date, flight_id: str) -> pd.DataFrame:
             f"no validated flights for {day} at {uri}: its features cannot be rebuilt"
         )
     share = min(1.0, 4 * params.explain.background_rows / max(1, parquet_row_count(uri)))
-    cut = np.uint64(share * float(2**64 - 1))
 
     def keep(ids: pd.Series) -> np.ndarray:
-        hashed = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-        return (ids.to_numpy() == flight_id) | (share >= 1.0) | (hashed < cut)
+        return (ids.to_numpy() == flight_id) | sampled(ids, share)
 
     return day_features(params, day, keep)
 

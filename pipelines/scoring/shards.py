@@ -91,6 +91,15 @@ def count_day_schedule(params: Params, day: date) -> ScheduleCounts:
     return counts
 
 
+def sampled(flight_id: pd.Series, fraction: float) -> np.ndarray:
+    """Rows kept at `fraction`, decided by the flight id alone (deterministic, batch-free):
+    monitoring's sample of a day, and `mlops explain`'s background."""
+    if fraction >= 1.0:
+        return np.ones(len(flight_id), dtype=bool)
+    hashed = pd.util.hash_pandas_object(flight_id, index=False).to_numpy()
+    return hashed < np.uint64(fraction * float(2**64 - 1))
+
+
 def day_features(
     params: Params,
     day: date,
