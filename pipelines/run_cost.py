@@ -101,8 +101,14 @@ def _reset_peak() -> bool:
     return True
 
 
-def _peak_bytes() -> int:
-    """VmHWM of this process, or the getrusage peak; the waited-for children's if higher."""
+def _children_peak() -> int:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
+def _peak_bytes(children_before: int) -> int:
+    """VmHWM of this process, or the getrusage peak; a worker process's if one that ended in
+    the run peaked higher. The children's figure is a lifetime maximum that cannot be reset,
+    so it counts only when it rose during the run (an earlier child's peak is not the run's)."""
     own = 0
     try:
         for line in _STATUS.read_text().splitlines():
@@ -110,8 +116,8 @@ def _peak_bytes() -> int:
                 own = int(line.split()[1]) * 1024
     except OSError:
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return max(own, children)
+    children = _children_peak()
+    return max(own, children if children > children_before else 0)
 
 
 def record_uri(params: Params, stage: str, day: date, part: str) -> str:
@@ -132,6 +138,7 @@ def measured(params: Params, stage: str, day: date, part: str) -> Iterator[Meter
         raise ValueError(f"unknown stage {stage!r}: one of {STAGES}")
     meter = Meter()
     reset = _reset_peak()
+    children_before = _children_peak()
     cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
     yield meter
     cost = RunCost(
@@ -140,7 +147,7 @@ def measured(params: Params, stage: str, day: date, part: str) -> Iterator[Meter
         part=part,
         cpu_seconds=round(_cpu_seconds() - cpu_before, 3),
         wall_seconds=round(time.perf_counter() - wall_before, 3),
-        peak_memory_bytes=_peak_bytes(),
+        peak_memory_bytes=_peak_bytes(children_before),
         bytes_written=meter.other_bytes + sum(uri_bytes(uri) for uri in meter.outputs),
         peak_memory_scope="run" if reset else "process",
     )
