@@ -8,15 +8,29 @@ from __future__ import annotations
 
 from datetime import date
 
+from orchestration.clock import run_day
+
 #: XCom keys the tasks push and the links read.
 MLFLOW_RUN = "mlflow_run_url"
 DATA_DOCS = "data_docs_url"
+ONCALL_PAGE = "oncall_page_url"
 #: Where the monitoring plugin serves the pages and the Data Docs.
 PAGES_PREFIX = "/monitoring"
 
 
 def oncall_page_path(day: date) -> str:
     return f"{PAGES_PREFIX}/date={day.isoformat()}/index.html"
+
+
+def oncall_link(pushed: str | None, interval_end: date | None, chosen: str | date | None) -> str:
+    """A task's "Monitoring page": the page it pushed (a retraining's requested day), else the
+    page of its run's day (the form's `date` on a manual run, else the interval's end), else
+    the pages' index."""
+    if pushed:
+        return pushed
+    if interval_end is None and not chosen:
+        return f"{PAGES_PREFIX}/"
+    return oncall_page_path(run_day(interval_end or date.min, chosen))
 
 
 def data_docs_path(page_uri: str | None, docs_root: str) -> str:

@@ -37,16 +37,26 @@ def day_form() -> dict[str, Param]:
     }
 
 
+#: The params.yaml sections a manual `training` run may override: what is trained, never how
+#: it is judged (`promotion`) or where things live.
+OVERRIDABLE_SECTIONS = ("features", "train", "retraining")
+#: A manual run's reason, at least this long: "test" says nothing to the next reader.
+MIN_REASON = 10
+
+
 def training_form() -> dict[str, Param]:
-    """The `training` DAG's trigger form: why this manual run, and which window (empty: the
-    fixed window of params.yaml, as `dvc repro`)."""
+    """The `training` DAG's trigger form: why this manual run, which window (empty: the fixed
+    window of params.yaml, as `dvc repro`) and any params overrides for this run only. Every
+    default validates: a scheduled or Asset-triggered run asks for nothing."""
     return {
         "reason": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
+            minLength=MIN_REASON,
             maxLength=500,
-            title="Reason",
-            description="Why this run trains: tagged on the MLflow run (`run.reason`).",
+            title="Reason (required for a manual run)",
+            description=f"Why this run trains, in at least {MIN_REASON} characters: tagged on "
+            "the MLflow run (`run.reason`). A manual run without one fails at once.",
         ),
         "as_of": _date_param(
             "Moving window as of",
@@ -62,6 +72,15 @@ def training_form() -> dict[str, Param]:
             description="With a date: hold out this many of the window's newest days "
             "(empty: `retraining.holdout_days`).",
         ),
+        "overrides": Param(
+            {},
+            type="object",
+            title="Params overrides (an experiment)",
+            description="Dotted params.yaml keys to values for this run only, e.g. "
+            '{"train.hist_gradient_boosting.max_leaf_nodes": 15} (sections: '
+            f"{', '.join(OVERRIDABLE_SECTIONS)}). Tagged `params.overrides`; the model is "
+            "registered but never promoted (not the committed params).",
+        ),
     }
 
 
@@ -69,7 +88,34 @@ def form_values(params: Any, conf: dict[str, Any] | None) -> dict[str, Any]:
     """What a run was asked for: its form's values (`params`) under its conf, the empty ones
     dropped (a scheduled or Asset-triggered run asks for nothing)."""
     merged = {**dict(params or {}), **dict(conf or {})}
-    return {key: value for key, value in merged.items() if value not in (None, "")}
+    return {key: value for key, value in merged.items() if value not in (None, "", {})}
+
+
+def missing_reason(run_type: str, asked: dict[str, Any]) -> str | None:
+    """Why a manual `training` run may not start (None: it may): it must say why it trains.
+    Scheduled and Asset-triggered runs carry their reason in their trigger."""
+    if not str(run_type).lower().endswith("manual"):
+        return None
+    reason = str(asked.get("reason") or "").strip()
+    if len(reason) >= MIN_REASON:
+        return None
+    return (
+        f"a manual training run needs a reason of at least {MIN_REASON} characters "
+        f'(got {reason!r}): Trigger -> Reason, or conf {{"reason": "..."}}'
+    )
+
+
+def request_tags(asked: dict[str, Any]) -> dict[str, str]:
+    """MLflow run tags of what a manual run asked for: its reason and overrides (JSON; the
+    promotion refuses a run that has them, `rules.committed_tree_check`)."""
+    import json
+
+    from pipelines.promotion.rules import OVERRIDES_TAG
+
+    tags = {"run.reason": str(asked.get("reason") or "")[:4000]}
+    if asked.get("overrides"):
+        tags[OVERRIDES_TAG] = json.dumps(asked["overrides"], sort_keys=True)
+    return tags
 
 
 def target_day() -> date:

@@ -7,6 +7,7 @@ so the same installed code runs against any checkout.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -624,3 +625,111 @@ def load_params(path: Path | str | None = None) -> Params:
     with open(params_path) as handle:
         raw = yaml.safe_load(handle)
     return params_from_dict(with_environment_overrides(raw), workspace=params_path.resolve().parent)
+
+
+class OverrideError(ValueError):
+    """A per-run override that names no key of params.yaml, or the wrong type for its key."""
+
+
+def with_overrides(
+    params: Params, overrides: Mapping[str, Any], sections: tuple[str, ...] | None = None
+) -> Params:
+    """`params` with dotted params.yaml keys replaced for one run (a manual run's form:
+    `{"train.hist_gradient_boosting.max_leaf_nodes": 15}`), each checked first: the key must
+    name a value (not a section) of params.yaml inside `sections` (all when None), and the new
+    value must have that value's type (an int is a float; a date is an ISO string). Every bad key
+    is named in one `OverrideError`. The typed objects are rebuilt, so their own checks run."""
+    problems = [
+        problem
+        for key, value in overrides.items()
+        if (problem := _override_problem(params, key, value, sections))
+    ]
+    if problems:
+        raise OverrideError("params overrides refused: " + "; ".join(problems))
+    for key, value in overrides.items():
+        try:
+            params = _replaced(params, key.split("."), _coerced(_current(params, key), value))
+        except ValueError as refused:  # a typed object's own check (`train.model`, …)
+            raise OverrideError(f"params override {key!r} refused: {refused}") from refused
+    return params
+
+
+def _current(node: Any, key: str) -> Any:
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+def _override_problem(
+    params: Params, key: str, value: Any, sections: tuple[str, ...] | None
+) -> str | None:
+    parts = key.split(".")
+    node: Any = params
+    for depth, part in enumerate(parts):
+        known = node if isinstance(node, dict) else _fields(node)
+        if part not in known:
+            where = ".".join(parts[:depth]) or "params.yaml"
+            return f"{key!r} is not a key of params.yaml (no {part!r} in {where})"
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    if sections is not None and parts[0] not in sections:
+        return f"{key!r} is outside the sections a run may override ({', '.join(sections)})"
+    if isinstance(node, (dict, Path)) or dataclasses.is_dataclass(node):
+        return f"{key!r} is a section, not a value: name one of its keys"
+    if not _same_type(node, value):
+        return f"{key!r} takes {_type_name(node)}, got {value!r}"
+    return None
+
+
+def _fields(node: Any) -> set[str]:
+    return {f.name for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else set()
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _type_name(current: Any) -> str:
+    if current is None:
+        return "a plain value"
+    if isinstance(current, date):
+        return "a date (YYYY-MM-DD)"
+    if isinstance(current, (tuple, list)):
+        return "a list"
+    return _TYPE_NAMES.get(type(current), type(current).__name__)
+
+
+def _same_type(current: Any, value: Any) -> bool:
+    if current is None:  # unset in params.yaml: any plain value, or unset again
+        return value is None or isinstance(value, (str, int, float, bool))
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if isinstance(current, float):
+        return isinstance(value, (int, float))
+    if isinstance(current, date):
+        try:
+            _as_date(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+    if isinstance(current, (tuple, list)):
+        return isinstance(value, (tuple, list)) and all(
+            _same_type(current[0], item) for item in value if current
+        )
+    return isinstance(value, type(current))
+
+
+def _coerced(current: Any, value: Any) -> Any:
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, date):
+        return _as_date(value)
+    if isinstance(current, tuple):
+        return tuple(value)
+    return value
+
+
+def _replaced(node: Any, parts: list[str], value: Any) -> Any:
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        return {**node, head: _replaced(node[head], rest, value) if rest else value}
+    inner = _replaced(getattr(node, head), rest, value) if rest else value
+    return dataclasses.replace(node, **{head: inner})

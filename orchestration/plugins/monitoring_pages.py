@@ -6,7 +6,8 @@ Mounts a small FastAPI app on the api-server at `/monitoring/`:
 * `/monitoring/runbooks/<name>.md`: the runbooks of the deployed checkout;
 * `/monitoring/data_docs/…`: the Great Expectations Data Docs (`gate.data_docs_dir`).
 Adds *Browse → Monitoring* to the menu, and three extra links on task instances: "Monitoring
-page" (the nightly DAGs: the on-call page of the run's day, the form's day on a manual run),
+page" (the nightly DAGs: the on-call page of the run's day, the form's day on a manual run;
+`training`: the day that requested the retraining),
 "MLflow run" (the run a task logged or used) and "Data Docs" (the batch a gate task validated),
 the last two read from what the task pushed (`orchestration/links.py`).
 
@@ -117,14 +118,13 @@ def _xcom_link(ti_key, key: str) -> str:  # type: ignore[no-untyped-def]
     return value if isinstance(value, str) else ""
 
 
-def _run_day(ti_key):  # type: ignore[no-untyped-def]
-    """The run's day as its tasks see it (`orchestration.clock.run_day`), or None."""
+def _run_interval(ti_key):  # type: ignore[no-untyped-def]
+    """The run's interval end as a local date and the day its form asked for (either None)."""
     from zoneinfo import ZoneInfo
 
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
-    from orchestration.clock import run_day
     from pipelines.config import load_params
 
     with create_session() as session:
@@ -133,28 +133,31 @@ def _run_day(ti_key):  # type: ignore[no-untyped-def]
             .filter_by(dag_id=ti_key.dag_id, run_id=ti_key.run_id)
             .one_or_none()
         )
-        if run is None or run.data_interval_end is None:
-            return None
+        if run is None:
+            return None, None
+        chosen = (run.conf or {}).get("date")
+        if run.data_interval_end is None:
+            return None, chosen
         zone = ZoneInfo(load_params().features.timezone)
-        end = run.data_interval_end.astimezone(zone).date()
-        return run_day(end, (run.conf or {}).get("date"))
+        return run.data_interval_end.astimezone(zone).date(), chosen
 
 
 NIGHTLY_DAGS = ("ingestion", "batch_scoring", "monitoring")
 
 
 class MonitoringPageLink(BaseOperatorLink):
-    """On the nightly DAGs' tasks: the on-call page of the run's day."""
+    """The on-call page of the run's day (the nightly DAGs; the form's day on a manual run),
+    or the page a task pushed (`training`'s `resolve_trigger`: the day that requested it)."""
 
     name = "Monitoring page"
 
     def get_link(self, operator, *, ti_key):  # type: ignore[no-untyped-def]
-        from orchestration.links import PAGES_PREFIX, oncall_page_path
+        from orchestration.links import ONCALL_PAGE, oncall_link
 
-        if ti_key.dag_id not in NIGHTLY_DAGS:
-            return ""
-        day = _run_day(ti_key)
-        return oncall_page_path(day) if day else f"{PAGES_PREFIX}/"
+        pushed = _xcom_link(ti_key, ONCALL_PAGE)
+        if pushed or ti_key.dag_id not in NIGHTLY_DAGS:
+            return pushed
+        return oncall_link(None, *_run_interval(ti_key))
 
 
 class MlflowRunLink(BaseOperatorLink):

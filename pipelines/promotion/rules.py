@@ -290,20 +290,34 @@ def _simpler_model_checks(
 
 #: The run tags that say a model was trained from a tree with uncommitted changes
 UNCOMMITTED_TAGS = ("code.source_dirty", "params.git_dirty")
+#: The run tag of a manual run's per-run params overrides (the `training` form), as JSON
+OVERRIDES_TAG = "params.overrides"
 
 
 def committed_tree_check(run_tags: Mapping[str, str]) -> Check:
     """A model trained from uncommitted code or params cannot be rebuilt from the revision on
     its run, so it is not promoted; `mlops promote --force --reason` overrides it, logged.
-    A model whose run records neither tag (fitted outside `train_and_log`) is not judged."""
+    Per-run overrides (`params.overrides`, from the trigger form) are params.yaml values that
+    were never committed either: such a run is an experiment, refused the same way (and its
+    features may differ from what scoring computes with the committed params).
+    A model whose run records none of these tags (fitted outside `train_and_log`) is not judged."""
     dirty = [tag for tag in UNCOMMITTED_TAGS if run_tags.get(tag) == "true"]
+    overrides = run_tags.get(OVERRIDES_TAG, "")
+    if overrides not in ("", "{}"):
+        dirty.append(OVERRIDES_TAG)
     revision = run_tags.get("code.git_rev", "unknown")
     if dirty:
+        overridden = (
+            f"; overridden for this run only: {overrides} (an experiment: put the values in "
+            "params.yaml, commit and retrain to promote them)"
+            if OVERRIDES_TAG in dirty
+            else ""
+        )
         return Check(
             "committed_tree",
             False,
             f"trained from a tree with uncommitted changes ({', '.join(dirty)} on its run): "
-            f"revision {revision} does not rebuild it. Commit and retrain, or "
+            f"revision {revision} does not rebuild it{overridden}. Commit and retrain, or "
             "`mlops promote --force --reason ...`",
             {"uncommitted": dirty, "code.git_rev": revision},
         )

@@ -211,8 +211,11 @@ def airflow_db(airflow_home: Path) -> Path:
 def airflow_dags_test(
     workspace: Workspace, tracking_uri: str, dag_id: str, *extra: str
 ) -> subprocess.CompletedProcess:
-    """`airflow dags test` against the workspace and the MLflow server; output kept for messages."""
+    """`airflow dags test` against the workspace and the MLflow server; output kept for messages.
+    A `training` run without conf says why, as every manual training run must."""
     env = {**workspace.env, "MLFLOW_TRACKING_URI": tracking_uri}
+    if dag_id == "training" and "--conf" not in extra:
+        extra = (*extra, "--conf", '{"reason": "an integration test\'s training run"}')
     return subprocess.run(
         [f"{VENV_BIN}/airflow", "dags", "test", dag_id, *extra],
         cwd=workspace.path,

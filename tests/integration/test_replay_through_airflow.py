@@ -116,7 +116,14 @@ def test_a_month_through_airflow_gives_the_replays_predictions_verdicts_and_retr
             night_of("ingestion", night)
             if night == plan.first_day:  # the first model learns up to the labels landed tonight
                 holdout_days = (night - date.fromisoformat(first.train_end)).days - 1
-                api.trigger("training", {"as_of": night.isoformat(), "holdout_days": holdout_days})
+                api.trigger(
+                    "training",
+                    {
+                        "as_of": night.isoformat(),
+                        "holdout_days": holdout_days,
+                        "reason": "the replay's first model",
+                    },
+                )
                 _trained(airflow_db, 1, timeout=1200)
                 _say("first model trained, registered and promoted through `training`")
             night_of("batch_scoring", night)

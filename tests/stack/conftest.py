@@ -257,7 +257,10 @@ def served_stack(stack: Stack) -> ServedStack:
         api.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
     api.wait_for_dags(DAGS)
     night(api, "ingestion", FIRST_NIGHT)
-    api.trigger("training", {"as_of": FIRST_NIGHT.isoformat(), "holdout_days": 7})
+    api.trigger(
+        "training",
+        {"as_of": FIRST_NIGHT.isoformat(), "holdout_days": 7, "reason": "the stack's first model"},
+    )
     (first,) = wait_for_runs(api, "training", 1, timeout=1200)
     assert first["state"] == "success", first
     say("first model trained and promoted through `training` on Celery")
