@@ -322,3 +322,36 @@ def test_concurrent_promotions_share_no_lock_file_when_the_log_is_on_s3(history,
     keys = {o["Key"] for o in bucket.list_objects_v2(Bucket="registry")["Contents"]}
     assert keys == {"prod/promotion_log.jsonl"}, "the lease is released"
     assert _champion(client) == forced[-1]["to_version"]
+
+
+def test_a_form_run_with_overrides_trains_with_them_and_is_never_promoted(history):
+    """The `training` form's params overrides (an experiment): every task reads them, the run is
+    tagged with them, the version is registered and judged, and `committed_tree` refuses it
+    (they are not the committed params.yaml); a key params.yaml does not have stops the run
+    in `resolve_trigger`, named, before anything is trained."""
+    ws, client, uri = history["ws"], history["client"], history["uri"]
+    champion_before = _champion(client)
+    versions_before = len(client.search_model_versions(f"name = '{MODEL}'"))
+    overrides = {"train.hist_gradient_boosting.max_iter": 4}
+    conf = json.dumps({"reason": "an experiment: four trees, from the form", "overrides": overrides})
+    result = airflow_dags_test(ws, uri, "training", "--conf", conf)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "state=success" in output, output[-6000:]
+    assert "EXPERIMENT: params overridden for this run only" in output
+    newest = max(client.search_model_versions(f"name = '{MODEL}'"), key=lambda v: int(v.version))
+    assert int(newest.version) == versions_before + 1
+    run = client.get_run(newest.run_id)
+    assert json.loads(run.data.tags["params.overrides"]) == overrides
+    assert json.loads(newest.tags["model.hyperparameters"])["max_iter"] == 4  # trained with it
+    assert run.data.tags["run.reason"] == "an experiment: four trees, from the form"
+    record = json.loads(Path(client.download_artifacts(run.info.run_id, "decision/decision.json")).read_text())
+    refused = {c["name"]: c["detail"] for c in record["decision"]["checks"] if not c["passed"]}
+    assert "params.overrides" in refused["committed_tree"], record["decision"]["summary"]
+    assert not record["decision"]["promote"] and _champion(client) == champion_before
+
+    bad = json.dumps({"reason": "an experiment with a typo", "overrides": {"train.max_leafs": 3}})
+    result = airflow_dags_test(ws, uri, "training", "--conf", bad)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 or "state=failed" in output
+    assert "'train.max_leafs' is not a key of params.yaml" in output, output[-6000:]
+    assert len(client.search_model_versions(f"name = '{MODEL}'")) == versions_before + 1
