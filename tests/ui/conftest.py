@@ -126,8 +126,10 @@ def ui_stack() -> Iterator[UiStack]:
         (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=2))
         yield UiStack(root=root, model_name=model_name, timings=timings, **info)
     finally:
-        subprocess.run(["scripts/down.sh"], cwd=root, env=env, check=False)  # noqa: S603,S607
-        if not os.environ.get("MLOPS_UI_KEEP"):
+        if os.environ.get("MLOPS_UI_KEEP"):  # left up for MLOPS_UI_REUSE; scripts/down.sh stops it
+            print(f"\nUI stack left up: MLOPS_UI_REUSE={root} (stop: cd {root} && scripts/down.sh)")
+        else:
+            subprocess.run(["scripts/down.sh"], cwd=root, env=env, check=False)  # noqa: S603,S607
             shutil.rmtree(scratch, ignore_errors=True)
 
 
