@@ -60,3 +60,20 @@ def champion_run(stack: UiStack) -> tuple[str, str, str, str]:
     run = mlflow_api(stack, "runs/get", run_id=version["run_id"])["run"]
     info = run["info"]
     return version["version"], version["run_id"], info["experiment_id"], info["run_name"]
+
+
+def champion_airflow_run(stack: UiStack) -> str:
+    """The Airflow run id that trained the champion (its MLflow run's `airflow.run_id` tag)."""
+    _, run_id, *_ = champion_run(stack)
+    tags = mlflow_api(stack, "runs/get", run_id=run_id)["run"]["data"]["tags"]
+    return next(tag["value"] for tag in tags if tag["key"] == "airflow.run_id")
+
+
+def follow(driver: WebDriver, link: WebElement) -> None:
+    """Click a link as a person does; a link that opens a new tab is followed into it."""
+    before = set(driver.window_handles)
+    link.click()
+    wait(driver).until(lambda d: len(d.window_handles) >= len(before))
+    opened = set(driver.window_handles) - before
+    if opened:
+        driver.switch_to.window(opened.pop())

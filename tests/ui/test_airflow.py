@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
-from tests.ui.pages import airflow_login, champion_run, see, wait
+from tests.ui.pages import airflow_login, champion_airflow_run, champion_run, follow, see, wait
 
 pytestmark = pytest.mark.ui
 
@@ -34,12 +36,20 @@ def test_airflow_dags_and_training_run(ui_stack, browser, screenshot):
 
 
 def test_training_run_links_to_mlflow(ui_stack, browser, screenshot):
-    _, run_id, experiment, run_name = champion_run(ui_stack)
-    link = f"{ui_stack.mlflow}/#/experiments/{experiment}/runs/{run_id}"
-    browser.get(link)
+    """train_model's "MLflow run" extra link, clicked, opens the run it logged (the champion)."""
+    _, _, _, run_name = champion_run(ui_stack)
+    airflow_login(browser, ui_stack)
+    run_id = urllib.parse.quote(champion_airflow_run(ui_stack), safe="")
+    browser.get(f"{ui_stack.airflow}/dags/training/runs/{run_id}/tasks/train_model")
+    # the task instance's extra links are listed on its Details tab
+    wait(browser).until(ec.element_to_be_clickable((By.LINK_TEXT, "Details"))).click()
+    see(browser, "Extra Links")
+    link = wait(browser).until(ec.element_to_be_clickable((By.LINK_TEXT, "MLflow run")))
+    screenshot("_task")
+    follow(browser, link)
+    wait(browser).until(lambda d: ui_stack.mlflow in d.current_url)
     see(browser, run_name)
     screenshot()
-    pytest.skip(
-        "the click on train_model's 'MLflow run' extra link is not automated yet (the link is "
-        "tested in test_training_dag): opened the run page by its id instead"
-    )
+    if len(browser.window_handles) > 1:
+        browser.close()
+    browser.switch_to.window(browser.window_handles[0])
