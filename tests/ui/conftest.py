@@ -199,3 +199,13 @@ def screenshot(request, browser):  # type: ignore[no-untyped-def]
         return path
 
     return save
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """A failed test leaves the page it failed on as `<test name>_failed.png`."""
+    report = yield
+    browser = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and browser is not None:
+        browser.save_screenshot(str(ARTIFACTS / f"{item.name}_failed.png"))
+    return report

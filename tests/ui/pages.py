@@ -25,9 +25,13 @@ def text_xpath(text: str, tag: str = "*") -> str:
 
 
 def see(driver: WebDriver, text: str, tag: str = "*", timeout: float = WAIT) -> WebElement:
-    """Wait until `text` is visible on the page; the element showing it."""
+    """Wait until `text` is visible on the page; the element showing it (the first visible one:
+    a report's hidden tabs may hold the same text first)."""
     return wait(driver, timeout).until(
-        ec.visibility_of_element_located((By.XPATH, text_xpath(text, tag)))
+        lambda d: next(
+            (e for e in d.find_elements(By.XPATH, text_xpath(text, tag)) if e.is_displayed()),
+            False,
+        )
     )
 
 
