@@ -20,7 +20,7 @@ test: install ## The whole suite: unit, data, DAG integrity and integration test
 test-scheduler: install ## The backfill test through a real Airflow scheduler (about 5 min)
 	@$(ENV) pytest -m scheduler -q tests/integration/test_batch_scoring.py
 
-test-ui: install ## Headless Chromium against make up's UIs in a fresh clone (demo, a monitored night, up: about 17 min)
+test-ui: install ## Headless Chromium against make up's UIs in a fresh clone (demo, a monitored night, up, five tests: about 6 min)
 	@scripts/chromium.sh ensure
 	@$(ENV) scripts/test.sh --no-lint -m ui -s tests/ui
 
