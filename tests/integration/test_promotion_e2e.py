@@ -333,7 +333,9 @@ def test_a_form_run_with_overrides_trains_with_them_and_is_never_promoted(histor
     champion_before = _champion(client)
     versions_before = len(client.search_model_versions(f"name = '{MODEL}'"))
     overrides = {"train.hist_gradient_boosting.max_iter": 4}
-    conf = json.dumps({"reason": "an experiment: four trees, from the form", "overrides": overrides})
+    conf = json.dumps(
+        {"reason": "an experiment: four trees, from the form", "overrides": overrides}
+    )
     result = airflow_dags_test(ws, uri, "training", "--conf", conf)
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "state=success" in output, output[-6000:]
@@ -344,7 +346,9 @@ def test_a_form_run_with_overrides_trains_with_them_and_is_never_promoted(histor
     assert json.loads(run.data.tags["params.overrides"]) == overrides
     assert json.loads(newest.tags["model.hyperparameters"])["max_iter"] == 4  # trained with it
     assert run.data.tags["run.reason"] == "an experiment: four trees, from the form"
-    record = json.loads(Path(client.download_artifacts(run.info.run_id, "decision/decision.json")).read_text())
+    record = json.loads(
+        Path(client.download_artifacts(run.info.run_id, "decision/decision.json")).read_text()
+    )
     refused = {c["name"]: c["detail"] for c in record["decision"]["checks"] if not c["passed"]}
     assert "params.overrides" in refused["committed_tree"], record["decision"]["summary"]
     assert not record["decision"]["promote"] and _champion(client) == champion_before
