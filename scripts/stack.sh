@@ -99,6 +99,13 @@ start() {  # name, command...: its own process group, its pid recorded
   echo $! >"$PIDS/$name.pid"
 }
 
+start_restarted() {  # name, command...: as `start`, and started again whenever it exits, as
+  # compose's `restart: unless-stopped` does (the scheduler exits when PostgreSQL goes away);
+  # `stop NAME` ends the loop with its process group
+  local name="$1"; shift
+  start "$name" bash -c 'while :; do "$@"; echo "stack.sh: $0 exited ($?): starting it again in 5 s" >&2; sleep 5; done' "$name" "$@"
+}
+
 wait_until() {  # name, seconds, command...: until the command succeeds, or fail naming the log
   local name="$1" seconds="$2"; shift 2
   local deadline=$((SECONDS + seconds))
@@ -211,9 +218,9 @@ airflow_service_up() {  # name [--no-wait]: one of Airflow's processes, as `up` 
     airflow-api-server)
       start "$1" airflow api-server --host "$STACK_HOST" --port "$STACK_AIRFLOW_PORT" --workers 1
       wait_until "$1" 240 http_ok "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" ;;
-    airflow-scheduler) start "$1" airflow scheduler ;;
-    airflow-dag-processor) start "$1" airflow dag-processor ;;
-    airflow-triggerer) start "$1" airflow triggerer --skip-serve-logs ;;
+    airflow-scheduler) start_restarted "$1" airflow scheduler ;;
+    airflow-dag-processor) start_restarted "$1" airflow dag-processor ;;
+    airflow-triggerer) start_restarted "$1" airflow triggerer --skip-serve-logs ;;
     airflow-worker-[0-9]*)
       local n="${1#airflow-worker-}"
       # --skip-serve-logs: a worker's log server binds every interface; on one machine the
